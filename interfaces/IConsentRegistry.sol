@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IMedLedgerErrors} from "./IMedLedgerErrors.sol";
+
+/// @title Consent registry of medledger
+/// @notice A patient grants a provider access scoped by record categories, purposes of use
+/// (HL7 PurposeOfUse), permissions and an expiry, all in one storage slot per pair.
+interface IConsentRegistry is IMedLedgerErrors {
+    /// @dev Bit i of `categories` is record category i; bit p of `purposes` is purpose p
+    /// (0 TREAT, 1 ETREAT, 2 HPAYMT, 3 HOPERAT, 4 HRESCH, 5 PUBHLTH, 6 PATRQT);
+    /// `permissions` is READ (1) | WRITE (2); access ends when block.timestamp reaches `expiry`.
+    struct Consent {
+        uint64 categories;
+        uint16 purposes;
+        uint8 permissions;
+        uint40 expiry;
+    }
+
+    /// @notice `envelope` is opaque key material for the grantee (keyring secrets sealed to it).
+    event ConsentGranted(
+        address indexed patient,
+        address indexed grantee,
+        uint64 categories,
+        uint16 purposes,
+        uint8 permissions,
+        uint40 expiry,
+        bytes envelope
+    );
+    event ConsentRevoked(address indexed patient, address indexed grantee);
+
+    error SelfGrant();
+    error EmptyCategories();
+    error InvalidPurposes(uint16 purposes);
+    error InvalidPermissions(uint8 permissions);
+    error ExpiryNotInFuture(uint40 expiry, uint256 currentTime);
+    error NoConsent(address patient, address grantee);
+    error InvalidPurpose(uint8 purpose);
+    error InvalidPermission(uint8 permission);
+
+    /// @notice Grants (or replaces the grant of) `grantee`, an active provider, access to the
+    /// caller's records. A re-grant replaces scope and expiry entirely.
+    function grant(
+        address grantee,
+        uint64 categories,
+        uint16 purposes,
+        uint8 permissions,
+        uint40 expiry,
+        bytes calldata envelope
+    ) external;
+
+    /// @notice Ends the consent the caller gave `grantee`.
+    function revoke(address grantee) external;
+
+    /// @notice The consent `patient` gave `grantee` (all zero when none).
+    function consentOf(address patient, address grantee) external view returns (Consent memory);
+
+    /// @notice Whether `grantee` may use `permission` on `patient`'s records of `category` for
+    /// `purpose` now. A patient always has access to their own records; anyone else needs an
+    /// unexpired consent covering all three and must be an active provider.
+    function hasAccess(address patient, address grantee, uint8 category, uint8 purpose, uint8 permission)
+        external
+        view
+        returns (bool);
+}

@@ -1,0 +1,107 @@
+"""Exceptions raised by :mod:`medledger.crypto`.
+
+Every message names what was expected and where; none ever contains key material or
+plaintext.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BindingMismatchError",
+    "ContainerError",
+    "CryptoError",
+    "EnvelopeError",
+    "EnvelopeKeyError",
+    "KeyFormatError",
+    "MalformedContainerError",
+    "NotAGranteeError",
+    "NotARecipientError",
+    "SealedBoxError",
+    "TamperedContainerError",
+    "TruncatedContainerError",
+    "UnsupportedEnvelopeVersionError",
+    "UnsupportedVersionError",
+    "WrongKeyError",
+]
+
+
+class CryptoError(Exception):
+    """Base class of every error raised by the crypto layer."""
+
+
+class KeyFormatError(CryptoError, ValueError):
+    """A key has the wrong length or is not a usable key."""
+
+
+class SealedBoxError(CryptoError):
+    """A sealed box did not open: wrong key pair, or the ciphertext was altered."""
+
+
+# --- record container -------------------------------------------------------------------
+
+
+class ContainerError(CryptoError):
+    """Base class of every record-container error."""
+
+
+class MalformedContainerError(ContainerError):
+    """The bytes are not a well-formed container (bad magic, a length out of bounds,
+    trailing data after the final chunk)."""
+
+
+class UnsupportedVersionError(ContainerError):
+    """The container declares a format version this code does not read."""
+
+    def __init__(self, version: int, supported: tuple[int, ...]) -> None:
+        self.version = version
+        self.supported = supported
+        super().__init__(
+            f"container format version {version} is not supported "
+            f"(supported: {', '.join(map(str, supported))})"
+        )
+
+
+class BindingMismatchError(ContainerError):
+    """The container was made for another chain, registry, patient or category."""
+
+
+class WrongKeyError(ContainerError):
+    """The key offered does not decrypt this container (key-commitment mismatch, or a
+    matching recipient stanza did not open)."""
+
+
+class NotARecipientError(WrongKeyError):
+    """No recipient stanza of the container is addressed to the identity offered."""
+
+
+class TamperedContainerError(ContainerError):
+    """A chunk failed authentication: flipped bits, reordered or dropped chunks, an edited
+    header or a swapped stream header."""
+
+    def __init__(self, chunk_index: int, detail: str = "failed authentication") -> None:
+        self.chunk_index = chunk_index
+        super().__init__(f"chunk {chunk_index} {detail}")
+
+
+class TruncatedContainerError(ContainerError):
+    """The container ends before its final chunk."""
+
+
+# --- keyring envelopes ------------------------------------------------------------------
+
+
+class EnvelopeError(CryptoError):
+    """An envelope is malformed: wrong type, a length out of bounds, non-canonical order."""
+
+
+class UnsupportedEnvelopeVersionError(EnvelopeError):
+    """The envelope declares a format version this code does not read."""
+
+
+class NotAGranteeError(CryptoError):
+    """A rotation envelope holds no share for the given grantee address."""
+
+
+class EnvelopeKeyError(CryptoError):
+    """A keyring secret in an envelope did not open with the key pair offered, or opened to
+    a secret that does not match the envelope's public key."""
