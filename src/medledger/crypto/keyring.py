@@ -158,7 +158,9 @@ def _read_envelope_head(reader: ByteReader, expected_type: int, name: str) -> No
         )
     kind = reader.uint(1, f"{name} type")
     if kind != expected_type:
-        raise EnvelopeError(f"not a {name}: type byte is {kind:#04x}, expected {expected_type:#04x}")
+        raise EnvelopeError(
+            f"not a {name}: type byte is {kind:#04x}, expected {expected_type:#04x}"
+        )
 
 
 # --- grant envelope ---------------------------------------------------------------------
@@ -201,7 +203,9 @@ def parse_grant_envelope(envelope: bytes) -> GrantEnvelope:
     entries: list[GrantEntry] = []
     previous: tuple[int, int] | None = None
     for index in range(count):
-        category, epoch = _GRANT_ENTRY.unpack(reader.take(_GRANT_ENTRY.size, f"grant entry {index}"))
+        category, epoch = _GRANT_ENTRY.unpack(
+            reader.take(_GRANT_ENTRY.size, f"grant entry {index}")
+        )
         # Canonical order makes one grant have one encoding, and rules out duplicates.
         if previous is not None and (category, epoch) <= previous:
             raise EnvelopeError(f"grant entry {index} is out of order or duplicated")

@@ -1,0 +1,108 @@
+"""Accounts that sign transactions: keystore JSON v3 files, an environment variable, anvil's dev keys.
+
+A private key never appears in a repr, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from medledger.chain.errors import AccountError
+
+PRIVATE_KEY_ENV = "MEDLEDGER_PRIVATE_KEY"
+# The well-known mnemonic anvil and hardhat derive their funded development accounts from.
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An account that can sign: its address is public, its key stays inside."""
+
+    address: str
+    _account: LocalAccount = field(repr=False, compare=False)
+
+    @classmethod
+    def from_private_key(cls, key: bytes | str) -> Signer:
+        try:
+            account = Account.from_key(key)
+        except (ValueError, TypeError) as exc:
+            raise AccountError("not a valid secp256k1 private key (expected 32 bytes of hex)") from exc
+        return cls(address=account.address, _account=account)
+
+    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
+        return bytes(self._account.sign_transaction(tx).raw_transaction)
+
+    def private_key_bytes(self) -> bytes:
+        """The raw key, for deriving this account's encryption key pair; never log it."""
+        return bytes(self._account.key)
+
+    @property
+    def local_account(self) -> LocalAccount:
+        """The eth-account object, for signing typed data; never log it."""
+        return self._account
+
+
+def from_keystore(path: str | Path, password: str) -> Signer:
+    """Unlock an encrypted keystore JSON v3 file (as written by geth, brownie, foundry, medledger)."""
+    path = Path(path)
+    try:
+        keystore = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise AccountError(f"keystore file {path} does not exist") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AccountError(f"keystore file {path} is not readable keystore JSON") from exc
+    try:
+        key = Account.decrypt(keystore, password)
+    except ValueError as exc:
+        raise AccountError(f"wrong password for keystore {path}") from exc
+    except (KeyError, TypeError) as exc:
+        raise AccountError(f"keystore file {path} is not a keystore v3 file") from exc
+    return Signer.from_private_key(key)
+
+
+def new_keystore(path: str | Path, password: str, *, kdf: str = "scrypt") -> Signer:
+    """Create a fresh account and write it as an encrypted keystore v3 file (mode 0600, never overwrites)."""
+    path = Path(path)
+    if not password:
+        raise AccountError("refusing to write a keystore with an empty password")
+    account = Account.create()
+    keystore = Account.encrypt(account.key, password, kdf=kdf)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise AccountError(f"keystore file {path} already exists; choose another name") from exc
+    with os.fdopen(fd, "w") as handle:
+        json.dump(keystore, handle)
+    return Signer(address=account.address, _account=account)
+
+
+def keystore_address(path: str | Path) -> str:
+    """The address a keystore file belongs to, read without the password."""
+    try:
+        return to_checksum_address("0x" + json.loads(Path(path).read_text())["address"].removeprefix("0x"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise AccountError(f"{path} is not a readable keystore v3 file") from exc
+
+
+def from_environment(variable: str = PRIVATE_KEY_ENV) -> Signer:
+    """The account whose hex private key is in `variable` (for CI)."""
+    value = os.environ.get(variable)
+    if not value:
+        raise AccountError(f"environment variable {variable} is not set")
+    return Signer.from_private_key(value.strip())
+
+
+def anvil_account(index: int) -> Signer:
+    """Development account `index` of anvil's default mnemonic (funded on anvil and in tests)."""
+    Account.enable_unaudited_hdwallet_features()
+    account = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return Signer(address=account.address, _account=account)

@@ -1,0 +1,76 @@
+"""Connections to a chain: any RPC URL, or an in-process chain (py-evm) as the embedded default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3 import EthereumTesterProvider, Web3
+from web3.providers.rpc import HTTPProvider
+
+from medledger.chain.accounts import Signer
+from medledger.chain.errors import ConnectionFailedError, WrongChainError
+
+EMBEDDED = "embedded"
+
+
+@dataclass
+class Chain:
+    """A live connection and what it is connected to."""
+
+    w3: Web3
+    endpoint: str  # an RPC URL, or "embedded"
+    _chain_id: int | None = None
+
+    @property
+    def chain_id(self) -> int:
+        """Asked once: an endpoint does not change chains under a live connection."""
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.endpoint == EMBEDDED
+
+    def require_chain_id(self, expected: int) -> None:
+        actual = self.chain_id
+        if actual != expected:
+            raise WrongChainError(f"{self.endpoint} serves chain {actual}, expected chain {expected}")
+
+    def fund(self, recipient: str, wei: int) -> None:
+        """Embedded chain only: pay `wei` from the tester's pre-funded account to `recipient`."""
+        if not self.is_embedded:
+            raise WrongChainError("funding from a faucet account is only possible on the embedded chain")
+        sender = self.w3.eth.accounts[0]
+        tx_hash = self.w3.eth.send_transaction({"from": sender, "to": recipient, "value": wei})
+        self.w3.eth.wait_for_transaction_receipt(tx_hash)
+
+    def increase_time(self, seconds: int) -> None:
+        """Development chains only: move block time forward and mine a block."""
+        if self.is_embedded:
+            tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+            tester.time_travel(int(self.w3.eth.get_block("latest")["timestamp"]) + seconds)
+            tester.mine_blocks(1)
+        else:
+            self.w3.provider.make_request("evm_increaseTime", [seconds])
+            self.w3.provider.make_request("evm_mine", [])
+
+
+def connect(endpoint: str = EMBEDDED, *, timeout: float = 30.0) -> Chain:
+    """Connect to `endpoint`: an http(s) RPC URL, or "embedded" for a fresh in-process chain."""
+    if endpoint == EMBEDDED:
+        return Chain(Web3(EthereumTesterProvider()), EMBEDDED)
+    if not endpoint.startswith(("http://", "https://")):
+        raise ConnectionFailedError(f"{endpoint!r} is not an http(s) RPC URL or 'embedded'")
+    w3 = Web3(HTTPProvider(endpoint, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id
+    except Exception as exc:  # requests/aiohttp raise many types; all mean "no answer"
+        raise ConnectionFailedError(f"the RPC endpoint {endpoint} does not answer: check the URL or start the node") from exc
+    return Chain(w3, endpoint)
+
+
+def fund_signers(chain: Chain, signers: list[Signer], wei: int = 10**20) -> None:
+    """Embedded chain: give each signer ether to pay gas."""
+    for signer in signers:
+        chain.fund(signer.address, wei)

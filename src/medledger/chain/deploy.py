@@ -1,0 +1,153 @@
+"""Deploy the suite and keep a record of it in deployments/<chainId>.json.
+
+Deployment is resumable: when the file names a contract whose code is on chain and matches the
+shipped artifact, it is reused instead of deployed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from eth_utils import to_checksum_address
+
+from medledger.chain.accounts import Signer
+from medledger.chain.artifacts import Artifact, load_artifact
+from medledger.chain.connection import Chain
+from medledger.chain.errors import DeploymentError
+from medledger.chain.reverts import RevertDecoder
+from medledger.chain.transactions import TransactionSender, TxPolicy
+
+LEDGER_CONTRACT = "MedLedger"
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    address: str
+    tx_hash: str
+    block: int
+    artifact_digest: str
+    compiler: str
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    deployer: str
+    admin: str
+    contracts: dict[str, DeployedContract]
+
+    @property
+    def ledger_address(self) -> str:
+        return self.contracts[LEDGER_CONTRACT].address
+
+    def to_json(self) -> dict:
+        return {
+            "chainId": self.chain_id,
+            "deployer": self.deployer,
+            "admin": self.admin,
+            "contracts": {name: asdict(entry) for name, entry in self.contracts.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Deployment:
+        try:
+            return cls(
+                chain_id=int(data["chainId"]),
+                deployer=data["deployer"],
+                admin=data["admin"],
+                contracts={name: DeployedContract(**entry) for name, entry in data["contracts"].items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DeploymentError(f"malformed deployment record: {exc}") from exc
+
+
+def deployment_path(directory: str | Path, chain_id: int) -> Path:
+    return Path(directory) / f"{chain_id}.json"
+
+
+def load_deployment(directory: str | Path, chain: Chain) -> Deployment:
+    """The deployment recorded for the chain `chain` is on, checked against the chain itself."""
+    path = deployment_path(directory, chain.chain_id)
+    if not path.exists():
+        raise DeploymentError(f"no deployment for chain {chain.chain_id} in {directory}; run `medledger deploy` first")
+    try:
+        deployment = Deployment.from_json(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise DeploymentError(f"{path} is not valid JSON") from exc
+    if deployment.chain_id != chain.chain_id:
+        raise DeploymentError(f"{path} records chain {deployment.chain_id}, but the endpoint serves chain {chain.chain_id}")
+    address = deployment.ledger_address
+    if not chain.w3.eth.get_code(to_checksum_address(address)):
+        raise DeploymentError(f"no contract code at {address} on chain {chain.chain_id}; the chain was reset, deploy again")
+    return deployment
+
+
+def save_deployment(directory: str | Path, deployment: Deployment) -> Path:
+    """Write atomically, so a crash never leaves half a deployment record."""
+    path = deployment_path(directory, deployment.chain_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(deployment.to_json(), handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def deploy(
+    chain: Chain,
+    deployer: Signer,
+    *,
+    admin: str | None = None,
+    directory: str | Path | None = None,
+    policy: TxPolicy | None = None,
+) -> Deployment:
+    """Deploy MedLedger (or resume: reuse a recorded deployment of the same artifact)."""
+    artifact = load_artifact(LEDGER_CONTRACT)
+    admin = to_checksum_address(admin or deployer.address)
+    if directory is not None and deployment_path(directory, chain.chain_id).exists():
+        existing = _reusable(directory, chain, artifact)
+        if existing is not None:
+            return existing
+    contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy)
+    receipt = sender.deploy(deployer, contract.constructor(admin))
+    address = receipt.raw["contractAddress"]
+    deployment = Deployment(
+        chain_id=chain.chain_id,
+        deployer=deployer.address,
+        admin=admin,
+        contracts={
+            LEDGER_CONTRACT: DeployedContract(
+                address=address,
+                tx_hash=receipt.tx_hash,
+                block=receipt.block_number,
+                artifact_digest=artifact.digest,
+                compiler=artifact.compiler,
+                gas_used=receipt.gas_used,
+            )
+        },
+    )
+    if directory is not None:
+        save_deployment(directory, deployment)
+    return deployment
+
+
+def _reusable(directory: str | Path, chain: Chain, artifact: Artifact) -> Deployment | None:
+    try:
+        deployment = load_deployment(directory, chain)
+    except DeploymentError as exc:
+        if "no contract code" in str(exc):
+            return None  # the chain was reset: deploy afresh and overwrite the record
+        raise
+    if deployment.contracts[LEDGER_CONTRACT].artifact_digest != artifact.digest:
+        raise DeploymentError(
+            f"chain {chain.chain_id} has a deployment of another build of {LEDGER_CONTRACT} "
+            f"at {deployment.ledger_address}; move {deployment_path(directory, chain.chain_id)} aside to deploy anew"
+        )
+    return deployment

@@ -1,0 +1,179 @@
+"""Sending transactions: gas estimation with a margin, EIP-1559 fees, local signing, confirmations,
+and failures turned into specific exceptions (custom errors decoded, funds, nonces, drops)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hexbytes import HexBytes
+from web3.contract.contract import ContractFunction
+from web3.exceptions import TimeExhausted, TransactionNotFound
+
+from medledger.chain.accounts import Signer
+from medledger.chain.connection import Chain
+from medledger.chain.errors import ChainError, InsufficientFundsError, TransactionFailedError
+from medledger.chain.reverts import RevertDecoder, revert_data_from
+
+DEFAULT_GAS_MARGIN = 1.2
+FALLBACK_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node cannot suggest one
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    raw: Any  # web3's receipt, for decoding events
+
+
+@dataclass
+class TxPolicy:
+    """How transactions are sent: margins, waits, confirmations."""
+
+    gas_margin: float = DEFAULT_GAS_MARGIN
+    confirmations: int = 1
+    receipt_timeout: float = 120.0
+    poll_interval: float = 0.1
+
+
+class TransactionSender:
+    """Signs and sends contract calls for one chain, decoding refusals with `decoder`."""
+
+    def __init__(self, chain: Chain, decoder: RevertDecoder, policy: TxPolicy | None = None):
+        self.chain = chain
+        self.decoder = decoder
+        self.policy = policy or TxPolicy()
+
+    def call(self, function: ContractFunction, *, sender: str | None = None) -> Any:
+        """A read-only call; refusals raise the decoded custom error."""
+        try:
+            return function.call({"from": sender} if sender else {})
+        except Exception as exc:
+            raise self._refusal(exc, sender) from None
+
+    def send(self, signer: Signer, function: ContractFunction, *, value: int = 0) -> Receipt:
+        """Estimate, sign, send and wait for `function` from `signer`; raise on any refusal."""
+        w3 = self.chain.w3
+        tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.chain.chain_id}
+        tx.update(self._fees())
+        try:
+            estimate = function.estimate_gas(tx)
+        except Exception as exc:
+            raise self._refusal(exc, signer.address) from None
+        tx["gas"] = int(estimate * self.policy.gas_margin)
+        tx["nonce"] = w3.eth.get_transaction_count(signer.address, "pending")
+        self._require_funds(signer.address, tx)
+        built = function.build_transaction(tx)
+        try:
+            tx_hash = w3.eth.send_raw_transaction(signer.sign_transaction(built))
+        except Exception as exc:
+            raise self._refusal(exc, signer.address) from None
+        return self._wait(tx_hash, built)
+
+    def deploy(self, signer: Signer, constructor: Any) -> Receipt:
+        """Deploy a contract (web3 ContractConstructor) from `signer`."""
+        tx: dict[str, Any] = {"from": signer.address, "chainId": self.chain.chain_id}
+        tx.update(self._fees())
+        try:
+            tx["gas"] = int(constructor.estimate_gas(tx) * self.policy.gas_margin)
+        except Exception as exc:
+            raise self._refusal(exc, signer.address) from None
+        tx["nonce"] = self.chain.w3.eth.get_transaction_count(signer.address, "pending")
+        self._require_funds(signer.address, tx)
+        built = constructor.build_transaction(tx)
+        try:
+            tx_hash = self.chain.w3.eth.send_raw_transaction(signer.sign_transaction(built))
+        except Exception as exc:
+            raise self._refusal(exc, signer.address) from None
+        return self._wait(tx_hash, built)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _fees(self) -> dict[str, int]:
+        w3 = self.chain.w3
+        base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        try:
+            priority = int(w3.eth.max_priority_fee)
+        except Exception:  # nodes without eth_maxPriorityFeePerGas
+            priority = FALLBACK_PRIORITY_FEE
+        # Twice the base fee survives six full blocks of base-fee growth before the tx stalls.
+        return {"maxFeePerGas": 2 * base_fee + priority, "maxPriorityFeePerGas": priority}
+
+    def _require_funds(self, address: str, tx: dict[str, Any]) -> None:
+        needed = tx["gas"] * tx["maxFeePerGas"] + tx.get("value", 0)
+        balance = self.chain.w3.eth.get_balance(address)
+        if balance < needed:
+            raise InsufficientFundsError(
+                f"account {address} has {balance} wei but this transaction may cost up to {needed} wei; fund it first"
+            )
+
+    def _refusal(self, exc: Exception, sender: str | None) -> Exception:
+        """The specific exception for a call or transaction the node or contract refused."""
+        if isinstance(exc, ChainError):
+            return exc
+        data = revert_data_from(exc)
+        if data is not None:
+            return self.decoder.decode(data)
+        return self._node_refusal(exc, sender)
+
+    def _node_refusal(self, exc: Exception, sender: str | None) -> Exception:
+        if not isinstance(exc, ValueError) and "rpc" not in type(exc).__module__.lower():
+            return exc  # a bug or an I/O failure, not a refusal: keep its type and traceback
+        message = str(exc.args[0]) if exc.args else str(exc)
+        lowered = message.lower()
+        if "insufficient funds" in lowered or "insufficientfunds" in lowered:
+            return InsufficientFundsError(f"account {sender} cannot pay for this transaction: fund it first")
+        if "nonce too low" in lowered or "nonce too high" in lowered or "nonce" in lowered and "gap" in lowered:
+            return TransactionFailedError(
+                f"nonce problem for {sender} ({message}); another transaction from this account may be pending"
+            )
+        return TransactionFailedError(f"the node refused the transaction: {message}")
+
+    def _wait(self, tx_hash: HexBytes, tx: dict[str, Any]) -> Receipt:
+        w3 = self.chain.w3
+        try:
+            receipt = w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.policy.receipt_timeout, poll_latency=self.policy.poll_interval
+            )
+        except TimeExhausted:
+            try:
+                w3.eth.get_transaction(tx_hash)
+            except TransactionNotFound:
+                raise TransactionFailedError(
+                    f"transaction {tx_hash.hex()} was dropped by the node; it was not mined, send it again"
+                ) from None
+            raise TransactionFailedError(
+                f"transaction {tx_hash.hex()} is still pending after {self.policy.receipt_timeout:.0f} s; "
+                "it may be mined later (raise the fee or wait)"
+            ) from None
+        if receipt["status"] != 1:
+            raise self._replayed_failure(tx, receipt)
+        self._await_confirmations(receipt["blockNumber"])
+        return Receipt(
+            tx_hash="0x" + bytes(tx_hash).hex(),
+            block_number=receipt["blockNumber"],
+            gas_used=receipt["gasUsed"],
+            raw=receipt,
+        )
+
+    def _replayed_failure(self, tx: dict[str, Any], receipt: Any) -> Exception:
+        """Re-run a reverted transaction as a call at its block to learn the reason."""
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self.chain.w3.eth.call(call, receipt["blockNumber"] - 1)
+        except Exception as exc:
+            return self._refusal(exc, tx.get("from"))
+        return TransactionFailedError(f"transaction {receipt['transactionHash'].hex()} reverted")
+
+    def _await_confirmations(self, block_number: int) -> None:
+        if self.policy.confirmations <= 1:
+            return
+        deadline = time.monotonic() + self.policy.receipt_timeout
+        while self.chain.w3.eth.block_number - block_number + 1 < self.policy.confirmations:
+            if time.monotonic() > deadline:
+                raise TransactionFailedError(
+                    f"block {block_number} did not reach {self.policy.confirmations} confirmations in time"
+                )
+            time.sleep(self.policy.poll_interval)

@@ -1,0 +1,636 @@
+"""Streaming record container: a fresh data key per record, content sealed in chunks.
+
+Each container has its own random 32-byte data key. Content is encrypted with libsodium's
+``crypto_secretstream_xchacha20poly1305`` in fixed-size chunks, so memory stays bounded by
+the chunk size whatever the record size. The data key is sealed (``crypto_box_seal``) to each
+recipient: the patient's account key and the category keyring's current public key.
+
+Byte layout (version 1, all integers big-endian)::
+
+    header
+      magic            8    b"MEDLEDGR"
+      version          u8   1
+      chunk_size       u32  MIN_CHUNK_SIZE .. MAX_CHUNK_SIZE (plaintext bytes per chunk)
+      binding_digest   32   BLAKE2b-256 of the ContainerBinding encoding
+      key_commitment   32   keyed BLAKE2b-256 of a constant under the data key
+      recipient_count  u16  1 .. MAX_RECIPIENTS
+      stanzas          recipient_count x one of
+                         0x01 account:  public 32, sealed_data_key 80
+                         0x02 keyring:  category u8, epoch u32, public 32, sealed_data_key 80
+      stream_header    24   secretstream header
+    chunks, each
+      length           u32  ciphertext length, 17 .. chunk_size + 17
+      ciphertext       length bytes (plaintext + 17-byte secretstream tag)
+
+Every chunk but the last holds exactly ``chunk_size`` plaintext bytes and is tagged
+TAG_MESSAGE; the last holds 0 .. chunk_size bytes and is tagged TAG_FINAL. Nothing may
+follow it. The associated data of every chunk is ``binding encoding || BLAKE2b-256(header)``,
+so a container moved to another chain, registry, patient or category, or with any header
+byte edited, fails to authenticate. The key commitment lets a wrong key be reported as
+such instead of as tampering.
+
+Decryption releases a chunk's plaintext only after that chunk authenticates. Earlier chunks
+are already written when a later one fails, so callers must write to a temporary file and
+rename it into place only when :func:`decrypt_stream` returns; on any exception, delete the
+temporary file. The same holds for the output of :func:`rewrap`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, TypeAlias
+
+import nacl.utils
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_ABYTES as _ABYTES,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_HEADERBYTES as _STREAM_HEADER_BYTES,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_init_pull,
+    crypto_secretstream_xchacha20poly1305_init_push,
+    crypto_secretstream_xchacha20poly1305_pull,
+    crypto_secretstream_xchacha20poly1305_push,
+    crypto_secretstream_xchacha20poly1305_state,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_TAG_FINAL as _TAG_FINAL,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE as _TAG_MESSAGE,
+)
+from nacl.exceptions import CryptoError as NaclCryptoError
+
+from .errors import (
+    BindingMismatchError,
+    MalformedContainerError,
+    NotARecipientError,
+    SealedBoxError,
+    TamperedContainerError,
+    TruncatedContainerError,
+    UnsupportedVersionError,
+    WrongKeyError,
+)
+from .keyring import ADDRESS_BYTES, CategoryKeyring, check_category, check_epoch
+from .keys import X25519_KEY_BYTES, EncryptionKeyPair, require_length
+from .sealing import SEALED_KEY_BYTES, open_sealed, seal
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "FORMAT_VERSION",
+    "MAGIC",
+    "MAX_CHUNK_SIZE",
+    "MAX_RECIPIENTS",
+    "MIN_CHUNK_SIZE",
+    "AccountRecipient",
+    "ContainerBinding",
+    "ContainerHeader",
+    "ContainerInfo",
+    "DataKey",
+    "Identity",
+    "KeyringRecipient",
+    "Recipient",
+    "RecipientStanza",
+    "decrypt_stream",
+    "encrypt_stream",
+    "read_header",
+    "rewrap",
+    "unwrap_data_key",
+]
+
+MAGIC = b"MEDLEDGR"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (FORMAT_VERSION,)
+DEFAULT_CHUNK_SIZE = 64 * 1024
+MIN_CHUNK_SIZE = 16
+MAX_CHUNK_SIZE = 16 * 1024 * 1024  # bounds the allocation a hostile length field can force
+MAX_RECIPIENTS = 1024
+DATA_KEY_BYTES = 32
+
+_KIND_ACCOUNT = 0x01
+_KIND_KEYRING = 0x02
+_MAX_CHAIN_ID = 2**64 - 1
+_FIXED_HEAD = struct.Struct(">8sBI32s32sH")  # magic .. recipient_count
+_LENGTH = struct.Struct(">I")
+_KEYRING_LABEL = struct.Struct(">BI")
+# BLAKE2b personalisations (16 bytes each) keep the three hashes in separate domains.
+_PERSON_BINDING = b"medledger:bind:1"
+_PERSON_HEADER = b"medledger:head:1"
+_PERSON_COMMIT = b"medledger:kcmt:1"
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerBinding:
+    """Where a record belongs. Its encoding is authenticated with every chunk."""
+
+    chain_id: int
+    registry: bytes
+    patient: bytes
+    category: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int):
+            raise ValueError("chain_id must be an int")
+        if not 0 < self.chain_id <= _MAX_CHAIN_ID:
+            raise ValueError(f"chain_id must be 1..2**64-1, got {self.chain_id}")
+        for name in ("registry", "patient"):
+            value = getattr(self, name)
+            if not isinstance(value, (bytes, bytearray)) or len(value) != ADDRESS_BYTES:
+                raise ValueError(f"{name} address must be {ADDRESS_BYTES} bytes")
+            object.__setattr__(self, name, bytes(value))
+        check_category(self.category)
+
+    def encode(self) -> bytes:
+        """Canonical 49-byte encoding: chain_id u64 || registry || patient || category u8."""
+        return (
+            self.chain_id.to_bytes(8, "big") + self.registry + self.patient + bytes([self.category])
+        )
+
+    def digest(self) -> bytes:
+        return hashlib.blake2b(self.encode(), digest_size=32, person=_PERSON_BINDING).digest()
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """A container's symmetric data key. ``repr`` never shows it."""
+
+    secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secret", require_length(self.secret, DATA_KEY_BYTES, "data key"))
+
+    @classmethod
+    def generate(cls) -> DataKey:
+        return cls(nacl.utils.random(DATA_KEY_BYTES))
+
+    def commitment(self) -> bytes:
+        return hashlib.blake2b(
+            b"key-commitment", digest_size=32, key=self.secret, person=_PERSON_COMMIT
+        ).digest()
+
+
+@dataclass(frozen=True)
+class AccountRecipient:
+    """An account (typically the patient), by its X25519 public key."""
+
+    public: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "public", require_length(self.public, X25519_KEY_BYTES, "recipient public key")
+        )
+
+
+@dataclass(frozen=True)
+class KeyringRecipient:
+    """One epoch of a category keyring, by its public key (from the rotation envelope)."""
+
+    category: int
+    epoch: int
+    public: bytes
+
+    def __post_init__(self) -> None:
+        check_category(self.category)
+        check_epoch(self.epoch)
+        object.__setattr__(
+            self, "public", require_length(self.public, X25519_KEY_BYTES, "keyring public key")
+        )
+
+    @classmethod
+    def of(cls, keyring: CategoryKeyring) -> KeyringRecipient:
+        return cls(keyring.category, keyring.epoch, keyring.public)
+
+
+Recipient: TypeAlias = AccountRecipient | KeyringRecipient
+Identity: TypeAlias = EncryptionKeyPair | CategoryKeyring | DataKey
+
+
+@dataclass(frozen=True)
+class RecipientStanza:
+    recipient: Recipient
+    sealed_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ContainerHeader:
+    """A parsed, not yet authenticated, container header."""
+
+    version: int
+    chunk_size: int
+    binding_digest: bytes
+    key_commitment: bytes
+    stanzas: tuple[RecipientStanza, ...]
+    stream_header: bytes = field(repr=False)
+    raw: bytes = field(repr=False)
+
+    @property
+    def recipients(self) -> tuple[Recipient, ...]:
+        return tuple(stanza.recipient for stanza in self.stanzas)
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What an encryption or decryption processed."""
+
+    version: int
+    chunk_size: int
+    binding_digest: bytes
+    recipients: tuple[Recipient, ...]
+    plaintext_bytes: int
+    container_bytes: int
+    chunks: int
+
+
+# --- header encoding --------------------------------------------------------------------
+
+
+def _encode_stanza(recipient: Recipient, sealed_key: bytes) -> bytes:
+    if isinstance(recipient, AccountRecipient):
+        return bytes([_KIND_ACCOUNT]) + recipient.public + sealed_key
+    return (
+        bytes([_KIND_KEYRING])
+        + _KEYRING_LABEL.pack(recipient.category, recipient.epoch)
+        + recipient.public
+        + sealed_key
+    )
+
+
+def _read_exact(src: BinaryIO, n: int) -> bytes:
+    """Read ``n`` bytes, fewer only at end of stream (loops over short reads of pipes)."""
+    data = src.read(n)
+    if data is None:
+        data = b""
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = src.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _read_header_field(src: BinaryIO, n: int, what: str, raw: list[bytes]) -> bytes:
+    data = _read_exact(src, n)
+    if len(data) < n:
+        raise TruncatedContainerError(f"container ends inside the header ({what})")
+    raw.append(data)
+    return data
+
+
+def read_header(src: BinaryIO) -> ContainerHeader:
+    """Parse a container header from ``src``, leaving it positioned at the first chunk.
+
+    Checks magic, version and every length bound; authenticates nothing (the header is
+    authenticated with each chunk during decryption)."""
+    raw: list[bytes] = []
+    magic = _read_exact(src, len(MAGIC))
+    if magic != MAGIC:
+        raise MalformedContainerError("not a medledger container (bad magic bytes)")
+    raw.append(magic)
+    version = _read_header_field(src, 1, "version", raw)[0]
+    if version not in SUPPORTED_VERSIONS:
+        raise UnsupportedVersionError(version, SUPPORTED_VERSIONS)
+    rest = _read_header_field(src, _FIXED_HEAD.size - len(MAGIC) - 1, "fixed fields", raw)
+    _, _, chunk_size, binding_digest, commitment, count = _FIXED_HEAD.unpack(
+        magic + bytes([version]) + rest
+    )
+    if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
+        raise MalformedContainerError(
+            f"chunk size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, got {chunk_size}"
+        )
+    if not 1 <= count <= MAX_RECIPIENTS:
+        raise MalformedContainerError(f"recipient count must be 1..{MAX_RECIPIENTS}, got {count}")
+    stanzas: list[RecipientStanza] = []
+    for index in range(count):
+        what = f"recipient stanza {index}"
+        kind = _read_header_field(src, 1, what, raw)[0]
+        recipient: Recipient
+        if kind == _KIND_ACCOUNT:
+            public = _read_header_field(src, X25519_KEY_BYTES, what, raw)
+            recipient = AccountRecipient(public)
+        elif kind == _KIND_KEYRING:
+            category, epoch = _KEYRING_LABEL.unpack(
+                _read_header_field(src, _KEYRING_LABEL.size, what, raw)
+            )
+            public = _read_header_field(src, X25519_KEY_BYTES, what, raw)
+            recipient = KeyringRecipient(category, epoch, public)
+        else:
+            raise MalformedContainerError(f"{what} has unknown kind {kind:#04x}")
+        stanzas.append(
+            RecipientStanza(recipient, _read_header_field(src, SEALED_KEY_BYTES, what, raw))
+        )
+    stream_header = _read_header_field(src, _STREAM_HEADER_BYTES, "stream header", raw)
+    return ContainerHeader(
+        version=version,
+        chunk_size=chunk_size,
+        binding_digest=binding_digest,
+        key_commitment=commitment,
+        stanzas=tuple(stanzas),
+        stream_header=stream_header,
+        raw=b"".join(raw),
+    )
+
+
+def _associated_data(binding: ContainerBinding, header_raw: bytes) -> bytes:
+    return (
+        binding.encode()
+        + hashlib.blake2b(header_raw, digest_size=32, person=_PERSON_HEADER).digest()
+    )
+
+
+def _check_recipients(
+    recipients: Sequence[Recipient], binding: ContainerBinding
+) -> tuple[Recipient, ...]:
+    recipients = tuple(recipients)
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise ValueError(f"a container needs 1..{MAX_RECIPIENTS} recipients, got {len(recipients)}")
+    for recipient in recipients:
+        if not isinstance(recipient, (AccountRecipient, KeyringRecipient)):
+            raise TypeError(
+                "recipients must be AccountRecipient or KeyringRecipient, "
+                f"got {type(recipient).__name__}"
+            )
+        # Sealing a record to another category's keyring would leak it to that category's readers.
+        if isinstance(recipient, KeyringRecipient) and recipient.category != binding.category:
+            raise ValueError(
+                f"keyring recipient is for category {recipient.category}, "
+                f"the container is bound to category {binding.category}"
+            )
+    return recipients
+
+
+# --- encryption -------------------------------------------------------------------------
+
+
+def _encrypt(
+    src: BinaryIO,
+    dst: BinaryIO,
+    binding: ContainerBinding,
+    recipients: tuple[Recipient, ...],
+    chunk_size: int,
+    data_key: DataKey,
+) -> ContainerInfo:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError("chunk_size must be an int")
+    if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
+        raise ValueError(f"chunk_size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, got {chunk_size}")
+    state = crypto_secretstream_xchacha20poly1305_state()
+    stream_header = crypto_secretstream_xchacha20poly1305_init_push(state, data_key.secret)
+    header = b"".join(
+        [
+            _FIXED_HEAD.pack(
+                MAGIC,
+                FORMAT_VERSION,
+                chunk_size,
+                binding.digest(),
+                data_key.commitment(),
+                len(recipients),
+            ),
+            *(_encode_stanza(r, seal(data_key.secret, r.public)) for r in recipients),
+            stream_header,
+        ]
+    )
+    dst.write(header)
+    ad = _associated_data(binding, header)
+    push = crypto_secretstream_xchacha20poly1305_push
+    pack = _LENGTH.pack
+    written = len(header)
+    plaintext_bytes = 0
+    chunks = 0
+    # src.read() hands back the immutable bytes PyNaCl's push requires; a readinto buffer
+    # would need one more copy to become bytes. One chunk of look-ahead finds the last one.
+    current = _read_exact(src, chunk_size)
+    while True:
+        following = _read_exact(src, chunk_size) if len(current) == chunk_size else b""
+        final = not following
+        ciphertext = push(state, current, ad, _TAG_FINAL if final else _TAG_MESSAGE)
+        dst.write(pack(len(ciphertext)))
+        dst.write(ciphertext)
+        written += 4 + len(ciphertext)
+        plaintext_bytes += len(current)
+        chunks += 1
+        if final:
+            break
+        current = following
+    return ContainerInfo(
+        version=FORMAT_VERSION,
+        chunk_size=chunk_size,
+        binding_digest=binding.digest(),
+        recipients=recipients,
+        plaintext_bytes=plaintext_bytes,
+        container_bytes=written,
+        chunks=chunks,
+    )
+
+
+def encrypt_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    *,
+    binding: ContainerBinding,
+    recipients: Sequence[Recipient],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> ContainerInfo:
+    """Encrypt everything readable from ``src`` into a new container written to ``dst``,
+    under a fresh random data key sealed to each of ``recipients``."""
+    checked = _check_recipients(recipients, binding)
+    return _encrypt(src, dst, binding, checked, chunk_size, DataKey.generate())
+
+
+# --- decryption -------------------------------------------------------------------------
+
+
+def _as_identities(identity: Identity | Iterable[Identity]) -> list[Identity]:
+    if isinstance(identity, (EncryptionKeyPair, CategoryKeyring, DataKey)):
+        return [identity]
+    identities = list(identity)
+    for item in identities:
+        if not isinstance(item, (EncryptionKeyPair, CategoryKeyring, DataKey)):
+            raise TypeError(
+                "identity must be EncryptionKeyPair, CategoryKeyring or DataKey, "
+                f"got {type(item).__name__}"
+            )
+    return identities
+
+
+def unwrap_data_key(header: ContainerHeader, identity: Identity | Iterable[Identity]) -> DataKey:
+    """Recover the container's data key with any of the given identities.
+
+    :class:`NotARecipientError` if no stanza is addressed to any of them;
+    :class:`WrongKeyError` if an addressed stanza does not open or the key it yields does
+    not match the key commitment."""
+    failure: str | None = None
+    for candidate in _as_identities(identity):
+        if isinstance(candidate, DataKey):
+            if hmac.compare_digest(candidate.commitment(), header.key_commitment):
+                return candidate
+            failure = "the data key does not match the container's key commitment"
+            continue
+        for index, stanza in enumerate(header.stanzas):
+            if stanza.recipient.public != candidate.public:
+                continue
+            try:
+                key = DataKey(open_sealed(stanza.sealed_key, candidate))
+            except (SealedBoxError, ValueError):
+                failure = f"recipient stanza {index} did not open with the given key pair"
+                continue
+            if hmac.compare_digest(key.commitment(), header.key_commitment):
+                return key
+            failure = f"recipient stanza {index} holds a key that fails the key commitment"
+    if failure is not None:
+        raise WrongKeyError(failure)
+    raise NotARecipientError(
+        f"none of the container's {len(header.stanzas)} recipient stanzas is addressed "
+        "to the given identity"
+    )
+
+
+def _pull_chunks(
+    src: BinaryIO,
+    header: ContainerHeader,
+    key: DataKey,
+    binding: ContainerBinding,
+    counter: list[int],
+) -> Iterator[bytes]:
+    """Yield each chunk's plaintext once it has authenticated; counter = [chunks, bytes]."""
+    state = crypto_secretstream_xchacha20poly1305_state()
+    crypto_secretstream_xchacha20poly1305_init_pull(state, header.stream_header, key.secret)
+    ad = _associated_data(binding, header.raw)
+    pull = crypto_secretstream_xchacha20poly1305_pull
+    chunk_size = header.chunk_size
+    max_length = chunk_size + _ABYTES
+    index = 0
+    while True:
+        prefix = _read_exact(src, 4)
+        if len(prefix) < 4:
+            raise TruncatedContainerError(f"container ends before chunk {index}; no final chunk")
+        (length,) = _LENGTH.unpack(prefix)
+        # Checked before reading, so a hostile length cannot force a large allocation.
+        if not _ABYTES <= length <= max_length:
+            raise MalformedContainerError(
+                f"chunk {index} length {length} is outside {_ABYTES}..{max_length}"
+            )
+        ciphertext = _read_exact(src, length)
+        if len(ciphertext) < length:
+            raise TruncatedContainerError(f"container ends inside chunk {index}")
+        try:
+            plaintext, tag = pull(state, ciphertext, ad)
+        except NaclCryptoError:
+            raise TamperedContainerError(index) from None
+        counter[0] += 1
+        counter[1] += 4 + length
+        if tag == _TAG_FINAL:
+            if src.read(1):
+                raise MalformedContainerError(f"trailing data after the final chunk {index}")
+            yield plaintext
+            return
+        if tag != _TAG_MESSAGE:
+            raise MalformedContainerError(f"chunk {index} has unexpected stream tag {tag}")
+        if len(plaintext) != chunk_size:
+            raise MalformedContainerError(
+                f"non-final chunk {index} holds {len(plaintext)} bytes, expected {chunk_size}"
+            )
+        yield plaintext
+        index += 1
+
+
+def _open(
+    src: BinaryIO, binding: ContainerBinding, identity: Identity | Iterable[Identity]
+) -> tuple[ContainerHeader, DataKey]:
+    header = read_header(src)
+    if not hmac.compare_digest(header.binding_digest, binding.digest()):
+        raise BindingMismatchError(
+            "container was made for another chain, registry, patient or category"
+        )
+    return header, unwrap_data_key(header, identity)
+
+
+def decrypt_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    *,
+    binding: ContainerBinding,
+    identity: Identity | Iterable[Identity],
+) -> ContainerInfo:
+    """Decrypt the container read from ``src`` into ``dst``.
+
+    ``identity`` is the reader's account key pair, a category keyring, a data key, or
+    several of these (tried in order). Each chunk is written only after it authenticates;
+    see the module docstring for why ``dst`` must be a temporary file."""
+    header, key = _open(src, binding, identity)
+    counter = [0, len(header.raw)]
+    plaintext_bytes = 0
+    for plaintext in _pull_chunks(src, header, key, binding, counter):
+        dst.write(plaintext)
+        plaintext_bytes += len(plaintext)
+    return ContainerInfo(
+        version=header.version,
+        chunk_size=header.chunk_size,
+        binding_digest=header.binding_digest,
+        recipients=header.recipients,
+        plaintext_bytes=plaintext_bytes,
+        container_bytes=counter[1],
+        chunks=counter[0],
+    )
+
+
+class _ChunkReader:
+    """A read-only stream over authenticated plaintext chunks (feeds :func:`rewrap`)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self._offset = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._offset == len(self._buffer):
+            self._buffer = next(self._chunks, b"")
+            self._offset = 0
+        if self._offset == 0 and len(self._buffer) <= n:
+            # Same chunk size in and out: hand the chunk over without copying.
+            self._offset = len(self._buffer)
+            return self._buffer
+        end = len(self._buffer) if n < 0 else self._offset + n
+        out = self._buffer[self._offset : end]
+        self._offset += len(out)
+        return out
+
+
+def rewrap(
+    src: BinaryIO,
+    dst: BinaryIO,
+    *,
+    binding: ContainerBinding,
+    identity: Identity | Iterable[Identity],
+    recipients: Sequence[Recipient],
+    chunk_size: int | None = None,
+) -> ContainerInfo:
+    """Re-encrypt a container under a fresh data key for new ``recipients``, streaming.
+
+    For re-encrypting old records after a revocation: the new container is sealed to, say,
+    the patient and the keyring's new epoch, so the revoked party's old keyring secret no
+    longer opens it. ``chunk_size`` defaults to the source's. Plaintext never leaves the
+    process; a source that fails authentication raises and leaves ``dst`` incomplete."""
+    checked = _check_recipients(recipients, binding)
+    header, key = _open(src, binding, identity)
+    reader = _ChunkReader(_pull_chunks(src, header, key, binding, [0, 0]))
+    return _encrypt(
+        reader,  # type: ignore[arg-type]  # only .read() is used
+        dst,
+        binding,
+        checked,
+        header.chunk_size if chunk_size is None else chunk_size,
+        DataKey.generate(),
+    )

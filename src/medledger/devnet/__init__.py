@@ -1,0 +1,1 @@
+"""Local development networks: loopback daemons for tests and demos."""

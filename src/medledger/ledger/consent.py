@@ -1,0 +1,79 @@
+"""Client for the consent module. Arguments are checked before sending, so a user's mistake
+never costs gas; the contract checks them again, since a client cannot be trusted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from medledger.chain.transactions import Receipt
+from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
+from medledger.ledger.values import ConsentTerms
+from medledger.scopes import ALL_PURPOSES, CATEGORY_COUNT, Permission, Purpose
+
+MAX_EXPIRY = 2**40 - 1
+MAX_ENVELOPE_BYTES = 16 * 1024
+
+
+class ConsentClient(ModuleClient):
+    def grant(
+        self,
+        grantee: str,
+        *,
+        categories: int,
+        purposes: int,
+        permissions: int | Permission,
+        expiry: int | datetime | timedelta,
+        envelope: bytes = b"",
+    ) -> Receipt:
+        """Grant `grantee` (an active provider) access to the signer's records, or replace a grant."""
+        return self._send(self.grant_call(grantee, categories=categories, purposes=purposes,
+                                          permissions=permissions, expiry=expiry, envelope=envelope))
+
+    def grant_call(self, grantee: str, *, categories: int, purposes: int, permissions: int | Permission,
+                   expiry: int | datetime | timedelta, envelope: bytes = b""):
+        grantee = checked_address(grantee, "grantee")
+        if self.signer is not None and grantee == self.signer.address:
+            raise InvalidArgumentError("a patient cannot grant consent to themselves")
+        if not 0 < categories < 2**CATEGORY_COUNT:
+            raise InvalidArgumentError("the category mask is empty or wider than 64 bits")
+        if purposes == 0 or purposes & ~ALL_PURPOSES:
+            raise InvalidArgumentError(f"purpose mask {purposes:#x} is empty or names an unknown purpose")
+        if int(permissions) not in (1, 2, 3):
+            raise InvalidArgumentError(f"permissions {int(permissions)} must be read (1), write (2) or both (3)")
+        if len(envelope) > MAX_ENVELOPE_BYTES:
+            raise InvalidArgumentError(f"the key envelope is over {MAX_ENVELOPE_BYTES} bytes")
+        expires_at = self.resolve_expiry(expiry)
+        return self.functions.grant(grantee, categories, purposes, int(permissions), expires_at, bytes(envelope))
+
+    def revoke(self, grantee: str) -> Receipt:
+        return self._send(self.revoke_call(grantee))
+
+    def revoke_call(self, grantee: str):
+        return self.functions.revoke(checked_address(grantee, "grantee"))
+
+    def get(self, patient: str, grantee: str) -> ConsentTerms:
+        patient = checked_address(patient, "patient")
+        grantee = checked_address(grantee, "grantee")
+        categories, purposes, permissions, expiry = self._call(self.functions.consentOf(patient, grantee))
+        return ConsentTerms(patient, grantee, categories, purposes, permissions, expiry)
+
+    def has_access(self, patient: str, grantee: str, category: int, purpose: Purpose | int,
+                   permission: Permission | int) -> bool:
+        return bool(self._call(self.functions.hasAccess(
+            checked_address(patient, "patient"), checked_address(grantee, "grantee"),
+            int(category), int(purpose), int(permission))))
+
+    def resolve_expiry(self, expiry: int | datetime | timedelta) -> int:
+        """A unix time from a timestamp, a datetime, or a duration from the chain's current time."""
+        now = int(self.contract.w3.eth.get_block("latest")["timestamp"])
+        if isinstance(expiry, timedelta):
+            value = now + int(expiry.total_seconds())
+        elif isinstance(expiry, datetime):
+            value = int(expiry.timestamp())
+        else:
+            value = int(expiry)
+        if value <= now:
+            raise InvalidArgumentError(f"expiry {value} is not in the future (chain time is {now})")
+        if value > MAX_EXPIRY:
+            raise InvalidArgumentError("expiry is beyond the year 36812")
+        return value

@@ -1,0 +1,364 @@
+"""BlobStore over the Kubo RPC API (/api/v0), which Kubo and js-ipfs both serve.
+
+The node is not trusted: `put` checks that the CID the node reports equals the CID computed
+locally, and `get` fetches block by block (block/get), verifying each before use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+import httpx
+
+from .cid import CHUNK_SIZE, Cid, CidBuilder
+from .dag import MAX_BLOCK_SIZE, iter_file, verify_block
+from .errors import (
+    BlobNotFoundError,
+    CidMismatchError,
+    StorageError,
+    StorageTimeoutError,
+    StorageUnavailableError,
+)
+
+DEFAULT_API_URL = "http://127.0.0.1:5001"
+
+# Node-side error texts meaning "I do not have that block" (Kubo and js-ipfs wording).
+_ABSENT_MARKERS = ("timed out", "deadline exceeded", "not found", "could not find", "aborted")
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class _NodeError(Exception):
+    """The node answered with an error body; callers map it to a StorageError subclass."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    @property
+    def means_absent(self) -> bool:
+        text = self.message.lower()
+        return any(marker in text for marker in _ABSENT_MARKERS)
+
+
+def _duration(seconds: float) -> str:
+    # Both Go's time.ParseDuration (Kubo) and parse-duration (js-ipfs) accept "<n>ms".
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+class KuboStore:
+    """BlobStore backed by an IPFS node's RPC API.
+
+    Timeouts (seconds): `timeout` bounds whole requests such as add; `block_timeout` bounds one
+    block/get, and is passed to the node too so that a node looking for an absent block gives
+    up instead of hanging; `has_timeout` is the same for has(); `pin_timeout` for pin/add.
+    Connection failures are retried `retries` times with exponential backoff from `backoff`.
+    """
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        timeout: float = 120.0,
+        block_timeout: float = 10.0,
+        has_timeout: float = 2.0,
+        pin_timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        base = api_url.rstrip("/")
+        if base.endswith("/api/v0"):
+            base = base[: -len("/api/v0")]
+        self.api_url = base
+        self.timeout = timeout
+        self.block_timeout = block_timeout
+        self.has_timeout = has_timeout
+        self.pin_timeout = pin_timeout
+        self.connect_timeout = connect_timeout
+        self.retries = retries
+        self.backoff = backoff
+        host = urlsplit(base).hostname or ""
+        self._client = httpx.Client(
+            base_url=base + "/api/v0/",
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            # A proxy from the environment must never see loopback daemon traffic.
+            trust_env=host not in _LOOPBACK_HOSTS,
+        )
+
+    # -- BlobStore ----------------------------------------------------------------------
+    def put(self, stream: BinaryIO) -> Cid:
+        start = _tell(stream)
+        attempt = 0
+        while True:
+            builder = CidBuilder()
+            consumed = False
+
+            def body() -> Iterator[bytes]:
+                nonlocal consumed
+                yield head
+                while chunk := stream.read(CHUNK_SIZE):
+                    consumed = True
+                    builder.update(chunk)
+                    yield chunk
+                yield tail
+
+            boundary = "medledger-" + os.urandom(12).hex()
+            head = (
+                f"--{boundary}\r\n"
+                'Content-Disposition: form-data; name="file"; filename="blob"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            tail = f"\r\n--{boundary}--\r\n".encode()
+            try:
+                response = self._client.post(
+                    "add",
+                    params={
+                        "cid-version": "1",
+                        "raw-leaves": "true",
+                        "pin": "true",
+                        "cid-base": "base32",
+                        "chunker": f"size-{CHUNK_SIZE}",
+                        "progress": "false",
+                    },
+                    content=body(),
+                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                )
+            except httpx.ConnectError as exc:
+                # Retry only if the body can be replayed from where it started.
+                if attempt >= self.retries or (consumed and start is None):
+                    raise self._unavailable(exc) from exc
+                if consumed:
+                    stream.seek(start)  # type: ignore[arg-type]
+                attempt += 1
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+                continue
+            except httpx.TimeoutException as exc:
+                raise StorageTimeoutError(f"IPFS node at {self.api_url} did not finish add within {self.timeout}s") from exc
+            except httpx.TransportError as exc:
+                raise self._unavailable(exc) from exc
+            break
+        try:
+            self._check(response)
+        except _NodeError as exc:
+            raise StorageError(f"IPFS node at {self.api_url} refused add: {exc.message}") from None
+        reported = _last_hash(response.text)
+        if reported is None:
+            raise StorageError(f"IPFS node at {self.api_url} returned no CID for add: {response.text[:200]!r}")
+        local = builder.finish()
+        if reported != local:
+            raise CidMismatchError(
+                f"IPFS node at {self.api_url} reported CID {reported} for the upload, "
+                f"but its bytes hash to {local}",
+                expected=str(local),
+                actual=str(reported),
+            )
+        return local
+
+    def get(self, cid: Cid | str) -> Iterator[bytes]:
+        root = Cid.coerce(cid)
+        root_block = self._fetch_block(root)  # fail at the call if the root is absent
+
+        def fetch(block_cid: Cid) -> bytes:
+            return root_block if block_cid == root else self._fetch_block(block_cid)
+
+        return iter_file(root, fetch)
+
+    def pin(self, cid: Cid | str) -> None:
+        root = Cid.coerce(cid)
+        try:
+            self._call(
+                "pin/add",
+                {"arg": str(root.to_v1()), "recursive": "true", "timeout": _duration(self.pin_timeout)},
+                read_timeout=self.pin_timeout + 5,
+            )
+        except _NodeError as exc:
+            if exc.means_absent:
+                raise BlobNotFoundError(
+                    f"cannot pin {root}: IPFS node at {self.api_url} could not get its blocks "
+                    f"within {self.pin_timeout}s ({exc.message})",
+                    cid=str(root),
+                ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused pin/add {root}: {exc.message}") from None
+
+    def unpin(self, cid: Cid | str) -> None:
+        root = Cid.coerce(cid)
+        try:
+            self._call("pin/rm", {"arg": str(root.to_v1()), "recursive": "true"})
+        except _NodeError as exc:
+            if "not pinned" in exc.message.lower():
+                return  # unpinning is idempotent
+            raise StorageError(f"IPFS node at {self.api_url} refused pin/rm {root}: {exc.message}") from None
+
+    def has(self, cid: Cid | str) -> bool:
+        root = Cid.coerce(cid)
+        try:
+            self._call(
+                "block/stat",
+                {"arg": str(root.to_v1()), "timeout": _duration(self.has_timeout)},
+                read_timeout=self.has_timeout + 5,
+            )
+        except _NodeError as exc:
+            if exc.means_absent:
+                return False
+            raise StorageError(f"IPFS node at {self.api_url} refused block/stat {root}: {exc.message}") from None
+        return True
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> KuboStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- extras -------------------------------------------------------------------------
+    def is_pinned(self, cid: Cid | str) -> bool:
+        root = Cid.coerce(cid)
+        try:
+            data = self._call("pin/ls", {"arg": str(root.to_v1()), "type": "recursive"}).json()
+        except _NodeError as exc:
+            if "not pinned" in exc.message.lower():
+                return False
+            raise StorageError(f"IPFS node at {self.api_url} refused pin/ls {root}: {exc.message}") from None
+        keys = data.get("Keys") or {}
+        return any(Cid.parse(key).to_v1() == root.to_v1() for key in keys)
+
+    def gc(self) -> int:
+        """Run the node's repo/gc; return how many blocks it reports removed."""
+        try:
+            response = self._call("repo/gc", {}, read_timeout=self.timeout)
+        except _NodeError as exc:
+            raise StorageError(f"IPFS node at {self.api_url} refused repo/gc: {exc.message}") from None
+        return sum(1 for line in response.text.splitlines() if line.strip())
+
+    def id(self) -> dict[str, Any]:
+        """The node's identity (also a cheap liveness check)."""
+        try:
+            return self._call("id", {}).json()
+        except _NodeError as exc:
+            raise StorageError(f"IPFS node at {self.api_url} refused id: {exc.message}") from None
+
+    # -- transport ----------------------------------------------------------------------
+    def _fetch_block(self, cid: Cid) -> bytes:
+        params = {"arg": str(cid.to_v1()), "timeout": _duration(self.block_timeout)}
+        try:
+            with self._send_stream("block/get", params, read_timeout=self.block_timeout + 5) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._check(response)
+                data = bytearray()
+                for piece in response.iter_bytes():
+                    data += piece
+                    if len(data) > MAX_BLOCK_SIZE:  # a lying node cannot make us buffer gigabytes
+                        raise CidMismatchError(
+                            f"IPFS node at {self.api_url} sent more than {MAX_BLOCK_SIZE} bytes for block {cid}",
+                            expected=str(cid),
+                        )
+        except _NodeError as exc:
+            if exc.means_absent:
+                raise BlobNotFoundError(
+                    f"block {cid} is not available from IPFS node at {self.api_url} "
+                    f"within {self.block_timeout}s ({exc.message})",
+                    cid=str(cid),
+                ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused block/get {cid}: {exc.message}") from None
+        except httpx.TimeoutException as exc:
+            raise StorageTimeoutError(
+                f"IPFS node at {self.api_url} did not return block {cid} within {self.block_timeout}s"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from exc
+        return verify_block(cid, bytes(data))
+
+    def _send_stream(self, path: str, params: dict[str, str], *, read_timeout: float):
+        """Open a streamed POST, retrying connection failures (nothing has been sent yet)."""
+        timeout = httpx.Timeout(read_timeout, connect=self.connect_timeout)
+        for attempt in range(self.retries + 1):
+            try:
+                request = self._client.build_request("POST", path, params=params, timeout=timeout)
+                response = self._client.send(request, stream=True)
+            except httpx.ConnectError as exc:
+                if attempt >= self.retries:
+                    raise self._unavailable(exc) from exc
+                time.sleep(self.backoff * 2**attempt)
+                continue
+            return _Closing(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call(self, path: str, params: dict[str, str], *, read_timeout: float | None = None) -> httpx.Response:
+        """POST and read the whole (small) answer; raises _NodeError for error answers."""
+        seconds = read_timeout if read_timeout is not None else self.timeout
+        try:
+            with self._send_stream(path, params, read_timeout=seconds) as response:
+                response.read()
+        except httpx.TimeoutException as exc:
+            raise StorageTimeoutError(f"IPFS node at {self.api_url} did not answer {path} within {seconds}s") from exc
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from exc
+        self._check(response)
+        return response
+
+    @staticmethod
+    def _check(response: httpx.Response) -> None:
+        if response.status_code == 200:
+            return
+        try:
+            message = str(response.json().get("Message", response.text))
+        except (ValueError, AttributeError):
+            message = response.text.strip() or response.reason_phrase
+        raise _NodeError(response.status_code, f"HTTP {response.status_code}: {message}")
+
+    def _unavailable(self, exc: Exception) -> StorageUnavailableError:
+        return StorageUnavailableError(
+            f"IPFS node at {self.api_url} is unreachable ({type(exc).__name__}: {exc}); "
+            "start a daemon (`ipfs daemon`, or `jsipfs daemon --offline` from node_modules, or "
+            "medledger.devnet.IpfsDaemon) or point the store at the right API URL",
+            url=self.api_url,
+        )
+
+
+class _Closing:
+    """Context manager closing a streamed httpx response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    def __enter__(self) -> httpx.Response:
+        return self.response
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.response.close()
+
+
+def _tell(stream: BinaryIO) -> int | None:
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _last_hash(text: str) -> Cid | None:
+    """The root CID in an add answer: the last NDJSON object carrying a Hash."""
+    found: Cid | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            if obj.get("Type") == "error":
+                raise StorageError(f"IPFS node failed add: {obj.get('Message')}")
+            if "Hash" in obj:
+                found = Cid.parse(str(obj["Hash"]))
+    return found

@@ -1,0 +1,97 @@
+"""Shared fixtures for the crypto layer's specification tests."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from medledger.crypto import (
+    AccountRecipient,
+    CategoryKeyring,
+    ContainerBinding,
+    EncryptionKeyPair,
+    KeyringRecipient,
+    Recipient,
+    decrypt_stream,
+    derive_encryption_keypair,
+    encrypt_stream,
+    new_keyring,
+)
+
+CATEGORY = 3
+SMALL_CHUNK = 4096
+
+Seal = Callable[..., bytes]
+Open = Callable[..., bytes]
+
+
+@pytest.fixture
+def binding() -> ContainerBinding:
+    return ContainerBinding(
+        chain_id=31337, registry=b"\x11" * 20, patient=b"\x22" * 20, category=CATEGORY
+    )
+
+
+@pytest.fixture
+def patient() -> EncryptionKeyPair:
+    return derive_encryption_keypair(
+        bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+    )
+
+
+@pytest.fixture
+def keyring() -> CategoryKeyring:
+    return new_keyring(CATEGORY, epoch=0)
+
+
+@pytest.fixture
+def stranger() -> EncryptionKeyPair:
+    return EncryptionKeyPair.generate()
+
+
+@pytest.fixture
+def seal_bytes(
+    binding: ContainerBinding, patient: EncryptionKeyPair, keyring: CategoryKeyring
+) -> Seal:
+    """Encrypt bytes to the patient and the keyring (by default) and return the container."""
+
+    def _seal(
+        data: bytes,
+        *,
+        chunk_size: int = SMALL_CHUNK,
+        recipients: Sequence[Recipient] | None = None,
+        binding_: ContainerBinding | None = None,
+    ) -> bytes:
+        out = io.BytesIO()
+        encrypt_stream(
+            io.BytesIO(data),
+            out,
+            binding=binding_ or binding,
+            recipients=(
+                recipients
+                if recipients is not None
+                else [AccountRecipient(patient.public), KeyringRecipient.of(keyring)]
+            ),
+            chunk_size=chunk_size,
+        )
+        return out.getvalue()
+
+    return _seal
+
+
+@pytest.fixture
+def open_bytes(binding: ContainerBinding, patient: EncryptionKeyPair) -> Open:
+    """Decrypt a container (as the patient by default) and return the plaintext."""
+
+    def _open(
+        container: bytes, *, identity=None, binding_: ContainerBinding | None = None
+    ) -> bytes:
+        out = io.BytesIO()
+        decrypt_stream(
+            io.BytesIO(container), out, binding=binding_ or binding, identity=identity or patient
+        )
+        return out.getvalue()
+
+    return _open
