@@ -47,7 +47,10 @@ def test_round_trip_of_5_mib_with_the_default_chunk_size(seal_bytes, open_bytes)
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.binary(max_size=3000), chunk_size=st.integers(MIN_CHUNK_SIZE, 1024))
 def test_round_trip_for_any_size_and_chunk_size(data, chunk_size, seal_bytes, open_bytes):

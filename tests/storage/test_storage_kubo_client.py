@@ -31,12 +31,16 @@ def _serving(blocks: dict[str, bytes], *, forge: str | None = None, add_hash: st
         if path == "block/get":
             arg = request.url.params["arg"]
             if arg not in blocks:
-                return httpx.Response(500, json={"Message": "request timed out", "Code": 0, "Type": "error"})
+                return httpx.Response(
+                    500, json={"Message": "request timed out", "Code": 0, "Type": "error"}
+                )
             data = blocks[arg]
             return httpx.Response(200, content=b"forged" + data[6:] if arg == forge else data)
         if path == "add":
             request.read()
-            return httpx.Response(200, text=json.dumps({"Name": "blob", "Hash": add_hash, "Size": 1}) + "\n")
+            return httpx.Response(
+                200, text=json.dumps({"Name": "blob", "Hash": add_hash, "Size": 1}) + "\n"
+            )
         return httpx.Response(404, text="404 page not found")
 
     return httpx.MockTransport(handler)
@@ -55,7 +59,10 @@ def test_kubo_store_implements_the_blob_store_protocol():
 
 def test_node_returning_wrong_bytes_for_a_single_block_blob_raises_cid_mismatch():
     root, blocks, _ = _blocks_of(b"the real record")
-    with KuboStore(transport=_serving(blocks, forge=root)) as store, pytest.raises(CidMismatchError):
+    with (
+        KuboStore(transport=_serving(blocks, forge=root)) as store,
+        pytest.raises(CidMismatchError),
+    ):
         b"".join(store.get(root))
 
 
@@ -111,7 +118,10 @@ def test_client_side_timeout_raises_storage_timeout():
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
-    with KuboStore(transport=httpx.MockTransport(handler)) as store, pytest.raises(StorageTimeoutError):
+    with (
+        KuboStore(transport=httpx.MockTransport(handler)) as store,
+        pytest.raises(StorageTimeoutError),
+    ):
         store.get(compute_cid(b"x"))
 
 
@@ -162,7 +172,10 @@ def test_node_errors_other_than_absence_are_not_retried():
         attempts.append(1)
         return httpx.Response(500, json={"Message": "disk full", "Code": 0, "Type": "error"})
 
-    with KuboStore(transport=httpx.MockTransport(handler)) as store, pytest.raises(Exception, match="disk full"):
+    with (
+        KuboStore(transport=httpx.MockTransport(handler)) as store,
+        pytest.raises(Exception, match="disk full"),
+    ):
         store.pin(compute_cid(b"x"))
     assert len(attempts) == 1
 

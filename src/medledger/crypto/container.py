@@ -622,7 +622,9 @@ def rewrap(
     For re-encrypting old records after a revocation: the new container is sealed to, say,
     the patient and the keyring's new epoch, so the revoked party's old keyring secret no
     longer opens it. ``chunk_size`` defaults to the source's. Plaintext never leaves the
-    process; a source that fails authentication raises and leaves ``dst`` incomplete."""
+    process. A source that fails to decrypt raises and leaves ``dst`` without its final
+    chunk (the look-ahead only pushes TAG_FINAL after the source's final chunk has
+    authenticated), so an interrupted output can never pass for a complete container."""
     checked = _check_recipients(recipients, binding)
     header, key = _open(src, binding, identity)
     reader = _ChunkReader(_pull_chunks(src, header, key, binding, [0, 0]))

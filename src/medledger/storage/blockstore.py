@@ -31,7 +31,9 @@ except ImportError:  # pragma: no cover
 class LocalBlockStore:
     """Directory-backed BlobStore computing the same CIDs as Kubo's `add --raw-leaves`."""
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True, auto_gc: bool = True) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, fsync: bool = True, auto_gc: bool = True
+    ) -> None:
         """`fsync`: flush each block to disk before it becomes visible (records must survive a
         crash). `auto_gc`: `unpin` collects garbage at once, so an erased blob leaves the disk."""
         self.root = Path(root)
@@ -58,7 +60,9 @@ class LocalBlockStore:
     def get(self, cid: Cid | str) -> Iterator[bytes]:
         root = Cid.coerce(cid)
         if not self.block_path(root).exists():  # fail at the call, not at first next()
-            raise BlobNotFoundError(f"blob {root} is not in the local block store {self.root}", cid=str(root))
+            raise BlobNotFoundError(
+                f"blob {root} is not in the local block store {self.root}", cid=str(root)
+            )
         return iter_file(root, self._read_block)
 
     def pin(self, cid: Cid | str) -> None:
@@ -67,7 +71,8 @@ class LocalBlockStore:
             for block_cid in iter_dag_cids(root, self._read_block):
                 if not self.block_path(block_cid).exists():
                     raise BlobNotFoundError(
-                        f"cannot pin {root}: block {block_cid} is missing from {self.root}", cid=str(root)
+                        f"cannot pin {root}: block {block_cid} is missing from {self.root}",
+                        cid=str(root),
                     )
             self._pin_path(root).touch()
 
@@ -109,7 +114,9 @@ class LocalBlockStore:
                 try:
                     keep.update(str(c) for c in iter_dag_cids(pin, self._read_block))
                 except (BlobNotFoundError, CidMismatchError) as exc:
-                    raise StorageError(f"garbage collection refused: pinned blob {pin} is damaged: {exc}") from exc
+                    raise StorageError(
+                        f"garbage collection refused: pinned blob {pin} is damaged: {exc}"
+                    ) from exc
             removed = 0
             for shard in self._blocks.iterdir():
                 for block in shard.iterdir():
@@ -136,9 +143,13 @@ class LocalBlockStore:
             with path.open("rb") as handle:
                 data = handle.read(MAX_BLOCK_SIZE + 1)
         except FileNotFoundError:
-            raise BlobNotFoundError(f"block {cid} is not in the local block store {self.root}", cid=str(cid)) from None
+            raise BlobNotFoundError(
+                f"block {cid} is not in the local block store {self.root}", cid=str(cid)
+            ) from None
         if len(data) > MAX_BLOCK_SIZE:
-            raise CidMismatchError(f"block {cid} on disk is larger than any valid block", expected=str(cid))
+            raise CidMismatchError(
+                f"block {cid} on disk is larger than any valid block", expected=str(cid)
+            )
         return data
 
     def _write_block(self, block: Block) -> None:

@@ -45,7 +45,9 @@ def _b58decode(text: str) -> bytes:
         try:
             number = number * 58 + _B58_INDEX[char]
         except KeyError:
-            raise InvalidCidError(f"invalid CID {text!r}: {char!r} is not a base58btc character") from None
+            raise InvalidCidError(
+                f"invalid CID {text!r}: {char!r} is not a base58btc character"
+            ) from None
     body = number.to_bytes((number.bit_length() + 7) // 8, "big")
     zeros = len(text) - len(text.lstrip("1"))
     return b"\0" * zeros + body

@@ -6,6 +6,7 @@ locally, and `get` fetches block by block (block/get), verifying each before use
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -98,25 +99,7 @@ class KuboStore:
         start = _tell(stream)
         attempt = 0
         while True:
-            builder = CidBuilder()
-            consumed = False
-
-            def body() -> Iterator[bytes]:
-                nonlocal consumed
-                yield head
-                while chunk := stream.read(CHUNK_SIZE):
-                    consumed = True
-                    builder.update(chunk)
-                    yield chunk
-                yield tail
-
-            boundary = "medledger-" + os.urandom(12).hex()
-            head = (
-                f"--{boundary}\r\n"
-                'Content-Disposition: form-data; name="file"; filename="blob"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n"
-            ).encode()
-            tail = f"\r\n--{boundary}--\r\n".encode()
+            upload = _MultipartUpload(stream)
             try:
                 response = self._client.post(
                     "add",
@@ -128,20 +111,22 @@ class KuboStore:
                         "chunker": f"size-{CHUNK_SIZE}",
                         "progress": "false",
                     },
-                    content=body(),
-                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                    content=upload.body(),
+                    headers={"Content-Type": upload.content_type},
                 )
             except httpx.ConnectError as exc:
                 # Retry only if the body can be replayed from where it started.
-                if attempt >= self.retries or (consumed and start is None):
+                if attempt >= self.retries or (upload.consumed and start is None):
                     raise self._unavailable(exc) from exc
-                if consumed:
+                if upload.consumed:
                     stream.seek(start)  # type: ignore[arg-type]
                 attempt += 1
                 time.sleep(self.backoff * 2 ** (attempt - 1))
                 continue
             except httpx.TimeoutException as exc:
-                raise StorageTimeoutError(f"IPFS node at {self.api_url} did not finish add within {self.timeout}s") from exc
+                raise StorageTimeoutError(
+                    f"IPFS node at {self.api_url} did not finish add within {self.timeout}s"
+                ) from exc
             except httpx.TransportError as exc:
                 raise self._unavailable(exc) from exc
             break
@@ -151,8 +136,10 @@ class KuboStore:
             raise StorageError(f"IPFS node at {self.api_url} refused add: {exc.message}") from None
         reported = _last_hash(response.text)
         if reported is None:
-            raise StorageError(f"IPFS node at {self.api_url} returned no CID for add: {response.text[:200]!r}")
-        local = builder.finish()
+            raise StorageError(
+                f"IPFS node at {self.api_url} returned no CID for add: {response.text[:200]!r}"
+            )
+        local = upload.builder.finish()
         if reported != local:
             raise CidMismatchError(
                 f"IPFS node at {self.api_url} reported CID {reported} for the upload, "
@@ -176,7 +163,11 @@ class KuboStore:
         try:
             self._call(
                 "pin/add",
-                {"arg": str(root.to_v1()), "recursive": "true", "timeout": _duration(self.pin_timeout)},
+                {
+                    "arg": str(root.to_v1()),
+                    "recursive": "true",
+                    "timeout": _duration(self.pin_timeout),
+                },
                 read_timeout=self.pin_timeout + 5,
             )
         except _NodeError as exc:
@@ -186,7 +177,9 @@ class KuboStore:
                     f"within {self.pin_timeout}s ({exc.message})",
                     cid=str(root),
                 ) from None
-            raise StorageError(f"IPFS node at {self.api_url} refused pin/add {root}: {exc.message}") from None
+            raise StorageError(
+                f"IPFS node at {self.api_url} refused pin/add {root}: {exc.message}"
+            ) from None
 
     def unpin(self, cid: Cid | str) -> None:
         root = Cid.coerce(cid)
@@ -195,20 +188,30 @@ class KuboStore:
         except _NodeError as exc:
             if "not pinned" in exc.message.lower():
                 return  # unpinning is idempotent
-            raise StorageError(f"IPFS node at {self.api_url} refused pin/rm {root}: {exc.message}") from None
+            raise StorageError(
+                f"IPFS node at {self.api_url} refused pin/rm {root}: {exc.message}"
+            ) from None
 
     def has(self, cid: Cid | str) -> bool:
         root = Cid.coerce(cid)
         try:
             self._call(
                 "block/stat",
-                {"arg": str(root.to_v1()), "timeout": _duration(self.has_timeout)},
+                # offline: Kubo answers from its own blockstore instead of asking the network
+                # (js-ipfs accepts the flag but still waits, hence the timeout as well).
+                {
+                    "arg": str(root.to_v1()),
+                    "offline": "true",
+                    "timeout": _duration(self.has_timeout),
+                },
                 read_timeout=self.has_timeout + 5,
             )
         except _NodeError as exc:
             if exc.means_absent:
                 return False
-            raise StorageError(f"IPFS node at {self.api_url} refused block/stat {root}: {exc.message}") from None
+            raise StorageError(
+                f"IPFS node at {self.api_url} refused block/stat {root}: {exc.message}"
+            ) from None
         return True
 
     def close(self) -> None:
@@ -228,7 +231,9 @@ class KuboStore:
         except _NodeError as exc:
             if "not pinned" in exc.message.lower():
                 return False
-            raise StorageError(f"IPFS node at {self.api_url} refused pin/ls {root}: {exc.message}") from None
+            raise StorageError(
+                f"IPFS node at {self.api_url} refused pin/ls {root}: {exc.message}"
+            ) from None
         keys = data.get("Keys") or {}
         return any(Cid.parse(key).to_v1() == root.to_v1() for key in keys)
 
@@ -237,7 +242,9 @@ class KuboStore:
         try:
             response = self._call("repo/gc", {}, read_timeout=self.timeout)
         except _NodeError as exc:
-            raise StorageError(f"IPFS node at {self.api_url} refused repo/gc: {exc.message}") from None
+            raise StorageError(
+                f"IPFS node at {self.api_url} refused repo/gc: {exc.message}"
+            ) from None
         return sum(1 for line in response.text.splitlines() if line.strip())
 
     def id(self) -> dict[str, Any]:
@@ -251,7 +258,9 @@ class KuboStore:
     def _fetch_block(self, cid: Cid) -> bytes:
         params = {"arg": str(cid.to_v1()), "timeout": _duration(self.block_timeout)}
         try:
-            with self._send_stream("block/get", params, read_timeout=self.block_timeout + 5) as response:
+            with self._send_stream(
+                "block/get", params, read_timeout=self.block_timeout + 5
+            ) as response:
                 if response.status_code != 200:
                     response.read()
                     self._check(response)
@@ -260,7 +269,8 @@ class KuboStore:
                     data += piece
                     if len(data) > MAX_BLOCK_SIZE:  # a lying node cannot make us buffer gigabytes
                         raise CidMismatchError(
-                            f"IPFS node at {self.api_url} sent more than {MAX_BLOCK_SIZE} bytes for block {cid}",
+                            f"IPFS node at {self.api_url} sent more than {MAX_BLOCK_SIZE} "
+                            f"bytes for block {cid}",
                             expected=str(cid),
                         )
         except _NodeError as exc:
@@ -270,16 +280,21 @@ class KuboStore:
                     f"within {self.block_timeout}s ({exc.message})",
                     cid=str(cid),
                 ) from None
-            raise StorageError(f"IPFS node at {self.api_url} refused block/get {cid}: {exc.message}") from None
+            raise StorageError(
+                f"IPFS node at {self.api_url} refused block/get {cid}: {exc.message}"
+            ) from None
         except httpx.TimeoutException as exc:
             raise StorageTimeoutError(
-                f"IPFS node at {self.api_url} did not return block {cid} within {self.block_timeout}s"
+                f"IPFS node at {self.api_url} did not return block {cid} "
+                f"within {self.block_timeout}s"
             ) from exc
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from exc
         return verify_block(cid, bytes(data))
 
-    def _send_stream(self, path: str, params: dict[str, str], *, read_timeout: float):
+    def _send_stream(
+        self, path: str, params: dict[str, str], *, read_timeout: float
+    ) -> contextlib.closing[httpx.Response]:
         """Open a streamed POST, retrying connection failures (nothing has been sent yet)."""
         timeout = httpx.Timeout(read_timeout, connect=self.connect_timeout)
         for attempt in range(self.retries + 1):
@@ -291,17 +306,21 @@ class KuboStore:
                     raise self._unavailable(exc) from exc
                 time.sleep(self.backoff * 2**attempt)
                 continue
-            return _Closing(response)
+            return contextlib.closing(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _call(self, path: str, params: dict[str, str], *, read_timeout: float | None = None) -> httpx.Response:
+    def _call(
+        self, path: str, params: dict[str, str], *, read_timeout: float | None = None
+    ) -> httpx.Response:
         """POST and read the whole (small) answer; raises _NodeError for error answers."""
         seconds = read_timeout if read_timeout is not None else self.timeout
         try:
             with self._send_stream(path, params, read_timeout=seconds) as response:
                 response.read()
         except httpx.TimeoutException as exc:
-            raise StorageTimeoutError(f"IPFS node at {self.api_url} did not answer {path} within {seconds}s") from exc
+            raise StorageTimeoutError(
+                f"IPFS node at {self.api_url} did not answer {path} within {seconds}s"
+            ) from exc
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from exc
         self._check(response)
@@ -326,17 +345,31 @@ class KuboStore:
         )
 
 
-class _Closing:
-    """Context manager closing a streamed httpx response."""
+class _MultipartUpload:
+    """One multipart/form-data file part streamed from `stream`, hashed locally on the way."""
 
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.builder = CidBuilder()
+        self.consumed = False
+        self.boundary = "medledger-" + os.urandom(12).hex()
 
-    def __enter__(self) -> httpx.Response:
-        return self.response
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.response.close()
+    def body(self) -> Iterator[bytes]:
+        # js-ipfs rejects parts without a Content-Type header.
+        yield (
+            f"--{self.boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="blob"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        while chunk := self.stream.read(CHUNK_SIZE):
+            self.consumed = True
+            self.builder.update(chunk)
+            yield chunk
+        yield f"\r\n--{self.boundary}--\r\n".encode()
 
 
 def _tell(stream: BinaryIO) -> int | None:
