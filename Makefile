@@ -34,7 +34,7 @@ test: install
 bench: bench-gas
 
 bench-gas: install
-	$(PY) -m medledger.bench.gas
+	$(PY) benchmarks/gas.py
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .hypothesis

@@ -1,0 +1,89 @@
+"""Gas benchmark: prints a table of what each ledger operation costs on a real anvil chain.
+
+Run with `make bench-gas`. Figures are gas, not time: the same on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+
+from medledger.chain.accounts import anvil_account
+from medledger.chain.connection import connect
+from medledger.chain.deploy import deploy
+from medledger.devnet.anvil import AnvilNode
+from medledger.ledger import MedLedger, ProviderKind
+from medledger.scopes import Category, Permission, Purpose, mask
+
+# (operation, target or None, floor quoted by the issue for a minimal contract or None)
+TARGETS = {
+    "grant (new slot)": 55_000,
+    "revoke": 30_000,
+    "addRecord (steady state)": 75_000,
+}
+FLOORS = {"grant (new slot)": 48_900, "revoke": 23_600, "addRecord (first)": 52_000, "addRecord (steady state)": 52_000}
+
+
+def measure() -> list[tuple[str, int]]:
+    rows: list[tuple[str, int]] = []
+    with AnvilNode() as node:
+        chain = connect(node.rpc_url)
+        admin, registrar, clinic, patient, lab = (anvil_account(i) for i in range(5))
+        deployment = deploy(chain, admin)
+        rows.append(("deploy MedLedger", deployment.contracts["MedLedger"].gas_used))
+        ledger = MedLedger.from_deployment(chain, deployment)
+        rows.append(("add registrar (grantRole)", ledger.as_signer(admin).providers.add_registrar(registrar.address).gas_used))
+        reg = ledger.as_signer(registrar).providers
+        rows.append(("registerProvider", reg.register(clinic.address, ProviderKind.CLINICIAN).gas_used))
+        reg.register(lab.address, ProviderKind.ORGANIZATION)
+        rows.append(("suspendProvider", reg.suspend(lab.address).gas_used))
+        rows.append(("reinstateProvider", reg.reinstate(lab.address).gas_used))
+        me = ledger.as_signer(patient)
+        rows.append(("setEncryptionKey (first)", me.keys.publish(os.urandom(32)).gas_used))
+        rows.append(("setEncryptionKey (rotate)", me.keys.publish(os.urandom(32)).gas_used))
+        rows.append(("rotateKeyring (first, empty envelope)", me.keys.rotate_keyring(Category.LABS, os.urandom(32), b"").gas_used))
+        terms = dict(categories=mask([Category.LABS]), purposes=mask([Purpose.TREAT]), permissions=Permission.READ,
+                     expiry=timedelta(days=30))
+        rows.append(("grant (new slot)", me.consent.grant(clinic.address, **terms).gas_used))
+        rows.append(("re-grant (update slot)", me.consent.grant(clinic.address, **{**terms, "expiry": timedelta(days=60)}).gas_used))
+        rows.append(("grant with 1-category key envelope (85 B)",
+                     me.consent.grant(lab.address, **terms, envelope=os.urandom(85)).gas_used))
+        rows.append(("revoke", me.consent.revoke(clinic.address).gas_used))
+        rows.append(("addRecord (first)", me.records.add(patient.address, os.urandom(32), 0x55, Category.LABS).gas_used))
+        steady = [me.records.add(patient.address, os.urandom(32), 0x55, Category.LABS).gas_used for _ in range(5)]
+        rows.append(("addRecord (steady state)", max(steady)))
+        me.consent.grant(lab.address, **{**terms, "permissions": Permission.WRITE})
+        rows.append(("addRecord by a grantee", ledger.as_signer(lab).records.add(
+            patient.address, os.urandom(32), 0x55, Category.LABS).gas_used))
+        first = os.urandom(32)
+        me.records.add(patient.address, first, 0x55, Category.LABS)
+        rows.append(("addRecord amending (supersedes)", me.records.add(
+            patient.address, os.urandom(32), 0x55, Category.LABS, supersedes=first).gas_used))
+        rows.append(("eraseRecord", me.records.erase(first).gas_used))
+        call = ledger.contract.functions.hasAccess(patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT),
+                                                   int(Permission.WRITE))
+        rows.append(("hasAccess (eth_call, incl. 21k base)", call.estimate_gas()))
+    return rows
+
+
+def render(rows: list[tuple[str, int]]) -> str:
+    lines = [f"{'operation':44} {'gas':>9} {'target':>9} {'floor':>9}  ok", "-" * 78]
+    for name, gas in rows:
+        target = TARGETS.get(name)
+        floor = FLOORS.get(name)
+        verdict = "" if target is None else ("yes" if gas <= target else "NO")
+        target_text = f"{target:,}" if target else ""
+        floor_text = f"{floor:,}" if floor else ""
+        lines.append(f"{name:44} {gas:>9,} {target_text:>9} {floor_text:>9}  {verdict}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    rows = measure()
+    print(render(rows))
+    return 0 if all(gas <= TARGETS[name] for name, gas in rows if name in TARGETS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
