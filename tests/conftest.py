@@ -11,6 +11,7 @@ from medledger.chain.accounts import Signer, anvil_account
 from medledger.chain.connection import Chain, connect
 from medledger.chain.deploy import Deployment, deploy
 from medledger.devnet.anvil import AnvilNode
+from medledger.devnet.ipfs import IpfsDaemon
 from medledger.ledger import MedLedger, ProviderKind
 
 
@@ -21,6 +22,13 @@ def anvil() -> Iterator[AnvilNode]:
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def ipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IpfsDaemon]:
+    """One real js-ipfs daemon (npm `ipfs`), offline, on loopback, stopped by its process group."""
+    with IpfsDaemon(tmp_path_factory.mktemp("ipfs") / "repo") as daemon:
+        yield daemon
 
 
 @pytest.fixture(scope="session")

@@ -10,26 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from medledger.devnet.ipfs import IpfsDaemon, IpfsDaemonError, find_project_root
+from medledger.devnet.ipfs import IpfsDaemon
 from medledger.storage import KuboStore, LocalBlockStore
 
 KiB = 1024
 MiB = 1024 * KiB
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "ipfs: needs the js-ipfs daemon from node_modules (npm ci)")
-
-
-@pytest.fixture(scope="session")
-def ipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IpfsDaemon]:
-    try:
-        find_project_root()
-    except IpfsDaemonError as exc:
-        pytest.skip(str(exc))
-    daemon = IpfsDaemon(tmp_path_factory.mktemp("ipfs") / "repo")
-    with daemon:
-        yield daemon
 
 
 @pytest.fixture

@@ -1,0 +1,24 @@
+"""The flows people use, composed from chain, ledger, crypto and storage:
+account setup, grant and revoke with keyrings, publish (journaled), fetch, amend, erase, audit."""
+
+from medledger.flows.errors import (
+    AccessDeniedError,
+    FlowError,
+    JournalError,
+    MissingEncryptionKeyError,
+    NoReadableKeyError,
+    RecordErasedError,
+    RecordNotFoundError,
+)
+from medledger.flows.session import Session
+
+__all__ = [
+    "AccessDeniedError",
+    "FlowError",
+    "JournalError",
+    "MissingEncryptionKeyError",
+    "NoReadableKeyError",
+    "RecordErasedError",
+    "RecordNotFoundError",
+    "Session",
+]

@@ -1,0 +1,100 @@
+"""The publish journal: a local write-ahead record of each publish, so a crash between any two
+steps loses nothing and `resume` can finish or roll back idempotently.
+
+Each entry is one JSON file, replaced atomically at every step. Entries hold paths, CIDs and
+transaction hashes, never keys or plaintext.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from medledger.flows.errors import JournalError
+
+# States, in order. A publish moves forward one step at a time; a rollback ends in ROLLED_BACK.
+STARTED, ENCRYPTED, STORED, REGISTERED, DONE, ROLLED_BACK = (
+    "started", "encrypted", "stored", "registered", "done", "rolled-back")
+STATES = (STARTED, ENCRYPTED, STORED, REGISTERED, DONE, ROLLED_BACK)
+
+
+@dataclass
+class JournalEntry:
+    id: str
+    state: str
+    author: str
+    patient: str
+    category: int
+    source: str
+    supersedes: str | None = None  # hex digest
+    staging: str | None = None
+    cid: str | None = None
+    tx_hash: str | None = None
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (DONE, ROLLED_BACK)
+
+
+class Journal:
+    def __init__(self, home: Path):
+        self.directory = Path(home) / "journal"
+        self.staging_directory = Path(home) / "staging"
+
+    def begin(self, *, author: str, patient: str, category: int, source: Path, supersedes: bytes | None) -> JournalEntry:
+        entry = JournalEntry(id=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4), state=STARTED,
+                             author=author, patient=patient, category=int(category), source=str(source),
+                             supersedes=supersedes.hex() if supersedes else None)
+        self.save(entry)
+        return entry
+
+    def staging_path(self, entry: JournalEntry) -> Path:
+        self.staging_directory.mkdir(parents=True, exist_ok=True)
+        return self.staging_directory / f"{entry.id}.mlc"
+
+    def advance(self, entry: JournalEntry, state: str, **changes: object) -> None:
+        if state not in STATES:
+            raise JournalError(f"unknown journal state {state!r}")
+        for key, value in changes.items():
+            setattr(entry, key, value)
+        entry.state = state
+        entry.updated = time.time()
+        self.save(entry)
+
+    def save(self, entry: JournalEntry) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{entry.id}", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(asdict(entry), handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.directory / f"{entry.id}.json")
+
+    def load(self, entry_id: str) -> JournalEntry:
+        if not entry_id or "/" in entry_id or entry_id.startswith("."):
+            raise JournalError(f"{entry_id!r} is not a journal entry id")
+        path = self.directory / f"{entry_id}.json"
+        try:
+            data = json.loads(path.read_text())
+            entry = JournalEntry(**data)
+        except FileNotFoundError:
+            raise JournalError(f"no journal entry {entry_id} in {self.directory}") from None
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise JournalError(f"journal entry {path} is malformed: {exc}") from None
+        if entry.state not in STATES:
+            raise JournalError(f"journal entry {entry_id} has unknown state {entry.state!r}")
+        return entry
+
+    def pending(self) -> list[JournalEntry]:
+        """Entries a crash left unfinished, oldest first."""
+        if not self.directory.exists():
+            return []
+        entries = [self.load(path.stem) for path in sorted(self.directory.glob("*.json"))]
+        return [entry for entry in entries if not entry.finished]

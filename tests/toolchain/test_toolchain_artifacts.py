@@ -1,0 +1,20 @@
+"""The artifacts shipped inside the package are what the contracts compile to today."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from .conftest import BUILD_ARTIFACTS, ROOT
+
+
+def test_committed_artifacts_are_fresh():
+    completed = subprocess.run([sys.executable, str(BUILD_ARTIFACTS), "--check"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_committed_artifact_records_the_pinned_compiler_and_settings(build_artifacts, committed_artifact):
+    assert committed_artifact["compiler"].startswith("0.8.28+commit.")
+    assert committed_artifact["settings"] == {k: v for k, v in build_artifacts.SETTINGS.items()
+                                              if k != "outputSelection"}
