@@ -14,6 +14,9 @@ from medledger.devnet.anvil import AnvilNode
 from medledger.devnet.ipfs import IpfsDaemon
 from medledger.ledger import MedLedger, ProviderKind
 
+# tests/brownie runs under eth-brownie in its own venv (`make brownie-test`), not here.
+collect_ignore = ["brownie"]
+
 
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[AnvilNode]:

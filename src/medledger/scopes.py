@@ -136,6 +136,11 @@ def categories_in(category_bits: int) -> list[str]:
     return [_name(Category, bit) for bit in range(CATEGORY_COUNT) if category_bits >> bit & 1]
 
 
+def category_name(bit: int) -> str:
+    """`labs` for 1; the bare number for a category without a name."""
+    return _name(Category, int(bit))
+
+
 def purposes_in(purpose_bits: int) -> list[str]:
     return [Purpose(bit).name for bit in range(len(Purpose)) if purpose_bits >> bit & 1]
 

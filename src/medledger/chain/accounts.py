@@ -57,8 +57,10 @@ def from_keystore(path: str | Path, password: str) -> Signer:
         keystore = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise AccountError(f"keystore file {path} does not exist") from exc
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AccountError(f"keystore file {path} is not readable keystore JSON") from exc
+    if not isinstance(keystore, dict):
+        raise AccountError(f"keystore file {path} is not a keystore v3 file")
     try:
         key = Account.decrypt(keystore, password)
     except ValueError as exc:
@@ -89,7 +91,7 @@ def keystore_address(path: str | Path) -> str:
     """The address a keystore file belongs to, read without the password."""
     try:
         return to_checksum_address("0x" + json.loads(Path(path).read_text())["address"].removeprefix("0x"))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise AccountError(f"{path} is not a readable keystore v3 file") from exc
 
 

@@ -56,14 +56,16 @@ class Deployment:
     @classmethod
     def from_json(cls, data: dict) -> Deployment:
         try:
-            return cls(
+            deployment = cls(
                 chain_id=int(data["chainId"]),
                 deployer=data["deployer"],
                 admin=data["admin"],
                 contracts={name: DeployedContract(**entry) for name, entry in data["contracts"].items()},
             )
-        except (KeyError, TypeError, ValueError) as exc:
+            to_checksum_address(deployment.ledger_address)  # present, and an address
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DeploymentError(f"malformed deployment record: {exc}") from exc
+        return deployment
 
 
 def deployment_path(directory: str | Path, chain_id: int) -> Path:
@@ -77,7 +79,7 @@ def load_deployment(directory: str | Path, chain: Chain) -> Deployment:
         raise DeploymentError(f"no deployment for chain {chain.chain_id} in {directory}; run `medledger deploy` first")
     try:
         deployment = Deployment.from_json(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DeploymentError(f"{path} is not valid JSON") from exc
     if deployment.chain_id != chain.chain_id:
         raise DeploymentError(f"{path} records chain {deployment.chain_id}, but the endpoint serves chain {chain.chain_id}")
@@ -149,5 +151,12 @@ def _reusable(directory: str | Path, chain: Chain, artifact: Artifact) -> Deploy
         raise DeploymentError(
             f"chain {chain.chain_id} has a deployment of another build of {LEDGER_CONTRACT} "
             f"at {deployment.ledger_address}; move {deployment_path(directory, chain.chain_id)} aside to deploy anew"
+        )
+    code = bytes(chain.w3.eth.get_code(to_checksum_address(deployment.ledger_address)))
+    if code != bytes.fromhex(artifact.deployed_bytecode.removeprefix("0x")):
+        raise DeploymentError(
+            f"the code at {deployment.ledger_address} on chain {chain.chain_id} is not the {LEDGER_CONTRACT} "
+            f"recorded in {deployment_path(directory, chain.chain_id)} (was the chain reset and reused?); "
+            "move that file aside to deploy anew"
         )
     return deployment

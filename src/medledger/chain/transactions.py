@@ -7,9 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import ValidationError
 from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
-from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
 
 from medledger.chain.accounts import Signer
 from medledger.chain.connection import Chain
@@ -18,6 +19,10 @@ from medledger.chain.reverts import RevertDecoder, revert_data_from
 
 DEFAULT_GAS_MARGIN = 1.2
 FALLBACK_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node cannot suggest one
+# Estimated without fees: a node caps a priced estimate at what the sender's balance buys, so an
+# unfunded account would fail estimation with "gas required exceeds allowance" instead of
+# reaching the funds check, which names the account.
+_FEE_FIELDS = ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class TransactionSender:
         tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.chain.chain_id}
         tx.update(self._fees())
         try:
-            estimate = function.estimate_gas(tx)
+            estimate = function.estimate_gas(_unpriced(tx))
         except Exception as exc:
             raise self._refusal(exc, signer.address) from None
         tx["gas"] = int(estimate * self.policy.gas_margin)
@@ -77,7 +82,7 @@ class TransactionSender:
         tx: dict[str, Any] = {"from": signer.address, "chainId": self.chain.chain_id}
         tx.update(self._fees())
         try:
-            tx["gas"] = int(constructor.estimate_gas(tx) * self.policy.gas_margin)
+            tx["gas"] = int(constructor.estimate_gas(_unpriced(tx)) * self.policy.gas_margin)
         except Exception as exc:
             raise self._refusal(exc, signer.address) from None
         tx["nonce"] = self.chain.w3.eth.get_transaction_count(signer.address, "pending")
@@ -119,11 +124,12 @@ class TransactionSender:
         return self._node_refusal(exc, sender)
 
     def _node_refusal(self, exc: Exception, sender: str | None) -> Exception:
-        if not isinstance(exc, ValueError) and "rpc" not in type(exc).__module__.lower():
+        # Web3RPCError: a node's JSON-RPC error; ValidationError: py-evm refusing (the embedded chain).
+        if not isinstance(exc, (ValueError, Web3RPCError, ValidationError)):
             return exc  # a bug or an I/O failure, not a refusal: keep its type and traceback
         message = str(exc.args[0]) if exc.args else str(exc)
         lowered = message.lower()
-        if "insufficient funds" in lowered or "insufficientfunds" in lowered:
+        if "insufficient funds" in lowered or "insufficientfunds" in lowered or "cannot afford" in lowered:
             return InsufficientFundsError(f"account {sender} cannot pay for this transaction: fund it first")
         if "nonce too low" in lowered or "nonce too high" in lowered or "nonce" in lowered and "gap" in lowered:
             return TransactionFailedError(
@@ -142,17 +148,17 @@ class TransactionSender:
                 w3.eth.get_transaction(tx_hash)
             except TransactionNotFound:
                 raise TransactionFailedError(
-                    f"transaction {tx_hash.hex()} was dropped by the node; it was not mined, send it again"
+                    f"transaction {_hex(tx_hash)} was dropped by the node; it was not mined, send it again"
                 ) from None
             raise TransactionFailedError(
-                f"transaction {tx_hash.hex()} is still pending after {self.policy.receipt_timeout:.0f} s; "
+                f"transaction {_hex(tx_hash)} is still pending after {self.policy.receipt_timeout:.0f} s; "
                 "it may be mined later (raise the fee or wait)"
             ) from None
         if receipt["status"] != 1:
             raise self._replayed_failure(tx, receipt)
         self._await_confirmations(receipt["blockNumber"])
         return Receipt(
-            tx_hash="0x" + bytes(tx_hash).hex(),
+            tx_hash=_hex(tx_hash),
             block_number=receipt["blockNumber"],
             gas_used=receipt["gasUsed"],
             raw=receipt,
@@ -165,7 +171,7 @@ class TransactionSender:
             self.chain.w3.eth.call(call, receipt["blockNumber"] - 1)
         except Exception as exc:
             return self._refusal(exc, tx.get("from"))
-        return TransactionFailedError(f"transaction {receipt['transactionHash'].hex()} reverted")
+        return TransactionFailedError(f"transaction {_hex(receipt['transactionHash'])} reverted")
 
     def _await_confirmations(self, block_number: int) -> None:
         if self.policy.confirmations <= 1:
@@ -177,3 +183,12 @@ class TransactionSender:
                     f"block {block_number} did not reach {self.policy.confirmations} confirmations in time"
                 )
             time.sleep(self.policy.poll_interval)
+
+
+def _unpriced(tx: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in tx.items() if key not in _FEE_FIELDS}
+
+
+def _hex(value: bytes) -> str:
+    """0x-prefixed hex (HexBytes.hex() dropped the prefix in hexbytes 1.0)."""
+    return "0x" + bytes(value).hex()

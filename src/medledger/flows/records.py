@@ -35,10 +35,11 @@ from medledger.flows.session import Session
 from medledger.flows.streams import IteratorReader
 from medledger.ledger.base import checked_address
 from medledger.ledger.values import RecordPointer
-from medledger.scopes import Permission, Purpose
+from medledger.scopes import Permission, Purpose, category_name
 from medledger.storage import Cid
 
 Fault = Callable[[str], None]  # called after each publish step; tests inject crashes with it
+Progress = Callable[[int], None]  # called with each batch of bytes processed (for progress bars)
 
 
 @dataclass(frozen=True)
@@ -70,19 +71,21 @@ def can_write(session: Session, patient: str, category: int) -> bool:
 
 
 def publish(session: Session, patient: str, category: int, source: str | os.PathLike[str], *,
-            supersedes: bytes | None = None, fault: Fault | None = None) -> PublishResult:
+            supersedes: bytes | None = None, fault: Fault | None = None,
+            progress: Progress | None = None) -> PublishResult:
     """Encrypt `source` for `patient`, store and pin it, and register its pointer on chain."""
     patient = checked_address(patient, "patient")
     source = Path(source)
     if not source.is_file():
         raise FileNotFoundError(f"{source} is not a readable file")
     if not can_write(session, patient, category):
-        raise AccessDeniedError(f"{session.address} has no write consent from {patient} for category {category}")
+        raise AccessDeniedError(
+            f"{session.address} has no write consent from {patient} for {category_name(category)} records")
     recipients = _recipients(session, patient, category)  # fails early if the patient has no key
     journal = Journal(session.home)
     entry = journal.begin(author=session.address, patient=patient, category=category, source=source,
                           supersedes=supersedes)
-    return _run(session, journal, entry, fault, recipients)
+    return _run(session, journal, entry, fault, recipients, progress)
 
 
 def amend(session: Session, patient: str, previous: bytes, source: str | os.PathLike[str], *,
@@ -112,13 +115,13 @@ def resume(session: Session, journal_id: str, *, rollback: bool = False) -> Jour
 
 
 def fetch(session: Session, patient: str, digest: bytes, destination: str | os.PathLike[str], *,
-          purpose: Purpose = Purpose.TREAT) -> FetchResult:
+          purpose: Purpose = Purpose.TREAT, progress: Progress | None = None) -> FetchResult:
     """Fetch and decrypt one record to `destination` (written whole or not at all)."""
     patient = checked_address(patient, "patient")
     pointer = _pointer(session, patient, digest)
     if not session.ledger.consent.has_access(patient, session.address, pointer.category, purpose, Permission.READ):
         raise AccessDeniedError(
-            f"{session.address} may not read {patient}'s category {pointer.category} records for {purpose.name}")
+            f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}")
     cid = Cid.from_digest(pointer.digest, pointer.codec)
     identities = _identities(session, patient, pointer.category)
     destination = Path(destination)
@@ -126,7 +129,7 @@ def fetch(session: Session, patient: str, digest: bytes, destination: str | os.P
     fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            reader = IteratorReader(session.store.get(cid))
+            reader = IteratorReader(_counted(session.store.get(cid), progress))
             try:
                 info = decrypt_stream(reader, out, binding=session.binding(patient, pointer.category),
                                       identity=identities)
@@ -161,7 +164,7 @@ def _recipients(session: Session, patient: str, category: int) -> list[Recipient
 
 
 def _run(session: Session, journal: Journal, entry: JournalEntry, fault: Fault | None,
-         recipients: list[Recipient] | None) -> PublishResult:
+         recipients: list[Recipient] | None, progress: Progress | None = None) -> PublishResult:
     """Drive `entry` forward from whatever state it is in. Every step is idempotent."""
     checkpoint = fault or (lambda step: None)
     if entry.state == STARTED:
@@ -171,7 +174,8 @@ def _run(session: Session, journal: Journal, entry: JournalEntry, fault: Fault |
         if not source.is_file():
             raise JournalError(f"the source file {source} of journal entry {entry.id} is gone; roll it back")
         tmp = staging.with_suffix(".tmp")
-        with source.open("rb") as src, tmp.open("wb") as dst:
+        with source.open("rb") as raw, tmp.open("wb") as dst:
+            src = _CountingReader(raw, progress) if progress else raw
             encrypt_stream(src, dst, binding=session.binding(entry.patient, entry.category), recipients=recipients)
             dst.flush()
             os.fsync(dst.fileno())
@@ -232,6 +236,31 @@ def _no_key(session: Session, patient: str, pointer: RecordPointer) -> Exception
         f"none of {session.address}'s keys opens record {pointer.digest.hex()}: it was sealed to a keyring "
         "epoch this account never received (written after a revocation, or before a grant the patient has "
         "not re-encrypted it for)")
+
+
+class _CountingReader:
+    """Reports bytes read from a file to a progress callback."""
+
+    def __init__(self, raw, progress: Progress):
+        self._raw = raw
+        self._progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._progress(len(data))
+        return data
+
+    def readinto(self, buffer) -> int:
+        count = self._raw.readinto(buffer)
+        self._progress(count or 0)
+        return count
+
+
+def _counted(chunks, progress: Progress | None):
+    for chunk in chunks:
+        if progress:
+            progress(len(chunk))
+        yield chunk
 
 
 def _remove(path: str | None) -> None:

@@ -1,0 +1,36 @@
+"""The `medledger` command. Library code never prints; this package does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from medledger.cli.commands import account, audit, consent, demo, deploy, devnet, keys, provider, record
+from medledger.cli.context import AppContext
+from medledger.cli.settings import DEFAULT_HOME, Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="MEDLEDGER_HOME",
+              default=DEFAULT_HOME, show_default=True, help="Local state: keystores, journal, devnet, block store.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), envvar="MEDLEDGER_CONFIG",
+              default=None, help="Config file (TOML) [default: <home>/config.toml].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.version_option(package_name="medledger")
+@click.pass_context
+def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool) -> None:
+    """medledger: patient-controlled consent and encrypted medical records on Ethereum + IPFS.
+
+    Settings come from flags, then MEDLEDGER_* environment variables, then the config file.
+    Exit codes: 0 ok, 1 failed, 2 bad input, 3 refused by the rules, 4 a node did not answer.
+    """
+    settings = Settings(home=home, config_file=config_file, json=as_json)
+    settings.load_config()
+    ctx.obj = AppContext(settings)
+
+
+for module in (account, deploy, provider, keys, consent, record, audit, devnet, demo):
+    main.add_command(module.command)
+
+__all__ = ["main"]

@@ -1,0 +1,152 @@
+"""`medledger consent grant|revoke|list|show`, in human units."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.units import categories_option, format_time, parse_expiry, permissions_option, purposes_option
+from medledger.scopes import categories_in, purposes_in
+
+
+@click.group("consent")
+def command() -> None:
+    """Grant, revoke and review consent (as the patient)."""
+
+
+def _confirm(yes: bool, summary: str) -> None:
+    click.echo(summary, err=True)
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("not confirmed: pass --yes to confirm without a prompt")
+    if not click.confirm("Send this transaction?", default=False, err=True):
+        raise click.Abort()
+
+
+@command.command("grant")
+@click.argument("grantee")
+@click.option("--categories", required=True, help="Record categories, e.g. labs,imaging.")
+@click.option("--purpose", "purposes", required=True,
+              help="Purposes of use: treatment, emergency, payment, operations, research, public-health, "
+                   "patient-request (or HL7 codes TREAT, ETREAT, ...).")
+@click.option("--access", default="read", show_default=True, help="read, write or read,write.")
+@click.option("--expires", required=True, help="A duration (90d, 12h, 2w, 1y) or an ISO date (2027-01-31).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+@pass_app
+@guarded
+def grant(app: AppContext, grantee: str, categories: str, purposes: str, access: str, expires: str, yes: bool) -> None:
+    """Let GRANTEE (an active provider) access your records within a scope, until a time."""
+    from medledger.flows.consent import grant as grant_flow
+    from medledger.ledger.base import checked_address
+
+    category_bits = categories_option(categories)
+    purpose_bits = purposes_option(purposes)
+    permission_bits = permissions_option(access)
+    grantee = checked_address(grantee, "grantee")
+    session = app.session()
+    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    expiry = parse_expiry(expires, now)
+    if expiry <= now:
+        raise click.BadParameter(f"{expires} is in the past", param_hint="--expires")
+    provider = session.ledger.providers.get(grantee)
+    verbs = " and ".join(v for v, bit in (("read", 1), ("write", 2)) if permission_bits & bit)
+    _confirm(yes, (
+        f"You ({session.address}) are about to let {grantee} "
+        f"({provider.kind.name.lower()}, {provider.status.name.lower()})\n"
+        f"  {verbs} your records in: {', '.join(categories_in(category_bits))}\n"
+        f"  for: {', '.join(purposes_in(purpose_bits))}\n"
+        f"  until: {format_time(expiry)}\n"
+        "You can revoke at any time; what they read before that they keep."))
+    receipt = grant_flow(session, grantee, categories=category_bits, purposes=purpose_bits,
+                         permissions=permission_bits, expiry=expiry)
+    payload = {"patient": session.address, "grantee": grantee, "categories": categories_in(category_bits),
+               "purposes": purposes_in(purpose_bits), "read": bool(permission_bits & 1),
+               "write": bool(permission_bits & 2), "expiry": expiry, "txHash": receipt.tx_hash,
+               "gasUsed": receipt.gas_used}
+    app.output(payload, f"granted; tx {receipt.tx_hash}")
+
+
+@command.command("revoke")
+@click.argument("grantee")
+@click.option("--no-rotate", is_flag=True,
+              help="Do not rotate keyrings (the revoked party could still decrypt records written later).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+@pass_app
+@guarded
+def revoke(app: AppContext, grantee: str, no_rotate: bool, yes: bool) -> None:
+    """End GRANTEE's access and rotate the keyrings it could read, in one transaction."""
+    from medledger.flows.consent import revoke as revoke_flow
+    from medledger.ledger.base import checked_address
+
+    grantee = checked_address(grantee, "grantee")
+    session = app.session()
+    terms = session.ledger.consent.get(session.address, grantee)
+    if not terms.exists:
+        raise click.UsageError(f"you have no consent for {grantee} to revoke")
+    _confirm(yes, f"Revoke {grantee}'s access to: {', '.join(categories_in(terms.categories))}"
+                  + ("" if no_rotate else " (and rotate those keyrings)"))
+    receipt = revoke_flow(session, grantee, rotate=not no_rotate)
+    app.output({"patient": session.address, "grantee": grantee, "rotated": not no_rotate, "txHash": receipt.tx_hash,
+                "gasUsed": receipt.gas_used}, f"revoked; tx {receipt.tx_hash}")
+
+
+def _terms_payload(terms, now: int) -> dict:
+    return {"grantee": terms.grantee, **terms.describe(), "active": terms.exists and terms.expiry > now}
+
+
+@command.command("list")
+@click.option("--patient", default=None, help="Whose consents [default: this account].")
+@connection_options
+@pass_app
+@guarded
+def list_(app: AppContext, patient: str | None) -> None:
+    """List every grantee ever granted and what they hold now."""
+    from medledger.ledger.base import checked_address
+
+    ledger = app.ledger(signed=patient is None)
+    patient = checked_address(patient, "patient") if patient else app.signer().address
+    now = int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    grantees = []
+    for event in ledger.events("ConsentGranted", from_block=app.deployment().contracts["MedLedger"].block,
+                               patient=patient):
+        if event.args.grantee not in grantees:
+            grantees.append(event.args.grantee)
+    rows = [_terms_payload(ledger.consent.get(patient, grantee), now) for grantee in grantees]
+
+    def human() -> None:
+        if not rows:
+            click.echo("no consents")
+        for row in rows:
+            state = "active" if row["active"] else "inactive"
+            access = "+".join(v for v in ("read", "write") if row[v])
+            click.echo(f"{row['grantee']}  {state:8}  {access or '-':10}  {','.join(row['categories']) or '-'}  "
+                       f"{','.join(row['purposes']) or '-'}  until {format_time(row['expiry']) if row['expiry'] else '-'}")
+
+    app.output(rows, human)
+
+
+@command.command("show")
+@click.argument("grantee")
+@click.option("--patient", default=None, help="Whose consent [default: this account].")
+@connection_options
+@pass_app
+@guarded
+def show(app: AppContext, grantee: str, patient: str | None) -> None:
+    """Show what GRANTEE holds now."""
+    from medledger.ledger.base import checked_address
+
+    ledger = app.ledger(signed=patient is None)
+    patient = checked_address(patient, "patient") if patient else app.signer().address
+    terms = ledger.consent.get(patient, checked_address(grantee, "grantee"))
+    now = int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    row = _terms_payload(terms, now)
+    human = (f"{terms.grantee}: no consent" if not terms.exists else
+             f"{terms.grantee}: {'active' if row['active'] else 'expired'}; "
+             f"{'+'.join(v for v in ('read', 'write') if row[v])} {', '.join(row['categories'])} "
+             f"for {', '.join(row['purposes'])} until {format_time(terms.expiry)}")
+    app.output(row, human)

@@ -1,0 +1,41 @@
+"""`medledger demo`: the README's main job."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from medledger.chain.connection import EMBEDDED
+from medledger.cli.context import AppContext, guarded, pass_app
+
+
+@click.command("demo")
+@click.option("--rpc-url", default=EMBEDDED, show_default=True, envvar="MEDLEDGER_RPC_URL",
+              help="Ethereum RPC URL of a development chain (anvil), or 'embedded'.")
+@click.option("--ipfs-api", default=None, envvar="MEDLEDGER_IPFS_API",
+              help="Kubo-compatible IPFS RPC API URL [default: an embedded block store].")
+@click.option("--devnet", is_flag=True, help="Use the chain and IPFS daemon of `medledger devnet up`.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the demo keeps its files [default: a new temporary directory].")
+@pass_app
+@guarded
+def command(app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, workdir: Path | None) -> None:
+    """Run the whole story: publish, grant, fetch, revoke, and a record the clinic cannot read."""
+    from medledger.demo import run_demo
+
+    if devnet:
+        if not app.devnet:
+            raise click.UsageError("no devnet is running: start one with `medledger devnet up`")
+        rpc_url, ipfs_api = app.devnet["anvil"]["rpc_url"], app.devnet["ipfs"]["api_url"]
+
+    def report(step) -> None:
+        if not app.settings.json:
+            click.echo(click.style("✔ ", fg="green") + step.title)
+            for key, value in step.details.items():
+                click.echo(f"    {key}: {value}")
+
+    steps = run_demo(rpc_url=rpc_url, ipfs_api=ipfs_api, workdir=workdir, report=report)
+    if app.settings.json:
+        click.echo(__import__("json").dumps([asdict(step) for step in steps], indent=1, default=str))

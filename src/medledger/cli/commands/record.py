@@ -1,0 +1,187 @@
+"""`medledger record publish|fetch|list|amend|erase|resume` (file in, file out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.units import format_time
+from medledger.scopes import ScopeError, categories_in
+
+
+@click.group("record")
+def command() -> None:
+    """Publish, fetch, amend and erase encrypted records."""
+
+
+def _category(name: str) -> int:
+    from medledger.scopes import category
+
+    try:
+        return int(category(name))
+    except ScopeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--category") from None
+
+
+def _purpose(name: str):
+    from medledger.scopes import purpose
+
+    try:
+        return purpose(name)
+    except ScopeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--purpose") from None
+
+
+def _digest(reference: str) -> bytes:
+    """A record reference: its CID (bafy…/bafk…) or its 0x sha2-256 digest."""
+    from medledger.storage import Cid, InvalidCidError
+
+    text = reference.strip()
+    if text.startswith("0x") and len(text) == 66:
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            pass
+        raise click.BadParameter(f"{reference} is not a 32-byte hex digest", param_hint="RECORD")
+    try:
+        return Cid.parse(text).digest
+    except InvalidCidError as exc:
+        raise click.BadParameter(f"{reference} is neither a CID nor a 0x digest: {exc}", param_hint="RECORD") from None
+
+
+def _published(app: AppContext, result) -> None:
+    payload = {"cid": result.cid, "digest": "0x" + result.digest.hex(), "codec": result.codec,
+               "txHash": result.tx_hash, "journal": result.journal_id,
+               "sealedToKeyring": result.readable_by_keyring}
+    note = "" if result.readable_by_keyring else (
+        "\nnote: the patient has no keyring for this category yet, so only the patient can read this record")
+    app.output(payload, f"published {result.cid}\ndigest 0x{result.digest.hex()}\ntx {result.tx_hash}{note}")
+
+
+@command.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--patient", required=True, help="The patient the record belongs to.")
+@click.option("--category", required=True, help="Record category, e.g. labs.")
+@connection_options
+@pass_app
+@guarded
+def publish(app: AppContext, file: Path, patient: str, category: str) -> None:
+    """Encrypt FILE for PATIENT, store and pin it, and register its pointer."""
+    from medledger.cli.progress import file_progress
+    from medledger.flows.records import publish as publish_flow
+
+    bits = _category(category)
+    session = app.session()
+    with file_progress(app, "encrypting and uploading", file.stat().st_size) as advance:
+        result = publish_flow(session, patient, bits, file, progress=advance)
+    _published(app, result)
+
+
+@command.command("amend")
+@click.argument("record")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--patient", required=True)
+@connection_options
+@pass_app
+@guarded
+def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
+    """Publish FILE as a new version of RECORD (which is marked superseded, never overwritten)."""
+    from medledger.flows.records import amend as amend_flow
+
+    result = amend_flow(app.session(), patient, _digest(record), file)
+    _published(app, result)
+
+
+@command.command("fetch")
+@click.argument("record")
+@click.option("--patient", required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the decrypted record (written whole or not at all).")
+@click.option("--purpose", default="treatment", show_default=True, help="Why you are reading it.")
+@connection_options
+@pass_app
+@guarded
+def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str) -> None:
+    """Fetch, verify and decrypt RECORD (a CID or 0x digest) of PATIENT to --out."""
+    from medledger.cli.progress import file_progress
+    from medledger.flows.records import fetch as fetch_flow
+
+    session = app.session()
+    with file_progress(app, "downloading and decrypting", None) as advance:
+        result = fetch_flow(session, patient, _digest(record), out, purpose=_purpose(purpose), progress=advance)
+    app.output({"cid": result.cid, "path": str(result.path), "bytes": result.size,
+                "category": categories_in(1 << result.pointer.category)[0]},
+               f"wrote {result.size} bytes to {result.path}")
+
+
+@command.command("list")
+@click.option("--patient", required=True)
+@connection_options
+@pass_app
+@guarded
+def list_(app: AppContext, patient: str) -> None:
+    """List PATIENT's record pointers (no content: digests, categories, authors)."""
+    from medledger.ledger.base import checked_address
+    from medledger.storage import Cid
+
+    ledger = app.ledger(signed=False)
+    patient = checked_address(patient, "patient")
+    rows = []
+    for event in ledger.events("RecordAdded", from_block=app.deployment().contracts["MedLedger"].block,
+                               patient=patient):
+        pointer = ledger.records.get(patient, bytes(event.args.digest))
+        rows.append({"cid": str(Cid.from_digest(pointer.digest, pointer.codec)), "digest": "0x" + pointer.digest.hex(),
+                     "category": categories_in(1 << pointer.category)[0], "author": pointer.author,
+                     "created": pointer.created_at, "superseded": pointer.superseded, "erased": pointer.erased,
+                     "supersedes": ("0x" + bytes(event.args.supersedes).hex()) if any(event.args.supersedes) else None})
+
+    def human() -> None:
+        if not rows:
+            click.echo("no records")
+        for row in rows:
+            flags = ",".join(f for f in ("superseded", "erased") if row[f]) or "current"
+            click.echo(f"{row['cid']}  {row['category']:14} {flags:10} {format_time(row['created'])}  by {row['author']}")
+
+    app.output(rows, human)
+
+
+@command.command("erase")
+@click.argument("record")
+@click.option("--yes", "-y", is_flag=True)
+@connection_options
+@pass_app
+@guarded
+def erase(app: AppContext, record: str, yes: bool) -> None:
+    """Erase one of your records: unpin its blob (and the keys inside) and mark it erased."""
+    import sys
+
+    from medledger.flows.records import erase as erase_flow
+
+    digest = _digest(record)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("not confirmed: pass --yes to erase without a prompt")
+        click.confirm(f"Erase record 0x{digest.hex()}? This cannot be undone", abort=True, err=True)
+    pointer = erase_flow(app.session(), digest)
+    app.output({"digest": "0x" + pointer.digest.hex(), "erased": pointer.erased},
+               f"erased 0x{pointer.digest.hex()}")
+
+
+@command.command("resume")
+@click.argument("journal_id", required=False)
+@click.option("--rollback", is_flag=True, help="Undo instead of finishing (impossible once registered on chain).")
+@connection_options
+@pass_app
+@guarded
+def resume(app: AppContext, journal_id: str | None, rollback: bool) -> None:
+    """Finish (or roll back) publishes a crash interrupted; all pending ones without JOURNAL_ID."""
+    from medledger.flows.journal import Journal
+    from medledger.flows.records import resume as resume_flow
+
+    session = app.session()
+    ids = [journal_id] if journal_id else [entry.id for entry in Journal(session.home).pending()]
+    results = [resume_flow(session, entry_id, rollback=rollback) for entry_id in ids]
+    rows = [{"journal": e.id, "state": e.state, "cid": e.cid, "txHash": e.tx_hash} for e in results]
+    app.output(rows, "\n".join(f"{r['journal']}: {r['state']} {r['cid'] or ''}" for r in rows) or "nothing to resume")

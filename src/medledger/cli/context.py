@@ -1,0 +1,226 @@
+"""What commands share: resolving the chain, account, deployment and store from settings,
+printing human or JSON output, and turning failures into one clear line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from medledger.cli.settings import Settings
+
+# Exit codes (documented in the README).
+EXIT_OK = 0
+EXIT_FAILED = 1  # the operation failed (transaction, crypto, storage)
+EXIT_USAGE = 2  # bad input: unknown names, unparseable values, wrong password, missing files
+EXIT_REFUSED = 3  # the contract or the access rules refused
+EXIT_UNREACHABLE = 4  # a node or daemon did not answer
+
+PASSWORD_ENV = "MEDLEDGER_PASSWORD"
+DEVNET_CHAIN_ID = 31337
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    options: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    # -- output ---------------------------------------------------------------------------
+    def output(self, payload: object, human: str | Callable[[], None]) -> None:
+        if self.settings.json:
+            click.echo(json.dumps(payload, indent=1, default=str))
+        elif callable(human):
+            human()
+        else:
+            click.echo(human)
+
+    # -- resolution -----------------------------------------------------------------------
+    def option(self, name: str) -> Any:
+        return self.settings.pick(name, self.options.get(name))
+
+    @property
+    def devnet(self) -> dict[str, Any] | None:
+        from medledger.cli.devnet_state import load_live_devnet
+
+        if "devnet" not in self._cache:
+            self._cache["devnet"] = load_live_devnet(self.settings.home)
+        return self._cache["devnet"]
+
+    def chain(self):
+        if "chain" not in self._cache:
+            from medledger.chain.connection import connect
+
+            url = self.option("rpc_url")
+            if url is None and self.devnet:
+                url = self.devnet["anvil"]["rpc_url"]
+            if url is None:
+                raise click.UsageError("no chain: pass --rpc-url (or MEDLEDGER_RPC_URL), or start `medledger devnet up`")
+            chain = connect(str(url))
+            expected = self.option("chain_id")
+            if expected is not None:
+                chain.require_chain_id(int(expected))
+            self._cache["chain"] = chain
+        return self._cache["chain"]
+
+    def deployments_dir(self) -> Path:
+        return Path(self.option("deployments") or "deployments")
+
+    def deployment(self):
+        if "deployment" not in self._cache:
+            from medledger.chain.deploy import load_deployment
+
+            self._cache["deployment"] = load_deployment(self.deployments_dir(), self.chain())
+        return self._cache["deployment"]
+
+    def policy(self):
+        from medledger.chain.transactions import TxPolicy
+
+        confirmations = self.option("confirmations")
+        return TxPolicy(confirmations=int(confirmations)) if confirmations else TxPolicy()
+
+    def signer(self):
+        if "signer" not in self._cache:
+            self._cache["signer"] = self._load_signer()
+        return self._cache["signer"]
+
+    def _load_signer(self):
+        from medledger.chain import accounts
+
+        keystore = self.option("keystore")
+        if keystore:
+            path = resolve_keystore(self.settings.home, str(keystore))
+            password = os.environ.get(PASSWORD_ENV)
+            if password is None:
+                if not sys.stdin.isatty():
+                    raise click.UsageError(f"keystore {path} needs a password: set {PASSWORD_ENV} or run interactively")
+                password = click.prompt(f"Password for {path.name}", hide_input=True)
+            return accounts.from_keystore(path, password)
+        if os.environ.get(accounts.PRIVATE_KEY_ENV):
+            return accounts.from_environment()
+        dev = self.option("dev_account")
+        if dev is not None:
+            if self.chain().chain_id != DEVNET_CHAIN_ID:
+                raise click.UsageError(f"--dev-account is only for a local devnet (chain {DEVNET_CHAIN_ID}); "
+                                       "use --keystore on other chains")
+            return accounts.anvil_account(int(dev))
+        raise click.UsageError("no account: pass --keystore FILE (or MEDLEDGER_KEYSTORE), set "
+                               f"{accounts.PRIVATE_KEY_ENV}, or use --dev-account N on a devnet")
+
+    def ledger(self, *, signed: bool = True):
+        from medledger.ledger import MedLedger
+
+        return MedLedger.from_deployment(self.chain(), self.deployment(), signer=self.signer() if signed else None,
+                                         policy=self.policy())
+
+    def store(self):
+        if "store" not in self._cache:
+            from medledger.storage import KuboStore, LocalBlockStore
+
+            api = self.option("ipfs_api")
+            if api is None and self.devnet:
+                api = self.devnet["ipfs"]["api_url"]
+            self._cache["store"] = KuboStore(str(api)) if api else LocalBlockStore(self.settings.home / "blocks")
+        return self._cache["store"]
+
+    def session(self):
+        from medledger.flows import Session
+
+        return Session.open(self.ledger(), self.store(), self.settings.home / "accounts" / self.signer().address,
+                            self.deployment())
+
+
+def resolve_keystore(home: Path, name: str) -> Path:
+    """A keystore path, or an address / file name under <home>/keystores."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    directory = home / "keystores"
+    for candidate in (directory / name, directory / f"{name}.json"):
+        if candidate.exists():
+            return candidate
+    if directory.exists():
+        lowered = name.lower().removeprefix("0x")
+        for candidate in directory.glob("*.json"):
+            if lowered in candidate.stem.lower():
+                return candidate
+    raise click.UsageError(f"keystore {name} not found (neither a file nor an account in {directory})")
+
+
+def connection_options(command: Callable) -> Callable:
+    """--rpc-url, --ipfs-api, --keystore, --dev-account, --deployments, --confirmations, --chain-id."""
+    options = [
+        click.option("--rpc-url", envvar="MEDLEDGER_RPC_URL", default=None,
+                     help="Ethereum RPC URL [env MEDLEDGER_RPC_URL; default: the running devnet]."),
+        click.option("--ipfs-api", envvar="MEDLEDGER_IPFS_API", default=None,
+                     help="IPFS RPC API URL [env MEDLEDGER_IPFS_API; default: the devnet's, else an embedded store]."),
+        click.option("--keystore", envvar="MEDLEDGER_KEYSTORE", default=None,
+                     help=f"Keystore file or account name [env MEDLEDGER_KEYSTORE; password from {PASSWORD_ENV} or a prompt]."),
+        click.option("--dev-account", type=click.IntRange(0, 9), envvar="MEDLEDGER_DEV_ACCOUNT", default=None,
+                     help="Use anvil's dev account N (devnets only)."),
+        click.option("--deployments", envvar="MEDLEDGER_DEPLOYMENTS", default=None,
+                     help="Directory of deployments/<chainId>.json [default: ./deployments]."),
+        click.option("--confirmations", type=click.IntRange(1, 64), envvar="MEDLEDGER_CONFIRMATIONS", default=None,
+                     help="Blocks to wait for after each transaction [default 1]."),
+        click.option("--chain-id", type=int, envvar="MEDLEDGER_CHAIN_ID", default=None,
+                     help="Refuse to act unless the endpoint serves this chain."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, rpc_url, ipfs_api, keystore, dev_account, deployments, confirmations, chain_id,
+                **kwargs: Any) -> Any:
+        app = click.get_current_context().find_object(AppContext)
+        app.options.update(rpc_url=rpc_url, ipfs_api=ipfs_api, keystore=keystore, dev_account=dev_account,
+                           deployments=deployments, confirmations=confirmations, chain_id=chain_id)
+        return command(*args, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def guarded(command: Callable) -> Callable:
+    """Turn a user's mistake or an unreachable service into one clear line and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from medledger.chain.errors import (
+            AccountError,
+            ChainError,
+            ConnectionFailedError,
+            ContractRevertError,
+            DeploymentError,
+            WrongChainError,
+        )
+        from medledger.crypto import CryptoError
+        from medledger.flows import AccessDeniedError, FlowError, NoReadableKeyError, RecordErasedError, RecordNotFoundError
+        from medledger.ledger.base import InvalidArgumentError
+        from medledger.scopes import ScopeError
+        from medledger.storage import StorageError, StorageTimeoutError, StorageUnavailableError
+
+        try:
+            return command(*args, **kwargs)
+        except (ConnectionFailedError, StorageUnavailableError, StorageTimeoutError) as exc:
+            failure, code = exc, EXIT_UNREACHABLE
+        except (ContractRevertError, AccessDeniedError, NoReadableKeyError, RecordErasedError,
+                RecordNotFoundError) as exc:
+            failure, code = exc, EXIT_REFUSED
+        except (InvalidArgumentError, ScopeError, AccountError, WrongChainError, DeploymentError,
+                FileNotFoundError, IsADirectoryError) as exc:
+            failure, code = exc, EXIT_USAGE
+        except (ChainError, FlowError, CryptoError, StorageError) as exc:
+            failure, code = exc, EXIT_FAILED
+        click.echo(f"error: {failure}", err=True)
+        sys.exit(code)
+
+    return wrapper
+
+
+pass_app = click.make_pass_decorator(AppContext)

@@ -1,0 +1,55 @@
+"""A patient's history, read from the chain's events: consents, keyrings, records, erasures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medledger.ledger import MedLedger
+from medledger.scopes import categories_in, purposes_in
+
+PATIENT_EVENTS = ("ConsentGranted", "ConsentRevoked", "KeyringRotated", "RecordAdded", "RecordErased")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    block: int
+    timestamp: int
+    tx_hash: str
+    log_index: int
+    event: str
+    actor: str  # who caused it: the patient, or a record's author
+    details: dict[str, object]
+
+
+def _details(name: str, args) -> tuple[str, dict[str, object]]:
+    if name == "ConsentGranted":
+        return args.patient, {"grantee": args.grantee, "categories": categories_in(args.categories),
+                              "purposes": purposes_in(args.purposes), "read": bool(args.permissions & 1),
+                              "write": bool(args.permissions & 2), "expiry": args.expiry,
+                              "envelope_bytes": len(args.envelope)}
+    if name == "ConsentRevoked":
+        return args.patient, {"grantee": args.grantee}
+    if name == "KeyringRotated":
+        return args.patient, {"category": categories_in(1 << args.category)[0], "epoch": args.epoch}
+    if name == "RecordAdded":
+        return args.author, {"digest": "0x" + bytes(args.digest).hex(), "codec": args.codec,
+                             "category": categories_in(1 << args.category)[0],
+                             "supersedes": ("0x" + bytes(args.supersedes).hex()) if any(args.supersedes) else None}
+    if name == "RecordErased":
+        return args.patient, {"digest": "0x" + bytes(args.digest).hex()}
+    raise ValueError(name)
+
+
+def patient_history(ledger: MedLedger, patient: str, *, from_block: int = 0) -> list[AuditEntry]:
+    """Every event about `patient`, in chain order."""
+    entries = []
+    timestamps: dict[int, int] = {}
+    for name in PATIENT_EVENTS:
+        for log in ledger.events(name, from_block=from_block, patient=patient):
+            block = log.blockNumber
+            if block not in timestamps:
+                timestamps[block] = int(ledger.chain.w3.eth.get_block(block)["timestamp"])
+            actor, details = _details(name, log.args)
+            entries.append(AuditEntry(block, timestamps[block], "0x" + bytes(log.transactionHash).hex(),
+                                      log.logIndex, name, actor, details))
+    return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
