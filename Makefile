@@ -38,3 +38,4 @@ bench-gas: install
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .hypothesis
+include mk/brownie.mk

@@ -2,12 +2,14 @@
 pragma solidity ^0.8.24;
 
 import {IConsentRegistry} from "../interfaces/IConsentRegistry.sol";
-import {ProviderRegistry} from "./ProviderRegistry.sol";
+import {EmergencyAccess} from "./EmergencyAccess.sol";
+import {KeyDirectory} from "./KeyDirectory.sol";
 import {Scopes} from "./Scopes.sol";
 
 /// @title Consent module
-/// @notice The caller is always the patient: nobody can grant or revoke on another's behalf.
-abstract contract ConsentRegistry is ProviderRegistry, IConsentRegistry {
+/// @notice Consent is changed by the patient, by one of the patient's guardians (`...For`), or by
+/// anyone relaying the patient's signature (SignedConsent); never by anyone else.
+abstract contract ConsentRegistry is EmergencyAccess, KeyDirectory, IConsentRegistry {
     mapping(address patient => mapping(address grantee => Consent)) private _consents;
 
     /// @inheritdoc IConsentRegistry
@@ -19,22 +21,32 @@ abstract contract ConsentRegistry is ProviderRegistry, IConsentRegistry {
         uint40 expiry,
         bytes calldata envelope
     ) external {
-        if (grantee == address(0)) revert ZeroAddress();
-        if (grantee == msg.sender) revert SelfGrant();
-        if (categories == 0) revert EmptyCategories();
-        if (purposes == 0 || purposes & ~Scopes.ALL_PURPOSES != 0) revert InvalidPurposes(purposes);
-        if (permissions == 0 || permissions & ~Scopes.ALL_PERMISSIONS != 0) revert InvalidPermissions(permissions);
-        if (expiry <= block.timestamp) revert ExpiryNotInFuture(expiry, block.timestamp);
-        _requireActiveProvider(grantee);
-        _consents[msg.sender][grantee] = Consent(categories, purposes, permissions, expiry);
-        emit ConsentGranted(msg.sender, grantee, categories, purposes, permissions, expiry, envelope);
+        _grant(msg.sender, grantee, categories, purposes, permissions, expiry, envelope);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function grantFor(
+        address patient,
+        address grantee,
+        uint64 categories,
+        uint16 purposes,
+        uint8 permissions,
+        uint40 expiry,
+        bytes calldata envelope
+    ) external {
+        _requirePatientOrGuardian(patient);
+        _grant(patient, grantee, categories, purposes, permissions, expiry, envelope);
     }
 
     /// @inheritdoc IConsentRegistry
     function revoke(address grantee) external {
-        if (_consents[msg.sender][grantee].categories == 0) revert NoConsent(msg.sender, grantee);
-        delete _consents[msg.sender][grantee];
-        emit ConsentRevoked(msg.sender, grantee);
+        _revoke(msg.sender, grantee);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function revokeFor(address patient, address grantee) external {
+        _requirePatientOrGuardian(patient);
+        _revoke(patient, grantee);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -54,6 +66,39 @@ abstract contract ConsentRegistry is ProviderRegistry, IConsentRegistry {
         return _hasAccess(patient, grantee, category, uint16(1) << purpose, permission);
     }
 
+    function _grant(
+        address patient,
+        address grantee,
+        uint64 categories,
+        uint16 purposes,
+        uint8 permissions,
+        uint40 expiry,
+        bytes calldata envelope
+    ) internal {
+        if (grantee == address(0)) revert ZeroAddress();
+        if (grantee == patient) revert SelfGrant();
+        if (categories == 0) revert EmptyCategories();
+        if (purposes == 0 || purposes & ~Scopes.ALL_PURPOSES != 0) revert InvalidPurposes(purposes);
+        if (permissions == 0 || permissions & ~Scopes.ALL_PERMISSIONS != 0) revert InvalidPermissions(permissions);
+        if (expiry <= block.timestamp) revert ExpiryNotInFuture(expiry, block.timestamp);
+        _requireActiveProvider(grantee);
+        uint64 nonce = _consents[patient][grantee].nonce + 1;
+        _consents[patient][grantee] = Consent(categories, purposes, permissions, expiry, nonce);
+        emit ConsentGranted(patient, grantee, categories, purposes, permissions, expiry, envelope);
+    }
+
+    function _revoke(address patient, address grantee) internal {
+        Consent storage consent = _consents[patient][grantee];
+        if (consent.categories == 0) revert NoConsent(patient, grantee);
+        // Keep the nonce: a reset would let an old signed grant be replayed.
+        _consents[patient][grantee] = Consent(0, 0, 0, 0, consent.nonce + 1);
+        emit ConsentRevoked(patient, grantee);
+    }
+
+    function _consentNonce(address patient, address grantee) internal view returns (uint64) {
+        return _consents[patient][grantee].nonce;
+    }
+
     /// @dev `purposeMask` lets writes accept any purpose (purposes scope disclosure, not authorship).
     function _hasAccess(address patient, address grantee, uint8 category, uint16 purposeMask, uint8 permission)
         internal
@@ -62,8 +107,14 @@ abstract contract ConsentRegistry is ProviderRegistry, IConsentRegistry {
     {
         if (grantee == patient) return true;
         Consent memory consent = _consents[patient][grantee];
-        return consent.expiry > block.timestamp && (consent.categories >> category) & 1 == 1
-            && consent.purposes & purposeMask != 0 && consent.permissions & permission == permission
+        if (
+            consent.expiry > block.timestamp && (consent.categories >> category) & 1 == 1
+                && consent.purposes & purposeMask != 0 && consent.permissions & permission == permission
+                && isActiveProvider(grantee)
+        ) return true;
+        if (permission != Scopes.READ) return false;
+        if (isGuardian(patient, grantee)) return true;
+        return purposeMask & (uint16(1) << Scopes.PURPOSE_ETREAT) != 0 && _emergencyCovers(patient, grantee, category)
             && isActiveProvider(grantee);
     }
 }

@@ -53,6 +53,10 @@ abstract contract ProviderRegistry is AccessControl, IProviderRegistry {
         return _providers[account].status == ProviderStatus.Active;
     }
 
+    function _provider(address account) internal view returns (Provider memory) {
+        return _providers[account];
+    }
+
     /// @dev Reverts unless `provider` is an active provider (a grant needs one).
     function _requireActiveProvider(address provider) internal view {
         ProviderStatus status = _providers[provider].status;

@@ -2,13 +2,13 @@
 pragma solidity ^0.8.24;
 
 import {IRecordRegistry} from "../interfaces/IRecordRegistry.sol";
-import {ConsentRegistry} from "./ConsentRegistry.sol";
 import {Scopes} from "./Scopes.sol";
+import {SignedConsent} from "./SignedConsent.sol";
 
 /// @title Record pointer module
 /// @notice Records are keyed by (patient, CID digest): a digest can be added once per patient,
 /// so a pointer is never overwritten and a replayed transaction cannot add it twice.
-abstract contract RecordRegistry is ConsentRegistry, IRecordRegistry {
+abstract contract RecordRegistry is SignedConsent, IRecordRegistry {
     mapping(address patient => mapping(bytes32 digest => Record)) private _records;
 
     /// @inheritdoc IRecordRegistry
@@ -32,6 +32,18 @@ abstract contract RecordRegistry is ConsentRegistry, IRecordRegistry {
         if (record.erased) revert RecordIsErased(msg.sender, digest);
         record.erased = true;
         emit RecordErased(msg.sender, digest);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function logAccess(address patient, bytes32 digest, uint8 purpose) external {
+        if (purpose >= Scopes.PURPOSE_COUNT) revert InvalidPurpose(purpose);
+        Record memory record = _records[patient][digest];
+        if (record.author == address(0)) revert UnknownRecord(patient, digest);
+        if (record.erased) revert RecordIsErased(patient, digest);
+        if (!_hasAccess(patient, msg.sender, record.category, uint16(1) << purpose, Scopes.READ)) {
+            revert NotAuthorized(msg.sender);
+        }
+        emit AccessLogged(patient, digest, msg.sender, purpose);
     }
 
     /// @inheritdoc IRecordRegistry

@@ -10,11 +10,14 @@ interface IConsentRegistry is IMedLedgerErrors {
     /// @dev Bit i of `categories` is record category i; bit p of `purposes` is purpose p
     /// (0 TREAT, 1 ETREAT, 2 HPAYMT, 3 HOPERAT, 4 HRESCH, 5 PUBHLTH, 6 PATRQT);
     /// `permissions` is READ (1) | WRITE (2); access ends when block.timestamp reaches `expiry`.
+    /// `nonce` counts every change to the pair and is never reset, so a signed message for the
+    /// pair works at most once and only until the pair next changes.
     struct Consent {
         uint64 categories;
         uint16 purposes;
         uint8 permissions;
         uint40 expiry;
+        uint64 nonce;
     }
 
     /// @notice `envelope` is opaque key material for the grantee (keyring secrets sealed to it).
@@ -52,12 +55,27 @@ interface IConsentRegistry is IMedLedgerErrors {
     /// @notice Ends the consent the caller gave `grantee`.
     function revoke(address grantee) external;
 
+    /// @notice `grant` on behalf of `patient`, by one of the patient's guardians.
+    function grantFor(
+        address patient,
+        address grantee,
+        uint64 categories,
+        uint16 purposes,
+        uint8 permissions,
+        uint40 expiry,
+        bytes calldata envelope
+    ) external;
+
+    /// @notice `revoke` on behalf of `patient`, by one of the patient's guardians.
+    function revokeFor(address patient, address grantee) external;
+
     /// @notice The consent `patient` gave `grantee` (all zero when none).
     function consentOf(address patient, address grantee) external view returns (Consent memory);
 
     /// @notice Whether `grantee` may use `permission` on `patient`'s records of `category` for
     /// `purpose` now. A patient always has access to their own records; anyone else needs an
-    /// unexpired consent covering all three and must be an active provider.
+    /// unexpired consent covering all three and must be an active provider. An active guardian may
+    /// read; a provider with open break-glass access may read emergency categories for ETREAT.
     function hasAccess(address patient, address grantee, uint8 category, uint8 purpose, uint8 permission)
         external
         view

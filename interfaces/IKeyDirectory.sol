@@ -23,6 +23,9 @@ interface IKeyDirectory is IMedLedgerErrors {
     /// @param envelope the new secret sealed to the patient and remaining grantees.
     function rotateKeyring(uint8 category, bytes32 publicKey, bytes calldata envelope) external;
 
+    /// @notice `rotateKeyring` on behalf of `patient`, by one of the patient's guardians.
+    function rotateKeyringFor(address patient, uint8 category, bytes32 publicKey, bytes calldata envelope) external;
+
     /// @notice The X25519 public key of `account`, zero if none was published.
     function encryptionKeyOf(address account) external view returns (bytes32);
 

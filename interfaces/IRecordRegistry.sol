@@ -29,6 +29,8 @@ interface IRecordRegistry is IMedLedgerErrors {
         bytes32 supersedes
     );
     event RecordErased(address indexed patient, bytes32 indexed digest);
+    /// @notice `accessor` read `patient`'s record `digest` for `purpose` (an HL7 PurposeOfUse bit).
+    event AccessLogged(address indexed patient, bytes32 indexed digest, address indexed accessor, uint8 purpose);
 
     error InvalidDigest();
     error UnsupportedCodec(uint32 codec);
@@ -46,6 +48,10 @@ interface IRecordRegistry is IMedLedgerErrors {
 
     /// @notice Marks the caller's record erased (its blob and keys are destroyed off chain).
     function eraseRecord(bytes32 digest) external;
+
+    /// @notice Records that the caller read `patient`'s record `digest` for `purpose`; reverts
+    /// unless the caller may read that record's category for that purpose now.
+    function logAccess(address patient, bytes32 digest, uint8 purpose) external;
 
     /// @notice The record of `patient` with `digest` (author zero when there is none).
     function recordOf(address patient, bytes32 digest) external view returns (Record memory);

@@ -70,12 +70,6 @@ def test_deploy_record_holds_address_tx_hash_block_and_artifact_digest(world, re
     assert entry["compiler"] == load_artifact(LEDGER_CONTRACT).compiler
 
 
-def test_deployed_code_is_the_shipped_runtime_bytecode(world, recorded):
-    _, deployment = recorded
-    code = world.chain.w3.eth.get_code(deployment.ledger_address)
-    assert "0x" + bytes(code).hex() == load_artifact(LEDGER_CONTRACT).deployed_bytecode
-
-
 def test_deploy_with_admin_records_and_empowers_that_admin(world, tmp_path):
     a = world.actors
     deployment = deploy(world.chain, a.admin, admin=a.patient.address, directory=tmp_path)
@@ -188,13 +182,10 @@ def test_record_whose_address_holds_other_code_is_refused(world, recorded):
         deploy(world.chain, world.actors.admin, directory=directory)
 
 
-@pytest.mark.parametrize("content", ["", "{not json", '{"chainId": 31337', "\udcff"])
+@pytest.mark.parametrize("content", [b"", b"{not json", b'{"chainId": 31337', b"\xff\xfe\x00"],
+                         ids=["empty", "not-json", "truncated", "binary"])
 def test_malformed_json_record_is_refused(world, tmp_path, content):
-    path = deployment_path(tmp_path, 31337)
-    if content == "\udcff":
-        path.write_bytes(b"\xff\xfe\x00")
-    else:
-        path.write_text(content)
+    deployment_path(tmp_path, 31337).write_bytes(content)
     with pytest.raises(DeploymentError, match="is not valid JSON"):
         deploy(world.chain, world.actors.admin, directory=tmp_path)
 

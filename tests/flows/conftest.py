@@ -92,11 +92,8 @@ class People:
     store: BlobStore
     make: Callable[[Signer, str], Session]
 
-    def homes(self) -> dict[str, Path]:
-        return {name: getattr(self, name).home for name in ("patient", "clinic", "researcher", "lab", "stranger")}
 
-
-def _people(world, store: BlobStore, tmp_path: Path) -> People:  # type: ignore[no-untyped-def]
+def make_people(world, store: BlobStore, tmp_path: Path) -> People:  # type: ignore[no-untyped-def]
     lab = anvil_account(8)
     world.ledger(world.actors.registrar).providers.register(lab.address, ProviderKind.ORGANIZATION)
 
@@ -127,24 +124,24 @@ def grant_read(people: People, grantee: Session) -> None:
 @pytest.fixture
 def people(world, kubo: KuboStore, tmp_path: Path) -> People:  # type: ignore[no-untyped-def]
     """Enrolled actors on the real IPFS daemon."""
-    return enrol(_people(world, kubo, tmp_path))
+    return enrol(make_people(world, kubo, tmp_path))
 
 
 @pytest.fixture
 def people_on_any_store(world, any_store: BlobStore, tmp_path: Path) -> People:  # type: ignore[no-untyped-def]
     """Enrolled actors, once on each store."""
-    return enrol(_people(world, any_store, tmp_path))
+    return enrol(make_people(world, any_store, tmp_path))
 
 
 @pytest.fixture
 def people_on_embedded(world, embedded: LocalBlockStore, tmp_path: Path) -> People:  # type: ignore[no-untyped-def]
-    return enrol(_people(world, embedded, tmp_path))
+    return enrol(make_people(world, embedded, tmp_path))
 
 
 @pytest.fixture
 def unenrolled_people(world, embedded: LocalBlockStore, tmp_path: Path) -> People:  # type: ignore[no-untyped-def]
     """Actors on the embedded store with nothing published yet."""
-    return _people(world, embedded, tmp_path)
+    return make_people(world, embedded, tmp_path)
 
 
 # -- journal and chain helpers ----------------------------------------------------------------

@@ -12,7 +12,7 @@ from medledger.flows.consent import grant, revoke
 from medledger.flows.records import fetch, publish
 from medledger.scopes import Category, Permission, Purpose, mask
 
-from .conftest import LABS, TREATMENT, People, _people, enrol, grant_read, sha256_of, write_source
+from .conftest import LABS, TREATMENT, People, make_people, enrol, grant_read, sha256_of, write_source
 
 pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 def test_patient_decrypts_every_record_of_theirs_whoever_wrote_it_and_whatever_the_epoch(
         world, kubo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
 
-    people = enrol(_people(world, kubo, tmp_path), keyring=False)
+    people = enrol(make_people(world, kubo, tmp_path), keyring=False)
     published = []
 
     def write_and_publish(author, seed: int) -> None:  # type: ignore[no-untyped-def]

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from medledger.chain.errors import revert_class
 from medledger.flows import RecordErasedError, RecordNotFoundError
 from medledger.flows.records import PublishResult, amend, erase, fetch, publish
 from medledger.storage import BlobStore, Cid, KuboStore, LocalBlockStore
 
-from .conftest import LABS, People, pointers_added, sha256_of, write_source
+from medledger.flows.journal import Journal
+
+from .conftest import LABS, People, journal_entries, pointers_added, sha256_of, staging_files, write_source
 
 pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 
@@ -126,3 +129,18 @@ def test_only_the_patient_can_erase_a_record_because_erase_targets_the_callers_o
     assert not people.patient.ledger.records.get(people.patient.address, record.digest).erased
     out = fetch(people.patient, people.patient.address, record.digest, tmp_path / "still-there.json")
     assert sha256_of(out.path) == expected
+
+
+def test_amending_a_superseded_version_is_refused_before_anything_is_stored_or_journaled(
+        amended, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    people, old, _, _, _ = amended
+    journaled = len(journal_entries(people.lab.home))
+    source = tmp_path / "second-correction.json"
+    write_source(source, 800, seed=9)
+
+    with pytest.raises(revert_class("RecordAlreadySuperseded")):
+        amend(people.lab, people.patient.address, old.digest, source)
+
+    assert len(journal_entries(people.lab.home)) == journaled
+    assert Journal(people.lab.home).pending() == []
+    assert staging_files(people.lab.home) == []

@@ -141,3 +141,39 @@ def test_resume_does_not_register_twice_when_the_transaction_went_through_but_th
     assert len(pointers_added(people.patient, people.patient.address, cid.digest)) == 1
     out = fetch(people.patient, people.patient.address, cid.digest, tmp_path / "out.json")
     assert sha256_of(out.path) == expected
+
+
+def test_rollback_unpins_a_blob_stored_just_before_the_crash_even_if_the_journal_missed_its_cid(
+        people_on_any_store: People, tmp_path: Path) -> None:
+    people = people_on_any_store
+    journal_id, _ = _crash(people, tmp_path, ENCRYPTED)
+    entry = Journal(people.lab.home).load(journal_id)
+    # The crash came after the store's put returned, before the journal recorded the CID:
+    with open(entry.staging, "rb") as blob:  # type: ignore[arg-type]
+        cid = people.store.put(blob)
+    assert _pinned(people.store, cid)
+
+    resume(people.lab, journal_id, rollback=True)
+
+    assert not _pinned(people.store, cid)
+    assert staging_files(people.lab.home) == []
+
+
+def test_rollback_of_a_publish_that_crashed_while_encrypting_removes_the_partial_staging_file(
+        people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def dies_half_way(src, dst, **kwargs):  # type: ignore[no-untyped-def]
+        dst.write(b"\x00" * 4096)
+        raise Crash("encrypting")
+
+    monkeypatch.setattr("medledger.flows.records.encrypt_stream", dies_half_way)
+    source = tmp_path / "obs.json"
+    write_source(source, 8192, seed=9)
+    with pytest.raises(Crash):
+        publish(people.lab, people.patient.address, LABS, source)
+    [entry] = Journal(people.lab.home).pending()
+    assert staging_files(people.lab.home) != []
+
+    resume(people.lab, entry.id, rollback=True)
+
+    assert staging_files(people.lab.home) == []
+    assert Journal(people.lab.home).pending() == []

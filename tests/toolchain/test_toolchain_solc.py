@@ -15,11 +15,6 @@ def test_version_prints_a_version_line_that_solc_parsers_read():
     assert any(re.fullmatch(r"Version: 0\.8\.28\+commit\.[0-9a-f]{8}\S*", line) for line in lines), lines
 
 
-def test_version_output_has_no_banner_before_the_solc_header():
-    first_line = run_solc("--version").stdout.splitlines()[0]
-    assert first_line == "solc, the solidity compiler commandline interface"
-
-
 def test_standard_json_output_larger_than_a_pipe_buffer_arrives_whole(build_artifacts):
     request = build_artifacts.standard_json_input()
     # Every source's AST: several hundred KiB, without spending time on code generation.
@@ -31,15 +26,6 @@ def test_standard_json_output_larger_than_a_pipe_buffer_arrives_whole(build_arti
     assert not [e for e in output.get("errors", []) if e["severity"] == "error"]
     assert set(request["sources"]) <= set(output["sources"])
     assert all(entry["ast"]["nodeType"] == "SourceUnit" for entry in output["sources"].values())
-
-
-def test_standard_json_output_is_json_from_the_first_byte():
-    request = {"language": "Solidity", "sources": {"A.sol": {"content": "// SPDX-License-Identifier: MIT\n"
-                                                                         "pragma solidity ^0.8.0; contract A {}"}},
-               "settings": {"outputSelection": {"*": {"*": ["abi"]}}}}
-    completed = run_solc("--standard-json", stdin=json.dumps(request))
-    assert completed.stdout.startswith("{")
-    assert json.loads(completed.stdout)["contracts"]["A.sol"]["A"]["abi"] == []
 
 
 def test_import_of_a_missing_file_is_a_compiler_error_in_the_json_not_a_crash(tmp_path):
@@ -75,18 +61,6 @@ def test_unsupported_argument_exits_non_zero_with_a_usage_message():
     assert "unsupported argument --bin" in completed.stderr
     assert "usage: solc --version | solc --standard-json" in completed.stderr
     assert completed.stdout == ""
-
-
-def test_no_mode_exits_non_zero_with_a_usage_message():
-    completed = run_solc()
-    assert completed.returncode != 0
-    assert "usage:" in completed.stderr
-
-
-def test_option_missing_its_value_exits_non_zero_with_a_usage_message():
-    completed = run_solc("--standard-json", "--base-path")
-    assert completed.returncode != 0
-    assert "--base-path needs a value" in completed.stderr
 
 
 def test_allow_paths_is_accepted_for_compatibility():

@@ -37,8 +37,8 @@ def test_solcx_reads_the_version_of_the_stand_in():
     assert solcx.wrapper.get_solc_version(SOLC) == Version(VERSION)
 
 
-def test_solcx_with_solc_binary_compiles_the_shipped_runtime_bytecode(build_artifacts, committed_artifact):
-    output = solcx.compile_standard(_project_input(build_artifacts), base_path=ROOT, solc_binary=SOLC)
+def test_solcx_with_solc_binary_compiles_the_shipped_runtime_bytecode(solcx_binary_compile, committed_artifact):
+    output = solcx_binary_compile.result()
     assert _runtime_bytecode(output, committed_artifact) == committed_artifact["deployedBytecode"]
 
 

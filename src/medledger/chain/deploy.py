@@ -25,6 +25,23 @@ LEDGER_CONTRACT = "MedLedger"
 
 
 @dataclass(frozen=True)
+class EmergencyPolicy:
+    """Break-glass settings fixed at deployment (they can never be widened afterwards)."""
+
+    window_seconds: int = 24 * 3600
+    provider_kinds: int = (1 << 1) | (1 << 2)  # clinicians and organisations
+    default_categories: int = (1 << 3) | (1 << 4) | (1 << 12)  # medications, allergies, emergency summary
+
+    def __post_init__(self) -> None:
+        if not 0 < self.window_seconds < 2**32:
+            raise DeploymentError("the break-glass window must be between 1 second and 136 years")
+        if not 0 <= self.provider_kinds < 2**8 or self.provider_kinds & 1:
+            raise DeploymentError("break-glass provider kinds are a bitmask of ProviderKind values 1..5")
+        if not 0 < self.default_categories < 2**64:
+            raise DeploymentError("break-glass default categories must be a non-empty 64-bit mask")
+
+
+@dataclass(frozen=True)
 class DeployedContract:
     address: str
     tx_hash: str
@@ -108,6 +125,7 @@ def deploy(
     admin: str | None = None,
     directory: str | Path | None = None,
     policy: TxPolicy | None = None,
+    emergency: EmergencyPolicy | None = None,
 ) -> Deployment:
     """Deploy MedLedger (or resume: reuse a recorded deployment of the same artifact)."""
     artifact = load_artifact(LEDGER_CONTRACT)
@@ -118,7 +136,9 @@ def deploy(
             return existing
     contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy)
-    receipt = sender.deploy(deployer, contract.constructor(admin))
+    emergency = emergency or EmergencyPolicy()
+    receipt = sender.deploy(deployer, contract.constructor(
+        admin, emergency.window_seconds, emergency.provider_kinds, emergency.default_categories))
     address = receipt.raw["contractAddress"]
     deployment = Deployment(
         chain_id=chain.chain_id,
@@ -153,10 +173,20 @@ def _reusable(directory: str | Path, chain: Chain, artifact: Artifact) -> Deploy
             f"at {deployment.ledger_address}; move {deployment_path(directory, chain.chain_id)} aside to deploy anew"
         )
     code = bytes(chain.w3.eth.get_code(to_checksum_address(deployment.ledger_address)))
-    if code != bytes.fromhex(artifact.deployed_bytecode.removeprefix("0x")):
+    if not _same_build(code, bytes.fromhex(artifact.deployed_bytecode.removeprefix("0x"))):
         raise DeploymentError(
             f"the code at {deployment.ledger_address} on chain {chain.chain_id} is not the {LEDGER_CONTRACT} "
             f"recorded in {deployment_path(directory, chain.chain_id)} (was the chain reset and reused?); "
             "move that file aside to deploy anew"
         )
     return deployment
+
+
+def _same_build(code: bytes, expected: bytes) -> bool:
+    """Whether on-chain runtime `code` is the artifact's: same length and the same trailing CBOR
+    metadata (which hashes the sources and settings). Immutables, written at deployment, are the
+    only other bytes that may differ."""
+    if len(code) != len(expected) or len(expected) < 2:
+        return code == expected
+    metadata = int.from_bytes(expected[-2:], "big") + 2
+    return metadata <= len(expected) and code[-metadata:] == expected[-metadata:]

@@ -26,7 +26,11 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
     Exit codes: 0 ok, 1 failed, 2 bad input, 3 refused by the rules, 4 a node did not answer.
     """
     settings = Settings(home=home, config_file=config_file, json=as_json)
-    settings.load_config()
+    try:
+        settings.load_config()
+    except click.ClickException as exc:  # one clear line, as for every other bad input
+        click.echo(f"error: {exc.format_message()}", err=True)
+        ctx.exit(exc.exit_code)
     ctx.obj = AppContext(settings)
 
 

@@ -146,11 +146,13 @@ def resolve_keystore(home: Path, name: str) -> Path:
     for candidate in (directory / name, directory / f"{name}.json"):
         if candidate.exists():
             return candidate
-    if directory.exists():
-        lowered = name.lower().removeprefix("0x")
-        for candidate in directory.glob("*.json"):
-            if lowered in candidate.stem.lower():
-                return candidate
+    lowered = name.lower().removeprefix("0x")
+    if directory.exists() and lowered:
+        matches = sorted(c for c in directory.glob("*.json") if lowered in c.stem.lower())
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise click.UsageError(f"keystore {name} is ambiguous: it matches {', '.join(m.name for m in matches)}")
     raise click.UsageError(f"keystore {name} not found (neither a file nor an account in {directory})")
 
 
@@ -207,6 +209,9 @@ def guarded(command: Callable) -> Callable:
 
         try:
             return command(*args, **kwargs)
+        except click.ClickException as exc:  # a UsageError/BadParameter raised while running: one line, not usage
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
         except (ConnectionFailedError, StorageUnavailableError, StorageTimeoutError) as exc:
             failure, code = exc, EXIT_UNREACHABLE
         except (ContractRevertError, AccessDeniedError, NoReadableKeyError, RecordErasedError,

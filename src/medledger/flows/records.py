@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from medledger.chain.errors import revert_class
 from medledger.crypto import (
     AccountRecipient,
     EncryptionKeyPair,
@@ -36,7 +37,7 @@ from medledger.flows.streams import IteratorReader
 from medledger.ledger.base import checked_address
 from medledger.ledger.values import RecordPointer
 from medledger.scopes import Permission, Purpose, category_name
-from medledger.storage import Cid
+from medledger.storage import Cid, compute_cid
 
 Fault = Callable[[str], None]  # called after each publish step; tests inject crashes with it
 Progress = Callable[[int], None]  # called with each batch of bytes processed (for progress bars)
@@ -91,7 +92,11 @@ def publish(session: Session, patient: str, category: int, source: str | os.Path
 def amend(session: Session, patient: str, previous: bytes, source: str | os.PathLike[str], *,
           fault: Fault | None = None) -> PublishResult:
     """Publish a new version of a record; the old one is marked superseded, never overwritten."""
-    pointer = _pointer(session, checked_address(patient, "patient"), previous)
+    patient = checked_address(patient, "patient")
+    pointer = _pointer(session, patient, previous)
+    if pointer.superseded:  # the contract would refuse only after encrypting and storing
+        raise revert_class("RecordAlreadySuperseded")(
+            "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(previous)})
     return publish(session, patient, pointer.category, source, supersedes=previous, fault=fault)
 
 
@@ -105,9 +110,13 @@ def resume(session: Session, journal_id: str, *, rollback: bool = False) -> Jour
         raise JournalError(f"journal entry {journal_id} belongs to {entry.author}, not {session.address}")
     registered = entry.cid is not None and _pointer_exists(session, entry)
     if rollback and not registered and entry.state != REGISTERED:
-        if entry.cid:
-            session.store.unpin(entry.cid)
+        cid = entry.cid or _staged_cid(entry)  # a crash after put, before the CID was journaled
+        if cid:
+            session.store.unpin(cid)
+        staging = journal.staging_path(entry)
         _remove(entry.staging)
+        _remove(str(staging))
+        _remove(str(staging.with_suffix(".tmp")))  # a crash while encrypting
         journal.advance(entry, ROLLED_BACK)
         return entry
     _run(session, journal, entry, None, None)
@@ -206,6 +215,14 @@ def _run(session: Session, journal: Journal, entry: JournalEntry, fault: Fault |
     cid = Cid.parse(entry.cid)  # type: ignore[arg-type]
     keyring = current_keyring(session, entry.patient, entry.category)
     return PublishResult(entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, keyring is not None)
+
+
+def _staged_cid(entry: JournalEntry) -> Cid | None:
+    """The CID the staged blob has (or would have) in any store, if it was staged."""
+    if not entry.staging or not os.path.exists(entry.staging):
+        return None
+    with open(entry.staging, "rb") as blob:
+        return compute_cid(blob)
 
 
 def _pointer_exists(session: Session, entry: JournalEntry) -> bool:

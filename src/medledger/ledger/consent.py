@@ -30,10 +30,20 @@ class ConsentClient(ModuleClient):
                                           permissions=permissions, expiry=expiry, envelope=envelope))
 
     def grant_call(self, grantee: str, *, categories: int, purposes: int, permissions: int | Permission,
-                   expiry: int | datetime | timedelta, envelope: bytes = b""):
+                   expiry: int | datetime | timedelta, envelope: bytes = b"", patient: str | None = None):
+        """The unsent grant; with `patient`, a guardian's grant on that patient's behalf."""
         grantee = checked_address(grantee, "grantee")
-        if self.signer is not None and grantee == self.signer.address:
+        granter = checked_address(patient, "patient") if patient else (self.signer.address if self.signer else None)
+        if grantee == granter:
             raise InvalidArgumentError("a patient cannot grant consent to themselves")
+        terms = self.checked_terms(categories, purposes, permissions, expiry, envelope)
+        if patient:
+            return self.functions.grantFor(granter, grantee, *terms, bytes(envelope))
+        return self.functions.grant(grantee, *terms, bytes(envelope))
+
+    def checked_terms(self, categories: int, purposes: int, permissions: int | Permission,
+                      expiry: int | datetime | timedelta, envelope: bytes = b"") -> tuple[int, int, int, int]:
+        """(categories, purposes, permissions, expiry) checked as the contract will check them."""
         if not 0 < categories < 2**CATEGORY_COUNT:
             raise InvalidArgumentError("the category mask is empty or wider than 64 bits")
         if purposes == 0 or purposes & ~ALL_PURPOSES:
@@ -42,20 +52,22 @@ class ConsentClient(ModuleClient):
             raise InvalidArgumentError(f"permissions {int(permissions)} must be read (1), write (2) or both (3)")
         if len(envelope) > MAX_ENVELOPE_BYTES:
             raise InvalidArgumentError(f"the key envelope is over {MAX_ENVELOPE_BYTES} bytes")
-        expires_at = self.resolve_expiry(expiry)
-        return self.functions.grant(grantee, categories, purposes, int(permissions), expires_at, bytes(envelope))
+        return categories, purposes, int(permissions), self.resolve_expiry(expiry)
 
     def revoke(self, grantee: str) -> Receipt:
         return self._send(self.revoke_call(grantee))
 
-    def revoke_call(self, grantee: str):
+    def revoke_call(self, grantee: str, *, patient: str | None = None):
+        """The unsent revocation; with `patient`, a guardian's revocation on that patient's behalf."""
+        if patient:
+            return self.functions.revokeFor(checked_address(patient, "patient"), checked_address(grantee, "grantee"))
         return self.functions.revoke(checked_address(grantee, "grantee"))
 
     def get(self, patient: str, grantee: str) -> ConsentTerms:
         patient = checked_address(patient, "patient")
         grantee = checked_address(grantee, "grantee")
-        categories, purposes, permissions, expiry = self._call(self.functions.consentOf(patient, grantee))
-        return ConsentTerms(patient, grantee, categories, purposes, permissions, expiry)
+        categories, purposes, permissions, expiry, nonce = self._call(self.functions.consentOf(patient, grantee))
+        return ConsentTerms(patient, grantee, categories, purposes, permissions, expiry, nonce)
 
     def has_access(self, patient: str, grantee: str, category: int, purpose: Purpose | int,
                    permission: Permission | int) -> bool:

@@ -15,9 +15,12 @@ from medledger.chain.reverts import RevertDecoder
 from medledger.chain.transactions import Receipt, TransactionSender, TxPolicy
 from medledger.ledger.base import NoSignerError
 from medledger.ledger.consent import ConsentClient
+from medledger.ledger.emergency import EmergencyClient
+from medledger.ledger.guardians import GuardiansClient
 from medledger.ledger.keys import KeysClient
 from medledger.ledger.providers import ProvidersClient
 from medledger.ledger.records import RecordsClient
+from medledger.ledger.signatures import SignedConsentClient
 
 
 class MedLedger:
@@ -39,6 +42,9 @@ class MedLedger:
         self.keys = KeysClient(self.contract, self.sender, signer)
         self.consent = ConsentClient(self.contract, self.sender, signer)
         self.records = RecordsClient(self.contract, self.sender, signer)
+        self.guardians = GuardiansClient(self.contract, self.sender, signer)
+        self.emergency = EmergencyClient(self.contract, self.sender, signer)
+        self.signed = SignedConsentClient(self.contract, self.sender, signer)
 
     @classmethod
     def from_deployment(cls, chain: Chain, deployment: Deployment, *, signer: Signer | None = None,

@@ -38,6 +38,12 @@ class RecordsClient(ModuleClient):
         """Mark one of the signer's own records erased."""
         return self._send(self.functions.eraseRecord(_digest(digest)))
 
+    def log_access(self, patient: str, digest: bytes, purpose: int) -> Receipt:
+        """Record on chain that the signer read this record, and why (reverts without access)."""
+        if not 0 <= int(purpose) < 7:
+            raise InvalidArgumentError(f"purpose {purpose} is not an HL7 PurposeOfUse bit 0..6")
+        return self._send(self.functions.logAccess(checked_address(patient, "patient"), _digest(digest), int(purpose)))
+
     def get(self, patient: str, digest: bytes) -> RecordPointer:
         patient = checked_address(patient, "patient")
         author, codec, category, created_at, superseded, erased = self._call(

@@ -45,6 +45,7 @@ class ConsentTerms:
     purposes: int
     permissions: int
     expiry: int
+    nonce: int = 0  # counts every change to the pair; signed messages must carry it
 
     @property
     def exists(self) -> bool:
@@ -76,3 +77,13 @@ class RecordPointer:
     @property
     def exists(self) -> bool:
         return self.author != "0x0000000000000000000000000000000000000000"
+
+
+@dataclass(frozen=True)
+class GuardianInfo:
+    patient: str
+    guardian: str
+    active: bool
+    can_appoint: bool
+    until: int  # 0: no end date
+    nonce: int

@@ -52,6 +52,11 @@ def grant(app: AppContext, grantee: str, categories: str, purposes: str, access:
     expiry = parse_expiry(expires, now)
     if expiry <= now:
         raise click.BadParameter(f"{expires} is in the past", param_hint="--expires")
+    # Ask the contract first (a read-only call sends nothing), so a refusal such as UnknownProvider
+    # or ProviderNotActive is reported before keys are looked up or confirmation is asked for.
+    session.ledger.sender.call(session.ledger.consent.grant_call(
+        grantee, categories=category_bits, purposes=purpose_bits, permissions=permission_bits, expiry=expiry),
+        sender=session.address)
     provider = session.ledger.providers.get(grantee)
     verbs = " and ".join(v for v, bit in (("read", 1), ("write", 2)) if permission_bits & bit)
     _confirm(yes, (

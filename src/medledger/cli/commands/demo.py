@@ -36,6 +36,8 @@ def command(app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, w
             for key, value in step.details.items():
                 click.echo(f"    {key}: {value}")
 
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)  # run_demo writes its files there without creating it
     steps = run_demo(rpc_url=rpc_url, ipfs_api=ipfs_api, workdir=workdir, report=report)
     if app.settings.json:
         click.echo(__import__("json").dumps([asdict(step) for step in steps], indent=1, default=str))

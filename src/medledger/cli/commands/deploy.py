@@ -26,7 +26,7 @@ def command(app: AppContext, admin: str | None, registrars: tuple[str, ...]) -> 
     signer = app.signer()
     admin_address = checked_address(admin, "admin") if admin else None
     directory = app.deployments_dir()
-    existed = deployment_path(directory, chain.chain_id).exists()
+    recorded = _recorded_tx(deployment_path(directory, chain.chain_id))
     deployment = deploy(chain, signer, admin=admin_address, directory=directory, policy=app.policy())
     ledger = MedLedger.from_deployment(chain, deployment, signer=signer, policy=app.policy())
     appointed = []
@@ -35,10 +35,21 @@ def command(app: AppContext, admin: str | None, registrars: tuple[str, ...]) -> 
             ledger.providers.add_registrar(registrar)
         appointed.append(checked_address(registrar))
     entry = deployment.contracts["MedLedger"]
-    reused = existed and entry.tx_hash and deployment.chain_id == chain.chain_id
+    # Reused only if the recorded deployment was kept (not redeployed after a chain reset).
+    reused = recorded is not None and entry.tx_hash == recorded and deployment.chain_id == chain.chain_id
     payload = {"chainId": deployment.chain_id, "address": entry.address, "txHash": entry.tx_hash,
                "block": entry.block, "reused": bool(reused), "registrars": appointed,
                "file": str(deployment_path(directory, chain.chain_id))}
     verb = "reusing" if reused else "deployed"
     app.output(payload, f"{verb} MedLedger at {entry.address} on chain {deployment.chain_id} "
                         f"(block {entry.block}, tx {entry.tx_hash})\nrecorded in {payload['file']}")
+
+
+def _recorded_tx(path) -> str | None:
+    """The MedLedger deployment transaction a deployments file records, if any."""
+    import json
+
+    try:
+        return json.loads(path.read_text())["contracts"]["MedLedger"]["tx_hash"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

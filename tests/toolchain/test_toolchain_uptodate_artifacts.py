@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
-from .conftest import BUILD_ARTIFACTS, ROOT
-
-
-def test_committed_artifacts_are_fresh():
-    completed = subprocess.run([sys.executable, str(BUILD_ARTIFACTS), "--check"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=300, check=False)
+def test_build_artifacts_check_passes_because_the_committed_artifacts_are_fresh(freshness_check):
+    completed = freshness_check.result()
     assert completed.returncode == 0, completed.stderr
 
 

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ISignedConsent} from "../interfaces/ISignedConsent.sol";
+import {ConsentRegistry} from "./ConsentRegistry.sol";
+
+/// @title Signed consent module (EIP-712, relayed)
+/// @notice Signatures are checked with OpenZeppelin's SignatureChecker: ECDSA for accounts (which
+/// rejects malleable high-s signatures) and ERC-1271 for contract wallets such as a Safe.
+abstract contract SignedConsent is ConsentRegistry, EIP712, ISignedConsent {
+    /// @notice A signature may be valid for at most this long, so a leaked one soon goes stale.
+    uint256 public constant MAX_SIGNATURE_LIFETIME = 30 days;
+
+    bytes32 public constant GRANT_TYPEHASH = keccak256(
+        "Grant(address patient,address grantee,uint64 categories,uint16 purposes,uint8 permissions,uint40 expiry,bytes32 envelopeHash,uint64 nonce,uint256 deadline)"
+    );
+    bytes32 public constant REVOKE_TYPEHASH =
+        keccak256("Revoke(address patient,address grantee,uint64 nonce,uint256 deadline)");
+    bytes32 public constant APPOINT_GUARDIAN_TYPEHASH = keccak256(
+        "AppointGuardian(address patient,address guardian,uint40 until,bool canAppoint,bytes32 envelopeHash,uint64 nonce,uint256 deadline)"
+    );
+    bytes32 public constant REMOVE_GUARDIAN_TYPEHASH =
+        keccak256("RemoveGuardian(address patient,address guardian,uint64 nonce,uint256 deadline)");
+
+    /// @inheritdoc ISignedConsent
+    function grantBySig(
+        address patient,
+        address grantee,
+        uint64 categories,
+        uint16 purposes,
+        uint8 permissions,
+        uint40 expiry,
+        bytes calldata envelope,
+        uint64 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkFreshness(_consentNonce(patient, grantee), nonce, deadline);
+        bytes32 structHash = keccak256(
+            abi.encode(GRANT_TYPEHASH, patient, grantee, categories, purposes, permissions, expiry, keccak256(envelope),
+                nonce, deadline)
+        );
+        _requireSignature(patient, structHash, signature);
+        _grant(patient, grantee, categories, purposes, permissions, expiry, envelope);
+    }
+
+    /// @inheritdoc ISignedConsent
+    function revokeBySig(address patient, address grantee, uint64 nonce, uint256 deadline, bytes calldata signature)
+        external
+    {
+        _checkFreshness(_consentNonce(patient, grantee), nonce, deadline);
+        _requireSignature(patient, keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, nonce, deadline)), signature);
+        _revoke(patient, grantee);
+    }
+
+    /// @inheritdoc ISignedConsent
+    function appointGuardianBySig(
+        address patient,
+        address guardian,
+        uint40 until,
+        bool canAppoint,
+        bytes calldata envelope,
+        uint64 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _checkFreshness(_guardianNonce(patient, guardian), nonce, deadline);
+        bytes32 structHash = keccak256(
+            abi.encode(APPOINT_GUARDIAN_TYPEHASH, patient, guardian, until, canAppoint, keccak256(envelope), nonce, deadline)
+        );
+        _requireSignature(patient, structHash, signature);
+        _appointGuardian(patient, guardian, until, canAppoint, envelope);
+    }
+
+    /// @inheritdoc ISignedConsent
+    function removeGuardianBySig(address patient, address guardian, uint64 nonce, uint256 deadline,
+        bytes calldata signature) external
+    {
+        _checkFreshness(_guardianNonce(patient, guardian), nonce, deadline);
+        _requireSignature(patient, keccak256(abi.encode(REMOVE_GUARDIAN_TYPEHASH, patient, guardian, nonce, deadline)),
+            signature);
+        _removeGuardian(patient, guardian);
+    }
+
+    /// @inheritdoc ISignedConsent
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _checkFreshness(uint64 expectedNonce, uint64 nonce, uint256 deadline) private view {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        if (deadline > block.timestamp + MAX_SIGNATURE_LIFETIME) {
+            revert DeadlineTooFar(deadline, block.timestamp + MAX_SIGNATURE_LIFETIME);
+        }
+        if (nonce != expectedNonce) revert InvalidNonce(expectedNonce, nonce);
+    }
+
+    function _requireSignature(address signer, bytes32 structHash, bytes calldata signature) private view {
+        if (signer == address(0)) revert ZeroAddress();
+        if (!SignatureChecker.isValidSignatureNow(signer, _hashTypedDataV4(structHash), signature)) {
+            revert InvalidSignature(signer);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IMedLedgerErrors} from "./IMedLedgerErrors.sol";
+
+/// @title Break-glass emergency access of medledger
+/// @notice An active provider of an allowed kind may open read access to a patient's emergency
+/// categories, for emergency treatment (ETREAT) only, for a window fixed at deployment. Every
+/// opening is an event for the patient and auditors to review; a patient may opt out in advance.
+interface IEmergencyAccess is IMedLedgerErrors {
+    event EmergencyAccessOpened(address indexed patient, address indexed provider, uint8 reason, uint40 until);
+    event EmergencyAccessClosed(address indexed patient, address indexed provider, address indexed closedBy);
+    event EmergencyPreferencesSet(address indexed patient, bool optedOut, uint64 categories);
+    /// @notice The emergency key service released the patient's emergency keyrings to `provider`.
+    event EmergencyKeysReleased(address indexed patient, address indexed provider, bytes envelope);
+
+    error EmergencyOptOut(address patient);
+    error ProviderKindNotAllowed(address provider, uint8 kind);
+    error InvalidReason(uint8 reason);
+    error NoEmergencyAccess(address patient, address provider);
+
+    /// @notice Opens emergency access to `patient`'s emergency categories for the caller.
+    /// @param reason a code, never free text: 1 unconscious, 2 life-threatening, 3 unable to consent, 4 other.
+    function breakGlass(address patient, uint8 reason) external;
+
+    /// @notice Ends an open emergency access early (the patient, a guardian or the provider).
+    function closeEmergencyAccess(address patient, address provider) external;
+
+    /// @notice The caller opts out of (or back into) break-glass and chooses its categories
+    /// (0 keeps the deployment's default categories).
+    function setEmergencyPreferences(bool optOut, uint64 categories) external;
+
+    /// @notice Publishes emergency keyring secrets sealed to a provider with open emergency access.
+    /// Emergency key service only.
+    function releaseEmergencyKeys(address patient, address provider, bytes calldata envelope) external;
+
+    /// @notice Until when `provider` has emergency access to `patient` (0 or past: none).
+    function emergencyAccessUntil(address patient, address provider) external view returns (uint40);
+
+    /// @notice The categories break-glass opens for `patient`, and whether the patient opted out.
+    function emergencyPreferencesOf(address patient) external view returns (bool optedOut, uint64 categories);
+}

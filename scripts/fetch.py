@@ -1,0 +1,33 @@
+"""Fetch one of a patient's records, verify every block's CID, and decrypt it to a file.
+
+    brownie run scripts/fetch.py main PATIENT RECORD DESTINATION [PURPOSE]
+
+RECORD is the record's CID or its 0x-prefixed sha2-256 digest (both printed by publish.py).
+PURPOSE defaults to treatment. Or MEDLEDGER_PATIENT, MEDLEDGER_RECORD, MEDLEDGER_DESTINATION,
+MEDLEDGER_PURPOSE. The reader (BROWNIE_ACCOUNT or MEDLEDGER_PRIVATE_KEY) needs read consent for
+that purpose, or is the patient; see scripts/_medledger.py.
+"""
+
+import os
+
+from scripts._medledger import session
+
+from medledger.flows.records import fetch
+from medledger.scopes import purpose
+from medledger.storage import Cid
+
+
+def record_digest(record: str) -> bytes:
+    if record.startswith("0x"):
+        return bytes.fromhex(record[2:])
+    return Cid.parse(record).digest
+
+
+def main(patient: str = "", record: str = "", destination: str = "", for_purpose: str = ""):
+    patient = patient or os.environ["MEDLEDGER_PATIENT"]
+    digest = record_digest(record or os.environ["MEDLEDGER_RECORD"])
+    destination = destination or os.environ["MEDLEDGER_DESTINATION"]
+    chosen = purpose(for_purpose or os.environ.get("MEDLEDGER_PURPOSE", "treatment"))
+    result = fetch(session(), patient, digest, destination, purpose=chosen)
+    print(f"fetched {result.cid} ({result.size} bytes) to {result.path}")
+    return result

@@ -1,0 +1,56 @@
+"""Client for the break-glass module."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from eth_utils import keccak
+
+from medledger.chain.transactions import Receipt
+from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
+
+EMERGENCY_KEY_SERVICE_ROLE = keccak(text="medledger.EMERGENCY_KEY_SERVICE")
+
+
+class EmergencyReason(IntEnum):
+    """Why glass was broken: codes, never free text (free text could carry PHI onto the chain)."""
+
+    UNCONSCIOUS = 1
+    LIFE_THREATENING = 2
+    UNABLE_TO_CONSENT = 3
+    OTHER = 4
+
+
+class EmergencyClient(ModuleClient):
+    def break_glass(self, patient: str, reason: EmergencyReason | int) -> Receipt:
+        if int(reason) not in {r.value for r in EmergencyReason}:
+            raise InvalidArgumentError(f"unknown emergency reason {reason}; use one of {[r.name for r in EmergencyReason]}")
+        return self._send(self.functions.breakGlass(checked_address(patient, "patient"), int(reason)))
+
+    def close(self, patient: str, provider: str) -> Receipt:
+        return self._send(self.functions.closeEmergencyAccess(checked_address(patient, "patient"),
+                                                              checked_address(provider, "provider")))
+
+    def set_preferences(self, *, opt_out: bool, categories: int = 0) -> Receipt:
+        if not 0 <= categories < 2**64:
+            raise InvalidArgumentError("emergency categories must be a 64-bit mask")
+        return self._send(self.functions.setEmergencyPreferences(bool(opt_out), int(categories)))
+
+    def release_keys(self, patient: str, provider: str, envelope: bytes) -> Receipt:
+        return self._send(self.functions.releaseEmergencyKeys(checked_address(patient, "patient"),
+                                                              checked_address(provider, "provider"), bytes(envelope)))
+
+    def add_key_service(self, account: str) -> Receipt:
+        """Admin only: let `account` release emergency keys."""
+        return self._send(self.functions.grantRole(EMERGENCY_KEY_SERVICE_ROLE, checked_address(account)))
+
+    def access_until(self, patient: str, provider: str) -> int:
+        return int(self._call(self.functions.emergencyAccessUntil(checked_address(patient, "patient"),
+                                                                  checked_address(provider, "provider"))))
+
+    def preferences(self, patient: str) -> tuple[bool, int]:
+        opted_out, categories = self._call(self.functions.emergencyPreferencesOf(checked_address(patient, "patient")))
+        return bool(opted_out), int(categories)
+
+    def window(self) -> int:
+        return int(self._call(self.functions.emergencyWindow()))

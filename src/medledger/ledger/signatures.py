@@ -1,0 +1,213 @@
+"""EIP-712 signed consent: build and sign Grant / Revoke / guardian messages off line, and relay
+them from any account (which pays the gas).
+
+A signed message is a plain JSON document (`SignedMessage.to_json`) so a patient can sign on an
+offline machine and hand the file to a relayer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+from medledger.chain.accounts import Signer
+from medledger.chain.transactions import Receipt
+from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
+
+DOMAIN_NAME = "MedLedger"
+DOMAIN_VERSION = "1"
+MAX_SIGNATURE_LIFETIME = 30 * 24 * 3600
+
+_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+TYPES: dict[str, list[dict[str, str]]] = {
+    "Grant": [
+        {"name": "patient", "type": "address"}, {"name": "grantee", "type": "address"},
+        {"name": "categories", "type": "uint64"}, {"name": "purposes", "type": "uint16"},
+        {"name": "permissions", "type": "uint8"}, {"name": "expiry", "type": "uint40"},
+        {"name": "envelopeHash", "type": "bytes32"}, {"name": "nonce", "type": "uint64"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Revoke": [
+        {"name": "patient", "type": "address"}, {"name": "grantee", "type": "address"},
+        {"name": "nonce", "type": "uint64"}, {"name": "deadline", "type": "uint256"},
+    ],
+    "AppointGuardian": [
+        {"name": "patient", "type": "address"}, {"name": "guardian", "type": "address"},
+        {"name": "until", "type": "uint40"}, {"name": "canAppoint", "type": "bool"},
+        {"name": "envelopeHash", "type": "bytes32"}, {"name": "nonce", "type": "uint64"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "RemoveGuardian": [
+        {"name": "patient", "type": "address"}, {"name": "guardian", "type": "address"},
+        {"name": "nonce", "type": "uint64"}, {"name": "deadline", "type": "uint256"},
+    ],
+}
+
+
+class SignedMessageError(InvalidArgumentError):
+    """A signed-message file that is malformed, or whose signature is not the patient's."""
+
+
+@dataclass(frozen=True)
+class SignedMessage:
+    """One signed EIP-712 message plus what it carries beyond the signed fields (the envelope)."""
+
+    typed_data: dict[str, Any]
+    signature: bytes
+    envelope: bytes = b""
+
+    @property
+    def kind(self) -> str:
+        return self.typed_data["primaryType"]
+
+    @property
+    def message(self) -> dict[str, Any]:
+        return self.typed_data["message"]
+
+    def to_json(self) -> str:
+        return json.dumps({"typedData": self.typed_data, "signature": "0x" + self.signature.hex(),
+                           "envelope": "0x" + self.envelope.hex()}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> SignedMessage:
+        try:
+            data = json.loads(text)
+            typed = data["typedData"]
+            kind = typed["primaryType"]
+            signature = bytes.fromhex(data["signature"].removeprefix("0x"))
+            envelope = bytes.fromhex(data.get("envelope", "0x").removeprefix("0x"))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SignedMessageError(f"not a medledger signed message: {exc}") from None
+        if kind not in TYPES:
+            raise SignedMessageError(f"unknown signed message type {kind!r}; expected one of {sorted(TYPES)}")
+        return cls(typed, signature, envelope)
+
+    def recovered_signer(self) -> str:
+        """The account whose key made the signature (for EOAs; contract wallets use ERC-1271)."""
+        try:
+            return Account.recover_message(encode_typed_data(full_message=self.typed_data), signature=self.signature)
+        except Exception as exc:  # eth-account raises several types for malformed signatures
+            raise SignedMessageError(f"the signature does not verify: {exc}") from None
+
+
+def typed_data(kind: str, *, chain_id: int, contract: str, message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, kind: TYPES[kind]},
+        "primaryType": kind,
+        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": int(chain_id),
+                   "verifyingContract": to_checksum_address(contract)},
+        "message": message,
+    }
+
+
+def sign(signer: Signer, data: dict[str, Any], envelope: bytes = b"") -> SignedMessage:
+    """Sign off line: needs no connection, only the chain id and contract in `data`'s domain."""
+    signed = Account.sign_typed_data(signer.private_key_bytes(), full_message=data)
+    return SignedMessage(data, bytes(signed.signature), envelope)
+
+
+def grant_message(*, patient: str, grantee: str, categories: int, purposes: int, permissions: int, expiry: int,
+                  envelope: bytes, nonce: int, deadline: int) -> dict[str, Any]:
+    return {"patient": checked_address(patient, "patient"), "grantee": checked_address(grantee, "grantee"),
+            "categories": int(categories), "purposes": int(purposes), "permissions": int(permissions),
+            "expiry": int(expiry), "envelopeHash": "0x" + keccak(envelope).hex(), "nonce": int(nonce),
+            "deadline": int(deadline)}
+
+
+def revoke_message(*, patient: str, grantee: str, nonce: int, deadline: int) -> dict[str, Any]:
+    return {"patient": checked_address(patient, "patient"), "grantee": checked_address(grantee, "grantee"),
+            "nonce": int(nonce), "deadline": int(deadline)}
+
+
+def appoint_guardian_message(*, patient: str, guardian: str, until: int, can_appoint: bool, envelope: bytes,
+                             nonce: int, deadline: int) -> dict[str, Any]:
+    return {"patient": checked_address(patient, "patient"), "guardian": checked_address(guardian, "guardian"),
+            "until": int(until), "canAppoint": bool(can_appoint), "envelopeHash": "0x" + keccak(envelope).hex(),
+            "nonce": int(nonce), "deadline": int(deadline)}
+
+
+def remove_guardian_message(*, patient: str, guardian: str, nonce: int, deadline: int) -> dict[str, Any]:
+    return {"patient": checked_address(patient, "patient"), "guardian": checked_address(guardian, "guardian"),
+            "nonce": int(nonce), "deadline": int(deadline)}
+
+
+class SignedConsentClient(ModuleClient):
+    """Builds messages with the chain's current nonce, and relays signed messages."""
+
+    def domain_separator(self) -> bytes:
+        return bytes(self._call(self.functions.DOMAIN_SEPARATOR()))
+
+    def _typed(self, kind: str, message: dict[str, Any]) -> dict[str, Any]:
+        return typed_data(kind, chain_id=self.contract.w3.eth.chain_id, contract=self.contract.address,
+                          message=message)
+
+    def _deadline(self, seconds: int) -> int:
+        if not 0 < seconds <= MAX_SIGNATURE_LIFETIME:
+            raise InvalidArgumentError(f"a signature may be valid for 1 s to {MAX_SIGNATURE_LIFETIME // 86400} days")
+        return int(self.contract.w3.eth.get_block("latest")["timestamp"]) + seconds
+
+    def grant_data(self, patient: str, grantee: str, *, categories: int, purposes: int, permissions: int,
+                   expiry: int, envelope: bytes = b"", valid_for: int = 3600) -> dict[str, Any]:
+        nonce = self._call(self.functions.consentOf(checked_address(patient, "patient"),
+                                                    checked_address(grantee, "grantee")))[4]
+        return self._typed("Grant", grant_message(patient=patient, grantee=grantee, categories=categories,
+                                                  purposes=purposes, permissions=permissions, expiry=expiry,
+                                                  envelope=envelope, nonce=nonce,
+                                                  deadline=self._deadline(valid_for)))
+
+    def revoke_data(self, patient: str, grantee: str, *, valid_for: int = 3600) -> dict[str, Any]:
+        nonce = self._call(self.functions.consentOf(checked_address(patient, "patient"),
+                                                    checked_address(grantee, "grantee")))[4]
+        return self._typed("Revoke", revoke_message(patient=patient, grantee=grantee, nonce=nonce,
+                                                    deadline=self._deadline(valid_for)))
+
+    def appoint_guardian_data(self, patient: str, guardian: str, *, until: int = 0, can_appoint: bool = False,
+                              envelope: bytes = b"", valid_for: int = 3600) -> dict[str, Any]:
+        nonce = self._call(self.functions.guardianOf(checked_address(patient, "patient"),
+                                                     checked_address(guardian, "guardian")))[3]
+        return self._typed("AppointGuardian", appoint_guardian_message(
+            patient=patient, guardian=guardian, until=until, can_appoint=can_appoint, envelope=envelope,
+            nonce=nonce, deadline=self._deadline(valid_for)))
+
+    def remove_guardian_data(self, patient: str, guardian: str, *, valid_for: int = 3600) -> dict[str, Any]:
+        nonce = self._call(self.functions.guardianOf(checked_address(patient, "patient"),
+                                                     checked_address(guardian, "guardian")))[3]
+        return self._typed("RemoveGuardian", remove_guardian_message(patient=patient, guardian=guardian, nonce=nonce,
+                                                                     deadline=self._deadline(valid_for)))
+
+    def relay_call(self, signed: SignedMessage):
+        """The unsent *BySig call for `signed`, after checking it targets this chain and contract."""
+        domain = signed.typed_data.get("domain", {})
+        if int(domain.get("chainId", -1)) != int(self.contract.w3.eth.chain_id):
+            raise SignedMessageError(f"the message was signed for chain {domain.get('chainId')}, "
+                                     f"this is chain {self.contract.w3.eth.chain_id}")
+        if to_checksum_address(domain.get("verifyingContract", "0x" + "00" * 20)) != self.contract.address:
+            raise SignedMessageError(f"the message was signed for contract {domain.get('verifyingContract')}, "
+                                     f"not {self.contract.address}")
+        m, sig, env = signed.message, signed.signature, signed.envelope
+        if "envelopeHash" in m and "0x" + keccak(env).hex() != m["envelopeHash"].lower():
+            raise SignedMessageError("the envelope does not match the signed envelope hash")
+        f = self.functions
+        if signed.kind == "Grant":
+            return f.grantBySig(m["patient"], m["grantee"], m["categories"], m["purposes"], m["permissions"],
+                                m["expiry"], env, m["nonce"], m["deadline"], sig)
+        if signed.kind == "Revoke":
+            return f.revokeBySig(m["patient"], m["grantee"], m["nonce"], m["deadline"], sig)
+        if signed.kind == "AppointGuardian":
+            return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env,
+                                          m["nonce"], m["deadline"], sig)
+        return f.removeGuardianBySig(m["patient"], m["guardian"], m["nonce"], m["deadline"], sig)
+
+    def relay(self, signed: SignedMessage) -> Receipt:
+        """Submit `signed` from this client's signer, who pays the gas."""
+        return self._send(self.relay_call(signed))

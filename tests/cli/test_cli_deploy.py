@@ -1,0 +1,26 @@
+"""`medledger deploy` records its deployment and, run again, reuses it without sending anything."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import ADMIN, REGISTRAR, Cli, address
+
+
+def test_deploy_writes_the_deployment_file_for_the_chain(cli: Cli) -> None:
+    deployed = cli.json("deploy", "--registrar", address(REGISTRAR), account=ADMIN)
+    assert deployed["reused"] is False
+    assert deployed["chainId"] == 31337
+    record = json.loads((cli.deployments / "31337.json").read_text())
+    assert record["contracts"]["MedLedger"]["address"] == deployed["address"]
+
+
+def test_deploy_twice_reuses_the_recorded_deployment_and_sends_nothing(cli: Cli) -> None:
+    first = cli.json("deploy", "--registrar", address(REGISTRAR), account=ADMIN)
+    nonces = cli.nonces()
+    again = cli.ok("deploy", "--registrar", address(REGISTRAR), account=ADMIN)
+    assert again.stdout.startswith("reusing MedLedger at " + first["address"])
+    second = cli.json("deploy", "--registrar", address(REGISTRAR), account=ADMIN)
+    assert second["reused"] is True
+    assert (second["address"], second["txHash"]) == (first["address"], first["txHash"])
+    assert cli.nonces() == nonces
