@@ -14,6 +14,8 @@ from medledger.chain.connection import connect
 from medledger.chain.deploy import deploy
 from medledger.devnet.anvil import AnvilNode
 from medledger.ledger import MedLedger, ProviderKind
+from medledger.ledger.emergency import EmergencyReason
+from medledger.ledger.signatures import sign
 from medledger.scopes import Category, Permission, Purpose, mask
 
 # (operation, target or None, floor quoted by the issue for a minimal contract or None)
@@ -21,6 +23,9 @@ TARGETS = {
     "grant (new slot)": 55_000,
     "revoke": 30_000,
     "addRecord (steady state)": 75_000,
+    "grantBySig (relayed, new slot)": 60_000,
+    "logAccess (grantee)": 30_000,
+    "breakGlass": 60_000,
 }
 FLOORS = {"grant (new slot)": 48_900, "revoke": 23_600, "addRecord (first)": 52_000, "addRecord (steady state)": 52_000}
 
@@ -29,7 +34,7 @@ def measure() -> list[tuple[str, int]]:
     rows: list[tuple[str, int]] = []
     with AnvilNode() as node:
         chain = connect(node.rpc_url)
-        admin, registrar, clinic, patient, lab = (anvil_account(i) for i in range(5))
+        admin, registrar, clinic, patient, lab, researcher, guardian = (anvil_account(i) for i in range(7))
         deployment = deploy(chain, admin)
         rows.append(("deploy MedLedger", deployment.contracts["MedLedger"].gas_used))
         ledger = MedLedger.from_deployment(chain, deployment)
@@ -61,6 +66,23 @@ def measure() -> list[tuple[str, int]]:
         rows.append(("addRecord amending (supersedes)", me.records.add(
             patient.address, os.urandom(32), 0x55, Category.LABS, supersedes=first).gas_used))
         rows.append(("eraseRecord", me.records.erase(first).gas_used))
+        me.consent.grant(clinic.address, **terms)
+        reader = ledger.as_signer(clinic)
+        second = os.urandom(32)
+        me.records.add(patient.address, second, 0x55, Category.LABS)
+        rows.append(("logAccess (patient)", me.records.log_access(patient.address, second, Purpose.TREAT).gas_used))
+        rows.append(("logAccess (grantee)", reader.records.log_access(patient.address, second, Purpose.TREAT).gas_used))
+        relayer = ledger.as_signer(admin)
+        reg.register(researcher.address, ProviderKind.RESEARCHER)
+        data = relayer.signed.grant_data(patient.address, researcher.address, categories=mask([Category.LABS]),
+                                         purposes=mask([Purpose.HRESCH]), permissions=int(Permission.READ),
+                                         expiry=me.consent.resolve_expiry(timedelta(days=30)))
+        rows.append(("grantBySig (relayed, new slot)", relayer.signed.relay(sign(patient, data)).gas_used))
+        data = relayer.signed.revoke_data(patient.address, researcher.address)
+        rows.append(("revokeBySig (relayed)", relayer.signed.relay(sign(patient, data)).gas_used))
+        rows.append(("appointGuardian", me.guardians.appoint(patient.address, guardian.address).gas_used))
+        rows.append(("breakGlass", reader.emergency.break_glass(patient.address, EmergencyReason.UNCONSCIOUS).gas_used))
+        rows.append(("setEmergencyPreferences", me.emergency.set_preferences(opt_out=True).gas_used))
         call = ledger.contract.functions.hasAccess(patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT),
                                                    int(Permission.WRITE))
         rows.append(("hasAccess (eth_call, incl. 21k base)", call.estimate_gas()))
