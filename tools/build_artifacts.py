@@ -16,9 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOLC = ROOT / "tools" / "solc.cjs"
 ARTIFACT_DIR = ROOT / "src" / "medledger" / "artifacts"
-SOURCE_DIRS = ("contracts", "interfaces")
+TEST_ARTIFACT_DIR = ROOT / "tests" / "artifacts"
+SOURCE_DIRS = ("contracts", "interfaces", "contracts/test")
 # Contracts that are deployed; interfaces' ABIs are not shipped separately.
 DEPLOYABLE = ("MedLedger",)
+# Test doubles (contracts/test/): built into tests/artifacts, never shipped in the package.
+TEST_PREFIX = "contracts/test/"
 # Pinned compiler settings: brownie-config.yaml and any forge profile must match them.
 SETTINGS = {
     "evmVersion": "cancun",
@@ -56,8 +59,10 @@ def compile_contracts() -> dict[str, dict]:
     artifacts = {}
     for unit, contracts in output["contracts"].items():
         for name, data in contracts.items():
-            if name not in DEPLOYABLE:
+            if name not in DEPLOYABLE and not unit.startswith(TEST_PREFIX):
                 continue
+            if not data["evm"]["bytecode"]["object"]:
+                continue  # an interface or abstract contract
             artifacts[name] = {
                 "contractName": name,
                 "sourceUnit": unit,
@@ -84,13 +89,14 @@ def main() -> int:
     artifacts = compile_contracts()
     stale = []
     for name, artifact in artifacts.items():
-        path = ARTIFACT_DIR / f"{name}.json"
+        directory = TEST_ARTIFACT_DIR if artifact["sourceUnit"].startswith(TEST_PREFIX) else ARTIFACT_DIR
+        path = directory / f"{name}.json"
         text = render(artifact)
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(path.name)
             continue
-        ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         size = (len(artifact["deployedBytecode"]) - 2) // 2
         print(f"wrote {path.relative_to(ROOT)} (runtime {size} bytes of 24576)")
