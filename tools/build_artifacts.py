@@ -55,7 +55,8 @@ def compile_contracts() -> dict[str, dict]:
         raise SystemExit(f"compilation failed with {len(errors)} error(s)")
     version = subprocess.run(["node", str(SOLC), "--version"], capture_output=True, text=True, check=True)
     compiler = version.stdout.strip().splitlines()[-1].removeprefix("Version: ")
-    source_hash = hashlib.sha256(json.dumps(request["sources"], sort_keys=True).encode()).hexdigest()
+    shipped = {unit: source for unit, source in request["sources"].items() if not unit.startswith(TEST_PREFIX)}
+    source_hash = hashlib.sha256(json.dumps(shipped, sort_keys=True).encode()).hexdigest()
     artifacts = {}
     for unit, contracts in output["contracts"].items():
         for name, data in contracts.items():
