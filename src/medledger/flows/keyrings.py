@@ -1,8 +1,10 @@
 """Category keyrings on chain: creating, rotating and recovering them.
 
 Every keyring secret reaches the chain only sealed: to the patient in each KeyringRotated
-envelope, to each grantee in its grant envelope or in a rotation share. So the patient's (and
-each grantee's) keys can always be rebuilt from the chain and one Ethereum key.
+envelope; to a grantee in its grant envelope or a rotation share; to a guardian in its
+appointment envelope or a rotation share; to the emergency key service in rotation shares of
+emergency categories, which it re-seals to a provider only while that provider's break-glass is
+open. So every party's keys can be rebuilt from the chain and its one Ethereum key.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from medledger.crypto import (
 )
 from medledger.flows.errors import MissingEncryptionKeyError
 from medledger.flows.session import Session
+from medledger.ledger.emergency import EMERGENCY_KEY_SERVICE_ROLE
 from medledger.scopes import CATEGORY_COUNT, Permission
 
 
@@ -54,18 +57,22 @@ def patient_keyrings(session: Session, category: int) -> list[CategoryKeyring]:
 
 
 def granted_keyrings(session: Session, patient: str) -> list[CategoryKeyring]:
-    """Every keyring of `patient` this account received, by a grant envelope or a rotation share."""
+    """Every keyring of `patient` this account received: grant and guardian envelopes, emergency
+    releases, and rotation shares."""
     found: dict[tuple[int, int], CategoryKeyring] = {}
-    for event in session.ledger.events("ConsentGranted", from_block=session.from_block, patient=patient,
-                                       grantee=session.address):
-        envelope = bytes(event.args.envelope)
-        if not envelope:
-            continue
-        try:
-            for keyring in open_grant_envelope(envelope, session.keypair):
-                found[(keyring.category, keyring.epoch)] = keyring
-        except CryptoError:
-            continue
+    sources = (("ConsentGranted", {"grantee": session.address}),
+               ("GuardianAppointed", {"guardian": session.address}),
+               ("EmergencyKeysReleased", {"provider": session.address}))
+    for name, recipient in sources:
+        for event in session.ledger.events(name, from_block=session.from_block, patient=patient, **recipient):
+            envelope = bytes(event.args.envelope)
+            if not envelope:
+                continue
+            try:
+                for keyring in open_grant_envelope(envelope, session.keypair):
+                    found[(keyring.category, keyring.epoch)] = keyring
+            except CryptoError:
+                continue
     me = bytes.fromhex(session.address[2:])
     for event in session.ledger.events("KeyringRotated", from_block=session.from_block, patient=patient):
         try:
@@ -76,35 +83,79 @@ def granted_keyrings(session: Session, patient: str) -> list[CategoryKeyring]:
     return list(found.values())
 
 
-def current_grantees(session: Session, patient: str, category: int) -> dict[bytes, bytes]:
-    """Grantees who may read `category` now: address -> X25519 key (they get rotation shares)."""
+def readable_keyrings(session: Session, patient: str, category: int | None = None) -> list[CategoryKeyring]:
+    """The keyrings of `patient` this account can open: all of them for the patient, the shared
+    ones for grantees, guardians and emergency providers."""
+    if session.address == patient:
+        categories = range(CATEGORY_COUNT) if category is None else [int(category)]
+        return [k for c in categories if session.ledger.keys.keyring_of(patient, c) for k in patient_keyrings(session, c)]
+    return [k for k in granted_keyrings(session, patient) if category is None or k.category == int(category)]
+
+
+def _latest_grantees(session: Session, event: str, patient: str, field: str) -> list[str]:
+    seen: list[str] = []
+    for log in session.ledger.events(event, from_block=session.from_block, patient=patient):
+        account = getattr(log.args, field)
+        if account not in seen:
+            seen.append(account)
+    return seen
+
+
+def emergency_key_services(session: Session) -> list[str]:
+    """Accounts currently holding the emergency key service role (from RoleGranted/RoleRevoked)."""
+    holders: list[str] = []
+    for name in ("RoleGranted",):
+        for log in session.ledger.events(name, from_block=session.from_block, role=EMERGENCY_KEY_SERVICE_ROLE):
+            if log.args.account not in holders:
+                holders.append(log.args.account)
+    return [h for h in holders
+            if session.ledger.contract.functions.hasRole(EMERGENCY_KEY_SERVICE_ROLE, h).call()]
+
+
+def current_readers(session: Session, patient: str, category: int) -> dict[bytes, bytes]:
+    """Who must receive a share of `patient`'s keyring for `category`: grantees who may read it
+    now, active guardians, and (for emergency categories of a patient who has not opted out)
+    the emergency key services. Maps address -> X25519 key; accounts without a key are skipped."""
     now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
-    seen: set[str] = set()
-    shares: dict[bytes, bytes] = {}
-    for event in session.ledger.events("ConsentGranted", from_block=session.from_block, patient=patient):
-        grantee = event.args.grantee
-        if grantee in seen:
-            continue
-        seen.add(grantee)
+    readers: list[str] = []
+    for grantee in _latest_grantees(session, "ConsentGranted", patient, "grantee"):
         terms = session.ledger.consent.get(patient, grantee)
         if terms.expiry > now and terms.categories >> int(category) & 1 and terms.permissions & Permission.READ:
-            key = session.ledger.keys.encryption_key_of(grantee)
-            if key is not None:
-                shares[bytes.fromhex(grantee[2:])] = key
+            readers.append(grantee)
+    for guardian in _latest_grantees(session, "GuardianAppointed", patient, "guardian"):
+        if session.ledger.guardians.is_guardian(patient, guardian):
+            readers.append(guardian)
+    opted_out, emergency_categories = session.ledger.emergency.preferences(patient)
+    if not opted_out and emergency_categories >> int(category) & 1:
+        readers.extend(emergency_key_services(session))
+    shares: dict[bytes, bytes] = {}
+    for account in readers:
+        key = session.ledger.keys.encryption_key_of(account)
+        if key is not None:
+            shares[bytes.fromhex(account[2:])] = key
     return shares
 
 
-def rotation_call(session: Session, category: int, *, excluding: str | None = None) -> tuple[Any, CategoryKeyring]:
-    """The call that starts the next epoch of the session patient's keyring for `category`,
-    sealed to the patient and to every current reader except `excluding`."""
+# Kept for callers of the first version: grantees and guardians are "current readers".
+current_grantees = current_readers
+
+
+def rotation_call(session: Session, category: int, *, excluding: str | None = None,
+                  patient: str | None = None) -> tuple[Any, CategoryKeyring]:
+    """The call that starts the next epoch of `patient`'s keyring for `category` (the session's
+    own by default; a guardian passes the ward), sealed to the patient and every current reader
+    except `excluding`."""
     if not 0 <= int(category) < CATEGORY_COUNT:
         raise ValueError(f"category {category} is out of range")
-    current = session.ledger.keys.keyring_of(session.address, category)
+    owner = patient or session.address
+    current = session.ledger.keys.keyring_of(owner, category)
     epoch = (current[1] if current else 0) + 1
     keyring = new_keyring(int(category), epoch)
-    shares = current_grantees(session, session.address, category)
+    shares = current_readers(session, owner, category)
     if excluding is not None:
         shares.pop(bytes.fromhex(excluding[2:]), None)
-    envelope = build_rotation_envelope(keyring, session.keypair.public, shares)
-    return session.ledger.keys.rotate_keyring_call(category, keyring.public, envelope), keyring
-
+    patient_public = session.keypair.public if owner == session.address else encryption_key(session, owner)
+    envelope = build_rotation_envelope(keyring, patient_public, shares)
+    call = session.ledger.keys.rotate_keyring_call(category, keyring.public, envelope,
+                                                   patient=None if owner == session.address else owner)
+    return call, keyring

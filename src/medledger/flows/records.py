@@ -31,7 +31,7 @@ from medledger.flows.errors import (
     RecordNotFoundError,
 )
 from medledger.flows.journal import DONE, ENCRYPTED, REGISTERED, ROLLED_BACK, STARTED, STORED, Journal, JournalEntry
-from medledger.flows.keyrings import current_keyring, encryption_key, granted_keyrings, patient_keyrings
+from medledger.flows.keyrings import current_keyring, encryption_key, readable_keyrings
 from medledger.flows.session import Session
 from medledger.flows.streams import IteratorReader
 from medledger.ledger.base import checked_address
@@ -124,13 +124,20 @@ def resume(session: Session, journal_id: str, *, rollback: bool = False) -> Jour
 
 
 def fetch(session: Session, patient: str, digest: bytes, destination: str | os.PathLike[str], *,
-          purpose: Purpose = Purpose.TREAT, progress: Progress | None = None) -> FetchResult:
-    """Fetch and decrypt one record to `destination` (written whole or not at all)."""
+          purpose: Purpose = Purpose.TREAT, progress: Progress | None = None,
+          log_access: bool = True) -> FetchResult:
+    """Fetch and decrypt one record to `destination` (written whole or not at all).
+
+    With `log_access` (the default) the read is first recorded on chain (`logAccess`, which
+    itself refuses a reader without access), so the audit shows who read what, when and why.
+    """
     patient = checked_address(patient, "patient")
     pointer = _pointer(session, patient, digest)
     if not session.ledger.consent.has_access(patient, session.address, pointer.category, purpose, Permission.READ):
         raise AccessDeniedError(
             f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}")
+    if log_access:
+        session.ledger.records.log_access(patient, pointer.digest, purpose)
     cid = Cid.from_digest(pointer.digest, pointer.codec)
     identities = _identities(session, patient, pointer.category)
     destination = Path(destination)
@@ -240,12 +247,7 @@ def _pointer(session: Session, patient: str, digest: bytes, *, allow_erased: boo
 
 
 def _identities(session: Session, patient: str, category: int) -> list[EncryptionKeyPair | CategoryKeyring]:
-    identities: list[EncryptionKeyPair | CategoryKeyring] = [session.keypair]
-    if session.address == patient:
-        identities.extend(patient_keyrings(session, category))
-    else:
-        identities.extend(k for k in granted_keyrings(session, patient) if k.category == int(category))
-    return identities
+    return [session.keypair, *readable_keyrings(session, patient, category)]
 
 
 def _no_key(session: Session, patient: str, pointer: RecordPointer) -> Exception:

@@ -1,0 +1,34 @@
+"""Appointing and removing guardians, with the keys they need to read for the patient."""
+
+from __future__ import annotations
+
+from medledger.chain.transactions import Receipt
+from medledger.flows.consent import key_envelope
+from medledger.flows.session import Session
+from medledger.scopes import CATEGORY_COUNT
+
+
+def appoint_guardian(session: Session, guardian: str, *, until: int = 0, can_appoint: bool = False,
+                     patient: str | None = None) -> Receipt:
+    """Appoint `guardian` (for the session patient, or for `patient` by an appointing guardian),
+    sealing every keyring the appointer holds to the guardian in the same transaction."""
+    ward = patient or session.address
+    existing = [c for c in range(CATEGORY_COUNT) if session.ledger.keys.keyring_of(ward, c)]
+    mask = sum(1 << c for c in existing)
+    calls, envelope = key_envelope(session, ward, guardian, mask) if mask else ([], b"")
+    calls.append(session.ledger.contract.functions.appointGuardian(ward, guardian, int(until), bool(can_appoint),
+                                                                   envelope))
+    return session.ledger.multicall(calls)
+
+
+def remove_guardian(session: Session, guardian: str, *, patient: str | None = None, rotate: bool = True) -> Receipt:
+    """Remove a guardian and rotate every keyring, so later records are closed to it."""
+    from medledger.flows.keyrings import rotation_call
+
+    ward = patient or session.address
+    calls = [session.ledger.contract.functions.removeGuardian(ward, guardian)]
+    if rotate and ward == session.address:
+        for category in range(CATEGORY_COUNT):
+            if session.ledger.keys.keyring_of(ward, category):
+                calls.append(rotation_call(session, category, excluding=guardian)[0])
+    return session.ledger.multicall(calls)
