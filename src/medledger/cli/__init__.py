@@ -6,7 +6,20 @@ from pathlib import Path
 
 import click
 
-from medledger.cli.commands import account, audit, consent, demo, deploy, devnet, keys, provider, record
+from medledger.cli.commands import (
+    account,
+    audit,
+    consent,
+    demo,
+    deploy,
+    devnet,
+    emergency,
+    guardian,
+    keys,
+    provider,
+    record,
+    relay,
+)
 from medledger.cli.context import AppContext
 from medledger.cli.settings import DEFAULT_HOME, Settings
 
@@ -34,7 +47,7 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
     ctx.obj = AppContext(settings)
 
 
-for module in (account, deploy, provider, keys, consent, record, audit, devnet, demo):
+for module in (account, deploy, provider, keys, consent, guardian, record, emergency, relay, audit, devnet, demo):
     main.add_command(module.command)
 
 __all__ = ["main"]

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from medledger.ledger import MedLedger
 from medledger.scopes import categories_in, purposes_in
 
-PATIENT_EVENTS = ("ConsentGranted", "ConsentRevoked", "KeyringRotated", "RecordAdded", "RecordErased")
+PATIENT_EVENTS = ("ConsentGranted", "ConsentRevoked", "KeyringRotated", "RecordAdded", "RecordErased", "AccessLogged",
+                  "GuardianAppointed", "GuardianRemoved", "EmergencyAccessOpened", "EmergencyAccessClosed",
+                  "EmergencyKeysReleased", "EmergencyPreferencesSet")
+EMERGENCY_REASONS = {1: "unconscious", 2: "life-threatening", 3: "unable-to-consent", 4: "other"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,21 @@ def _details(name: str, args) -> tuple[str, dict[str, object]]:
                              "supersedes": ("0x" + bytes(args.supersedes).hex()) if any(args.supersedes) else None}
     if name == "RecordErased":
         return args.patient, {"digest": "0x" + bytes(args.digest).hex()}
+    if name == "AccessLogged":
+        return args.accessor, {"digest": "0x" + bytes(args.digest).hex(), "purpose": purposes_in(1 << args.purpose)[0]}
+    if name == "GuardianAppointed":
+        return args.appointedBy, {"guardian": args.guardian, "until": args.until or None,
+                                  "can_appoint": args.canAppoint}
+    if name == "GuardianRemoved":
+        return args.removedBy, {"guardian": args.guardian}
+    if name == "EmergencyAccessOpened":
+        return args.provider, {"reason": EMERGENCY_REASONS.get(args.reason, args.reason), "until": args.until}
+    if name == "EmergencyAccessClosed":
+        return args.closedBy, {"provider": args.provider}
+    if name == "EmergencyKeysReleased":
+        return args.provider, {"released_to": args.provider, "envelope_bytes": len(args.envelope)}
+    if name == "EmergencyPreferencesSet":
+        return args.patient, {"opted_out": args.optedOut, "categories": categories_in(args.categories)}
     raise ValueError(name)
 
 

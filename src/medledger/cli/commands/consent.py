@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -17,11 +18,11 @@ def command() -> None:
 
 
 def _confirm(yes: bool, summary: str) -> None:
+    if not yes and not sys.stdin.isatty():  # nobody to ask: refuse in one line, before the summary
+        raise click.UsageError("not confirmed: pass --yes to confirm without a prompt")
     click.echo(summary, err=True)
     if yes:
         return
-    if not sys.stdin.isatty():
-        raise click.UsageError("not confirmed: pass --yes to confirm without a prompt")
     if not click.confirm("Send this transaction?", default=False, err=True):
         raise click.Abort()
 
@@ -35,10 +36,12 @@ def _confirm(yes: bool, summary: str) -> None:
 @click.option("--access", default="read", show_default=True, help="read, write or read,write.")
 @click.option("--expires", required=True, help="A duration (90d, 12h, 2w, 1y) or an ISO date (2027-01-31).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--for", "ward", default=None, help="Act as guardian for this patient.")
 @connection_options
 @pass_app
 @guarded
-def grant(app: AppContext, grantee: str, categories: str, purposes: str, access: str, expires: str, yes: bool) -> None:
+def grant(app: AppContext, grantee: str, categories: str, purposes: str, access: str, expires: str, yes: bool,
+          ward: str | None) -> None:
     """Let GRANTEE (an active provider) access your records within a scope, until a time."""
     from medledger.flows.consent import grant as grant_flow
     from medledger.ledger.base import checked_address
@@ -60,14 +63,15 @@ def grant(app: AppContext, grantee: str, categories: str, purposes: str, access:
     provider = session.ledger.providers.get(grantee)
     verbs = " and ".join(v for v, bit in (("read", 1), ("write", 2)) if permission_bits & bit)
     _confirm(yes, (
-        f"You ({session.address}) are about to let {grantee} "
+        (f"As guardian of {ward}, you" if ward else f"You ({session.address})") + f" are about to let {grantee} "
         f"({provider.kind.name.lower()}, {provider.status.name.lower()})\n"
         f"  {verbs} your records in: {', '.join(categories_in(category_bits))}\n"
         f"  for: {', '.join(purposes_in(purpose_bits))}\n"
         f"  until: {format_time(expiry)}\n"
         "You can revoke at any time; what they read before that they keep."))
     receipt = grant_flow(session, grantee, categories=category_bits, purposes=purpose_bits,
-                         permissions=permission_bits, expiry=expiry)
+                         permissions=permission_bits, expiry=expiry,
+                         on_behalf_of=checked_address(ward, "patient") if ward else None)
     payload = {"patient": session.address, "grantee": grantee, "categories": categories_in(category_bits),
                "purposes": purposes_in(purpose_bits), "read": bool(permission_bits & 1),
                "write": bool(permission_bits & 2), "expiry": expiry, "txHash": receipt.tx_hash,
@@ -80,23 +84,25 @@ def grant(app: AppContext, grantee: str, categories: str, purposes: str, access:
 @click.option("--no-rotate", is_flag=True,
               help="Do not rotate keyrings (the revoked party could still decrypt records written later).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--for", "ward", default=None, help="Act as guardian for this patient.")
 @connection_options
 @pass_app
 @guarded
-def revoke(app: AppContext, grantee: str, no_rotate: bool, yes: bool) -> None:
+def revoke(app: AppContext, grantee: str, no_rotate: bool, yes: bool, ward: str | None) -> None:
     """End GRANTEE's access and rotate the keyrings it could read, in one transaction."""
     from medledger.flows.consent import revoke as revoke_flow
     from medledger.ledger.base import checked_address
 
     grantee = checked_address(grantee, "grantee")
     session = app.session()
-    terms = session.ledger.consent.get(session.address, grantee)
+    patient = checked_address(ward, "patient") if ward else session.address
+    terms = session.ledger.consent.get(patient, grantee)
     if not terms.exists:
         raise click.UsageError(f"you have no consent for {grantee} to revoke")
     _confirm(yes, f"Revoke {grantee}'s access to: {', '.join(categories_in(terms.categories))}"
                   + ("" if no_rotate else " (and rotate those keyrings)"))
-    receipt = revoke_flow(session, grantee, rotate=not no_rotate)
-    app.output({"patient": session.address, "grantee": grantee, "rotated": not no_rotate, "txHash": receipt.tx_hash,
+    receipt = revoke_flow(session, grantee, rotate=not no_rotate, on_behalf_of=patient if ward else None)
+    app.output({"patient": patient, "grantee": grantee, "rotated": not no_rotate, "txHash": receipt.tx_hash,
                 "gasUsed": receipt.gas_used}, f"revoked; tx {receipt.tx_hash}")
 
 
@@ -155,3 +161,52 @@ def show(app: AppContext, grantee: str, patient: str | None) -> None:
              f"{'+'.join(v for v in ('read', 'write') if row[v])} {', '.join(row['categories'])} "
              f"for {', '.join(row['purposes'])} until {format_time(terms.expiry)}")
     app.output(row, human)
+
+
+@command.command("sign")
+@click.argument("grantee")
+@click.option("--revoke", "revoking", is_flag=True, help="Sign a revocation instead of a grant.")
+@click.option("--categories", default=None, help="Record categories, e.g. labs,imaging (grants).")
+@click.option("--purpose", "purposes", default=None, help="Purposes of use (grants).")
+@click.option("--access", default="read", show_default=True, help="read, write or read,write.")
+@click.option("--expires", default=None, help="A duration (90d) or an ISO date (grants).")
+@click.option("--valid-for", default="1d", show_default=True, help="How long a relayer may submit it (<= 30d).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@connection_options
+@pass_app
+@guarded
+def sign(app: AppContext, grantee: str, revoking: bool, categories: str | None, purposes: str | None, access: str,
+         expires: str | None, valid_for: str, out: Path) -> None:
+    """Sign a Grant (or --revoke) to a file, paying no gas; anyone can `medledger relay` it.
+
+    Reads the chain (nonce, keyrings) but sends nothing.
+    """
+    from medledger.flows.consent import key_envelope
+    from medledger.ledger.base import checked_address
+    from medledger.ledger.signatures import sign as sign_message
+
+    grantee = checked_address(grantee, "grantee")
+    session = app.session()
+    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    lifetime = parse_expiry(valid_for, now) - now
+    signed_client = session.ledger.signed
+    envelope = b""
+    if revoking:
+        data = signed_client.revoke_data(session.address, grantee, valid_for=lifetime)
+    else:
+        if not (categories and purposes and expires):
+            raise click.UsageError("a grant needs --categories, --purpose and --expires")
+        category_bits, purpose_bits = categories_option(categories), purposes_option(purposes)
+        permission_bits = permissions_option(access)
+        if permission_bits & 1:
+            calls, envelope = key_envelope(session, session.address, grantee, category_bits)
+            if calls:
+                raise click.UsageError("create keyrings for these categories first (`medledger keys publish "
+                                       "--categories ...`): a signed grant cannot create them")
+        data = signed_client.grant_data(session.address, grantee, categories=category_bits, purposes=purpose_bits,
+                                        permissions=permission_bits, expiry=parse_expiry(expires, now),
+                                        envelope=envelope, valid_for=lifetime)
+    signed = sign_message(session.signer, data, envelope)
+    out.write_text(signed.to_json())
+    app.output({"kind": signed.kind, "file": str(out), "deadline": data["message"]["deadline"]},
+               f"signed {signed.kind} written to {out}; valid until {format_time(data['message']['deadline'])}")

@@ -100,17 +100,19 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the decrypted record (written whole or not at all).")
 @click.option("--purpose", default="treatment", show_default=True, help="Why you are reading it.")
+@click.option("--no-log", is_flag=True, help="Do not record this read on chain (the default logs it for the audit).")
 @connection_options
 @pass_app
 @guarded
-def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str) -> None:
+def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str, no_log: bool) -> None:
     """Fetch, verify and decrypt RECORD (a CID or 0x digest) of PATIENT to --out."""
     from medledger.cli.progress import file_progress
     from medledger.flows.records import fetch as fetch_flow
 
     session = app.session()
     with file_progress(app, "downloading and decrypting", None) as advance:
-        result = fetch_flow(session, patient, _digest(record), out, purpose=_purpose(purpose), progress=advance)
+        result = fetch_flow(session, patient, _digest(record), out, purpose=_purpose(purpose), progress=advance,
+                            log_access=not no_log)
     app.output({"cid": result.cid, "path": str(result.path), "bytes": result.size,
                 "category": categories_in(1 << result.pointer.category)[0]},
                f"wrote {result.size} bytes to {result.path}")

@@ -1,0 +1,83 @@
+"""`medledger guardian appoint|remove|list`."""
+
+from __future__ import annotations
+
+import click
+
+from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.units import format_time, parse_expiry
+
+
+@click.group("guardian")
+def command() -> None:
+    """Appoint and remove guardians who manage consent and read on a patient's behalf."""
+
+
+@command.command("appoint")
+@click.argument("guardian")
+@click.option("--until", "until_text", default=None, help="End of the guardianship: a duration (18y) or a date.")
+@click.option("--can-appoint", is_flag=True, help="Let this guardian appoint further (plain) guardians.")
+@click.option("--patient", default=None, help="Appoint for this ward (you must be a guardian allowed to appoint).")
+@connection_options
+@pass_app
+@guarded
+def appoint(app: AppContext, guardian: str, until_text: str | None, can_appoint: bool, patient: str | None) -> None:
+    """Appoint GUARDIAN; it receives your keyrings sealed to its key in the same transaction."""
+    from medledger.flows.guardians import appoint_guardian
+    from medledger.ledger.base import checked_address
+
+    session = app.session()
+    guardian = checked_address(guardian, "guardian")
+    ward = checked_address(patient, "patient") if patient else session.address
+    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    until = parse_expiry(until_text, now) if until_text else 0
+    receipt = appoint_guardian(session, guardian, until=until, can_appoint=can_appoint,
+                               patient=None if ward == session.address else ward)
+    app.output({"patient": ward, "guardian": guardian, "until": until, "canAppoint": can_appoint,
+                "txHash": receipt.tx_hash},
+               f"{guardian} is now a guardian of {ward}" + (f" until {format_time(until)}" if until else ""))
+
+
+@command.command("remove")
+@click.argument("guardian")
+@click.option("--patient", default=None, help="The ward [default: you].")
+@connection_options
+@pass_app
+@guarded
+def remove(app: AppContext, guardian: str, patient: str | None) -> None:
+    """End a guardianship (and rotate your keyrings when you are the patient)."""
+    from medledger.flows.guardians import remove_guardian
+    from medledger.ledger.base import checked_address
+
+    session = app.session()
+    ward = checked_address(patient, "patient") if patient else session.address
+    receipt = remove_guardian(session, checked_address(guardian, "guardian"),
+                              patient=None if ward == session.address else ward)
+    app.output({"patient": ward, "guardian": guardian, "txHash": receipt.tx_hash}, f"removed guardian {guardian}")
+
+
+@command.command("list")
+@click.option("--patient", default=None, help="Whose guardians [default: you].")
+@connection_options
+@pass_app
+@guarded
+def list_(app: AppContext, patient: str | None) -> None:
+    """List everyone ever appointed and whether they are guardians now."""
+    from medledger.ledger.base import checked_address
+
+    ledger = app.ledger(signed=patient is None)
+    ward = checked_address(patient, "patient") if patient else app.signer().address
+    seen: list[str] = []
+    for event in ledger.events("GuardianAppointed", from_block=app.deployment().contracts["MedLedger"].block,
+                               patient=ward):
+        if event.args.guardian not in seen:
+            seen.append(event.args.guardian)
+    rows = []
+    for guardian in seen:
+        info = ledger.guardians.get(ward, guardian)
+        rows.append({"guardian": guardian, "active": ledger.guardians.is_guardian(ward, guardian),
+                     "canAppoint": info.can_appoint, "until": info.until})
+    app.output(rows, "\n".join(f"{r['guardian']}  {'active' if r['active'] else 'inactive'}"
+                               f"{'  can appoint' if r['canAppoint'] else ''}"
+                               f"{'  until ' + format_time(r['until']) if r['until'] else ''}" for r in rows)
+               or "no guardians")
