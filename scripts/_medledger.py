@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from brownie import accounts, network
+from brownie._config import CONFIG
 
 from medledger.chain.accounts import PRIVATE_KEY_ENV, Signer, anvil_account, from_environment
 from medledger.chain.connection import Chain, connect
@@ -45,7 +46,7 @@ def chain() -> Chain:
 
 
 def is_development() -> bool:
-    return network.is_connected() and "cmd" in network.main.CONFIG.active_network
+    return CONFIG.network_type == "development"
 
 
 def signer() -> Signer:

@@ -7,7 +7,7 @@ comma-separated names (categories: labs, imaging, medications, ...; purposes: HL
 PurposeOfUse codes or aliases such as treatment; permissions: read, write, read,write).
 The same values may come from MEDLEDGER_GRANTEE, MEDLEDGER_CATEGORIES, MEDLEDGER_PURPOSES,
 MEDLEDGER_PERMISSIONS and MEDLEDGER_DAYS. The grantee must be an active provider that has
-published its encryption key (scripts/setup.py). The patient is BROWNIE_ACCOUNT (or
+published its encryption key (scripts/setup_account.py). The patient is BROWNIE_ACCOUNT (or
 MEDLEDGER_PRIVATE_KEY); see scripts/_medledger.py.
 """
 

@@ -12,7 +12,7 @@ from medledger.flows.consent import grant, revoke
 from medledger.flows.records import fetch, publish
 from medledger.scopes import Category, Permission, Purpose, mask
 
-from .conftest import LABS, TREATMENT, People, make_people, enrol, grant_read, sha256_of, write_source
+from .conftest import LABS, TREATMENT, People, enrol, grant_read, make_people, sha256_of, write_source
 
 pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 

@@ -1,6 +1,6 @@
 """Publish the account's X25519 encryption key and create keyrings for a patient's categories.
 
-    brownie run scripts/setup.py [main CATEGORIES]
+    brownie run scripts/setup_account.py [main CATEGORIES]
 
 CATEGORIES: comma-separated names (labs,imaging,...) for a patient's keyrings; empty for a
 provider, which only publishes its key. Everyone who reads or writes records runs this once.
