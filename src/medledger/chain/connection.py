@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from web3 import EthereumTesterProvider, Web3
 from web3.providers.rpc import HTTPProvider
+from web3.types import RPCEndpoint
 
 from medledger.chain.accounts import Signer
 from medledger.chain.errors import ConnectionFailedError, WrongChainError
@@ -62,7 +63,10 @@ def connect(endpoint: str = EMBEDDED, *, timeout: float = 30.0) -> Chain:
         return Chain(Web3(EthereumTesterProvider()), EMBEDDED)
     if not endpoint.startswith(("http://", "https://")):
         raise ConnectionFailedError(f"{endpoint!r} is not an http(s) RPC URL or 'embedded'")
-    w3 = Web3(HTTPProvider(endpoint, request_kwargs={"timeout": timeout}))
+    # Only eth_chainId is cached: web3's validation asks it before every call, and a live
+    # endpoint never changes chains (require_chain_id guards the one that matters).
+    w3 = Web3(HTTPProvider(endpoint, request_kwargs={"timeout": timeout}, cache_allowed_requests=True,
+                           cacheable_requests={RPCEndpoint("eth_chainId")}))
     try:
         w3.eth.chain_id
     except Exception as exc:  # requests/aiohttp raise many types; all mean "no answer"
