@@ -20,20 +20,8 @@ import httpx
 from .ports import free_loopback_port
 
 IPFS_CLI = Path("node_modules") / "ipfs" / "src" / "cli.js"
-POLYFILL = Path("scripts_node") / "ipfs-polyfill.cjs"
-
-# Used when the project checkout has no scripts_node/ipfs-polyfill.cjs (keep the two in sync).
-_POLYFILL_SOURCE = """\
-'use strict'
-if (typeof Promise.withResolvers !== 'function') {
-  Promise.withResolvers = function withResolvers () {
-    let resolve
-    let reject
-    const promise = new this((res, rej) => { resolve = res; reject = rej })
-    return { promise, resolve, reject }
-  }
-}
-"""
+# Shipped inside the package, so the daemon starts from any checkout or installation.
+POLYFILL = Path(__file__).resolve().parent / "ipfs-polyfill.cjs"
 
 
 class IpfsDaemonError(RuntimeError):
@@ -153,10 +141,7 @@ class IpfsDaemon:
     # -- steps --------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
         assert self._workdir is not None and self.repo_dir is not None
-        polyfill = self.project_root / POLYFILL
-        if not polyfill.is_file():
-            polyfill = self._workdir / "ipfs-polyfill.cjs"
-            polyfill.write_text(_POLYFILL_SOURCE)
+        polyfill = POLYFILL
         env = dict(os.environ)
         env["IPFS_PATH"] = str(self.repo_dir)
         env["NODE_OPTIONS"] = f'{env.get("NODE_OPTIONS", "")} --require "{polyfill}"'.strip()
