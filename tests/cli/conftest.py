@@ -152,7 +152,7 @@ class Cli:
         return [self.nonce(i) for i in range(10)]
 
 
-def _new_cli(tmp_path: Path, anvil: AnvilNode, ipfs_api: str | None) -> Cli:
+def new_cli(tmp_path: Path, anvil: AnvilNode, ipfs_api: str | None) -> Cli:
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     return Cli(home=tmp_path / "home", deployments=tmp_path / "deployments", anvil=anvil, ipfs_api=ipfs_api,
@@ -162,7 +162,7 @@ def _new_cli(tmp_path: Path, anvil: AnvilNode, ipfs_api: str | None) -> Cli:
 @pytest.fixture
 def cli(tmp_path: Path, chain_snapshot: AnvilNode, ipfs_daemon: IpfsDaemon) -> Cli:
     """A `medledger` with nothing deployed yet, on anvil (reverted after the test) and the IPFS daemon."""
-    return _new_cli(tmp_path, chain_snapshot, ipfs_daemon.api_url)
+    return new_cli(tmp_path, chain_snapshot, ipfs_daemon.api_url)
 
 
 def _build_world(cli: Cli) -> Cli:
@@ -179,7 +179,7 @@ def world_template(tmp_path_factory: pytest.TempPathFactory, anvil: AnvilNode,
     """Built once per module (chain state reverted at its end); each test gets copies of its files."""
     snapshot = anvil.snapshot()
     try:
-        yield _build_world(_new_cli(tmp_path_factory.mktemp("world"), anvil, ipfs_daemon.api_url))
+        yield _build_world(new_cli(tmp_path_factory.mktemp("world"), anvil, ipfs_daemon.api_url))
     finally:
         anvil.revert(snapshot)
 
@@ -188,7 +188,7 @@ def world_template(tmp_path_factory: pytest.TempPathFactory, anvil: AnvilNode,
 def world(world_template: Cli, tmp_path: Path, chain_snapshot: AnvilNode) -> Cli:
     """Deployed with a registrar; the clinic registered; clinic and patient (labs keyring) keys
     published. Its own copy of home and deployments; chain state reverted after the test."""
-    cli = _new_cli(tmp_path, chain_snapshot, world_template.ipfs_api)
+    cli = new_cli(tmp_path, chain_snapshot, world_template.ipfs_api)
     for source, target in ((world_template.home, cli.home), (world_template.deployments, cli.deployments)):
         if source.exists():
             shutil.copytree(source, target)

@@ -67,3 +67,20 @@ def test_account_import_reads_the_key_from_MEDLEDGER_IMPORT_KEY(cli: Cli) -> Non
     assert bytes(Account.decrypt(json.loads(keystore.read_text()), PASSWORD)) == key
     for secret in _secrets(key):
         assert secret not in result.output
+
+
+def test_a_keystore_name_matching_several_accounts_is_refused_as_ambiguous(cli: Cli) -> None:
+    first, _ = _new_account(cli)
+    second, _ = _new_account(cli)
+    common = next(ch for ch in "0123456789abcdef"
+                  if ch in first["address"][2:].lower() and ch in second["address"][2:].lower())
+    result = cli.invoke("deploy", "--keystore", common, env={"MEDLEDGER_PASSWORD": PASSWORD})
+    assert "ambiguous" in assert_clear_failure(result, BAD_INPUT)
+
+
+def test_a_keystore_can_be_named_by_its_address(cli: Cli) -> None:
+    created, _ = _new_account(cli)
+    cli.anvil.rpc("anvil_setBalance", [created["address"], hex(10**20)])
+    deployed = cli.json("deploy", "--keystore", created["address"], env={"MEDLEDGER_PASSWORD": PASSWORD})
+    record = json.loads((cli.deployments / "31337.json").read_text())
+    assert deployed["reused"] is False and record["deployer"] == created["address"]

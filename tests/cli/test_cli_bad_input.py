@@ -10,7 +10,7 @@ import pytest
 
 from medledger.devnet.ports import free_loopback_port
 
-from .conftest import ADMIN, CLINIC, PATIENT, REGISTRAR, STRANGER, Cli, address, assert_clear_failure
+from .conftest import ADMIN, CLINIC, PATIENT, STRANGER, Cli, address, assert_clear_failure
 
 BAD_INPUT, REFUSED, UNREACHABLE = 2, 3, 4
 
@@ -96,10 +96,17 @@ def test_an_ipfs_api_that_does_not_answer_on_publish_exits_4(unchanged: Cli, lab
 
 
 def test_consent_grant_without_yes_and_without_a_terminal_exits_2(unchanged: Cli) -> None:
-    result = _grant(unchanged, yes=False)
-    assert result.exit_code == BAD_INPUT and "Traceback" not in result.output
-    assert isinstance(result.exception, SystemExit)
-    assert result.stderr.strip().splitlines()[-1] == "error: not confirmed: pass --yes to confirm without a prompt"
+    line = assert_clear_failure(_grant(unchanged, yes=False), BAD_INPUT)
+    assert line == "error: not confirmed: pass --yes to confirm without a prompt"
+
+
+def test_consent_revoke_without_yes_and_without_a_terminal_exits_2(world: Cli) -> None:
+    world.ok("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
+             "--expires", "30d", "--yes", account=PATIENT)
+    before = world.nonces()
+    result = world.invoke("consent", "revoke", address(CLINIC), account=PATIENT)
+    assert "--yes" in assert_clear_failure(result, BAD_INPUT)
+    assert world.nonces() == before
 
 
 def test_fetching_an_unknown_record_exits_3(unchanged: Cli, tmp_path: Path) -> None:
@@ -126,4 +133,3 @@ def test_granting_to_an_unregistered_account_with_a_published_key_exits_3_naming
 def test_a_non_registrar_registering_a_provider_exits_3_and_sends_nothing(unchanged: Cli) -> None:
     result = unchanged.invoke("provider", "register", address(STRANGER), "--kind", "clinician", account=CLINIC)
     assert_clear_failure(result, REFUSED)
-    assert address(REGISTRAR) != address(CLINIC)

@@ -8,7 +8,7 @@ from pathlib import Path
 from medledger.devnet.anvil import AnvilNode
 from medledger.devnet.ipfs import IpfsDaemon
 
-from .conftest import Cli, _new_cli
+from .conftest import Cli, new_cli
 
 
 def _final_step(result) -> dict:
@@ -30,7 +30,7 @@ def test_embedded_demo_exits_0_and_the_revoked_clinic_can_neither_access_nor_dec
 
 def test_demo_runs_against_anvil_and_an_ipfs_daemon(tmp_path: Path, chain_snapshot: AnvilNode,
                                                     ipfs_daemon: IpfsDaemon) -> None:
-    cli = _new_cli(tmp_path, chain_snapshot, ipfs_daemon.api_url)
+    cli = new_cli(tmp_path, chain_snapshot, ipfs_daemon.api_url)
     result = cli.run("demo", "--rpc-url", chain_snapshot.rpc_url, "--ipfs-api", ipfs_daemon.api_url,
                      "--workdir", tmp_path / "demo", connect=False, as_json=True)
     assert result.returncode == 0, result.stderr

@@ -24,3 +24,15 @@ def test_deploy_twice_reuses_the_recorded_deployment_and_sends_nothing(cli: Cli)
     assert second["reused"] is True
     assert (second["address"], second["txHash"]) == (first["address"], first["txHash"])
     assert cli.nonces() == nonces
+
+
+def test_deploy_after_the_chain_was_reset_deploys_afresh_instead_of_claiming_reuse(cli: Cli) -> None:
+    before_deploy = cli.anvil.snapshot()
+    first = cli.json("deploy", account=ADMIN)
+    cli.anvil.revert(before_deploy)  # the chain forgets the contract; the deployments file remembers it
+    cli.anvil.rpc("evm_mine")  # a different block, so a fresh deployment has another transaction
+    second = cli.json("deploy", account=ADMIN)
+    assert second["reused"] is False
+    assert second["txHash"] != first["txHash"]
+    record = json.loads((cli.deployments / "31337.json").read_text())
+    assert record["contracts"]["MedLedger"]["tx_hash"] == second["txHash"]

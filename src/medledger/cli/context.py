@@ -193,39 +193,51 @@ def guarded(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from medledger.chain.errors import (
-            AccountError,
-            ChainError,
-            ConnectionFailedError,
-            ContractRevertError,
-            DeploymentError,
-            WrongChainError,
-        )
-        from medledger.crypto import CryptoError
-        from medledger.flows import AccessDeniedError, FlowError, NoReadableKeyError, RecordErasedError, RecordNotFoundError
-        from medledger.ledger.base import InvalidArgumentError
-        from medledger.scopes import ScopeError
-        from medledger.storage import StorageError, StorageTimeoutError, StorageUnavailableError
-
         try:
             return command(*args, **kwargs)
         except click.ClickException as exc:  # a UsageError/BadParameter raised while running: one line, not usage
             click.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except (ConnectionFailedError, StorageUnavailableError, StorageTimeoutError) as exc:
-            failure, code = exc, EXIT_UNREACHABLE
-        except (ContractRevertError, AccessDeniedError, NoReadableKeyError, RecordErasedError,
-                RecordNotFoundError) as exc:
-            failure, code = exc, EXIT_REFUSED
-        except (InvalidArgumentError, ScopeError, AccountError, WrongChainError, DeploymentError,
-                FileNotFoundError, IsADirectoryError) as exc:
-            failure, code = exc, EXIT_USAGE
-        except (ChainError, FlowError, CryptoError, StorageError) as exc:
-            failure, code = exc, EXIT_FAILED
-        click.echo(f"error: {failure}", err=True)
-        sys.exit(code)
+        except Exception as exc:
+            code = exit_code_for(exc)
+            if code is None:
+                raise  # a bug, not a user's problem: keep the traceback
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(code)
 
     return wrapper
+
+
+def exit_code_for(exc: Exception) -> int | None:
+    """The exit code for a failure the user can act on, None for anything else.
+
+    The library's exception classes are imported only once something failed, so commands that
+    never touch the chain (`--help`, `devnet`, `account list`) start without loading web3."""
+    from medledger.chain.errors import (
+        AccountError,
+        ChainError,
+        ConnectionFailedError,
+        ContractRevertError,
+        DeploymentError,
+        WrongChainError,
+    )
+    from medledger.crypto import CryptoError
+    from medledger.flows import AccessDeniedError, FlowError, NoReadableKeyError, RecordErasedError, RecordNotFoundError
+    from medledger.ledger.base import InvalidArgumentError
+    from medledger.scopes import ScopeError
+    from medledger.storage import StorageError, StorageTimeoutError, StorageUnavailableError
+
+    for classes, code in (
+        ((ConnectionFailedError, StorageUnavailableError, StorageTimeoutError), EXIT_UNREACHABLE),
+        ((ContractRevertError, AccessDeniedError, NoReadableKeyError, RecordErasedError, RecordNotFoundError),
+         EXIT_REFUSED),
+        ((InvalidArgumentError, ScopeError, AccountError, WrongChainError, DeploymentError, FileNotFoundError,
+          IsADirectoryError), EXIT_USAGE),
+        ((ChainError, FlowError, CryptoError, StorageError), EXIT_FAILED),
+    ):
+        if isinstance(exc, classes):
+            return code
+    return None
 
 
 pass_app = click.make_pass_decorator(AppContext)

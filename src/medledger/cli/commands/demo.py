@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from medledger.chain.connection import EMBEDDED
 from medledger.cli.context import AppContext, guarded, pass_app
+
+EMBEDDED = "embedded"  # medledger.chain.connection.EMBEDDED, spelled out so `--help` need not import web3
 
 
 @click.command("demo")

@@ -106,7 +106,7 @@ def _terminate(pid: int, timeout: float = 10.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not pid_alive(pid) or _is_zombie(pid):
+        if not pid_alive(pid):  # gone, or a zombie awaiting init
             return
         time.sleep(0.1)
     try:
@@ -114,10 +114,3 @@ def _terminate(pid: int, timeout: float = 10.0) -> None:
     except ProcessLookupError:
         pass
 
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return False

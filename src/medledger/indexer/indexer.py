@@ -1,0 +1,295 @@
+"""Sync every MedLedger event into a database, in block ranges, resumable and reorg tolerant.
+
+Algorithm (see the package docstring for the schema):
+
+* The database's `meta` table binds it to one (chain id, contract address, deployment block,
+  deployment block hash). Opening it for anything else raises `IndexerChainMismatchError`
+  before any write.
+* `sync()` first compares the newest stored block hash with the chain's. If they differ it
+  walks the stored hashes (the last `max_reorg_depth + 1` synced blocks) downwards to the
+  newest block both agree on, deletes every row of the orphaned blocks and moves the cursor
+  back, in one transaction; if none agrees the reorg is deeper than configured:
+  `ReorgTooDeepError`, nothing changed.
+* It then syncs ranges of `batch_size` blocks from cursor + 1 to `head - confirmations`. Each
+  range is one transaction holding its events, its block hashes and the new cursor: a crash
+  mid-range leaves the database exactly as after the previous range.
+* Logs whose block hash disagrees with the header fetched for that block (the chain moved while
+  we read) abort the range; the loop re-checks for a reorg and tries again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from web3.exceptions import BlockNotFound
+
+from medledger.chain.artifacts import load_artifact
+from medledger.chain.connection import Chain
+from medledger.chain.deploy import LEDGER_CONTRACT, Deployment
+from medledger.indexer import schema
+from medledger.indexer.decode import actor_of, args_json, hexstr, plain_args, typed_row
+from medledger.indexer.errors import IndexerChainMismatchError, IndexerError, ReorgTooDeepError
+from medledger.indexer.store import Store, open_store
+
+DEFAULT_BATCH_SIZE = 2_000
+DEFAULT_MAX_REORG_DEPTH = 64
+_MAX_RETRIES = 5
+
+
+class _ChainMoved(Exception):
+    """The chain changed while a range was being read; retry after a reorg check."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one `sync()` did."""
+
+    from_block: int  # first block synced (cursor + 1 at the start, after any rollback)
+    to_block: int  # the cursor afterwards: last synced block
+    ranges: int  # committed ranges (transactions)
+    events: int  # events written
+    rolled_back_from: int | None = None  # fork point of a reorg that was undone, if any
+    orphaned_events: int = 0  # events deleted by that rollback
+
+
+class Indexer:
+    """One database bound to one deployed MedLedger contract.
+
+    >>> indexer = Indexer.from_deployment(chain, deployment, "medledger-index.sqlite")
+    >>> indexer.sync()
+    >>> indexer.history(patient)
+    """
+
+    def __init__(self, chain: Chain, address: str, store: Store, *, deployment_block: int,
+                 batch_size: int = DEFAULT_BATCH_SIZE, confirmations: int = 0,
+                 max_reorg_depth: int = DEFAULT_MAX_REORG_DEPTH):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if confirmations < 0 or max_reorg_depth < 0:
+            raise ValueError("confirmations and max_reorg_depth cannot be negative")
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.store = store
+        self.deployment_block = int(deployment_block)
+        self.batch_size = batch_size
+        self.confirmations = confirmations
+        self.max_reorg_depth = max_reorg_depth
+        abi = load_artifact(LEDGER_CONTRACT).abi
+        contract = chain.w3.eth.contract(address=self.address, abi=abi)
+        self._events_by_topic = {
+            hexstr(event_abi_to_log_topic(item)): getattr(contract.events, item["name"])()
+            for item in abi if item["type"] == "event" and not item.get("anonymous")
+        }
+        self._bind()
+
+    @classmethod
+    def from_deployment(cls, chain: Chain, deployment: Deployment, database: str | Path | Store,
+                        **options: Any) -> Indexer:
+        """An indexer for `deployment`'s MedLedger contract, on a database path/URL or an open store."""
+        chain.require_chain_id(deployment.chain_id)
+        store = open_store(database) if isinstance(database, (str, Path)) else database
+        entry = deployment.contracts[LEDGER_CONTRACT]
+        try:
+            return cls(chain, entry.address, store, deployment_block=entry.block, **options)
+        except BaseException:
+            if isinstance(database, (str, Path)):
+                store.close()
+            raise
+
+    # -- binding --------------------------------------------------------------------------
+    def _meta(self) -> dict[str, str]:
+        return dict(self.store.query("SELECT key, value FROM meta"))
+
+    def _bind(self) -> None:
+        deployment_hash = self._block_hash(self.deployment_block)
+        if deployment_hash is None:
+            raise IndexerChainMismatchError(
+                f"{self.chain.endpoint} (chain {self.chain.chain_id}) has no block {self.deployment_block}: "
+                "this is not the chain the contract was deployed on")
+        expected = {
+            "chain_id": str(self.chain.chain_id),
+            "contract": self.address,
+            "deployment_block": str(self.deployment_block),
+            "deployment_block_hash": deployment_hash,
+        }
+        with self.store.transaction():
+            meta = self._meta()
+            if "chain_id" not in meta:
+                rows = {**expected, "schema_version": schema.SCHEMA_VERSION,
+                        "last_block": str(self.deployment_block - 1)}
+                self.store.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows.items())
+                return
+        for key, value in expected.items():
+            if meta.get(key, "").lower() != value.lower():
+                raise IndexerChainMismatchError(
+                    f"this database indexes chain {meta.get('chain_id')} contract {meta.get('contract')} "
+                    f"deployed at block {meta.get('deployment_block')}; it cannot index chain {expected['chain_id']} "
+                    f"contract {self.address} deployed at block {self.deployment_block} ({key} differs). "
+                    "Use another database.")
+        if meta.get("schema_version") != schema.SCHEMA_VERSION:
+            raise IndexerError(f"database schema version {meta.get('schema_version')} is not "
+                               f"{schema.SCHEMA_VERSION}; rebuild the index in a new database")
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def cursor(self) -> int:
+        """The last synced block (deployment block - 1 before the first sync)."""
+        return int(self._meta()["last_block"])
+
+    def event_count(self) -> int:
+        return int(self.store.query("SELECT COUNT(*) FROM events")[0][0])
+
+    def stored_blocks(self) -> list[tuple[int, str]]:
+        """(number, hash) of the blocks kept for reorg detection, newest first."""
+        return [(int(n), h) for n, h in self.store.query("SELECT number, hash FROM blocks ORDER BY number DESC")]
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Indexer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- chain access ---------------------------------------------------------------------
+    def _block(self, number: int, *, full: bool = False) -> Any | None:
+        try:
+            return self.chain.w3.eth.get_block(number, full_transactions=full)
+        except BlockNotFound:
+            return None
+
+    def _block_hash(self, number: int) -> str | None:
+        block = self._block(number)
+        return hexstr(block["hash"]) if block is not None else None
+
+    # -- reorgs ---------------------------------------------------------------------------
+    def find_fork(self) -> int | None:
+        """The first block whose stored hash is no longer on the chain, None if all agree."""
+        stored = self.stored_blocks()
+        if not stored:
+            return None
+        newest, newest_hash = stored[0]
+        if self._block_hash(newest) == newest_hash:
+            return None
+        for number, stored_hash in stored[1:]:
+            if self._block_hash(number) == stored_hash:
+                return number + 1
+        oldest = stored[-1][0]
+        raise ReorgTooDeepError(
+            f"the chain no longer contains any of the last {len(stored)} indexed blocks "
+            f"({oldest}..{newest}): the reorg is deeper than max_reorg_depth={self.max_reorg_depth}. "
+            "Rebuild the index in a new database, or raise max_reorg_depth.")
+
+    def rollback(self, fork: int) -> int:
+        """Delete every row of blocks >= `fork` and move the cursor to fork - 1; events deleted."""
+        with self.store.transaction():
+            orphaned = int(self.store.query("SELECT COUNT(*) FROM events WHERE block_number >= ?", (fork,))[0][0])
+            for table in schema.EVENT_TABLES:
+                self.store.execute(f"DELETE FROM {table} WHERE block_number >= ?", (fork,))
+            self.store.execute("DELETE FROM blocks WHERE number >= ?", (fork,))
+            self.store.execute("UPDATE meta SET value = ? WHERE key = 'last_block'",
+                               (str(min(self.cursor, fork - 1)),))
+        return orphaned
+
+    # -- sync -----------------------------------------------------------------------------
+    def sync(self, *, to_block: int | None = None) -> SyncReport:
+        """Bring the database up to `head - confirmations` (or `to_block`, if lower)."""
+        fork = self.find_fork()
+        orphaned = self.rollback(fork) if fork is not None else 0
+        start = self.cursor + 1
+        ranges = events = 0
+        retries = 0
+        while True:
+            target = self.chain.w3.eth.block_number - self.confirmations
+            if to_block is not None:
+                target = min(target, to_block)
+            cursor = self.cursor
+            if cursor >= target:
+                break
+            end = min(cursor + self.batch_size, target)
+            try:
+                events += self._sync_range(cursor + 1, end)
+                ranges += 1
+            except _ChainMoved:
+                retries += 1
+                if retries > _MAX_RETRIES:
+                    raise IndexerError("the chain kept reorganising while syncing; try again later") from None
+                new_fork = self.find_fork()
+                if new_fork is not None:
+                    orphaned += self.rollback(new_fork)
+                    fork = new_fork if fork is None else min(fork, new_fork)
+        return SyncReport(start, self.cursor, ranges, events, fork, orphaned)
+
+    def _sync_range(self, start: int, end: int) -> int:
+        logs = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": start, "toBlock": end})
+        log_blocks = {int(log["blockNumber"]) for log in logs}
+        keep_from = max(start, end - self.max_reorg_depth)
+        headers: dict[int, Any] = {}
+        for number in sorted(log_blocks | set(range(keep_from, end + 1))):
+            block = self._block(number, full=number in log_blocks)
+            if block is None:
+                raise _ChainMoved()
+            headers[number] = block
+        senders = {hexstr(tx["hash"]): tx["from"] for number in log_blocks
+                   for tx in headers[number]["transactions"]}
+        rows = []
+        for log in sorted(logs, key=lambda item: (int(item["blockNumber"]), int(item["logIndex"]))):
+            number = int(log["blockNumber"])
+            if hexstr(log["blockHash"]) != hexstr(headers[number]["hash"]):
+                raise _ChainMoved()
+            rows.append(self._rows(log, headers[number], senders))
+        with self.store.transaction():
+            for event_row, typed in rows:
+                self.store.execute(
+                    "INSERT INTO events (block_number, log_index, block_hash, block_timestamp, tx_hash, tx_sender, "
+                    "event, patient, actor, args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", event_row)
+                if typed is not None:
+                    columns = ["block_number", "log_index", *typed.columns]
+                    self.store.execute(
+                        f"INSERT INTO {typed.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        (event_row[0], event_row[1], *typed.columns.values()))
+            for number in range(keep_from, end + 1):
+                self.store.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
+                                   (number, hexstr(headers[number]["hash"]), int(headers[number]["timestamp"])))
+            self.store.execute("DELETE FROM blocks WHERE number < ?", (end - self.max_reorg_depth,))
+            self.store.execute("UPDATE meta SET value = ? WHERE key = 'last_block'", (str(end),))
+        return len(rows)
+
+    def _rows(self, log: Any, header: Any, senders: dict[str, str]) -> tuple[tuple, Any]:
+        topic = hexstr(log["topics"][0]) if log["topics"] else ""
+        tx_hash = hexstr(log["transactionHash"])
+        sender = senders.get(tx_hash)
+        sender = to_checksum_address(sender) if sender else None
+        event = self._events_by_topic.get(topic)
+        if event is None:  # not in the ABI: keep it raw rather than lose it
+            name, args = "UnknownEvent", {"topics": [hexstr(t) for t in log["topics"]], "data": hexstr(log["data"])}
+        else:
+            decoded = event.process_log(log)
+            name, args = decoded["event"], plain_args(decoded["args"])
+        row = (int(log["blockNumber"]), int(log["logIndex"]), hexstr(log["blockHash"]), int(header["timestamp"]),
+               tx_hash, sender, name, args.get("patient"), actor_of(name, args, sender), args_json(args))
+        return row, (typed_row(name, args) if event is not None else None)
+
+    # -- queries --------------------------------------------------------------------------
+    def history(self, patient: str, **options: Any):
+        from medledger.indexer.queries import history
+        return history(self.store, patient, **options)
+
+    def disclosures(self, patient: str, since: Any = None, until: Any = None):
+        from medledger.indexer.queries import disclosures
+        return disclosures(self.store, patient, since, until)
+
+    def iter_events(self) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+        """(block, log index, event, args) of every indexed event, in chain order."""
+        for block, index, name, args in self.store.query(
+                "SELECT block_number, log_index, event, args FROM events ORDER BY block_number, log_index"):
+            yield int(block), int(index), name, json.loads(args)
+
+
+
