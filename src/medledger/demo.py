@@ -23,6 +23,7 @@ from medledger.chain.accounts import Signer, anvil_account
 from medledger.chain.connection import EMBEDDED, connect
 from medledger.chain.deploy import deploy
 from medledger.crypto import NotARecipientError, decrypt_stream
+from medledger.fhir import validate_resource
 from medledger.flows import Session
 from medledger.flows.consent import grant, revoke, setup_account
 from medledger.flows.keyrings import granted_keyrings
@@ -98,9 +99,11 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
         grant(as_patient, lab.address, categories=labs, purposes=treatment, permissions=Permission.WRITE,
               expiry=timedelta(days=365))
         observation = workdir / "hba1c.json"
-        observation.write_text(json.dumps(hba1c_observation("Patient/example"), indent=1))
+        resource = hba1c_observation("Patient/example")
+        validate_resource(resource, resource_type="Observation")  # only valid FHIR R4 is published
+        observation.write_text(json.dumps(resource, indent=1))
         first = publish(as_lab, patient.address, Category.LABS, observation)
-        done("Lab published an encrypted FHIR Observation", cid=first.cid,
+        done("Lab published an encrypted FHIR R4 Observation (validated first)", cid=first.cid,
              on_chain="sha2-256 digest + codec only")
 
         receipt = grant(as_patient, clinic.address, categories=labs, purposes=treatment,
@@ -115,8 +118,9 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
         done("Patient revoked the clinic; the labs keyring moved to a new epoch", gas=receipt.gas_used,
              keyring_epoch=ledger.keys.keyring_of(patient.address, Category.LABS)[1])
 
-        observation.write_text(json.dumps({**hba1c_observation("Patient/example"),
-                                           "valueQuantity": {"value": 5.8, "unit": "%"}}))
+        amended = {**resource, "valueQuantity": {**resource["valueQuantity"], "value": 5.8}}
+        validate_resource(amended, resource_type="Observation")
+        observation.write_text(json.dumps(amended, indent=1))
         second = publish(as_lab, patient.address, Category.LABS, observation)
         has_access = ledger.consent.has_access(patient.address, clinic.address, Category.LABS, Purpose.TREAT,
                                                Permission.READ)

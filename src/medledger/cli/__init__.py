@@ -15,6 +15,7 @@ from medledger.cli.commands import (
     devnet,
     emergency,
     guardian,
+    index,
     keys,
     provider,
     record,
@@ -47,7 +48,8 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
     ctx.obj = AppContext(settings)
 
 
-for module in (account, deploy, provider, keys, consent, guardian, record, emergency, relay, audit, devnet, demo):
+for module in (account, deploy, provider, keys, consent, guardian, record, emergency, relay, audit, index, devnet, demo):
     main.add_command(module.command)
+main.add_command(index.export)
 
 __all__ = ["main"]

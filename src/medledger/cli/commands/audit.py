@@ -1,4 +1,4 @@
-"""`medledger audit PATIENT`: the consent and record history from events."""
+"""`medledger audit PATIENT`: the history from the indexer, or an accounting of disclosures."""
 
 from __future__ import annotations
 
@@ -7,33 +7,73 @@ from dataclasses import asdict
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
-from medledger.cli.units import format_time
+from medledger.cli.units import format_time, parse_expiry
 
 
 @click.command("audit")
 @click.argument("patient")
+@click.option("--disclosures", is_flag=True,
+              help="An accounting of disclosures (who received which records, when, why) instead of the history.")
+@click.option("--since", default=None, help="Start of the period: a date (2026-01-01) or a duration back (90d).")
+@click.option("--until", "until_text", default=None, help="End of the period (a date) [default: now].")
+@click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB",
+              help="Index database (SQLite file or postgresql:// URL) [default: <home>/index/...].")
+@click.option("--no-index", is_flag=True, help="Scan the chain's events directly instead of the indexer.")
 @connection_options
 @pass_app
 @guarded
-def command(app: AppContext, patient: str) -> None:
-    """Every grant, revocation, keyring rotation, record and erasure of PATIENT, in chain order."""
+def command(app: AppContext, patient: str, disclosures: bool, since: str | None, until_text: str | None,
+            db: str | None, no_index: bool) -> None:
+    """PATIENT's grants, revocations, keyrings, records, reads, guardians and break-glass, in chain order."""
     from rich.console import Console
     from rich.table import Table
 
-    from medledger.flows.audit import patient_history
+    from medledger.cli.commands.index import open_indexer
     from medledger.ledger.base import checked_address
 
-    ledger = app.ledger(signed=False)
-    entries = patient_history(ledger, checked_address(patient, "patient"),
-                              from_block=app.deployment().contracts["MedLedger"].block)
+    patient = checked_address(patient, "patient")
+    if disclosures or not no_index:
+        indexer = open_indexer(app, db)
+        try:
+            indexer.sync()
+            if disclosures:
+                now = int(app.chain().w3.eth.get_block("latest")["timestamp"])
+                start = _moment(since, now, back=True) if since else None
+                end = _moment(until_text, now, back=False) if until_text else None
+                rows = indexer.disclosures(patient, since=start, until=end)
+            else:
+                rows = indexer.history(patient)
+        finally:
+            indexer.close()
+    else:
+        from medledger.flows.audit import patient_history
+
+        rows = patient_history(app.ledger(signed=False), patient,
+                               from_block=app.deployment().contracts["MedLedger"].block)
+    payload = [asdict(row) for row in rows]
 
     def human() -> None:
-        table = Table(title=f"history of {patient}")
-        for column in ("time", "block", "event", "actor", "details"):
-            table.add_column(column)
-        for entry in entries:
-            details = ", ".join(f"{k}={v}" for k, v in entry.details.items() if v not in (None, []))
-            table.add_row(format_time(entry.timestamp), str(entry.block), entry.event, entry.actor, details)
+        if disclosures:
+            table = Table(title=f"disclosures of {patient}")
+            for column in ("time", "kind", "recipient", "purpose", "record"):
+                table.add_column(column)
+            for row in payload:
+                table.add_row(format_time(row["timestamp"]), row["kind"], row["recipient"], row["purpose"],
+                              str(row.get("cid") or row.get("digest") or row.get("categories") or ""))
+        else:
+            table = Table(title=f"history of {patient}")
+            for column in ("time", "block", "event", "actor", "details"):
+                table.add_column(column)
+            for row in payload:
+                details = ", ".join(f"{k}={v}" for k, v in row["details"].items() if v not in (None, []))
+                table.add_row(format_time(row["timestamp"]), str(row["block"]), row["event"], row["actor"], details)
         Console(width=200).print(table)
 
-    app.output([asdict(entry) for entry in entries], human)
+    app.output(payload, human)
+
+
+def _moment(text: str, now: int, *, back: bool) -> int:
+    """A date, or (for --since) a duration before now."""
+    if back and text.strip()[-1:].lower() in "smhdwy" and text.strip()[:-1].isdigit():
+        return now - (parse_expiry(text, now) - now)
+    return parse_expiry(text, now)
