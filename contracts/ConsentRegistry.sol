@@ -114,7 +114,6 @@ abstract contract ConsentRegistry is EmergencyAccess, KeyDirectory, IConsentRegi
         ) return true;
         if (permission != Scopes.READ) return false;
         if (isGuardian(patient, grantee)) return true;
-        return purposeMask & (uint16(1) << Scopes.PURPOSE_ETREAT) != 0 && _emergencyCovers(patient, grantee, category)
-            && isActiveProvider(grantee);
+        return purposeMask & (uint16(1) << Scopes.PURPOSE_ETREAT) != 0 && _emergencyCovers(patient, grantee, category);
     }
 }

@@ -69,7 +69,8 @@ abstract contract EmergencyAccess is ProviderRegistry, Guardians, IEmergencyAcce
         external
         onlyRole(EMERGENCY_KEY_SERVICE_ROLE)
     {
-        if (_emergencyUntil[patient][provider] <= block.timestamp) revert NoEmergencyAccess(patient, provider);
+        // Keys go only where access is open now: not after the window, an opt-out or a suspension.
+        if (!_emergencyOpen(patient, provider)) revert NoEmergencyAccess(patient, provider);
         emit EmergencyKeysReleased(patient, provider, envelope);
     }
 
@@ -87,8 +88,15 @@ abstract contract EmergencyAccess is ProviderRegistry, Guardians, IEmergencyAcce
 
     /// @dev Open break-glass covers `category` (reading for ETREAT is checked by the caller).
     function _emergencyCovers(address patient, address provider, uint8 category) internal view returns (bool) {
-        if (_emergencyUntil[patient][provider] <= block.timestamp) return false;
-        (bool optedOut, uint64 categories) = emergencyPreferencesOf(patient);
-        return !optedOut && (categories >> category) & 1 == 1;
+        if (!_emergencyOpen(patient, provider)) return false;
+        (, uint64 categories) = emergencyPreferencesOf(patient);
+        return (categories >> category) & 1 == 1;
+    }
+
+    /// @dev Break-glass by `provider` is open: within its window, the patient has not opted out
+    /// since, and the provider is still active.
+    function _emergencyOpen(address patient, address provider) private view returns (bool) {
+        return _emergencyUntil[patient][provider] > block.timestamp && !_preferences[patient].optedOut
+            && isActiveProvider(provider);
     }
 }

@@ -22,7 +22,7 @@ abstract contract Guardians is IGuardians {
                 revert GuardianTermTooLong(until, appointer.until);
             }
         }
-        _appointGuardian(patient, guardian, until, canAppoint, envelope);
+        _appointGuardian(msg.sender, patient, guardian, until, canAppoint, envelope);
     }
 
     /// @inheritdoc IGuardians
@@ -31,7 +31,7 @@ abstract contract Guardians is IGuardians {
             Guardian memory remover = _guardians[patient][msg.sender];
             if (!_isActive(remover) || !remover.canAppoint) revert MayNotAppoint(msg.sender);
         }
-        _removeGuardian(patient, guardian);
+        _removeGuardian(msg.sender, patient, guardian);
     }
 
     /// @inheritdoc IGuardians
@@ -44,9 +44,16 @@ abstract contract Guardians is IGuardians {
         return _isActive(_guardians[patient][account]);
     }
 
-    function _appointGuardian(address patient, address guardian, uint40 until, bool canAppoint, bytes calldata envelope)
-        internal
-    {
+    /// @dev `appointedBy` is who authorised the appointment (for a relayed signature: the patient,
+    /// never the relayer), as the event reports it.
+    function _appointGuardian(
+        address appointedBy,
+        address patient,
+        address guardian,
+        uint40 until,
+        bool canAppoint,
+        bytes calldata envelope
+    ) internal {
         if (patient == address(0) || guardian == address(0)) revert ZeroAddress();
         // Guardianship is not transitive, so only a direct two-way loop could lock a patient out.
         if (guardian == patient || isGuardian(guardian, patient)) revert GuardianLoop(patient, guardian);
@@ -56,17 +63,18 @@ abstract contract Guardians is IGuardians {
         entry.canAppoint = canAppoint;
         entry.until = until;
         entry.nonce += 1;
-        emit GuardianAppointed(patient, guardian, until, canAppoint, msg.sender, envelope);
+        emit GuardianAppointed(patient, guardian, until, canAppoint, appointedBy, envelope);
     }
 
-    function _removeGuardian(address patient, address guardian) internal {
+    /// @dev `removedBy` is who authorised the removal (for a relayed signature: the patient).
+    function _removeGuardian(address removedBy, address patient, address guardian) internal {
         Guardian storage entry = _guardians[patient][guardian];
         if (!entry.active) revert NotGuardian(patient, guardian);
         entry.active = false;
         entry.canAppoint = false;
         entry.until = NO_END;
         entry.nonce += 1;
-        emit GuardianRemoved(patient, guardian, msg.sender);
+        emit GuardianRemoved(patient, guardian, removedBy);
     }
 
     function _guardianNonce(address patient, address guardian) internal view returns (uint64) {

@@ -73,7 +73,7 @@ abstract contract SignedConsent is ConsentRegistry, EIP712, ISignedConsent {
             abi.encode(APPOINT_GUARDIAN_TYPEHASH, patient, guardian, until, canAppoint, keccak256(envelope), nonce, deadline)
         );
         _requireSignature(patient, structHash, signature);
-        _appointGuardian(patient, guardian, until, canAppoint, envelope);
+        _appointGuardian(patient, patient, guardian, until, canAppoint, envelope);
     }
 
     /// @inheritdoc ISignedConsent
@@ -83,7 +83,7 @@ abstract contract SignedConsent is ConsentRegistry, EIP712, ISignedConsent {
         _checkFreshness(_guardianNonce(patient, guardian), nonce, deadline);
         _requireSignature(patient, keccak256(abi.encode(REMOVE_GUARDIAN_TYPEHASH, patient, guardian, nonce, deadline)),
             signature);
-        _removeGuardian(patient, guardian);
+        _removeGuardian(patient, patient, guardian);
     }
 
     /// @inheritdoc ISignedConsent

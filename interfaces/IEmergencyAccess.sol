@@ -34,7 +34,8 @@ interface IEmergencyAccess is IMedLedgerErrors {
     /// Emergency key service only.
     function releaseEmergencyKeys(address patient, address provider, bytes calldata envelope) external;
 
-    /// @notice Until when `provider` has emergency access to `patient` (0 or past: none).
+    /// @notice Until when `provider`'s break-glass window on `patient` runs (0 or past: none). Access
+    /// also ends earlier if the patient opts out or the provider is suspended.
     function emergencyAccessUntil(address patient, address provider) external view returns (uint40);
 
     /// @notice The categories break-glass opens for `patient`, and whether the patient opted out.

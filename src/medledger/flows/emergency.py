@@ -34,12 +34,20 @@ def break_glass(session: Session, patient: str, reason: EmergencyReason | int) -
     return session.ledger.emergency.break_glass(patient, reason)
 
 
+def emergency_open(session: Session, patient: str, provider: str) -> bool:
+    """The contract's rule: the window is open, the patient has not opted out, the provider is active."""
+    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    return (session.ledger.emergency.access_until(patient, provider) > now
+            and not session.ledger.emergency.preferences(patient)[0]
+            and session.ledger.providers.is_active(provider))
+
+
 def release_emergency_keys(service: Session, patient: str, provider: str) -> Release:
     """Run by the emergency key service: re-seal `patient`'s emergency keyrings to `provider`,
     only if the chain says the provider's break-glass is open now."""
-    now = int(service.ledger.chain.w3.eth.get_block("latest")["timestamp"])
-    if service.ledger.emergency.access_until(patient, provider) <= now:
-        raise AccessDeniedError(f"{provider} has no open emergency access to {patient}")
+    if not emergency_open(service, patient, provider):
+        raise AccessDeniedError(f"{provider} has no open emergency access to {patient} "
+                                "(window closed, patient opted out, or provider suspended)")
     _, categories = service.ledger.emergency.preferences(patient)
     keyrings = [k for k in granted_keyrings(service, patient) if categories >> k.category & 1]
     if not keyrings:
@@ -58,7 +66,7 @@ def pending_releases(service: Session) -> list[tuple[str, str]]:
     pending = []
     for opened in service.ledger.events("EmergencyAccessOpened", from_block=service.from_block):
         pair = (opened.args.patient, opened.args.provider)
-        if opened.args.until <= now or pair in pending:
+        if opened.args.until <= now or pair in pending or not emergency_open(service, *pair):
             continue
         if any((p, v) == pair and block >= opened.blockNumber for p, v, block in released):
             continue
