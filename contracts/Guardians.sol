@@ -21,6 +21,8 @@ abstract contract Guardians is IGuardians {
             if (appointer.until != NO_END && (until == NO_END || until > appointer.until)) {
                 revert GuardianTermTooLong(until, appointer.until);
             }
+            // Nor may it rewrite (shorten, downgrade) a guardianship that is already in force.
+            if (isGuardian(patient, guardian)) revert MayNotAppoint(msg.sender);
         }
         _appointGuardian(msg.sender, patient, guardian, until, canAppoint, envelope);
     }
@@ -29,7 +31,10 @@ abstract contract Guardians is IGuardians {
     function removeGuardian(address patient, address guardian) external {
         if (msg.sender != patient && msg.sender != guardian) {
             Guardian memory remover = _guardians[patient][msg.sender];
-            if (!_isActive(remover) || !remover.canAppoint) revert MayNotAppoint(msg.sender);
+            // An appointing guardian removes plain guardians only, never a peer the patient trusted alike.
+            if (!_isActive(remover) || !remover.canAppoint || _guardians[patient][guardian].canAppoint) {
+                revert MayNotAppoint(msg.sender);
+            }
         }
         _removeGuardian(msg.sender, patient, guardian);
     }

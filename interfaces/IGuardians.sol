@@ -28,12 +28,13 @@ interface IGuardians is IMedLedgerErrors {
     error GuardianTermTooLong(uint40 until, uint40 limit);
 
     /// @notice Appoints `guardian` for `patient` until `until` (0: no end). Callable by the patient,
-    /// or by a guardian allowed to appoint, who can neither grant that right on nor outlast itself.
+    /// or by a guardian allowed to appoint, who can neither grant that right on, nor outlast itself,
+    /// nor rewrite a guardianship already in force.
     function appointGuardian(address patient, address guardian, uint40 until, bool canAppoint, bytes calldata envelope)
         external;
 
     /// @notice Ends a guardianship. Callable by the patient, the guardian itself, or a guardian
-    /// allowed to appoint.
+    /// allowed to appoint (for guardians without that right).
     function removeGuardian(address patient, address guardian) external;
 
     /// @notice The guardianship record of `guardian` for `patient`.

@@ -175,6 +175,14 @@ def test_an_appointing_guardian_may_not_pass_on_the_right_to_appoint(world, guar
     assert (error.error, error.arguments["account"]) == ("MayNotAppoint", guardian.address)
 
 
+def test_an_appointing_guardian_may_not_rewrite_a_guardianship_in_force(world, guardian, second_guardian, clock):
+    _appoint(world, guardian, can_appoint=True)
+    _appoint(world, second_guardian)
+    error = _refusal(lambda: _appoint(world, second_guardian, by=guardian, until=clock.now() + DAY_S))
+    assert (error.error, error.arguments["account"]) == ("MayNotAppoint", guardian.address)
+    assert world.ledger().guardians.get(world.actors.patient.address, second_guardian.address).until == 0
+
+
 def test_an_appointing_guardian_may_not_appoint_beyond_its_own_term(world, guardian, second_guardian, clock):
     own_term = clock.now() + DAY_S
     _appoint(world, guardian, can_appoint=True, until=own_term)
@@ -301,6 +309,15 @@ def test_an_appointing_guardian_removes_another_guardian(world, guardian, second
     _appoint(world, second_guardian)
     world.ledger(guardian).guardians.remove(a.patient.address, second_guardian.address)
     assert not _is_guardian(world, second_guardian)
+
+
+def test_an_appointing_guardian_may_not_remove_a_peer_with_the_same_right(world, guardian, second_guardian):
+    a = world.actors
+    _appoint(world, guardian, can_appoint=True)
+    _appoint(world, second_guardian, can_appoint=True)
+    error = _refusal(lambda: world.ledger(guardian).guardians.remove(a.patient.address, second_guardian.address))
+    assert error.error == "MayNotAppoint"
+    assert _is_guardian(world, second_guardian)
 
 
 def test_a_stranger_may_not_remove_a_guardian(world, guardian):
