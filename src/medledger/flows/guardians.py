@@ -22,13 +22,17 @@ def appoint_guardian(session: Session, guardian: str, *, until: int = 0, can_app
 
 
 def remove_guardian(session: Session, guardian: str, *, patient: str | None = None, rotate: bool = True) -> Receipt:
-    """Remove a guardian and rotate every keyring, so later records are closed to it."""
+    """Remove a guardian and rotate every keyring, so later records are closed to it.
+
+    The patient and an appointing guardian rotate (the latter through rotateKeyringFor); a
+    guardian removing itself cannot (it would know the new keys it made, and is no longer a
+    guardian once removed)."""
     from medledger.flows.keyrings import rotation_call
 
     ward = patient or session.address
     calls = [session.ledger.contract.functions.removeGuardian(ward, guardian)]
-    if rotate and ward == session.address:
+    if rotate and guardian != session.address:
         for category in range(CATEGORY_COUNT):
             if session.ledger.keys.keyring_of(ward, category):
-                calls.append(rotation_call(session, category, excluding=guardian)[0])
+                calls.append(rotation_call(session, category, excluding=guardian, patient=ward)[0])
     return session.ledger.multicall(calls)

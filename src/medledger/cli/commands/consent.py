@@ -50,16 +50,17 @@ def grant(app: AppContext, grantee: str, categories: str, purposes: str, access:
     purpose_bits = purposes_option(purposes)
     permission_bits = permissions_option(access)
     grantee = checked_address(grantee, "grantee")
+    ward = checked_address(ward, "patient") if ward else None
     session = app.session()
     now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
     expiry = parse_expiry(expires, now)
     if expiry <= now:
         raise click.BadParameter(f"{expires} is in the past", param_hint="--expires")
-    # Ask the contract first (a read-only call sends nothing), so a refusal such as UnknownProvider
-    # or ProviderNotActive is reported before keys are looked up or confirmation is asked for.
+    # Ask the contract first (a read-only call sends nothing), so a refusal such as UnknownProvider,
+    # ProviderNotActive or NotGuardian is reported before keys are looked up or confirmation is asked for.
     session.ledger.sender.call(session.ledger.consent.grant_call(
-        grantee, categories=category_bits, purposes=purpose_bits, permissions=permission_bits, expiry=expiry),
-        sender=session.address)
+        grantee, categories=category_bits, purposes=purpose_bits, permissions=permission_bits, expiry=expiry,
+        patient=ward), sender=session.address)
     provider = session.ledger.providers.get(grantee)
     verbs = " and ".join(v for v, bit in (("read", 1), ("write", 2)) if permission_bits & bit)
     _confirm(yes, (
@@ -71,8 +72,8 @@ def grant(app: AppContext, grantee: str, categories: str, purposes: str, access:
         "You can revoke at any time; what they read before that they keep."))
     receipt = grant_flow(session, grantee, categories=category_bits, purposes=purpose_bits,
                          permissions=permission_bits, expiry=expiry,
-                         on_behalf_of=checked_address(ward, "patient") if ward else None)
-    payload = {"patient": session.address, "grantee": grantee, "categories": categories_in(category_bits),
+                         on_behalf_of=ward)
+    payload = {"patient": ward or session.address, "grantee": grantee, "categories": categories_in(category_bits),
                "purposes": purposes_in(purpose_bits), "read": bool(permission_bits & 1),
                "write": bool(permission_bits & 2), "expiry": expiry, "txHash": receipt.tx_hash,
                "gasUsed": receipt.gas_used}

@@ -45,7 +45,7 @@ def appoint(app: AppContext, guardian: str, until_text: str | None, can_appoint:
 @pass_app
 @guarded
 def remove(app: AppContext, guardian: str, patient: str | None) -> None:
-    """End a guardianship (and rotate your keyrings when you are the patient)."""
+    """End a guardianship and rotate the ward's keyrings (unless you are removing yourself)."""
     from medledger.flows.guardians import remove_guardian
     from medledger.ledger.base import checked_address
 
