@@ -89,6 +89,7 @@ def release(app: AppContext, patient: str, provider: str) -> None:
 @guarded
 def serve(app: AppContext, once: bool, interval: float, max_rounds: int | None) -> None:
     """Key service: watch for break-glass openings and release keys to each provider."""
+    from medledger.chain.errors import ContractRevertError
     from medledger.flows.emergency import pending_releases, release_emergency_keys
     from medledger.flows.errors import FlowError
 
@@ -102,7 +103,7 @@ def serve(app: AppContext, once: bool, interval: float, max_rounds: int | None) 
                 handled.append({"patient": patient, "provider": provider, "txHash": result.receipt.tx_hash})
                 if not app.settings.json:
                     click.echo(f"released {patient} -> {provider}")
-            except FlowError as exc:  # one patient's problem must not stop the service
+            except (FlowError, ContractRevertError) as exc:  # one patient's problem must not stop the service
                 click.echo(f"skipped {patient} -> {provider}: {exc}", err=True)
         rounds += 1
         if once or (max_rounds and rounds >= max_rounds):

@@ -60,3 +60,21 @@ def show(app: AppContext, address: str) -> None:
     lines = [f"{address}: " + (f"0x{key.hex()}" if key else "no encryption key published")]
     lines += [f"  keyring {name}: epoch {entry['epoch']}" for name, entry in keyrings.items()]
     app.output(payload, "\n".join(lines))
+
+
+@command.command("rotate")
+@click.option("--categories", required=True, help="Keyrings to rotate, e.g. labs,imaging.")
+@connection_options
+@pass_app
+@guarded
+def rotate(app: AppContext, categories: str) -> None:
+    """Start a new epoch of your keyrings, shared only with current readers (e.g. after a
+    revocation relayed from a signature, which cannot rotate by itself)."""
+    from medledger.flows.keyrings import rotation_call
+
+    mask = categories_option(categories)
+    session = app.session()
+    calls = [rotation_call(session, bit)[0] for bit in range(64) if mask >> bit & 1]
+    receipt = session.ledger.multicall(calls)
+    app.output({"categories": categories_in(mask), "txHash": receipt.tx_hash},
+               f"rotated keyrings: {', '.join(categories_in(mask))}")

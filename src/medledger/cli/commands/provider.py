@@ -70,3 +70,15 @@ def add_registrar(app: AppContext, address: str) -> None:
     """Appoint ADDRESS as a registrar (admin only)."""
     receipt = app.ledger().providers.add_registrar(address)
     app.output({"registrar": address, "txHash": receipt.tx_hash}, f"{address} is now a registrar")
+
+
+@command.command("add-key-service")
+@click.argument("address")
+@connection_options
+@pass_app
+@guarded
+def add_key_service(app: AppContext, address: str) -> None:
+    """Make ADDRESS an emergency key service (admin only): it will receive shares of patients'
+    emergency keyrings and release them to providers who break glass. Publish its key first."""
+    receipt = app.ledger().emergency.add_key_service(address)
+    app.output({"keyService": address, "txHash": receipt.tx_hash}, f"{address} is now an emergency key service")
