@@ -21,6 +21,7 @@ from medledger.crypto import (
     Recipient,
     decrypt_stream,
     encrypt_stream,
+    rewrap,
 )
 from medledger.crypto.keyring import CategoryKeyring
 from medledger.flows.errors import (
@@ -98,6 +99,40 @@ def amend(session: Session, patient: str, previous: bytes, source: str | os.Path
         raise revert_class("RecordAlreadySuperseded")(
             "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(previous)})
     return publish(session, patient, pointer.category, source, supersedes=previous, fault=fault)
+
+
+def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) -> PublishResult:
+    """Re-encrypt one of the session patient's records under a fresh data key sealed to the
+    patient and the category keyring's current epoch, publish it as an amendment, and erase the
+    old version (unpin its blob, mark its pointer). Afterwards, keyring epochs held by revoked
+    parties no longer open this record, though nothing can recall a copy they already made.
+
+    The new container is journaled like any publish; if a crash strikes before the old version is
+    erased, `medledger record erase OLD` finishes the job."""
+    patient = session.address
+    pointer = _pointer(session, patient, digest)
+    if pointer.superseded:
+        raise revert_class("RecordAlreadySuperseded")(
+            "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(digest)})
+    binding = session.binding(patient, pointer.category)
+    recipients = _recipients(session, patient, pointer.category)
+    journal = Journal(session.home)
+    entry = journal.begin(author=patient, patient=patient, category=pointer.category,
+                          source=Path(f"reencrypt:0x{digest.hex()}"), supersedes=digest)
+    staging = journal.staging_path(entry)
+    tmp = staging.with_suffix(".tmp")
+    old = Cid.from_digest(pointer.digest, pointer.codec)
+    with tmp.open("wb") as dst:
+        rewrap(IteratorReader(session.store.get(old)), dst, binding=binding,
+               identity=_identities(session, patient, pointer.category), recipients=recipients)
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(tmp, staging)
+    journal.advance(entry, ENCRYPTED, staging=str(staging))
+    (fault or (lambda step: None))(ENCRYPTED)
+    result = _run(session, journal, entry, fault, recipients)
+    erase(session, digest)
+    return result
 
 
 def resume(session: Session, journal_id: str, *, rollback: bool = False) -> JournalEntry:
@@ -290,4 +325,4 @@ def _remove(path: str | None) -> None:
             pass
 
 
-__all__ = ["FetchResult", "PublishResult", "amend", "can_write", "erase", "fetch", "publish", "resume"]
+__all__ = ["FetchResult", "PublishResult", "amend", "can_write", "erase", "fetch", "publish", "reencrypt", "resume"]

@@ -171,6 +171,25 @@ def erase(app: AppContext, record: str, yes: bool) -> None:
                f"erased 0x{pointer.digest.hex()}")
 
 
+@command.command("reencrypt")
+@click.argument("record")
+@connection_options
+@pass_app
+@guarded
+def reencrypt(app: AppContext, record: str) -> None:
+    """Re-encrypt one of your records for current readers only, then erase the old version.
+
+    Use after a revocation: keyring epochs the revoked party held no longer open the record.
+    Copies it already made cannot be recalled.
+    """
+    from medledger.flows.records import reencrypt as reencrypt_flow
+
+    old = _digest(record)
+    result = reencrypt_flow(app.session(), old)
+    app.output({"old": "0x" + old.hex(), "cid": result.cid, "digest": "0x" + result.digest.hex(),
+                "txHash": result.tx_hash}, f"re-encrypted as {result.cid}; the old version is erased")
+
+
 @command.command("resume")
 @click.argument("journal_id", required=False)
 @click.option("--rollback", is_flag=True, help="Undo instead of finishing (impossible once registered on chain).")
