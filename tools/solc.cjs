@@ -57,9 +57,6 @@ function makeImportCallback(options) {
   const roots = [options.basePath, ...options.includePaths,
     ...nodeModulesAbove(process.cwd()), ...nodeModulesAbove(__dirname)];
   return (importPath) => {
-    if (path.isAbsolute(importPath) && fs.existsSync(importPath)) {
-      return { contents: fs.readFileSync(importPath, 'utf8') };
-    }
     for (const root of roots) {
       const candidate = path.resolve(root, importPath);
       // Refuse `..` escapes out of the search roots: an import may not read arbitrary files.

@@ -216,3 +216,14 @@ def test_record_that_is_not_an_object_is_refused(world, tmp_path):
 def test_saved_record_leaves_no_temporary_files(recorded):
     directory, _ = recorded
     assert [p.name for p in directory.iterdir()] == ["31337.json"]
+
+
+def test_reusing_a_record_with_another_admin_is_refused(world, recorded):
+    directory, _ = recorded
+    with pytest.raises(DeploymentError, match="administered by"):
+        deploy(world.chain, world.actors.admin, admin=world.actors.registrar.address, directory=directory)
+
+
+def test_the_deployment_record_is_readable_by_everyone(world, recorded):
+    directory, _ = recorded
+    assert deployment_path(directory, world.chain.chain_id).stat().st_mode & 0o777 == 0o644

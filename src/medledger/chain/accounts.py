@@ -75,6 +75,8 @@ def new_keystore(path: str | Path, password: str, *, kdf: str = "scrypt") -> Sig
     path = Path(path)
     if not password:
         raise AccountError("refusing to write a keystore with an empty password")
+    if path.exists():  # before the (slow) key derivation
+        raise AccountError(f"keystore file {path} already exists; choose another name")
     account = Account.create()
     keystore = Account.encrypt(account.key, password, kdf=kdf)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +102,11 @@ def from_environment(variable: str = PRIVATE_KEY_ENV) -> Signer:
     value = os.environ.get(variable)
     if not value:
         raise AccountError(f"environment variable {variable} is not set")
-    return Signer.from_private_key(value.strip())
+    try:
+        return Signer.from_private_key(value.strip())
+    except AccountError:
+        raise AccountError(f"environment variable {variable} does not hold a valid private key "
+                           "(expected 32 bytes of hex)") from None
 
 
 def anvil_account(index: int) -> Signer:

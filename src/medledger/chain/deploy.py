@@ -17,7 +17,7 @@ from eth_utils import to_checksum_address
 from medledger.chain.accounts import Signer
 from medledger.chain.artifacts import Artifact, load_artifact
 from medledger.chain.connection import Chain
-from medledger.chain.errors import DeploymentError
+from medledger.chain.errors import DeploymentCodeMissingError, DeploymentError
 from medledger.chain.reverts import RevertDecoder
 from medledger.chain.transactions import TransactionSender, TxPolicy
 
@@ -102,7 +102,8 @@ def load_deployment(directory: str | Path, chain: Chain) -> Deployment:
         raise DeploymentError(f"{path} records chain {deployment.chain_id}, but the endpoint serves chain {chain.chain_id}")
     address = deployment.ledger_address
     if not chain.w3.eth.get_code(to_checksum_address(address)):
-        raise DeploymentError(f"no contract code at {address} on chain {chain.chain_id}; the chain was reset, deploy again")
+        raise DeploymentCodeMissingError(
+            f"no contract code at {address} on chain {chain.chain_id}; the chain was reset, deploy again")
     return deployment
 
 
@@ -114,6 +115,7 @@ def save_deployment(directory: str | Path, deployment: Deployment) -> Path:
     with os.fdopen(fd, "w") as handle:
         json.dump(deployment.to_json(), handle, indent=2)
         handle.write("\n")
+    os.chmod(tmp, 0o644)  # a public record (mkstemp creates 0600)
     os.replace(tmp, path)
     return path
 
@@ -133,6 +135,10 @@ def deploy(
     if directory is not None and deployment_path(directory, chain.chain_id).exists():
         existing = _reusable(directory, chain, artifact)
         if existing is not None:
+            if existing.admin != admin:
+                raise DeploymentError(
+                    f"chain {chain.chain_id} already has a deployment administered by {existing.admin}, not {admin}; "
+                    f"move {deployment_path(directory, chain.chain_id)} aside to deploy anew")
             return existing
     contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy)
@@ -163,10 +169,8 @@ def deploy(
 def _reusable(directory: str | Path, chain: Chain, artifact: Artifact) -> Deployment | None:
     try:
         deployment = load_deployment(directory, chain)
-    except DeploymentError as exc:
-        if "no contract code" in str(exc):
-            return None  # the chain was reset: deploy afresh and overwrite the record
-        raise
+    except DeploymentCodeMissingError:
+        return None  # the chain was reset: deploy afresh and overwrite the record
     if deployment.contracts[LEDGER_CONTRACT].artifact_digest != artifact.digest:
         raise DeploymentError(
             f"chain {chain.chain_id} has a deployment of another build of {LEDGER_CONTRACT} "

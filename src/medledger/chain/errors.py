@@ -31,6 +31,10 @@ class DeploymentError(ChainError):
     """No usable deployment for this chain (missing file, other chain, code not on chain)."""
 
 
+class DeploymentCodeMissingError(DeploymentError):
+    """The recorded address holds no code: the chain was reset since the deployment."""
+
+
 class ContractRevertError(ChainError):
     """A contract refused a call with a custom error; `error` names it and `args` holds its arguments.
 

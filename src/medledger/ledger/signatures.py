@@ -206,7 +206,9 @@ class SignedConsentClient(ModuleClient):
         if signed.kind == "AppointGuardian":
             return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env,
                                           m["nonce"], m["deadline"], sig)
-        return f.removeGuardianBySig(m["patient"], m["guardian"], m["nonce"], m["deadline"], sig)
+        if signed.kind == "RemoveGuardian":
+            return f.removeGuardianBySig(m["patient"], m["guardian"], m["nonce"], m["deadline"], sig)
+        raise SignedMessageError(f"unknown signed message type {signed.kind!r}")
 
     def relay(self, signed: SignedMessage) -> Receipt:
         """Submit `signed` from this client's signer, who pays the gas."""
