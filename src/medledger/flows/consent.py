@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from medledger.chain.transactions import Receipt
 from medledger.crypto import build_grant_envelope
 from medledger.flows.errors import NoReadableKeyError
-from medledger.flows.keyrings import current_grantees, encryption_key, readable_keyrings, rotation_call
+from medledger.flows.keyrings import encryption_key, readable_keyrings, rotation_call
 from medledger.flows.session import Session
 from medledger.scopes import CATEGORY_COUNT, Permission, category_name
 
@@ -92,4 +92,4 @@ def revoke(session: Session, grantee: str, *, rotate: bool = True, on_behalf_of:
     return session.ledger.multicall(calls)
 
 
-__all__ = ["AccountSetup", "current_grantees", "grant", "key_envelope", "revoke", "setup_account"]
+__all__ = ["AccountSetup", "grant", "key_envelope", "revoke", "setup_account"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from medledger.chain.transactions import Receipt
 from medledger.flows.consent import key_envelope
+from medledger.flows.keyrings import keyring_categories, rotation_call
 from medledger.flows.session import Session
-from medledger.scopes import CATEGORY_COUNT
 
 
 def appoint_guardian(session: Session, guardian: str, *, until: int = 0, can_appoint: bool = False,
@@ -13,8 +13,7 @@ def appoint_guardian(session: Session, guardian: str, *, until: int = 0, can_app
     """Appoint `guardian` (for the session patient, or for `patient` by an appointing guardian),
     sealing every keyring the appointer holds to the guardian in the same transaction."""
     ward = patient or session.address
-    existing = [c for c in range(CATEGORY_COUNT) if session.ledger.keys.keyring_of(ward, c)]
-    mask = sum(1 << c for c in existing)
+    mask = sum(1 << c for c in keyring_categories(session, ward))
     calls, envelope = key_envelope(session, ward, guardian, mask) if mask else ([], b"")
     calls.append(session.ledger.contract.functions.appointGuardian(ward, guardian, int(until), bool(can_appoint),
                                                                    envelope))
@@ -27,12 +26,9 @@ def remove_guardian(session: Session, guardian: str, *, patient: str | None = No
     The patient and an appointing guardian rotate (the latter through rotateKeyringFor); a
     guardian removing itself cannot (it would know the new keys it made, and is no longer a
     guardian once removed)."""
-    from medledger.flows.keyrings import rotation_call
-
     ward = patient or session.address
     calls = [session.ledger.contract.functions.removeGuardian(ward, guardian)]
     if rotate and guardian != session.address:
-        for category in range(CATEGORY_COUNT):
-            if session.ledger.keys.keyring_of(ward, category):
-                calls.append(rotation_call(session, category, excluding=guardian, patient=ward)[0])
+        for category in keyring_categories(session, ward):
+            calls.append(rotation_call(session, category, excluding=guardian, patient=ward)[0])
     return session.ledger.multicall(calls)

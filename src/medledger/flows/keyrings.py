@@ -83,18 +83,26 @@ def granted_keyrings(session: Session, patient: str) -> list[CategoryKeyring]:
     return list(found.values())
 
 
+def keyring_categories(session: Session, patient: str) -> list[int]:
+    """The categories `patient` has keyrings for, from one log query (not one call per category)."""
+    found = {int(log.args.category)
+             for log in session.ledger.events("KeyringRotated", from_block=session.from_block, patient=patient)}
+    return sorted(found)
+
+
 def readable_keyrings(session: Session, patient: str, category: int | None = None) -> list[CategoryKeyring]:
     """The keyrings of `patient` this account can open: all of them for the patient, the shared
     ones for grantees, guardians and emergency providers."""
     if session.address == patient:
-        categories = range(CATEGORY_COUNT) if category is None else [int(category)]
-        return [k for c in categories if session.ledger.keys.keyring_of(patient, c) for k in patient_keyrings(session, c)]
+        categories = keyring_categories(session, patient) if category is None else [int(category)]
+        return [k for c in categories for k in patient_keyrings(session, c)]
     return [k for k in granted_keyrings(session, patient) if category is None or k.category == int(category)]
 
 
-def _latest_grantees(session: Session, event: str, patient: str, field: str) -> list[str]:
+def _accounts_named(session: Session, event: str, field: str, **filters: object) -> list[str]:
+    """Each account named in `field` of `event` logs, once, in first-seen order."""
     seen: list[str] = []
-    for log in session.ledger.events(event, from_block=session.from_block, patient=patient):
+    for log in session.ledger.events(event, from_block=session.from_block, **filters):
         account = getattr(log.args, field)
         if account not in seen:
             seen.append(account)
@@ -102,14 +110,9 @@ def _latest_grantees(session: Session, event: str, patient: str, field: str) -> 
 
 
 def emergency_key_services(session: Session) -> list[str]:
-    """Accounts currently holding the emergency key service role (from RoleGranted/RoleRevoked)."""
-    holders: list[str] = []
-    for name in ("RoleGranted",):
-        for log in session.ledger.events(name, from_block=session.from_block, role=EMERGENCY_KEY_SERVICE_ROLE):
-            if log.args.account not in holders:
-                holders.append(log.args.account)
-    return [h for h in holders
-            if session.ledger.contract.functions.hasRole(EMERGENCY_KEY_SERVICE_ROLE, h).call()]
+    """Accounts ever granted the emergency key service role that still hold it."""
+    return [account for account in _accounts_named(session, "RoleGranted", "account", role=EMERGENCY_KEY_SERVICE_ROLE)
+            if session.ledger.contract.functions.hasRole(EMERGENCY_KEY_SERVICE_ROLE, account).call()]
 
 
 def current_readers(session: Session, patient: str, category: int) -> dict[bytes, bytes]:
@@ -118,11 +121,11 @@ def current_readers(session: Session, patient: str, category: int) -> dict[bytes
     the emergency key services. Maps address -> X25519 key; accounts without a key are skipped."""
     now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
     readers: list[str] = []
-    for grantee in _latest_grantees(session, "ConsentGranted", patient, "grantee"):
+    for grantee in _accounts_named(session, "ConsentGranted", "grantee", patient=patient):
         terms = session.ledger.consent.get(patient, grantee)
         if terms.expiry > now and terms.categories >> int(category) & 1 and terms.permissions & Permission.READ:
             readers.append(grantee)
-    for guardian in _latest_grantees(session, "GuardianAppointed", patient, "guardian"):
+    for guardian in _accounts_named(session, "GuardianAppointed", "guardian", patient=patient):
         if session.ledger.guardians.is_guardian(patient, guardian):
             readers.append(guardian)
     opted_out, emergency_categories = session.ledger.emergency.preferences(patient)
@@ -135,9 +138,6 @@ def current_readers(session: Session, patient: str, category: int) -> dict[bytes
             shares[bytes.fromhex(account[2:])] = key
     return shares
 
-
-# Kept for callers of the first version: grantees and guardians are "current readers".
-current_grantees = current_readers
 
 
 def rotation_call(session: Session, category: int, *, excluding: str | None = None,
