@@ -80,9 +80,35 @@ def measure() -> list[tuple[str, int]]:
         rows.append(("grantBySig (relayed, new slot)", relayer.signed.relay(sign(patient, data)).gas_used))
         data = relayer.signed.revoke_data(patient.address, researcher.address)
         rows.append(("revokeBySig (relayed)", relayer.signed.relay(sign(patient, data)).gas_used))
-        rows.append(("appointGuardian", me.guardians.appoint(patient.address, guardian.address).gas_used))
+        rows.append(("appointGuardian", me.guardians.appoint(patient.address, guardian.address,
+                                                             until=timedelta(days=365)).gas_used))
         rows.append(("breakGlass", reader.emergency.break_glass(patient.address, EmergencyReason.UNCONSCIOUS).gas_used))
+        rows.append(("closeEmergencyAccess (patient, starts cool-down)",
+                     me.emergency.close(patient.address, clinic.address).gas_used))
         rows.append(("setEmergencyPreferences", me.emergency.set_preferences(opt_out=True).gas_used))
+        rows.append(("cancelNonces", me.signed.cancel_nonces(clinic.address).gas_used))
+        data = relayer.signed.cancel_nonces_data(patient.address, lab.address)
+        rows.append(("cancelNoncesBySig (relayed)", relayer.signed.relay(sign(patient, data)).gas_used))
+        amended = os.urandom(32)
+        me.records.add(patient.address, amended, 0x55, Category.LABS)
+        amendment = os.urandom(32)
+        me.records.add(patient.address, amendment, 0x55, Category.LABS, supersedes=amended)
+        rows.append(("eraseRecord of an amendment (restores original)", me.records.erase(amendment).gas_used))
+        squatted = os.urandom(32)
+        ledger.as_signer(lab).records.add(patient.address, squatted, 0x55, Category.LABS)
+        rows.append(("addRecord taking over a squatted digest",
+                     me.records.add(patient.address, squatted, 0x55, Category.LABS).gas_used))
+        pauser = anvil_account(7)
+        ledger.as_signer(admin).providers.add_pauser(pauser.address)
+        rows.append(("withdrawProvider", reg.withdraw(lab.address).gas_used))
+        rows.append(("setProviderKind", reg.set_kind(researcher.address, ProviderKind.INSURER).gas_used))
+        rows.append(("pause", ledger.as_signer(pauser).providers.pause().gas_used))
+        rows.append(("unpause", ledger.as_signer(pauser).providers.unpause().gas_used))
+        services = [anvil_account(i) for i in range(10, 15)]
+        rows.append(("proposeServiceSet (5 members)", ledger.as_signer(admin).services.propose(
+            [s.address for s in services], [os.urandom(32) for _ in services], 3).gas_used))
+        rows.append(("beginDefaultAdminTransfer",
+                     ledger.as_signer(admin).providers.begin_admin_transfer(anvil_account(8).address).gas_used))
         call = ledger.contract.functions.hasAccess(patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT),
                                                    int(Permission.WRITE))
         rows.append(("hasAccess (eth_call, incl. 21k base)", call.estimate_gas()))

@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IConsentRegistry} from "../interfaces/IConsentRegistry.sol";
 import {EmergencyAccess} from "./EmergencyAccess.sol";
-import {KeyDirectory} from "./KeyDirectory.sol";
+import {Guardians} from "./Guardians.sol";
 import {Scopes} from "./Scopes.sol";
 
 /// @title Consent module
 /// @notice Consent is changed by the patient, by one of the patient's guardians (`...For`), or by
-/// anyone relaying the patient's signature (SignedConsent); never by anyone else.
-abstract contract ConsentRegistry is EmergencyAccess, KeyDirectory, IConsentRegistry {
+/// anyone relaying the patient's signature (SignedConsent); never by anyone else. The access rule
+/// (`hasAccess`) combines consent, guardianship and break-glass, so it uses both those modules.
+abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistry {
+    /// @inheritdoc IConsentRegistry
+    uint40 public immutable maxConsentDuration;
+
     mapping(address patient => mapping(address grantee => Consent)) private _consents;
+
+    /// @param consentDuration the longest a consent may run from the moment it is granted (non-zero).
+    constructor(uint40 consentDuration) {
+        if (consentDuration == 0) revert InvalidMaxConsentDuration();
+        maxConsentDuration = consentDuration;
+    }
 
     /// @inheritdoc IConsentRegistry
     function grant(
@@ -34,7 +44,13 @@ abstract contract ConsentRegistry is EmergencyAccess, KeyDirectory, IConsentRegi
         uint40 expiry,
         bytes calldata envelope
     ) external {
-        _requirePatientOrGuardian(patient);
+        if (msg.sender != patient) {
+            _requirePatientOrGuardian(patient);
+            // A guardian's consents end with its guardianship, and never make the guardian a grantee.
+            if (grantee == msg.sender) revert GuardianSelfGrant(msg.sender);
+            uint40 guardianUntil = _guardianUntil(patient, msg.sender);
+            if (expiry > guardianUntil) revert ConsentOutlastsGuardian(expiry, guardianUntil);
+        }
         _grant(patient, grantee, categories, purposes, permissions, expiry, envelope);
     }
 
@@ -81,6 +97,9 @@ abstract contract ConsentRegistry is EmergencyAccess, KeyDirectory, IConsentRegi
         if (purposes == 0 || purposes & ~Scopes.ALL_PURPOSES != 0) revert InvalidPurposes(purposes);
         if (permissions == 0 || permissions & ~Scopes.ALL_PERMISSIONS != 0) revert InvalidPermissions(permissions);
         if (expiry <= block.timestamp) revert ExpiryNotInFuture(expiry, block.timestamp);
+        if (expiry - block.timestamp > maxConsentDuration) {
+            revert ExpiryTooFar(expiry, block.timestamp + maxConsentDuration);
+        }
         _requireActiveProvider(grantee);
         uint64 nonce = _consents[patient][grantee].nonce + 1;
         _consents[patient][grantee] = Consent(categories, purposes, permissions, expiry, nonce);
@@ -99,6 +118,11 @@ abstract contract ConsentRegistry is EmergencyAccess, KeyDirectory, IConsentRegi
         return _consents[patient][grantee].nonce;
     }
 
+    /// @dev Makes every signed consent message for the pair stale; the consent is unchanged.
+    function _bumpConsentNonce(address patient, address grantee) internal returns (uint64) {
+        return ++_consents[patient][grantee].nonce;
+    }
+
     /// @dev `purposeMask` lets writes accept any purpose (purposes scope disclosure, not authorship).
     function _hasAccess(address patient, address grantee, uint8 category, uint16 purposeMask, uint8 permission)
         internal
@@ -110,10 +134,10 @@ abstract contract ConsentRegistry is EmergencyAccess, KeyDirectory, IConsentRegi
         if (
             consent.expiry > block.timestamp && (consent.categories >> category) & 1 == 1
                 && consent.purposes & purposeMask != 0 && consent.permissions & permission == permission
-                && isActiveProvider(grantee)
+                && _isActiveProvider(grantee)
         ) return true;
         if (permission != Scopes.READ) return false;
-        if (isGuardian(patient, grantee)) return true;
+        if (_isGuardian(patient, grantee)) return true;
         return purposeMask & (uint16(1) << Scopes.PURPOSE_ETREAT) != 0 && _emergencyCovers(patient, grantee, category);
     }
 }

@@ -1,27 +1,83 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ConsentRegistry} from "./ConsentRegistry.sol";
+import {EIP712Domain} from "./EIP712Domain.sol";
 import {EmergencyAccess} from "./EmergencyAccess.sol";
+import {Guardians} from "./Guardians.sol";
+import {KeyDirectory} from "./KeyDirectory.sol";
+import {KeyReleaseServices} from "./KeyReleaseServices.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
+import {ProviderStore} from "./ProviderStore.sol";
 import {RecordRegistry} from "./RecordRegistry.sol";
+import {Roles} from "./Roles.sol";
+import {SignedConsent} from "./SignedConsent.sol";
 
 /// @title medledger
-/// @notice Provider registry, key directory, guardians, break-glass, patient consent (direct and
-/// signed) and record pointers with an access log in one deployment, so access checks are
-/// internal calls. Not upgradeable: the rules a patient
-/// consented under cannot change beneath them. `multicall` lets a patient revoke and rotate
-/// keyrings in one transaction, leaving no window in which a writer could use the old keyring.
-/// @custom:version 1
-contract MedLedger is RecordRegistry, Multicall {
-    /// @param admin holds DEFAULT_ADMIN_ROLE and appoints registrars.
-    /// @param emergencyWindow seconds one break-glass opening lasts.
-    /// @param emergencyKinds bit k set: providers of ProviderKind k may break glass.
-    /// @param defaultEmergencyCategories categories break-glass opens unless a patient chose others.
-    constructor(address admin, uint32 emergencyWindow, uint8 emergencyKinds, uint64 defaultEmergencyCategories)
-        ProviderRegistry(admin)
-        EmergencyAccess(emergencyWindow, emergencyKinds, defaultEmergencyCategories)
-        EIP712("MedLedger", "1")
-    {}
+/// @notice Roles (delayed two-step admin, separated duties, circuit breaker), provider registry,
+/// key directory, guardians, break-glass, patient consent (direct and signed), record pointers
+/// with an access log in one contract, so access checks are internal calls; the key-release
+/// service sets live in a module contract this one deploys (`keyReleaseServices`), which keeps
+/// MedLedger under the EIP-170 code-size limit. ProviderStore and EIP712Domain are the shared
+/// state the modules build on. Not upgradeable: the rules a patient consented under cannot
+/// change beneath them. `multicall` lets a patient revoke and rotate keyrings in one
+/// transaction, leaving no window in which a writer could use the old keyring.
+/// @custom:version 2
+contract MedLedger is
+    Roles,
+    ProviderStore,
+    ProviderRegistry,
+    Guardians,
+    KeyDirectory,
+    EmergencyAccess,
+    ConsentRegistry,
+    EIP712Domain,
+    SignedConsent,
+    RecordRegistry,
+    Multicall
+{
+    /// @notice The key-release service-set module this deployment created (its own contract, so
+    /// MedLedger stays under the EIP-170 code-size limit; it follows MedLedger's admin and roles).
+    KeyReleaseServices public immutable keyReleaseServices;
+
+    /// @notice Deployment parameters, each validated by the module it configures.
+    /// @param adminDelay seconds an admin transfer (and a service-set change) waits: 1 s .. 30 days.
+    /// @param emergencyWindow seconds one break-glass opening lasts: 1 s .. 7 days.
+    /// @param emergencyCooldown seconds a provider waits to break glass again on a patient after the
+    /// patient or a guardian closed its window: 1 s .. 30 days.
+    /// @param emergencyKinds bit k set: providers of ProviderKind k (1..5) may break glass.
+    /// @param defaultEmergencyCategories categories break-glass opens unless a patient chose others (non-empty).
+    /// @param maxConsentDuration the longest a consent may run from its grant (non-zero).
+    /// @param maxGuardianTerm the longest guardianship (non-zero).
+    struct Settings {
+        uint48 adminDelay;
+        uint32 emergencyWindow;
+        uint32 emergencyCooldown;
+        uint8 emergencyKinds;
+        uint64 defaultEmergencyCategories;
+        uint40 maxConsentDuration;
+        uint40 maxGuardianTerm;
+    }
+
+    /// @param admin holds DEFAULT_ADMIN_ROLE: appoints registrars and pausers, proposes service sets.
+    /// @param settings the deployment parameters (see `Settings`).
+    constructor(address admin, Settings memory settings)
+        Roles(settings.adminDelay, admin)
+        Guardians(settings.maxGuardianTerm)
+        EmergencyAccess(
+            settings.emergencyWindow,
+            settings.emergencyCooldown,
+            settings.emergencyKinds,
+            settings.defaultEmergencyCategories
+        )
+        ConsentRegistry(settings.maxConsentDuration)
+    {
+        keyReleaseServices = new KeyReleaseServices();
+    }
+
+    /// @dev Members of service sets that are not cancelled may take no duty role (see Roles).
+    function _holdsServiceSeat(address account) internal view override returns (bool) {
+        return keyReleaseServices.holdsServiceSeat(account);
+    }
 }

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IRecordRegistry} from "../interfaces/IRecordRegistry.sol";
+import {ConsentRegistry} from "./ConsentRegistry.sol";
 import {Scopes} from "./Scopes.sol";
-import {SignedConsent} from "./SignedConsent.sol";
 
 /// @title Record pointer module
 /// @notice Records are keyed by (patient, CID digest): a digest can be added once per patient,
-/// so a pointer is never overwritten and a replayed transaction cannot add it twice.
-abstract contract RecordRegistry is SignedConsent, IRecordRegistry {
+/// so a pointer is never overwritten and a replayed transaction cannot add it twice, with one
+/// exception: the patient's own addRecord takes over a digest another author registered first,
+/// so no grantee can block a patient's record. Access logging stops while paused (key releases
+/// follow a logged access).
+abstract contract RecordRegistry is Pausable, ConsentRegistry, IRecordRegistry {
     mapping(address patient => mapping(bytes32 digest => Record)) private _records;
+    /// @dev Written only for amendments: the digest the amendment superseded.
+    mapping(address patient => mapping(bytes32 amendment => bytes32 original)) private _amended;
 
     /// @inheritdoc IRecordRegistry
     function addRecord(address patient, bytes32 digest, uint32 codec, uint8 category, bytes32 supersedes) external {
@@ -20,8 +26,15 @@ abstract contract RecordRegistry is SignedConsent, IRecordRegistry {
         if (!_hasAccess(patient, msg.sender, category, Scopes.ALL_PURPOSES, Scopes.WRITE)) {
             revert NotAuthorized(msg.sender);
         }
-        if (_records[patient][digest].author != address(0)) revert RecordExists(patient, digest);
-        if (supersedes != bytes32(0)) _markSuperseded(patient, supersedes, category);
+        address previousAuthor = _records[patient][digest].author;
+        if (previousAuthor != address(0)) {
+            if (msg.sender != patient || previousAuthor == patient) revert RecordExists(patient, digest);
+            _takeOver(patient, digest, previousAuthor);
+        }
+        if (supersedes != bytes32(0)) {
+            _markSuperseded(patient, supersedes, category);
+            _amended[patient][digest] = supersedes;
+        }
         _records[patient][digest] = Record(msg.sender, codec, category, uint40(block.timestamp), false, false);
         emit RecordAdded(patient, digest, msg.sender, codec, category, supersedes);
     }
@@ -32,10 +45,12 @@ abstract contract RecordRegistry is SignedConsent, IRecordRegistry {
         if (record.erased) revert RecordIsErased(msg.sender, digest);
         record.erased = true;
         emit RecordErased(msg.sender, digest);
+        bytes32 original = _amended[msg.sender][digest];
+        if (original != bytes32(0)) _restore(msg.sender, original, digest);
     }
 
     /// @inheritdoc IRecordRegistry
-    function logAccess(address patient, bytes32 digest, uint8 purpose) external {
+    function logAccess(address patient, bytes32 digest, uint8 purpose) external whenNotPaused {
         if (purpose >= Scopes.PURPOSE_COUNT) revert InvalidPurpose(purpose);
         Record memory record = _records[patient][digest];
         if (record.author == address(0)) revert UnknownRecord(patient, digest);
@@ -51,13 +66,40 @@ abstract contract RecordRegistry is SignedConsent, IRecordRegistry {
         return _records[patient][digest];
     }
 
-    /// @dev An amendment must name a live, unamended record of the same patient and category.
+    /// @inheritdoc IRecordRegistry
+    function amendedBy(address patient, bytes32 amendment) external view returns (bytes32 original) {
+        return _amended[patient][amendment];
+    }
+
+    /// @dev An amendment must name a live, unamended record of the same patient and category,
+    /// and come from the patient or that record's author.
     function _markSuperseded(address patient, bytes32 digest, uint8 category) private {
         Record storage previous = _existing(patient, digest);
+        if (msg.sender != patient && msg.sender != previous.author) revert MayNotAmend(msg.sender, digest);
         if (previous.erased) revert RecordIsErased(patient, digest);
         if (previous.superseded) revert RecordAlreadySuperseded(patient, digest);
         if (previous.category != category) revert CategoryMismatch(previous.category, category);
         previous.superseded = true;
+    }
+
+    /// @dev The patient claims a digest another author registered first: that author's pointer
+    /// (and any amendment it made) is undone before the patient's is written.
+    function _takeOver(address patient, bytes32 digest, address previousAuthor) private {
+        bytes32 original = _amended[patient][digest];
+        if (original != bytes32(0)) {
+            delete _amended[patient][digest];
+            _restore(patient, original, digest);
+        }
+        emit RecordTakenOver(patient, digest, previousAuthor);
+    }
+
+    /// @dev Withdrawing amendment `amendment` makes `original` amendable again.
+    function _restore(address patient, bytes32 original, bytes32 amendment) private {
+        Record storage record = _records[patient][original];
+        if (record.superseded) {
+            record.superseded = false;
+            emit SupersessionUndone(patient, original, amendment);
+        }
     }
 
     function _existing(address patient, bytes32 digest) private view returns (Record storage record) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 /// @title Consent scope constants shared by the medledger modules
 /// @dev Categories are bit positions of a uint64 mask; purposes follow HL7 PurposeOfUse.

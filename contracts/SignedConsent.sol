@@ -1,30 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ISignedConsent} from "../interfaces/ISignedConsent.sol";
 import {ConsentRegistry} from "./ConsentRegistry.sol";
+import {EIP712Domain} from "./EIP712Domain.sol";
+import {Guardians} from "./Guardians.sol";
 
 /// @title Signed consent module (EIP-712, relayed)
 /// @notice Signatures are checked with OpenZeppelin's ECDSA (which rejects malleable high-s
 /// signatures) and, when that does not yield the patient, ERC-1271 for contract wallets such as
-/// a Safe. Trying ECDSA first spares accounts the cold code-size lookup (2,600 gas).
-abstract contract SignedConsent is ConsentRegistry, EIP712, ISignedConsent {
-    /// @notice A signature may be valid for at most this long, so a leaked one soon goes stale.
+/// a Safe. Trying ECDSA first spares accounts the cold code-size lookup (2,600 gas). Every
+/// message binds its issue time, so its whole lifetime is bounded, not only the wait for a relay.
+abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISignedConsent {
+    /// @notice A signature may be valid for at most this long after it is issued, so a leaked
+    /// one soon goes stale.
     uint256 public constant MAX_SIGNATURE_LIFETIME = 30 days;
 
     bytes32 public constant GRANT_TYPEHASH = keccak256(
-        "Grant(address patient,address grantee,uint64 categories,uint16 purposes,uint8 permissions,uint40 expiry,bytes32 envelopeHash,uint64 nonce,uint256 deadline)"
+        "Grant(address patient,address grantee,uint64 categories,uint16 purposes,uint8 permissions,uint40 expiry,bytes32 envelopeHash,uint64 nonce,uint256 issuedAt,uint256 deadline)"
     );
     bytes32 public constant REVOKE_TYPEHASH =
-        keccak256("Revoke(address patient,address grantee,uint64 nonce,uint256 deadline)");
+        keccak256("Revoke(address patient,address grantee,uint64 nonce,uint256 issuedAt,uint256 deadline)");
     bytes32 public constant APPOINT_GUARDIAN_TYPEHASH = keccak256(
-        "AppointGuardian(address patient,address guardian,uint40 until,bool canAppoint,bytes32 envelopeHash,uint64 nonce,uint256 deadline)"
+        "AppointGuardian(address patient,address guardian,uint40 until,bool canAppoint,bytes32 envelopeHash,uint64 nonce,uint256 issuedAt,uint256 deadline)"
     );
     bytes32 public constant REMOVE_GUARDIAN_TYPEHASH =
-        keccak256("RemoveGuardian(address patient,address guardian,uint64 nonce,uint256 deadline)");
+        keccak256("RemoveGuardian(address patient,address guardian,uint64 nonce,uint256 issuedAt,uint256 deadline)");
+    bytes32 public constant CANCEL_NONCES_TYPEHASH = keccak256(
+        "CancelNonces(address patient,address counterparty,uint64 consentNonce,uint64 guardianNonce,uint256 issuedAt,uint256 deadline)"
+    );
 
     /// @inheritdoc ISignedConsent
     function grantBySig(
@@ -35,25 +41,28 @@ abstract contract SignedConsent is ConsentRegistry, EIP712, ISignedConsent {
         uint8 permissions,
         uint40 expiry,
         bytes calldata envelope,
-        uint64 nonce,
-        uint256 deadline,
+        Validity calldata validity,
         bytes calldata signature
     ) external {
-        _checkFreshness(_consentNonce(patient, grantee), nonce, deadline);
+        _checkFreshness(_consentNonce(patient, grantee), validity);
         bytes32 structHash = keccak256(
             abi.encode(GRANT_TYPEHASH, patient, grantee, categories, purposes, permissions, expiry, keccak256(envelope),
-                nonce, deadline)
+                validity.nonce, validity.issuedAt, validity.deadline)
         );
         _requireSignature(patient, structHash, signature);
         _grant(patient, grantee, categories, purposes, permissions, expiry, envelope);
     }
 
     /// @inheritdoc ISignedConsent
-    function revokeBySig(address patient, address grantee, uint64 nonce, uint256 deadline, bytes calldata signature)
-        external
-    {
-        _checkFreshness(_consentNonce(patient, grantee), nonce, deadline);
-        _requireSignature(patient, keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, nonce, deadline)), signature);
+    function revokeBySig(
+        address patient,
+        address grantee,
+        Validity calldata validity,
+        bytes calldata signature
+    ) external {
+        _checkFreshness(_consentNonce(patient, grantee), validity);
+        _requireSignature(patient,
+            keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, validity.nonce, validity.issuedAt, validity.deadline)), signature);
         _revoke(patient, grantee);
     }
 
@@ -64,26 +73,50 @@ abstract contract SignedConsent is ConsentRegistry, EIP712, ISignedConsent {
         uint40 until,
         bool canAppoint,
         bytes calldata envelope,
-        uint64 nonce,
-        uint256 deadline,
+        Validity calldata validity,
         bytes calldata signature
     ) external {
-        _checkFreshness(_guardianNonce(patient, guardian), nonce, deadline);
+        _checkFreshness(_guardianNonce(patient, guardian), validity);
         bytes32 structHash = keccak256(
-            abi.encode(APPOINT_GUARDIAN_TYPEHASH, patient, guardian, until, canAppoint, keccak256(envelope), nonce, deadline)
+            abi.encode(APPOINT_GUARDIAN_TYPEHASH, patient, guardian, until, canAppoint, keccak256(envelope),
+                validity.nonce, validity.issuedAt, validity.deadline)
         );
         _requireSignature(patient, structHash, signature);
         _appointGuardian(patient, patient, guardian, until, canAppoint, envelope);
     }
 
     /// @inheritdoc ISignedConsent
-    function removeGuardianBySig(address patient, address guardian, uint64 nonce, uint256 deadline,
-        bytes calldata signature) external
-    {
-        _checkFreshness(_guardianNonce(patient, guardian), nonce, deadline);
-        _requireSignature(patient, keccak256(abi.encode(REMOVE_GUARDIAN_TYPEHASH, patient, guardian, nonce, deadline)),
-            signature);
+    function removeGuardianBySig(
+        address patient,
+        address guardian,
+        Validity calldata validity,
+        bytes calldata signature
+    ) external {
+        _checkFreshness(_guardianNonce(patient, guardian), validity);
+        _requireSignature(patient,
+            keccak256(abi.encode(REMOVE_GUARDIAN_TYPEHASH, patient, guardian, validity.nonce, validity.issuedAt,
+                validity.deadline)), signature);
         _removeGuardian(patient, patient, guardian);
+    }
+
+    /// @inheritdoc ISignedConsent
+    function cancelNonces(address counterparty) external {
+        _cancelNonces(msg.sender, counterparty);
+    }
+
+    /// @inheritdoc ISignedConsent
+    function cancelNoncesBySig(
+        address patient,
+        address counterparty,
+        uint256 issuedAt,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        uint64 consentNonce = _consentNonce(patient, counterparty);
+        _checkLifetime(issuedAt, deadline);
+        _requireSignature(patient, keccak256(abi.encode(CANCEL_NONCES_TYPEHASH, patient, counterparty, consentNonce,
+            _guardianNonce(patient, counterparty), issuedAt, deadline)), signature);
+        _cancelNonces(patient, counterparty);
     }
 
     /// @inheritdoc ISignedConsent
@@ -92,12 +125,23 @@ abstract contract SignedConsent is ConsentRegistry, EIP712, ISignedConsent {
         return _domainSeparatorV4();
     }
 
-    function _checkFreshness(uint64 expectedNonce, uint64 nonce, uint256 deadline) private view {
+    function _cancelNonces(address patient, address counterparty) private {
+        if (counterparty == address(0)) revert ZeroAddress();
+        emit NoncesCancelled(patient, counterparty, _bumpConsentNonce(patient, counterparty),
+            _bumpGuardianNonce(patient, counterparty));
+    }
+
+    function _checkFreshness(uint64 expectedNonce, Validity calldata validity) private view {
+        _checkLifetime(validity.issuedAt, validity.deadline);
+        if (validity.nonce != expectedNonce) revert InvalidNonce(expectedNonce, validity.nonce);
+    }
+
+    /// @dev issuedAt <= now <= deadline and deadline - issuedAt <= MAX_SIGNATURE_LIFETIME.
+    function _checkLifetime(uint256 issuedAt, uint256 deadline) private view {
+        if (issuedAt > block.timestamp) revert SignatureNotYetValid(issuedAt);
         if (block.timestamp > deadline) revert SignatureExpired(deadline);
-        if (deadline > block.timestamp + MAX_SIGNATURE_LIFETIME) {
-            revert DeadlineTooFar(deadline, block.timestamp + MAX_SIGNATURE_LIFETIME);
-        }
-        if (nonce != expectedNonce) revert InvalidNonce(expectedNonce, nonce);
+        // issuedAt <= now <= deadline here, so the subtraction cannot underflow.
+        if (deadline - issuedAt > MAX_SIGNATURE_LIFETIME) revert SignatureLifetimeTooLong(issuedAt, deadline);
     }
 
     function _requireSignature(address signer, bytes32 structHash, bytes calldata signature) private view {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IMedLedgerErrors} from "./IMedLedgerErrors.sol";
 
@@ -40,9 +40,14 @@ interface IConsentRegistry is IMedLedgerErrors {
     error NoConsent(address patient, address grantee);
     error InvalidPurpose(uint8 purpose);
     error InvalidPermission(uint8 permission);
+    error ExpiryTooFar(uint40 expiry, uint256 limit);
+    error GuardianSelfGrant(address guardian);
+    error ConsentOutlastsGuardian(uint40 expiry, uint40 guardianUntil);
+    error InvalidMaxConsentDuration();
 
     /// @notice Grants (or replaces the grant of) `grantee`, an active provider, access to the
-    /// caller's records. A re-grant replaces scope and expiry entirely.
+    /// caller's records. A re-grant replaces scope and expiry entirely. The expiry is at most
+    /// `maxConsentDuration` from now.
     function grant(
         address grantee,
         uint64 categories,
@@ -55,7 +60,8 @@ interface IConsentRegistry is IMedLedgerErrors {
     /// @notice Ends the consent the caller gave `grantee`.
     function revoke(address grantee) external;
 
-    /// @notice `grant` on behalf of `patient`, by one of the patient's guardians.
+    /// @notice `grant` on behalf of `patient`, by one of the patient's guardians: never to the
+    /// guardian itself, and ending no later than the guardianship.
     function grantFor(
         address patient,
         address grantee,
@@ -69,13 +75,16 @@ interface IConsentRegistry is IMedLedgerErrors {
     /// @notice `revoke` on behalf of `patient`, by one of the patient's guardians.
     function revokeFor(address patient, address grantee) external;
 
+    /// @notice The longest a consent may run, in seconds from its grant.
+    function maxConsentDuration() external view returns (uint40);
+
     /// @notice The consent `patient` gave `grantee` (all zero when none).
     function consentOf(address patient, address grantee) external view returns (Consent memory);
 
     /// @notice Whether `grantee` may use `permission` on `patient`'s records of `category` for
     /// `purpose` now. A patient always has access to their own records; anyone else needs an
-    /// unexpired consent covering all three and must be an active provider. An active guardian may
-    /// read; a provider with open break-glass access may read emergency categories for ETREAT.
+    /// unexpired consent covering all three and must be an active provider. A guardian (see
+    /// `isGuardian`) may read; a provider with open break-glass access may read emergency categories for ETREAT.
     function hasAccess(address patient, address grantee, uint8 category, uint8 purpose, uint8 permission)
         external
         view

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity 0.8.28;
 
 import {IMedLedgerErrors} from "./IMedLedgerErrors.sol";
 
@@ -29,6 +29,10 @@ interface IRecordRegistry is IMedLedgerErrors {
         bytes32 supersedes
     );
     event RecordErased(address indexed patient, bytes32 indexed digest);
+    /// @notice `original` is no longer superseded: its amendment `amendment` was erased or taken over.
+    event SupersessionUndone(address indexed patient, bytes32 indexed original, bytes32 amendment);
+    /// @notice The patient took over `digest`, which `previousAuthor` had registered first.
+    event RecordTakenOver(address indexed patient, bytes32 indexed digest, address indexed previousAuthor);
     /// @notice `accessor` read `patient`'s record `digest` for `purpose` (an HL7 PurposeOfUse bit).
     event AccessLogged(address indexed patient, bytes32 indexed digest, address indexed accessor, uint8 purpose);
 
@@ -40,19 +44,26 @@ interface IRecordRegistry is IMedLedgerErrors {
     error RecordAlreadySuperseded(address patient, bytes32 digest);
     error CategoryMismatch(uint8 expected, uint8 actual);
     error NotAuthorized(address account);
+    error MayNotAmend(address account, bytes32 digest);
 
     /// @notice Adds a pointer to `patient`'s record. Allowed for the patient and for an active
-    /// provider holding WRITE consent for `category`.
-    /// @param supersedes digest of the record this one amends (same patient and category), or zero.
+    /// provider holding WRITE consent for `category`. The patient's own call takes over a digest
+    /// another author registered first (even an erased one).
+    /// @param supersedes digest of the record this one amends (same patient and category, by the
+    /// patient or that record's author), or zero.
     function addRecord(address patient, bytes32 digest, uint32 codec, uint8 category, bytes32 supersedes) external;
 
     /// @notice Marks the caller's record erased (its blob and keys are destroyed off chain).
+    /// Erasing an amendment makes the record it superseded amendable again.
     function eraseRecord(bytes32 digest) external;
 
     /// @notice Records that the caller read `patient`'s record `digest` for `purpose`; reverts
-    /// unless the caller may read that record's category for that purpose now.
+    /// unless the caller may read that record's category for that purpose now. Not while paused.
     function logAccess(address patient, bytes32 digest, uint8 purpose) external;
 
     /// @notice The record of `patient` with `digest` (author zero when there is none).
     function recordOf(address patient, bytes32 digest) external view returns (Record memory);
+
+    /// @notice The digest that amendment `amendment` superseded (zero when it amends nothing).
+    function amendedBy(address patient, bytes32 amendment) external view returns (bytes32 original);
 }

@@ -13,9 +13,8 @@ the deployment is a rehearsal; start anvil on the network's port first (brownie 
 to keep it.
 """
 
-from scripts._medledger import chain, deployments_dir, signer
-
 from medledger.chain.deploy import LEDGER_CONTRACT, deploy
+from scripts._medledger import chain, deployments_dir, signer
 
 
 def main(admin: str = ""):

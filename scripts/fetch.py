@@ -10,11 +10,10 @@ that purpose, or is the patient; see scripts/_medledger.py.
 
 import os
 
-from scripts._medledger import session
-
 from medledger.flows.records import fetch
 from medledger.scopes import purpose
 from medledger.storage import Cid
+from scripts._medledger import session
 
 
 def record_digest(record: str) -> bytes:

@@ -14,10 +14,9 @@ MEDLEDGER_PRIVATE_KEY); see scripts/_medledger.py.
 import os
 from datetime import timedelta
 
-from scripts._medledger import session
-
 from medledger.flows.consent import grant
 from medledger.scopes import category_mask, permission, purpose_mask
+from scripts._medledger import session
 
 
 def main(grantee: str = "", categories: str = "", purposes: str = "", permissions: str = "", days: str = ""):

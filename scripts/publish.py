@@ -10,10 +10,9 @@ see scripts/_medledger.py. Prints the CID and the digest that `fetch.py` takes.
 
 import os
 
-from scripts._medledger import session
-
 from medledger.flows.records import publish
 from medledger.scopes import category
+from scripts._medledger import session
 
 
 def main(patient: str = "", record_category: str = "", path: str = ""):

@@ -9,9 +9,8 @@ scripts/_medledger.py.
 
 import os
 
-from scripts._medledger import session
-
 from medledger.flows.consent import revoke
+from scripts._medledger import session
 
 
 def main(grantee: str = ""):

@@ -7,10 +7,9 @@ provider, which only publishes its key. Everyone who reads or writes records run
 Acts as BROWNIE_ACCOUNT (or MEDLEDGER_PRIVATE_KEY); see scripts/_medledger.py.
 """
 
-from scripts._medledger import session
-
 from medledger.flows.consent import setup_account
 from medledger.scopes import category
+from scripts._medledger import session
 
 
 def main(categories: str = ""):

@@ -18,17 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from medledger.chain.accounts import Signer, anvil_account
 from medledger.chain.connection import EMBEDDED, connect
 from medledger.chain.deploy import deploy
-from medledger.crypto import NotARecipientError, decrypt_stream
+from medledger.crypto import CategoryKeyring, EncryptionKeyPair, NotARecipientError, decrypt_stream
 from medledger.fhir import validate_resource
 from medledger.flows import Session
 from medledger.flows.consent import grant, revoke, setup_account
 from medledger.flows.keyrings import granted_keyrings
 from medledger.flows.records import fetch, publish
-from medledger.flows.streams import IteratorReader
+from medledger.flows.streams import chunk_reader
 from medledger.ledger import MedLedger, ProviderKind
 from medledger.scopes import Category, Permission, Purpose, mask
 from medledger.storage import BlobStore, Cid, KuboStore, LocalBlockStore
@@ -40,7 +41,7 @@ class DemoStep:
     details: dict[str, object] = field(default_factory=dict)
 
 
-def hba1c_observation(patient_ref: str) -> dict:
+def hba1c_observation(patient_ref: str) -> dict[str, Any]:
     """A FHIR R4 Observation (HbA1c, LOINC 4548-4). Synthetic: no real person."""
     return {
         "resourceType": "Observation",
@@ -67,11 +68,11 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
 
     chain = connect(rpc_url)
     if chain.is_embedded:
-        admin, lab, clinic, patient = (Signer.from_private_key(os.urandom(32)) for _ in range(4))
-        for signer in (admin, lab, clinic, patient):
+        admin, lab, clinic, patient, registrar_account = (Signer.from_private_key(os.urandom(32)) for _ in range(5))
+        for signer in (admin, lab, clinic, patient, registrar_account):
             chain.fund(signer.address, 10**20)
     else:  # a development chain: anvil's funded accounts
-        admin, lab, clinic, patient = (anvil_account(i) for i in (0, 7, 8, 9))
+        admin, lab, clinic, patient, registrar_account = (anvil_account(i) for i in (0, 7, 8, 9, 6))
     workdir = Path(workdir or tempfile.mkdtemp(prefix="medledger-demo-"))
     store: BlobStore = KuboStore(ipfs_api) if ipfs_api else LocalBlockStore(workdir / "blocks")
     try:
@@ -79,8 +80,9 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
         done("Deployed MedLedger", chain=chain.endpoint, chain_id=chain.chain_id, address=deployment.ledger_address,
              gas=deployment.contracts["MedLedger"].gas_used)
         ledger = MedLedger.from_deployment(chain, deployment)
-        ledger.as_signer(admin).providers.add_registrar(admin.address)
-        registrar = ledger.as_signer(admin).providers
+        # Duties sit on separate accounts (enforced on chain): the admin appoints a registrar.
+        ledger.as_signer(admin).providers.add_registrar(registrar_account.address)
+        registrar = ledger.as_signer(registrar_account).providers
         registrar.register(lab.address, ProviderKind.ORGANIZATION)
         registrar.register(clinic.address, ProviderKind.CLINICIAN)
         done("Registrar credentialed a lab and a clinic", lab=lab.address, clinic=clinic.address)
@@ -115,8 +117,9 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
         done("Clinic fetched and decrypted it", value=f"{value['value']} {value['unit']}", bytes=fetched.size)
 
         receipt = revoke(as_patient, clinic.address)
+        keyring = ledger.keys.keyring_of(patient.address, Category.LABS)  # (public key, epoch)
         done("Patient revoked the clinic; the labs keyring moved to a new epoch", gas=receipt.gas_used,
-             keyring_epoch=ledger.keys.keyring_of(patient.address, Category.LABS)[1])
+             keyring_epoch=keyring[1] if keyring else None)
 
         amended = {**resource, "valueQuantity": {**resource["valueQuantity"], "value": 5.8}}
         validate_resource(amended, resource_type="Observation")
@@ -135,8 +138,8 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
 def _clinic_can_decrypt(session: Session, patient: str, digest: bytes, codec: int) -> bool:
     """Try every key the clinic ever received, bypassing the chain's access check on purpose:
     the point is that the cryptography, not just the contract, keeps the clinic out."""
-    identities = [session.keypair, *granted_keyrings(session, patient)]
-    blob = IteratorReader(session.store.get(Cid.from_digest(digest, codec)))
+    identities: list[EncryptionKeyPair | CategoryKeyring] = [session.keypair, *granted_keyrings(session, patient)]
+    blob = chunk_reader(session.store.get(Cid.from_digest(digest, codec)))
     try:
         decrypt_stream(blob, io.BytesIO(), binding=session.binding(patient, Category.LABS), identity=identities)
         return True

@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import IntEnum, IntFlag
 
+from medledger.errors import MedLedgerError
 
-class ScopeError(ValueError):
+
+class ScopeError(MedLedgerError, ValueError):
     """A category, purpose or permission name or number that medledger does not know."""
 
 

@@ -11,7 +11,7 @@ few isolated tests the two disagree by seconds.
 import pytest
 from brownie import web3
 
-from medledger.chain.deploy import EmergencyPolicy
+from medledger.chain.deploy import LedgerSettings
 from medledger.ledger import ProviderKind
 
 CLINICIAN = int(ProviderKind.CLINICIAN)
@@ -70,9 +70,8 @@ def stranger(accounts):
 @pytest.fixture(scope="module")
 def ledger(MedLedger, admin, registrar, clinic, lab):
     """MedLedger deployed by brownie, with a registrar, an active clinic and an active lab."""
-    emergency = EmergencyPolicy()  # medledger's defaults for the break-glass constructor arguments
-    ledger = MedLedger.deploy(admin, emergency.window_seconds, emergency.provider_kinds,
-                              emergency.default_categories, {"from": admin})
+    settings = LedgerSettings()  # medledger's defaults for the constructor's Settings tuple
+    ledger = MedLedger.deploy(admin, settings.constructor_settings(), {"from": admin})
     ledger.grantRole(ledger.REGISTRAR_ROLE(), registrar, {"from": admin})
     ledger.registerProvider(clinic, CLINICIAN, {"from": registrar})
     ledger.registerProvider(lab, ORGANIZATION, {"from": registrar})

@@ -7,9 +7,9 @@ would call it, acting as the account BROWNIE_ACCOUNT names.
 import json
 
 import pytest
-from scripts import deploy, fetch, grant, provider, publish, revoke, setup_account
 
 from medledger.flows import AccessDeniedError
+from scripts import deploy, fetch, grant, provider, publish, revoke, setup_account
 
 ADMIN, PATIENT, CLINIC, LAB = 0, 2, 3, 4
 

@@ -29,7 +29,7 @@ class Clock:
     chain: Chain
 
     def now(self) -> int:
-        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        return self.chain.now()
 
     def warp(self, seconds: int) -> None:
         self.chain.increase_time(int(seconds))

@@ -130,14 +130,14 @@ def test_a_revoked_grantee_may_not_log(world):
 def test_a_guardian_may_log(world, guardian):
     a = world.actors
     digest = _record(world, Category.MENTAL_HEALTH)
-    world.ledger(a.patient).guardians.appoint(a.patient.address, guardian.address)
+    world.ledger(a.patient).guardians.appoint(a.patient.address, guardian.address, until=world.chain.now() + 86400)
     assert _logged(world, _log(world, guardian, digest, Purpose.PATRQT))["accessor"] == guardian.address
 
 
 def test_a_removed_guardian_may_not_log(world, guardian):
     a = world.actors
     digest = _record(world)
-    world.ledger(a.patient).guardians.appoint(a.patient.address, guardian.address)
+    world.ledger(a.patient).guardians.appoint(a.patient.address, guardian.address, until=world.chain.now() + 86400)
     world.ledger(a.patient).guardians.remove(a.patient.address, guardian.address)
     _assert_not_authorized(world, guardian, digest)
 

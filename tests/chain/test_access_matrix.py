@@ -2,8 +2,9 @@
 
 Setup for each cell: the patient has granted `grantee` read+write on labs, had granted the
 suspended provider the same before its suspension, has one labs record and a guardian (not one
-of the actors), the grantee has broken glass, and the registrar holds the emergency key service
-role. Signed (relayed) functions carry a fresh valid patient signature: anyone may relay one.
+of the actors), the grantee has broken glass, and the stranger holds the emergency key service
+role (duties are separate: the registrar may not hold it too). No actor is a pauser. Signed
+(relayed) functions carry a fresh valid patient signature: anyone may relay one.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class Cell:
         self.record = random_digest()
         patient.records.add(a.patient.address, self.record, CODEC_RAW, Category.LABS)
         self.guardian = a.other_patient.address
-        patient.guardians.appoint(a.patient.address, self.guardian)
+        patient.guardians.appoint(a.patient.address, self.guardian, until=_later(world))
         world.ledger(a.provider).emergency.break_glass(a.patient.address, EmergencyReason.UNCONSCIOUS)
-        world.ledger(a.admin).emergency.add_key_service(a.registrar.address)
+        world.ledger(a.admin).emergency.add_key_service(a.stranger.address)
 
     def signed(self, kind: str) -> SignedMessage:
         a = self.world.actors
@@ -58,79 +59,103 @@ class Cell:
         elif kind == "Revoke":
             data = reader.revoke_data(a.patient.address, a.provider.address)
         elif kind == "AppointGuardian":
-            data = reader.appoint_guardian_data(a.patient.address, a.stranger.address)
+            data = reader.appoint_guardian_data(a.patient.address, a.stranger.address, until=_later(self.world))
+        elif kind == "CancelNonces":
+            data = reader.cancel_nonces_data(a.patient.address, a.provider.address)
         else:
             data = reader.remove_guardian_data(a.patient.address, self.guardian)
         return sign(a.patient, data)
 
 
 def _later(world) -> int:
-    return int(world.chain.w3.eth.get_block("latest")["timestamp"]) + 86400
+    return world.chain.now() + 86400
 
 
 def _only(*allowed: str, refusal: str) -> dict[str, str | None]:
     return {actor: (None if actor in allowed else refusal) for actor in ACTORS}
 
 
-EVERYONE: dict[str, str | None] = {actor: None for actor in ACTORS}
+EVERYONE: dict[str, str | None] = dict.fromkeys(ACTORS)
 
 # name -> (call builder, expected outcome per actor: None = allowed, else the custom error)
 MATRIX: dict[str, tuple[Callable[[MedLedger, Cell], Any], dict[str, str | None]]] = {
-    "grantRole": (lambda l, c: l.providers.add_registrar(c.world.actors.other_patient.address),
+    "grantRole": (lambda ledger, c: ledger.providers.add_registrar(c.world.actors.other_patient.address),
                   _only("admin", refusal=UNAUTHORIZED)),
-    "revokeRole": (lambda l, c: l.providers.remove_registrar(c.world.actors.registrar.address),
+    "revokeRole": (lambda ledger, c: ledger.providers.remove_registrar(c.world.actors.registrar.address),
                    _only("admin", refusal=UNAUTHORIZED)),
-    "renounceRole": (lambda l, c: l.sender.send(l.signer, l.contract.functions.renounceRole(REGISTRAR_ROLE, l.signer.address)),
+    "renounceRole": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.contract.functions.renounceRole(REGISTRAR_ROLE, ledger.signer.address)),
                      EVERYONE),
-    "registerProvider": (lambda l, c: l.providers.register(c.world.actors.other_patient.address, ProviderKind.INSURER),
+    "registerProvider": (lambda ledger, c: ledger.providers.register(c.world.actors.other_patient.address, ProviderKind.INSURER),
                          _only("registrar", refusal=UNAUTHORIZED)),
-    "suspendProvider": (lambda l, c: l.providers.suspend(c.world.actors.researcher.address),
+    "suspendProvider": (lambda ledger, c: ledger.providers.suspend(c.world.actors.researcher.address),
                         _only("registrar", refusal=UNAUTHORIZED)),
-    "reinstateProvider": (lambda l, c: l.providers.reinstate(c.world.actors.suspended.address),
+    "reinstateProvider": (lambda ledger, c: ledger.providers.reinstate(c.world.actors.suspended.address),
                           _only("registrar", refusal=UNAUTHORIZED)),
-    "setEncryptionKey": (lambda l, c: l.keys.publish(b"\x07" * 32), EVERYONE),
-    "rotateKeyring": (lambda l, c: l.keys.rotate_keyring(Category.LABS, b"\x08" * 32, b"sealed"), EVERYONE),
-    "grant": (lambda l, c: grant_labs(l, _grant_target(l, c)), EVERYONE),
-    "revoke": (lambda l, c: l.consent.revoke(c.world.actors.provider.address),
+    "setEncryptionKey": (lambda ledger, c: ledger.keys.publish(b"\x07" * 32), EVERYONE),
+    "rotateKeyring": (lambda ledger, c: ledger.keys.rotate_keyring(Category.LABS, b"\x08" * 32, b"sealed"), EVERYONE),
+    "grant": (lambda ledger, c: grant_labs(ledger, _grant_target(ledger, c)), EVERYONE),
+    "revoke": (lambda ledger, c: ledger.consent.revoke(c.world.actors.provider.address),
                _only("patient", refusal="NoConsent")),
-    "addRecord": (lambda l, c: l.records.add(c.world.actors.patient.address, random_digest(), CODEC_RAW, Category.LABS),
+    "addRecord": (lambda ledger, c: ledger.records.add(c.world.actors.patient.address, random_digest(), CODEC_RAW, Category.LABS),
                   _only("patient", "grantee", refusal="NotAuthorized")),
-    "eraseRecord": (lambda l, c: l.records.erase(c.record), _only("patient", refusal="UnknownRecord")),
-    "multicall": (lambda l, c: l.multicall([l.consent.revoke_call(c.world.actors.provider.address)]),
+    "eraseRecord": (lambda ledger, c: ledger.records.erase(c.record), _only("patient", refusal="UnknownRecord")),
+    "multicall": (lambda ledger, c: ledger.multicall([ledger.consent.revoke_call(c.world.actors.provider.address)]),
                   _only("patient", refusal="NoConsent")),
-    "grantFor": (lambda l, c: l.sender.send(l.signer, l.consent.grant_call(
+    "grantFor": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.consent.grant_call(
                      c.world.actors.researcher.address, categories=LABS_MASK, purposes=TREAT_MASK, permissions=1,
                      expiry=_later(c.world), patient=c.world.actors.patient.address)),
                  _only("patient", refusal="NotGuardian")),
-    "revokeFor": (lambda l, c: l.sender.send(l.signer, l.consent.revoke_call(
+    "revokeFor": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.consent.revoke_call(
                       c.world.actors.provider.address, patient=c.world.actors.patient.address)),
                   _only("patient", refusal="NotGuardian")),
-    "rotateKeyringFor": (lambda l, c: l.sender.send(l.signer, l.keys.rotate_keyring_call(
+    "rotateKeyringFor": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.keys.rotate_keyring_call(
                              Category.LABS, b"\x09" * 32, b"", patient=c.world.actors.patient.address)),
                          _only("patient", refusal="NotGuardian")),
-    "appointGuardian": (lambda l, c: l.guardians.appoint(c.world.actors.patient.address, c.world.actors.stranger.address
-                                                         if l.signer.address != c.world.actors.stranger.address
-                                                         else c.world.actors.admin.address),
+    "appointGuardian": (lambda ledger, c: ledger.guardians.appoint(c.world.actors.patient.address, c.world.actors.stranger.address
+                                                         if ledger.signer.address != c.world.actors.stranger.address
+                                                         else c.world.actors.admin.address, until=_later(c.world)),
                         _only("patient", refusal="MayNotAppoint")),
-    "removeGuardian": (lambda l, c: l.guardians.remove(c.world.actors.patient.address, c.guardian),
+    "removeGuardian": (lambda ledger, c: ledger.guardians.remove(c.world.actors.patient.address, c.guardian),
                        _only("patient", refusal="MayNotAppoint")),
-    "breakGlass": (lambda l, c: l.emergency.break_glass(c.world.actors.patient.address, EmergencyReason.OTHER),
+    "breakGlass": (lambda ledger, c: ledger.emergency.break_glass(c.world.actors.patient.address, EmergencyReason.OTHER),
                    {"admin": "UnknownProvider", "registrar": "UnknownProvider",
                     "active_provider": "ProviderKindNotAllowed", "suspended_provider": "ProviderNotActive",
-                    "patient": "UnknownProvider", "grantee": None, "stranger": "UnknownProvider"}),
-    "closeEmergencyAccess": (lambda l, c: l.emergency.close(c.world.actors.patient.address,
+                    "patient": "UnknownProvider", "grantee": "EmergencyAccessAlreadyOpen",
+                    "stranger": "UnknownProvider"}),
+    "closeEmergencyAccess": (lambda ledger, c: ledger.emergency.close(c.world.actors.patient.address,
                                                             c.world.actors.provider.address),
                              _only("patient", "grantee", refusal="NotGuardian")),
-    "setEmergencyPreferences": (lambda l, c: l.emergency.set_preferences(opt_out=True), EVERYONE),
-    "releaseEmergencyKeys": (lambda l, c: l.emergency.release_keys(c.world.actors.patient.address,
+    "setEmergencyPreferences": (lambda ledger, c: ledger.emergency.set_preferences(opt_out=True), EVERYONE),
+    "releaseEmergencyKeys": (lambda ledger, c: ledger.emergency.release_keys(c.world.actors.patient.address,
                                                                    c.world.actors.provider.address, b"sealed"),
-                             _only("registrar", refusal=UNAUTHORIZED)),
-    "logAccess": (lambda l, c: l.records.log_access(c.world.actors.patient.address, c.record, Purpose.TREAT),
+                             _only("stranger", refusal=UNAUTHORIZED)),
+    "logAccess": (lambda ledger, c: ledger.records.log_access(c.world.actors.patient.address, c.record, Purpose.TREAT),
                   _only("patient", "grantee", refusal="NotAuthorized")),
-    "grantBySig": (lambda l, c: l.signed.relay(c.signed("Grant")), EVERYONE),
-    "revokeBySig": (lambda l, c: l.signed.relay(c.signed("Revoke")), EVERYONE),
-    "appointGuardianBySig": (lambda l, c: l.signed.relay(c.signed("AppointGuardian")), EVERYONE),
-    "removeGuardianBySig": (lambda l, c: l.signed.relay(c.signed("RemoveGuardian")), EVERYONE),
+    "grantBySig": (lambda ledger, c: ledger.signed.relay(c.signed("Grant")), EVERYONE),
+    "revokeBySig": (lambda ledger, c: ledger.signed.relay(c.signed("Revoke")), EVERYONE),
+    "appointGuardianBySig": (lambda ledger, c: ledger.signed.relay(c.signed("AppointGuardian")), EVERYONE),
+    "removeGuardianBySig": (lambda ledger, c: ledger.signed.relay(c.signed("RemoveGuardian")), EVERYONE),
+    "cancelNonces": (lambda ledger, c: ledger.signed.cancel_nonces(c.world.actors.provider.address), EVERYONE),
+    "cancelNoncesBySig": (lambda ledger, c: ledger.signed.relay(c.signed("CancelNonces")), EVERYONE),
+    "withdrawProvider": (lambda ledger, c: ledger.providers.withdraw(c.world.actors.researcher.address),
+                         _only("registrar", refusal=UNAUTHORIZED)),
+    "setProviderKind": (lambda ledger, c: ledger.providers.set_kind(c.world.actors.researcher.address,
+                                                                    ProviderKind.INSURER),
+                        _only("registrar", refusal=UNAUTHORIZED)),
+    "pause": (lambda ledger, c: ledger.providers.pause(), _only(refusal=UNAUTHORIZED)),
+    "unpause": (lambda ledger, c: ledger.providers.unpause(), _only(refusal=UNAUTHORIZED)),
+    "beginDefaultAdminTransfer": (lambda ledger, c: ledger.providers.begin_admin_transfer(
+                                      c.world.actors.other_patient.address), _only("admin", refusal=UNAUTHORIZED)),
+    "cancelDefaultAdminTransfer": (lambda ledger, c: ledger.providers.cancel_admin_transfer(),
+                                   _only("admin", refusal=UNAUTHORIZED)),
+    "acceptDefaultAdminTransfer": (lambda ledger, c: ledger.providers.accept_admin_transfer(),
+                                   _only(refusal="AccessControlInvalidDefaultAdmin")),
+    "changeDefaultAdminDelay": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.contract.functions
+                                                                     .changeDefaultAdminDelay(3 * 86400)),
+                                _only("admin", refusal=UNAUTHORIZED)),
+    "rollbackDefaultAdminDelay": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.contract.functions
+                                                                       .rollbackDefaultAdminDelay()),
+                                  _only("admin", refusal=UNAUTHORIZED)),
 }
 
 

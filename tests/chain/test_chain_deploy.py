@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from medledger.chain.accounts import anvil_account
 from medledger.chain.artifacts import load_artifact
 from medledger.chain.connection import connect
-from medledger.chain.deploy import LEDGER_CONTRACT, deploy, deployment_path, load_deployment
-from medledger.chain.errors import DeploymentError
+from medledger.chain.deploy import LEDGER_CONTRACT, deploy, deployment_path, load_deployment, pending_path
+from medledger.chain.errors import DeploymentError, TransactionFailedError
+from medledger.chain.reverts import RevertDecoder
+from medledger.chain.transactions import TransactionSender, TxPolicy
 from medledger.devnet.anvil import AnvilNode
 from medledger.ledger import MedLedger
 
@@ -158,7 +161,7 @@ def test_load_deployment_of_a_record_without_code_is_refused(world, anvil, tmp_p
     before = anvil.snapshot()
     deploy(world.chain, world.actors.admin, directory=tmp_path)
     anvil.revert(before)
-    with pytest.raises(DeploymentError, match="no contract code .* deploy again"):
+    with pytest.raises(DeploymentError, match=r"no contract code .* deploy again"):
         load_deployment(tmp_path, world.chain)
 
 
@@ -178,7 +181,7 @@ def test_record_whose_address_holds_other_code_is_refused(world, recorded):
     other_contract = "0x000000000000000000000000000000000000bEEF"
     world.chain.w3.provider.make_request("anvil_setCode", [other_contract, "0x6000"])
     _rewrite(directory, 31337, lambda data: data["contracts"][LEDGER_CONTRACT].update(address=other_contract))
-    with pytest.raises(DeploymentError, match="is not the MedLedger recorded .* move that file aside"):
+    with pytest.raises(DeploymentError, match=r"is not the MedLedger recorded .* move that file aside"):
         deploy(world.chain, world.actors.admin, directory=directory)
 
 
@@ -227,3 +230,124 @@ def test_reusing_a_record_with_another_admin_is_refused(world, recorded):
 def test_the_deployment_record_is_readable_by_everyone(world, recorded):
     directory, _ = recorded
     assert deployment_path(directory, world.chain.chain_id).stat().st_mode & 0o777 == 0o644
+
+
+# -- a deployment interrupted while it waits for its receipt --------------------------------------
+
+@pytest.fixture(scope="module")
+def unmined_anvil():
+    """An anvil that mines only when told to (`evm_mine`)."""
+    node = AnvilNode(automine=False).start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def stalled(unmined_anvil):
+    """The non-mining anvil, its pool emptied and its state restored after the test."""
+    snapshot = unmined_anvil.snapshot()
+    try:
+        yield unmined_anvil, connect(unmined_anvil.rpc_url)
+    finally:
+        unmined_anvil.rpc("anvil_dropAllTransactions")
+        unmined_anvil.revert(snapshot)
+
+
+IMPATIENT = TxPolicy(receipt_timeout=0.3, poll_interval=0.05)
+
+
+def _interrupted_deploy(chain, directory: Path) -> dict:
+    """Run deploy until it gives up waiting for the receipt; return the pending record it left."""
+    with pytest.raises(TransactionFailedError, match="still pending"):
+        deploy(chain, anvil_account(0), directory=directory, policy=IMPATIENT)
+    return json.loads(pending_path(directory, chain.chain_id).read_text())
+
+
+def _mined_nonce(chain, address: str) -> int:
+    return chain.w3.eth.get_transaction_count(address, "latest")
+
+
+def test_deploy_records_the_signed_transaction_before_waiting_for_its_receipt(stalled, tmp_path):
+    _, chain = stalled
+    deployer = anvil_account(0)
+
+    pending = _interrupted_deploy(chain, tmp_path)
+
+    sent = chain.w3.eth.get_transaction(pending["txHash"])
+    assert (sent["from"], sent["nonce"]) == (deployer.address, pending["nonce"])
+    assert pending["chainId"] == chain.chain_id
+    assert pending["deployer"] == pending["admin"] == deployer.address
+    assert pending["artifactDigest"] == load_artifact(LEDGER_CONTRACT).digest
+    assert not deployment_path(tmp_path, chain.chain_id).exists()
+
+
+def test_rerun_while_the_deployment_is_still_pending_waits_for_it_and_sends_nothing(stalled, tmp_path):
+    _, chain = stalled
+    pending = _interrupted_deploy(chain, tmp_path)
+
+    with pytest.raises(TransactionFailedError, match=f"transaction {pending['txHash']} is still pending"):
+        deploy(chain, anvil_account(0), directory=tmp_path, policy=IMPATIENT)
+
+    assert _nonce(chain, anvil_account(0).address) == pending["nonce"] + 1  # still one transaction in the pool
+    assert json.loads(pending_path(tmp_path, chain.chain_id).read_text()) == pending
+
+
+def test_rerun_once_the_pending_deployment_is_mined_records_it_and_deploys_exactly_one_contract(stalled, tmp_path):
+    node, chain = stalled
+    deployer = anvil_account(0)
+    pending = _interrupted_deploy(chain, tmp_path)
+    node.rpc("evm_mine")
+
+    deployment = deploy(chain, deployer, directory=tmp_path, policy=IMPATIENT)
+
+    assert deployment.contracts[LEDGER_CONTRACT].tx_hash == pending["txHash"]
+    assert _mined_nonce(chain, deployer.address) == pending["nonce"] + 1
+    assert chain.w3.eth.get_code(deployment.ledger_address)
+    assert load_deployment(tmp_path, chain) == deployment
+    assert [p.name for p in tmp_path.iterdir()] == [f"{chain.chain_id}.json"]  # the pending record is gone
+
+
+def test_rerun_after_the_node_dropped_the_deployment_says_so_and_sends_it_again(stalled, tmp_path, caplog):
+    node, chain = stalled
+    deployer = anvil_account(0)
+    pending = _interrupted_deploy(chain, tmp_path)
+    node.rpc("anvil_dropTransaction", [pending["txHash"]])
+    node.set_automine(True)
+    try:
+        deployment = deploy(chain, deployer, directory=tmp_path, policy=IMPATIENT)
+    finally:
+        node.set_automine(False)
+
+    assert f"deployment transaction {pending['txHash']} was dropped by the node; sending a new one" in caplog.text
+    assert chain.w3.eth.get_transaction_receipt(deployment.contracts[LEDGER_CONTRACT].tx_hash)["status"] == 1
+    assert _mined_nonce(chain, deployer.address) == pending["nonce"] + 1  # one deployment, at the same nonce
+    assert not pending_path(tmp_path, chain.chain_id).exists()
+
+
+def test_rerun_when_the_pending_deployments_nonce_went_to_another_transaction_is_refused(stalled, tmp_path):
+    node, chain = stalled
+    deployer = anvil_account(0)
+    pending = _interrupted_deploy(chain, tmp_path)
+    node.rpc("anvil_dropTransaction", [pending["txHash"]])
+    sender = TransactionSender(chain, RevertDecoder([]), IMPATIENT)
+    with pytest.raises(TransactionFailedError, match="still pending"):
+        sender.cancel(deployer, pending["nonce"])  # another transaction takes the nonce...
+    node.rpc("evm_mine")  # ...and is mined
+
+    with pytest.raises(DeploymentError, match=f"nonce {pending['nonce']} of {deployer.address} was used by another"):
+        deploy(chain, deployer, directory=tmp_path, policy=IMPATIENT)
+
+    assert _nonce(chain, deployer.address) == pending["nonce"] + 1  # nothing sent
+    assert not deployment_path(tmp_path, chain.chain_id).exists()
+
+
+def test_rerun_for_another_admin_while_a_deployment_is_pending_is_refused(stalled, tmp_path):
+    _, chain = stalled
+    pending = _interrupted_deploy(chain, tmp_path)
+
+    with pytest.raises(DeploymentError, match=f"transaction {pending['txHash']} .* is pending"):
+        deploy(chain, anvil_account(0), admin=anvil_account(1).address, directory=tmp_path, policy=IMPATIENT)
+
+    assert _nonce(chain, anvil_account(0).address) == pending["nonce"] + 1

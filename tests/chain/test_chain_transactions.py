@@ -114,7 +114,7 @@ def test_connecting_to_a_non_http_endpoint_raises_connection_failed(endpoint):
 
 
 class _WebPage(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = b"<html><body>Welcome to our clinic</body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
@@ -252,7 +252,7 @@ def test_node_refusing_a_stale_nonce_is_reported_as_a_nonce_problem(world):
 
 
 def test_waiting_for_confirmations_on_a_stalled_chain_gives_up(manual_anvil):
-    node, ledger = manual_anvil
+    _, ledger = manual_anvil
     sender = MedLedger(ledger.chain, ledger.address, policy=TxPolicy(confirmations=2, receipt_timeout=0.5,
                                                                      poll_interval=0.05)).sender
     started = time.monotonic()

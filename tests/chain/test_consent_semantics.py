@@ -133,7 +133,7 @@ def test_grant_emits_event_with_terms_and_envelope(world):
 
 def _raw_grant(world, grantee, categories=LABS_MASK, purposes=TREAT_MASK, permissions=1, expiry=None):
     ledger = world.ledger(world.actors.patient)
-    now = world.chain.w3.eth.get_block("latest")["timestamp"]
+    now = world.chain.now()
     expiry = now + 86400 if expiry is None else expiry
     return ledger.sender.send(ledger.signer, ledger.contract.functions.grant(
         grantee, categories, purposes, permissions, expiry, b""))

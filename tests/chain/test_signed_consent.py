@@ -53,7 +53,7 @@ def _refusal(call) -> ContractRevertError:
 
 
 def _now(world) -> int:
-    return int(world.chain.w3.eth.get_block("latest")["timestamp"])
+    return world.chain.now()
 
 
 def _grant_data(world, *, patient: str | None = None, grantee: str | None = None, categories: int = LABS_MASK,
@@ -80,8 +80,9 @@ def _prepare(world, kind: str, guardian: Signer) -> SignedMessage:
         return sign(a.patient, reader.revoke_data(a.patient.address, a.provider.address))
     if kind == "AppointGuardian":
         return sign(a.patient, reader.appoint_guardian_data(a.patient.address, guardian.address,
+                                                            until=_now(world) + MONTH,
                                                             envelope=b"sealed keyrings"), b"sealed keyrings")
-    patient.guardians.appoint(a.patient.address, guardian.address)
+    patient.guardians.appoint(a.patient.address, guardian.address, until=_now(world) + MONTH)
     return sign(a.patient, reader.remove_guardian_data(a.patient.address, guardian.address))
 
 
@@ -99,15 +100,15 @@ def _raw_call(ledger: MedLedger, signed: SignedMessage, *, envelope: bytes | Non
     m, sig = signed.message, signed.signature
     env = signed.envelope if envelope is None else envelope
     f = ledger.contract.functions
+    validity = (m["nonce"], m["issuedAt"], m["deadline"])
     if signed.kind == "Grant":
         return f.grantBySig(m["patient"], m["grantee"], m["categories"], m["purposes"], m["permissions"],
-                            m["expiry"], env, m["nonce"], m["deadline"], sig)
+                            m["expiry"], env, validity, sig)
     if signed.kind == "Revoke":
-        return f.revokeBySig(m["patient"], m["grantee"], m["nonce"], m["deadline"], sig)
+        return f.revokeBySig(m["patient"], m["grantee"], validity, sig)
     if signed.kind == "AppointGuardian":
-        return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env, m["nonce"],
-                                      m["deadline"], sig)
-    return f.removeGuardianBySig(m["patient"], m["guardian"], m["nonce"], m["deadline"], sig)
+        return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env, validity, sig)
+    return f.removeGuardianBySig(m["patient"], m["guardian"], validity, sig)
 
 
 def _relay_raw(world, signed: SignedMessage, *, ledger: MedLedger | None = None, envelope: bytes | None = None):
@@ -238,7 +239,7 @@ def test_a_signed_grant_is_void_once_a_direct_grant_changed_the_pair(world):
 def test_a_signed_appointment_is_void_once_the_guardianship_changed(world, guardian):
     a = world.actors
     signed = _prepare(world, "AppointGuardian", guardian)
-    world.ledger(a.patient).guardians.appoint(a.patient.address, guardian.address)
+    world.ledger(a.patient).guardians.appoint(a.patient.address, guardian.address, until=_now(world) + MONTH)
     world.ledger(a.patient).guardians.remove(a.patient.address, guardian.address)
     assert _refusal(lambda: world.ledger(a.stranger).signed.relay(signed)).error == "InvalidNonce"
     assert not world.ledger().guardians.is_guardian(a.patient.address, guardian.address)
@@ -325,14 +326,12 @@ def test_a_message_is_still_valid_in_the_block_of_its_deadline(world, clock):
 
 def test_a_deadline_beyond_the_maximum_lifetime_is_refused(world, clock):
     a = world.actors
-    at = clock.now() + 10
-    clock.mine_at(at)  # calls run at the latest block's time
     data = _grant_data(world)
-    data["message"]["deadline"] = at + MAX_SIGNATURE_LIFETIME + 1
+    issued = data["message"]["issuedAt"]
+    data["message"]["deadline"] = issued + MAX_SIGNATURE_LIFETIME + 1
     error = _refusal(lambda: world.ledger(a.stranger).signed.relay(sign(a.patient, data)))
-    assert error.error == "DeadlineTooFar"
-    assert (error.arguments["deadline"], error.arguments["limit"]) == (at + MAX_SIGNATURE_LIFETIME + 1,
-                                                                       at + MAX_SIGNATURE_LIFETIME)
+    assert error.error == "SignatureLifetimeTooLong"
+    assert (error.arguments["issuedAt"], error.arguments["deadline"]) == (issued, issued + MAX_SIGNATURE_LIFETIME + 1)
     assert not world.ledger().consent.get(a.patient.address, a.provider.address).exists
 
 
@@ -348,6 +347,7 @@ def test_a_deadline_of_exactly_the_maximum_lifetime_is_accepted(world, clock):
     a = world.actors
     data = _grant_data(world)
     at = clock.now() + 10
+    data["message"]["issuedAt"] = at
     data["message"]["deadline"] = at + MAX_SIGNATURE_LIFETIME
     relayer = world.ledger(a.stranger)
     call = relayer.signed.relay_call(sign(a.patient, data))
@@ -479,7 +479,7 @@ def test_a_contract_wallet_patient_grants_by_its_owners_signature(world, wallet,
 
 def test_a_contract_wallet_patient_appoints_a_guardian_by_its_owners_signature(world, wallet, wallet_owner, guardian):
     a = world.actors
-    data = world.ledger().signed.appoint_guardian_data(wallet.address, guardian.address)
+    data = world.ledger().signed.appoint_guardian_data(wallet.address, guardian.address, until=_now(world) + MONTH)
     world.ledger(a.stranger).signed.relay(sign(wallet_owner, data))
     assert world.ledger().guardians.is_guardian(wallet.address, guardian.address)
 
@@ -567,7 +567,8 @@ def test_the_domain_separator_matches_an_independent_computation(world, cast_bin
 
 @pytest.mark.parametrize(("kind", "constant"), [("Grant", "GRANT_TYPEHASH"), ("Revoke", "REVOKE_TYPEHASH"),
                                                 ("AppointGuardian", "APPOINT_GUARDIAN_TYPEHASH"),
-                                                ("RemoveGuardian", "REMOVE_GUARDIAN_TYPEHASH")])
+                                                ("RemoveGuardian", "REMOVE_GUARDIAN_TYPEHASH"),
+                                                ("CancelNonces", "CANCEL_NONCES_TYPEHASH")])
 def test_the_client_types_hash_to_the_contracts_type_hashes(world, cast_binary, kind, constant):
     on_chain = bytes(getattr(world.ledger().contract.functions, constant)().call())
     assert bytes.fromhex(_cast(cast_binary, "keccak", _type_string(kind))[2:]) == on_chain
@@ -579,11 +580,11 @@ def test_the_grant_digest_matches_an_independent_computation(world, cast_binary)
     signed = _signed_grant(world, envelope=b"sealed keyring")
     m = signed.message
     encoded = _cast(cast_binary, "abi-encode",
-                    "f(bytes32,address,address,uint64,uint16,uint8,uint40,bytes32,uint64,uint256)",
+                    "f(bytes32,address,address,uint64,uint16,uint8,uint40,bytes32,uint64,uint256,uint256)",
                     _cast(cast_binary, "keccak", _type_string("Grant")), m["patient"], m["grantee"],
                     str(m["categories"]), str(m["purposes"]), str(m["permissions"]), str(m["expiry"]),
                     _cast(cast_binary, "keccak", "0x" + b"sealed keyring".hex()), str(m["nonce"]),
-                    str(m["deadline"]))
+                    str(m["issuedAt"]), str(m["deadline"]))
     struct_hash = _cast(cast_binary, "keccak", encoded)
     separator = "0x" + world.ledger().signed.domain_separator().hex()
     digest = _cast(cast_binary, "keccak", _cast(cast_binary, "concat-hex", "0x1901", separator, struct_hash))
@@ -595,7 +596,8 @@ def test_the_grant_digest_matches_an_independent_computation(world, cast_binary)
 def test_grant_message_builder_checksums_and_hashes_the_envelope(world):
     a = world.actors
     message = grant_message(patient=a.patient.address.lower(), grantee=a.provider.address.lower(), categories=2,
-                            purposes=1, permissions=1, expiry=10, envelope=b"x", nonce=0, deadline=20)
+                            purposes=1, permissions=1, expiry=10, envelope=b"x", nonce=0, issued_at=15,
+                            deadline=20)
     assert message["patient"] == to_checksum_address(a.patient.address)
     assert message["envelopeHash"] == "0x" + keccak(b"x").hex()
 

@@ -29,8 +29,10 @@ class ModelConsent:
 @dataclass
 class ModelRecord:
     category: int
+    author: str = ""
     erased: bool = False
     superseded: bool = False
+    amends: bytes | None = None  # the digest this amendment superseded
 
 
 @dataclass
@@ -70,7 +72,7 @@ def make_machine(world, anvil):
             anvil.revert(self.snapshot)
 
         def now(self) -> int:
-            return int(world.chain.w3.eth.get_block("latest")["timestamp"])
+            return world.chain.now()
 
         def expect(self, call, error: str | None):
             if error is None:
@@ -86,8 +88,10 @@ def make_machine(world, anvil):
         def grant(self, patient, grantee, categories, purposes, permissions, hours):
             expiry = self.now() + hours * 3600
             ledger = world.ledger(patient)
-            call = lambda: ledger.sender.send(patient, ledger.contract.functions.grant(
-                grantee.address, categories, purposes, permissions, expiry, b""))
+            def call():
+                return ledger.sender.send(patient, ledger.contract.functions.grant(
+                    grantee.address, categories, purposes, permissions, expiry, b""))
+
             status = self.model.status.get(grantee.address)
             error = ("EmptyCategories" if categories == 0 else "InvalidPurposes" if purposes == 0
                      else "InvalidPermissions" if permissions == 0 else "ExpiryNotInFuture" if hours == 0
@@ -134,12 +138,14 @@ def make_machine(world, anvil):
                 error = "NotAuthorized"
             elif previous is not None:
                 old = self.model.records[(patient.address, previous)]
-                error = ("RecordIsErased" if old.erased else "RecordAlreadySuperseded" if old.superseded
+                error = ("MayNotAmend" if author.address not in (patient.address, old.author)
+                         else "RecordIsErased" if old.erased else "RecordAlreadySuperseded" if old.superseded
                          else "CategoryMismatch" if old.category != category else None)
             self.expect(lambda: world.ledger(author).records.add(patient.address, digest, 0x55, category,
                                                                  supersedes=previous), error)
             if error is None:
-                self.model.records[(patient.address, digest)] = ModelRecord(category)
+                self.model.records[(patient.address, digest)] = ModelRecord(category, author.address,
+                                                                            amends=previous)
                 if previous is not None:
                     self.model.records[(patient.address, previous)].superseded = True
 
@@ -152,6 +158,8 @@ def make_machine(world, anvil):
             self.expect(lambda: world.ledger(patient).records.erase(digest), error)
             if error is None:
                 record.erased = True
+                if record.amends is not None:  # erasing an amendment makes the original amendable again
+                    self.model.records[(patient.address, record.amends)].superseded = False
 
         @rule(hours=st.integers(1, 30))
         def warp(self, hours):

@@ -3,6 +3,7 @@ its own anvil (state kept in a file) and js-ipfs daemon, and commands find them 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,10 +35,8 @@ def _kill_leftovers(pids: list[int]) -> None:
     """Only the process groups this module's devnet started, by id."""
     for pid in pids:
         if pid_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture(scope="module")

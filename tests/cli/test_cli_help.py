@@ -20,7 +20,7 @@ def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tup
     return paths
 
 
-COMMAND_PATHS = [()] + _command_paths(main)
+COMMAND_PATHS = [(), *_command_paths(main)]
 
 
 def test_every_command_is_reachable_for_help() -> None:

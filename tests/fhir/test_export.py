@@ -13,12 +13,12 @@ from medledger.fhir import (
     audit_events,
     bundle,
     chain_event,
+    codes,
     consent_resources,
     patient_bundle,
     to_json,
     validate_resource,
 )
-from medledger.fhir import codes
 
 CHAIN = 31337
 PATIENT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -33,7 +33,7 @@ def test_a_missing_required_element_is_rejected_with_its_path():
 def test_a_code_outside_a_required_binding_is_rejected():
     bad = hba1c_observation("Patient/example")
     bad["status"] = "done"
-    with pytest.raises(FhirValidationError, match="status: 'done' is not one of .*final"):
+    with pytest.raises(FhirValidationError, match=r"status: 'done' is not one of .*final"):
         validate_resource(bad)
 
 

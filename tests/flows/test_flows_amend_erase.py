@@ -8,10 +8,9 @@ import pytest
 
 from medledger.chain.errors import revert_class
 from medledger.flows import RecordErasedError, RecordNotFoundError
+from medledger.flows.journal import Journal
 from medledger.flows.records import PublishResult, amend, erase, fetch, publish
 from medledger.storage import BlobStore, Cid, KuboStore, LocalBlockStore
-
-from medledger.flows.journal import Journal
 
 from .conftest import LABS, People, journal_entries, pointers_added, sha256_of, staging_files, write_source
 

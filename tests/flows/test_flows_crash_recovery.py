@@ -6,12 +6,22 @@ from pathlib import Path
 
 import pytest
 
+from medledger.flows import AlreadyRegisteredError
 from medledger.flows.journal import DONE, ENCRYPTED, REGISTERED, ROLLED_BACK, STORED, Journal
 from medledger.flows.records import fetch, publish, resume
 from medledger.storage import Cid, KuboStore, compute_cid
 
-from .conftest import LABS, Crash, People, crash_after, journal_entries, pointers_added, sha256_of, staging_files, \
-    write_source
+from .conftest import (
+    LABS,
+    Crash,
+    People,
+    crash_after,
+    journal_entries,
+    pointers_added,
+    sha256_of,
+    staging_files,
+    write_source,
+)
 
 pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 
@@ -80,19 +90,31 @@ def test_rollback_before_registration_leaves_no_pointer_no_pin_and_no_staging_fi
     assert Journal(people.lab.home).pending() == []
 
 
-def test_rollback_after_registration_finishes_the_publish_instead(
+def test_rollback_after_registration_is_refused_saying_already_registered_use_erase_and_changes_nothing(
         people_on_any_store: People, tmp_path: Path) -> None:
     people = people_on_any_store
     journal_id, expected = _crash(people, tmp_path, REGISTERED)
+    staged = staging_files(people.lab.home)
 
-    entry = resume(people.lab, journal_id, rollback=True)
+    with pytest.raises(AlreadyRegisteredError, match=r"already registered on chain .* use erase"):
+        resume(people.lab, journal_id, rollback=True)
 
-    assert entry.state == DONE
+    entry = Journal(people.lab.home).load(journal_id)
+    assert entry.state == REGISTERED  # neither completed nor rolled back
+    assert staging_files(people.lab.home) == staged
     cid = Cid.parse(entry.cid)
     assert _pinned(people.store, cid)
     out = fetch(people.patient, people.patient.address, cid.digest, tmp_path / "out.json")
     assert sha256_of(out.path) == expected
-    assert staging_files(people.lab.home) == []
+
+
+def test_rollback_of_a_finished_publish_is_refused_saying_already_registered(people: People, tmp_path: Path) -> None:
+    journal_id, _ = _crash(people, tmp_path, DONE)
+
+    with pytest.raises(AlreadyRegisteredError, match="already registered"):
+        resume(people.lab, journal_id, rollback=True)
+
+    assert Journal(people.lab.home).load(journal_id).state == DONE
 
 
 def test_rolling_back_a_rolled_back_publish_again_changes_nothing(people: People, tmp_path: Path) -> None:

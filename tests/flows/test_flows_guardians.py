@@ -57,22 +57,25 @@ def _decrypt_bypassing_the_chain(session: Session, patient: str, record: Publish
     return out.getvalue()
 
 
+TERM = 30 * 86400  # seconds: every guardianship ends
+
+
 def _now(session: Session) -> int:
-    return int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    return session.ledger.chain.now()
 
 
 def test_guardian_appointed_after_keyrings_exist_reads_an_existing_record(people: People, guardian: Session,
                                                                           tmp_path: Path) -> None:
     before, expected = _publish(people, tmp_path, 1)
 
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
 
     assert _fetch(guardian, people.patient.address, before, tmp_path) == expected
 
 
 def test_guardian_reads_a_record_published_after_its_appointment(people: People, guardian: Session,
                                                                  tmp_path: Path) -> None:
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
 
     after, expected = _publish(people, tmp_path, 2)
 
@@ -81,7 +84,7 @@ def test_guardian_reads_a_record_published_after_its_appointment(people: People,
 
 def test_guardian_receives_a_share_of_every_later_rotation(people: People, guardian: Session,
                                                            tmp_path: Path) -> None:
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     grant_read(people, people.clinic)
     revoke(people.patient, people.clinic.address)  # rotates labs to the next epoch
 
@@ -93,7 +96,7 @@ def test_guardian_receives_a_share_of_every_later_rotation(people: People, guard
 def test_guardian_grants_a_clinic_on_the_wards_behalf_and_the_clinic_reads(people: People, guardian: Session,
                                                                            tmp_path: Path) -> None:
     record, expected = _publish(people, tmp_path, 4)
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
 
     grant(guardian, people.clinic.address, categories=LABS_MASK, purposes=TREATMENT, permissions=Permission.READ,
           expiry=timedelta(days=30), on_behalf_of=people.patient.address)
@@ -104,7 +107,7 @@ def test_guardian_grants_a_clinic_on_the_wards_behalf_and_the_clinic_reads(peopl
 
 
 def test_guardian_revokes_on_the_wards_behalf_and_rotates_the_wards_keyring(people: People, guardian: Session) -> None:
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     grant_read(people, people.clinic)
     _, epoch = people.patient.ledger.keys.keyring_of(people.patient.address, LABS)
 
@@ -119,7 +122,7 @@ def test_guardian_revokes_on_the_wards_behalf_and_rotates_the_wards_keyring(peop
 def removed(people: People, guardian: Session, tmp_path: Path) -> People:
     """The guardian was appointed, read one record, and then the patient removed it."""
     record, _ = _publish(people, tmp_path, 5)
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     _fetch(guardian, people.patient.address, record, tmp_path)
     remove_guardian(people.patient, guardian.address)
     return people
@@ -132,7 +135,7 @@ def test_removing_a_guardian_ends_its_access_on_chain(removed: People, guardian:
 
 
 def test_removing_a_guardian_rotates_the_wards_keyrings(people: People, guardian: Session) -> None:
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     _, epoch = people.patient.ledger.keys.keyring_of(people.patient.address, LABS)
 
     remove_guardian(people.patient, guardian.address)
@@ -143,7 +146,7 @@ def test_removing_a_guardian_rotates_the_wards_keyrings(people: People, guardian
 def test_removed_guardian_held_a_working_key_before_removal(people: People, guardian: Session,
                                                             tmp_path: Path) -> None:
     """Control for the next test: the bypass decryption works with a key the guardian holds."""
-    appoint_guardian(people.patient, guardian.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     record, expected = _publish(people, tmp_path, 6)
 
     assert hashlib.sha256(_decrypt_bypassing_the_chain(guardian, people.patient.address, record)).hexdigest() \
@@ -199,8 +202,8 @@ def test_guardian_removed_by_an_appointing_guardian_gets_no_key_to_later_records
         world, people: People, guardian: Session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     second = people.make(world.actors.other_patient, "second-guardian")  # an account with no role here
     setup_account(second)
-    appoint_guardian(people.patient, guardian.address, can_appoint=True)
-    appoint_guardian(guardian, second.address, patient=people.patient.address)
+    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM, can_appoint=True)
+    appoint_guardian(guardian, second.address, until=_now(people.patient) + TERM // 2, patient=people.patient.address)
     _, epoch = people.patient.ledger.keys.keyring_of(people.patient.address, LABS)
 
     remove_guardian(guardian, second.address, patient=people.patient.address)

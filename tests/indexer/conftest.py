@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 
@@ -48,7 +49,5 @@ def make_indexer(world, database) -> Iterator[Callable[..., Indexer]]:
 
     yield make
     for indexer in opened:
-        try:
+        with contextlib.suppress(Exception):  # teardown: a close failure must not hide the test's result
             indexer.close()
-        except Exception:
-            pass

@@ -51,7 +51,7 @@ def test_history_matches_the_event_scan_of_flows_audit(world, make_indexer):
     shared = [entry for entry in indexer.history(patient) if entry.event in {e.event for e in expected}]
     assert [(e.block, e.timestamp, e.tx_hash, e.log_index, e.event, e.actor) for e in shared] == \
            [(e.block, e.timestamp, e.tx_hash, e.log_index, e.event, e.actor) for e in expected]
-    for mine, theirs in zip(shared, expected):
+    for mine, theirs in zip(shared, expected, strict=True):
         assert {k: mine.details[k] for k in theirs.details} == theirs.details
     assert [e.event for e in indexer.history(patient)][-2:] == ["AccessLogged", "ConsentRevoked"]
 

@@ -117,9 +117,8 @@ def test_a_lying_proxy_in_front_of_the_daemon_is_caught_before_the_bad_leaf(ipfs
         return httpx.Response(real.status_code, headers=real.headers, content=body)
 
     received: list[bytes] = []
-    with KuboStore(ipfs_daemon.api_url, transport=httpx.MockTransport(lie)) as liar:
-        with pytest.raises(CidMismatchError):
-            for chunk in liar.get(cid):
-                received.append(chunk)
+    with KuboStore(ipfs_daemon.api_url, transport=httpx.MockTransport(lie)) as liar, pytest.raises(CidMismatchError):
+        for chunk in liar.get(cid):
+            received.append(chunk)
     honest.close()
     assert received == [data[:CHUNK_SIZE]]

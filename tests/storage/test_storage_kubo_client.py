@@ -71,18 +71,16 @@ def test_node_lying_about_one_leaf_fails_before_that_leaf_is_yielded():
     root, blocks, order = _blocks_of(data)
     second_leaf = order[1]
     received: list[bytes] = []
-    with KuboStore(transport=_serving(blocks, forge=second_leaf)) as store:
-        with pytest.raises(CidMismatchError):
-            for chunk in store.get(root):
-                received.append(chunk)
+    with KuboStore(transport=_serving(blocks, forge=second_leaf)) as store, pytest.raises(CidMismatchError):
+        for chunk in store.get(root):
+            received.append(chunk)
     assert received == [data[:CHUNK_SIZE]]
 
 
 def test_node_reporting_a_different_cid_for_an_upload_raises_cid_mismatch():
     liar = str(compute_cid(b"something else"))
-    with KuboStore(transport=_serving({}, add_hash=liar)) as store:
-        with pytest.raises(CidMismatchError, match=liar):
-            store.put(io.BytesIO(b"my record"))
+    with KuboStore(transport=_serving({}, add_hash=liar)) as store, pytest.raises(CidMismatchError, match=liar):
+        store.put(io.BytesIO(b"my record"))
 
 
 def test_upload_is_accepted_when_the_node_agrees_on_the_cid():
@@ -127,9 +125,8 @@ def test_client_side_timeout_raises_storage_timeout():
 
 def test_down_daemon_raises_storage_unavailable_naming_the_url():
     url = f"http://127.0.0.1:{free_loopback_port()}"
-    with KuboStore(url, retries=1, backoff=0.01) as store:
-        with pytest.raises(StorageUnavailableError, match=url) as caught:
-            store.has(compute_cid(b"x"))
+    with KuboStore(url, retries=1, backoff=0.01) as store, pytest.raises(StorageUnavailableError, match=url) as caught:
+        store.has(compute_cid(b"x"))
     assert "daemon" in str(caught.value) and caught.value.url == url
 
 
@@ -146,9 +143,9 @@ def test_connection_errors_are_retried_a_bounded_number_of_times():
         attempts.append(request.url.path)
         raise httpx.ConnectError("refused", request=request)
 
-    with KuboStore(transport=httpx.MockTransport(handler), retries=2, backoff=0.001) as store:
-        with pytest.raises(StorageUnavailableError):
-            store.has(compute_cid(b"x"))
+    with KuboStore(transport=httpx.MockTransport(handler), retries=2, backoff=0.001) as store, \
+            pytest.raises(StorageUnavailableError):
+        store.has(compute_cid(b"x"))
     assert len(attempts) == 3
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from .conftest import ROOT, SOLC
 
 solcx = pytest.importorskip("solcx")
-from packaging.version import Version  # noqa: E402  (packaging comes with py-solc-x)
 
 VERSION = "0.8.28"
 

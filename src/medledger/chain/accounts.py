@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 
 from medledger.chain.errors import AccountError
@@ -26,7 +28,7 @@ ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 class Signer:
     """An account that can sign: its address is public, its key stays inside."""
 
-    address: str
+    address: ChecksumAddress
     _account: LocalAccount = field(repr=False, compare=False)
 
     @classmethod
@@ -37,8 +39,8 @@ class Signer:
             raise AccountError("not a valid secp256k1 private key (expected 32 bytes of hex)") from exc
         return cls(address=account.address, _account=account)
 
-    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
-        return bytes(self._account.sign_transaction(tx).raw_transaction)
+    def sign_transaction(self, tx: Mapping[str, Any]) -> bytes:
+        return bytes(self._account.sign_transaction(dict(tx)).raw_transaction)
 
     def private_key_bytes(self) -> bytes:
         """The raw key, for deriving this account's encryption key pair; never log it."""
@@ -70,7 +72,10 @@ def from_keystore(path: str | Path, password: str) -> Signer:
     return Signer.from_private_key(key)
 
 
-def new_keystore(path: str | Path, password: str, *, kdf: str = "scrypt") -> Signer:
+Kdf = Literal["scrypt", "pbkdf2"]  # the key-derivation functions keystore v3 files use
+
+
+def new_keystore(path: str | Path, password: str, *, kdf: Kdf = "scrypt") -> Signer:
     """Create a fresh account and write it as an encrypted keystore v3 file (mode 0600, never overwrites)."""
     path = Path(path)
     if not password:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from web3 import EthereumTesterProvider, Web3
 from web3.providers.rpc import HTTPProvider
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, Wei
 
 from medledger.chain.accounts import Signer
 from medledger.chain.errors import ConnectionFailedError, WrongChainError
@@ -33,6 +33,14 @@ class Chain:
     def is_embedded(self) -> bool:
         return self.endpoint == EMBEDDED
 
+    def now(self) -> int:
+        """Chain time: the latest block's timestamp, in unix seconds.
+
+        Contracts judge expiries, deadlines and break-glass windows by block time, not by this
+        machine's clock, so every "is it still valid" question asked off chain uses this.
+        """
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
     def require_chain_id(self, expected: int) -> None:
         actual = self.chain_id
         if actual != expected:
@@ -43,18 +51,19 @@ class Chain:
         if not self.is_embedded:
             raise WrongChainError("funding from a faucet account is only possible on the embedded chain")
         sender = self.w3.eth.accounts[0]
-        tx_hash = self.w3.eth.send_transaction({"from": sender, "to": recipient, "value": wei})
+        tx_hash = self.w3.eth.send_transaction({"from": sender, "to": recipient, "value": Wei(wei)})
         self.w3.eth.wait_for_transaction_receipt(tx_hash)
 
     def increase_time(self, seconds: int) -> None:
         """Development chains only: move block time forward and mine a block."""
-        if self.is_embedded:
-            tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
-            tester.time_travel(int(self.w3.eth.get_block("latest")["timestamp"]) + seconds)
+        provider = self.w3.provider
+        tester = provider.ethereum_tester if isinstance(provider, EthereumTesterProvider) else None
+        if tester is not None:  # the embedded chain
+            tester.time_travel(self.now() + seconds)
             tester.mine_blocks(1)
         else:
-            self.w3.provider.make_request("evm_increaseTime", [seconds])
-            self.w3.provider.make_request("evm_mine", [])
+            self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+            self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 def connect(endpoint: str = EMBEDDED, *, timeout: float = 30.0) -> Chain:
@@ -68,9 +77,10 @@ def connect(endpoint: str = EMBEDDED, *, timeout: float = 30.0) -> Chain:
     w3 = Web3(HTTPProvider(endpoint, request_kwargs={"timeout": timeout}, cache_allowed_requests=True,
                            cacheable_requests={RPCEndpoint("eth_chainId")}))
     try:
-        w3.eth.chain_id
+        _ = w3.eth.chain_id  # the first request: does anything answer?
     except Exception as exc:  # requests/aiohttp raise many types; all mean "no answer"
-        raise ConnectionFailedError(f"the RPC endpoint {endpoint} does not answer: check the URL or start the node") from exc
+        raise ConnectionFailedError(
+            f"the RPC endpoint {endpoint} does not answer: check the URL or start the node") from exc
     return Chain(w3, endpoint)
 
 

@@ -1,16 +1,22 @@
 """Deploy the suite and keep a record of it in deployments/<chainId>.json.
 
 Deployment is resumable: when the file names a contract whose code is on chain and matches the
-shipped artifact, it is reused instead of deployed twice.
+shipped artifact, it is reused instead of deployed twice. The deployment transaction is written to
+deployments/<chainId>.pending.json after signing and before broadcasting, so a run interrupted
+while waiting for the receipt is finished by the next run: it waits for that transaction instead
+of sending another, sends again only if the node never saw it (unknown, and the account's nonce
+unused), and refuses if that nonce went to another transaction.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from eth_utils import to_checksum_address
 
@@ -19,26 +25,66 @@ from medledger.chain.artifacts import Artifact, load_artifact
 from medledger.chain.connection import Chain
 from medledger.chain.errors import DeploymentCodeMissingError, DeploymentError
 from medledger.chain.reverts import RevertDecoder
-from medledger.chain.transactions import TransactionSender, TxPolicy
+from medledger.chain.transactions import OnSigned, Receipt, SentTransaction, TransactionSender, TxPolicy, TxStatus
 
 LEDGER_CONTRACT = "MedLedger"
+
+log = logging.getLogger(__name__)
+
+
+DAY = 24 * 3600
+YEAR = 365 * DAY
 
 
 @dataclass(frozen=True)
 class EmergencyPolicy:
-    """Break-glass settings fixed at deployment (they can never be widened afterwards)."""
+    """Break-glass settings fixed at deployment (they can never be widened afterwards). The
+    bounds are the contract's: a window of 1 s .. 7 days, a cool-down of 1 s .. 30 days."""
 
-    window_seconds: int = 24 * 3600
+    window_seconds: int = DAY
     provider_kinds: int = (1 << 1) | (1 << 2)  # clinicians and organisations
     default_categories: int = (1 << 3) | (1 << 4) | (1 << 12)  # medications, allergies, emergency summary
+    cooldown_seconds: int = 3600  # after a patient's or guardian's close, before the provider may break glass again
 
     def __post_init__(self) -> None:
-        if not 0 < self.window_seconds < 2**32:
-            raise DeploymentError("the break-glass window must be between 1 second and 136 years")
-        if not 0 <= self.provider_kinds < 2**8 or self.provider_kinds & 1:
+        if not 0 < self.window_seconds <= 7 * DAY:
+            raise DeploymentError("the break-glass window must be between 1 second and 7 days")
+        if not 0 < self.cooldown_seconds <= 30 * DAY:
+            raise DeploymentError("the break-glass cool-down must be between 1 second and 30 days")
+        if not 0 <= self.provider_kinds < 2**8 or self.provider_kinds & ~0x3E:
             raise DeploymentError("break-glass provider kinds are a bitmask of ProviderKind values 1..5")
         if not 0 < self.default_categories < 2**64:
             raise DeploymentError("break-glass default categories must be a non-empty 64-bit mask")
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Every MedLedger constructor parameter besides the admin, checked as the contract checks them.
+
+    `admin_delay_seconds` is how long an admin transfer, and a key-release service-set change,
+    waits (1 s .. 30 days); consents may run at most `max_consent_seconds` from their grant, and
+    guardianships at most `max_guardian_term_seconds` (no guardianship is unlimited)."""
+
+    admin_delay_seconds: int = 2 * DAY
+    emergency: EmergencyPolicy = EmergencyPolicy()
+    max_consent_seconds: int = 5 * YEAR
+    max_guardian_term_seconds: int = 21 * YEAR
+
+    def __post_init__(self) -> None:
+        if not 0 < self.admin_delay_seconds <= 30 * DAY:
+            raise DeploymentError("the admin delay must be between 1 second and 30 days")
+        if not isinstance(self.emergency, EmergencyPolicy):
+            raise DeploymentError("emergency settings must be an EmergencyPolicy")
+        if not 0 < self.max_consent_seconds < 2**40:
+            raise DeploymentError("the maximum consent duration must be positive (and below 2**40 seconds)")
+        if not 0 < self.max_guardian_term_seconds < 2**40:
+            raise DeploymentError("the maximum guardian term must be positive (and below 2**40 seconds)")
+
+    def constructor_settings(self) -> tuple[int, int, int, int, int, int, int]:
+        """The contract's `Settings` tuple, in its field order."""
+        e = self.emergency
+        return (self.admin_delay_seconds, e.window_seconds, e.cooldown_seconds, e.provider_kinds,
+                e.default_categories, self.max_consent_seconds, self.max_guardian_term_seconds)
 
 
 @dataclass(frozen=True)
@@ -62,7 +108,7 @@ class Deployment:
     def ledger_address(self) -> str:
         return self.contracts[LEDGER_CONTRACT].address
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "chainId": self.chain_id,
             "deployer": self.deployer,
@@ -71,7 +117,7 @@ class Deployment:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Deployment:
+    def from_json(cls, data: dict[str, Any]) -> Deployment:
         try:
             deployment = cls(
                 chain_id=int(data["chainId"]),
@@ -85,8 +131,58 @@ class Deployment:
         return deployment
 
 
+@dataclass(frozen=True)
+class PendingDeployment:
+    """A deployment transaction signed (and perhaps broadcast) but not yet seen mined."""
+
+    chain_id: int
+    tx_hash: str
+    nonce: int
+    deployer: str
+    admin: str
+    artifact_digest: str
+
+    @property
+    def sent(self) -> SentTransaction:
+        return SentTransaction(tx_hash=self.tx_hash, sender=self.deployer, nonce=self.nonce, chain_id=self.chain_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chainId": self.chain_id, "txHash": self.tx_hash, "nonce": self.nonce, "deployer": self.deployer,
+                "admin": self.admin, "artifactDigest": self.artifact_digest}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PendingDeployment:
+        try:
+            return cls(chain_id=int(data["chainId"]), tx_hash=str(data["txHash"]), nonce=int(data["nonce"]),
+                       deployer=to_checksum_address(data["deployer"]), admin=to_checksum_address(data["admin"]),
+                       artifact_digest=str(data["artifactDigest"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DeploymentError(f"malformed pending deployment record: {exc}") from exc
+
+
 def deployment_path(directory: str | Path, chain_id: int) -> Path:
     return Path(directory) / f"{chain_id}.json"
+
+
+def pending_path(directory: str | Path, chain_id: int) -> Path:
+    """Where a deployment transaction is recorded between signing and its receipt."""
+    return Path(directory) / f"{chain_id}.pending.json"
+
+
+def load_pending(directory: str | Path, chain_id: int) -> PendingDeployment | None:
+    """The deployment transaction an interrupted run left pending on chain `chain_id`, if any."""
+    path = pending_path(directory, chain_id)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DeploymentError(f"{path} is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise DeploymentError(f"malformed pending deployment record {path}: not an object")
+    return PendingDeployment.from_json(data)
 
 
 def load_deployment(directory: str | Path, chain: Chain) -> Deployment:
@@ -110,14 +206,20 @@ def load_deployment(directory: str | Path, chain: Chain) -> Deployment:
 def save_deployment(directory: str | Path, deployment: Deployment) -> Path:
     """Write atomically, so a crash never leaves half a deployment record."""
     path = deployment_path(directory, deployment.chain_id)
+    _write_atomically(path, deployment.to_json())
+    return path
+
+
+def _write_atomically(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
-        json.dump(deployment.to_json(), handle, indent=2)
+        json.dump(data, handle, indent=2)
         handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.chmod(tmp, 0o644)  # a public record (mkstemp creates 0600)
     os.replace(tmp, path)
-    return path
 
 
 def deploy(
@@ -128,8 +230,10 @@ def deploy(
     directory: str | Path | None = None,
     policy: TxPolicy | None = None,
     emergency: EmergencyPolicy | None = None,
+    settings: LedgerSettings | None = None,
 ) -> Deployment:
-    """Deploy MedLedger (or resume: reuse a recorded deployment of the same artifact)."""
+    """Deploy MedLedger, or resume: reuse a recorded deployment of the same artifact, or wait for
+    the deployment transaction an interrupted run left pending (see the module docstring)."""
     artifact = load_artifact(LEDGER_CONTRACT)
     admin = to_checksum_address(admin or deployer.address)
     if directory is not None and deployment_path(directory, chain.chain_id).exists():
@@ -139,20 +243,35 @@ def deploy(
                 raise DeploymentError(
                     f"chain {chain.chain_id} already has a deployment administered by {existing.admin}, not {admin}; "
                     f"move {deployment_path(directory, chain.chain_id)} aside to deploy anew")
+            _discard_pending(directory, chain.chain_id, existing.contracts[LEDGER_CONTRACT].tx_hash)
             return existing
+    if directory is not None:
+        resumed = _resume_pending(directory, chain, TransactionSender(chain, RevertDecoder(artifact.abi), policy),
+                                  artifact, admin)
+        if resumed is not None:
+            return resumed
     contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy)
-    emergency = emergency or EmergencyPolicy()
-    receipt = sender.deploy(deployer, contract.constructor(
-        admin, emergency.window_seconds, emergency.provider_kinds, emergency.default_categories))
-    address = receipt.raw["contractAddress"]
-    deployment = Deployment(
+    sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy,
+                               on_signed=_pending_writer(directory, artifact, admin) if directory is not None else None)
+    settings = settings or LedgerSettings()
+    if emergency is not None:  # `emergency=` alone keeps the other defaults
+        settings = replace(settings, emergency=emergency)
+    receipt = sender.deploy(deployer, contract.constructor(admin, settings.constructor_settings()))
+    deployment = _deployment_from(chain, deployer.address, admin, artifact, receipt)
+    if directory is not None:
+        save_deployment(directory, deployment)
+        _discard_pending(directory, chain.chain_id, receipt.tx_hash)
+    return deployment
+
+
+def _deployment_from(chain: Chain, deployer: str, admin: str, artifact: Artifact, receipt: Receipt) -> Deployment:
+    return Deployment(
         chain_id=chain.chain_id,
-        deployer=deployer.address,
+        deployer=deployer,
         admin=admin,
         contracts={
             LEDGER_CONTRACT: DeployedContract(
-                address=address,
+                address=receipt.raw["contractAddress"],
                 tx_hash=receipt.tx_hash,
                 block=receipt.block_number,
                 artifact_digest=artifact.digest,
@@ -161,8 +280,60 @@ def deploy(
             )
         },
     )
-    if directory is not None:
-        save_deployment(directory, deployment)
+
+
+def _pending_writer(directory: str | Path, artifact: Artifact, admin: str) -> OnSigned:
+    """Record the deployment transaction once signed, before it is broadcast."""
+
+    def record(sent: SentTransaction) -> None:
+        pending = PendingDeployment(chain_id=sent.chain_id, tx_hash=sent.tx_hash, nonce=sent.nonce,
+                                    deployer=sent.sender, admin=admin, artifact_digest=artifact.digest)
+        _write_atomically(pending_path(directory, sent.chain_id), pending.to_json())
+
+    return record
+
+
+def _discard_pending(directory: str | Path, chain_id: int, tx_hash: str) -> None:
+    """Remove the pending record once the deployment it names is recorded."""
+    pending = load_pending(directory, chain_id)
+    if pending is not None and pending.tx_hash == tx_hash:
+        pending_path(directory, chain_id).unlink(missing_ok=True)
+
+
+def _resume_pending(directory: str | Path, chain: Chain, sender: TransactionSender, artifact: Artifact,
+                    admin: str) -> Deployment | None:
+    """Finish the deployment an interrupted run left pending; None when there is none to finish
+    (no pending record, or its transaction can never be mined: then it is sent anew)."""
+    pending = load_pending(directory, chain.chain_id)
+    if pending is None:
+        return None
+    path = pending_path(directory, chain.chain_id)
+    if pending.chain_id != chain.chain_id:
+        raise DeploymentError(
+            f"{path} records chain {pending.chain_id}, but the endpoint serves chain {chain.chain_id}")
+    if pending.artifact_digest != artifact.digest:
+        raise DeploymentError(
+            f"transaction {pending.tx_hash} deploying another build of {LEDGER_CONTRACT} is pending on chain "
+            f"{chain.chain_id}; wait for it, or move {path} aside to deploy this build")
+    if pending.admin != admin:
+        raise DeploymentError(
+            f"transaction {pending.tx_hash} deploying {LEDGER_CONTRACT} administered by {pending.admin}, not {admin}, "
+            f"is pending on chain {chain.chain_id}; wait for it, or move {path} aside to deploy anew")
+    status = sender.status(pending.sent)
+    if status in (TxStatus.DROPPED, TxStatus.REVERTED):
+        log.warning("deployment transaction %s %s; sending a new one", pending.tx_hash,
+                    "was dropped by the node" if status is TxStatus.DROPPED else "reverted")
+        path.unlink(missing_ok=True)
+        return None
+    if status is TxStatus.REPLACED:
+        raise DeploymentError(
+            f"deployment transaction {pending.tx_hash} is unknown to the node, but nonce {pending.nonce} of "
+            f"{pending.deployer} was used by another transaction; check that account's transactions for a "
+            f"{LEDGER_CONTRACT} deployment, then move {path} aside to deploy anew")
+    receipt = sender.wait_for(pending.tx_hash)  # pending or mined: wait for it (and its confirmations)
+    deployment = _deployment_from(chain, pending.deployer, admin, artifact, receipt)
+    save_deployment(directory, deployment)
+    path.unlink(missing_ok=True)
     return deployment
 
 

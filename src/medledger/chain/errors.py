@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from medledger.errors import MedLedgerError
 
-class ChainError(Exception):
+
+class ChainError(MedLedgerError):
     """Base class for every chain-layer failure."""
 
 

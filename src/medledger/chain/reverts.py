@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from eth_abi import decode
@@ -14,7 +15,7 @@ _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 
-def _abi_type(item: dict[str, Any]) -> str:
+def _abi_type(item: Mapping[str, Any]) -> str:
     if item["type"].startswith("tuple"):
         inner = ",".join(_abi_type(component) for component in item["components"])
         return f"({inner}){item['type'][5:]}"
@@ -24,7 +25,7 @@ def _abi_type(item: dict[str, Any]) -> str:
 class RevertDecoder:
     """Decodes revert data against the custom errors of one or more ABIs."""
 
-    def __init__(self, abi: list[dict[str, Any]]):
+    def __init__(self, abi: Iterable[Mapping[str, Any]]):
         self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
         for item in abi:
             if item.get("type") != "error":
@@ -39,8 +40,8 @@ class RevertDecoder:
         selector, payload = data[:4], data[4:]
         if selector in self._errors:
             name, types, names = self._errors[selector]
-            values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, decode(types, payload))]
-            return revert_class(name)(name, dict(zip(names, values)))
+            values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, decode(types, payload), strict=True)]
+            return revert_class(name)(name, dict(zip(names, values, strict=True)))
         if selector == _ERROR_STRING:
             (reason,) = decode(["string"], payload)
             return revert_class("Error")("Error", {"reason": reason})

@@ -4,13 +4,17 @@ and failures turned into specific exceptions (custom errors decoded, funds, nonc
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, cast
 
-from eth_utils import ValidationError
+from eth_typing import ChecksumAddress
+from eth_utils import ValidationError, keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
 from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.types import TxParams
 
 from medledger.chain.accounts import Signer
 from medledger.chain.connection import Chain
@@ -33,6 +37,30 @@ class Receipt:
     raw: Any  # web3's receipt, for decoding events
 
 
+@dataclass(frozen=True)
+class SentTransaction:
+    """A signed transaction, named before it is broadcast so a caller can journal it and find it
+    again after a crash: its hash, the sending account, that account's nonce, the chain."""
+
+    tx_hash: str
+    sender: str
+    nonce: int
+    chain_id: int
+
+
+OnSigned = Callable[[SentTransaction], None]  # called after signing, before broadcasting
+
+
+class TxStatus(Enum):
+    """Where a transaction sent earlier stands, as the node sees it now."""
+
+    MINED = "mined"  # in a block, succeeded
+    REVERTED = "reverted"  # in a block, failed
+    PENDING = "pending"  # known to the node, not yet in a block
+    DROPPED = "dropped"  # unknown to the node and its nonce still unused: it may be sent again
+    REPLACED = "replaced"  # unknown to the node and its nonce used by another transaction: it is dead
+
+
 @dataclass
 class TxPolicy:
     """How transactions are sent: margins, waits, confirmations."""
@@ -44,12 +72,17 @@ class TxPolicy:
 
 
 class TransactionSender:
-    """Signs and sends contract calls for one chain, decoding refusals with `decoder`."""
+    """Signs and sends contract calls for one chain, decoding refusals with `decoder`.
 
-    def __init__(self, chain: Chain, decoder: RevertDecoder, policy: TxPolicy | None = None):
+    `on_signed`, if given, is told of every transaction this sender signs, before it is broadcast
+    (a per-call `on_signed` takes its place for that call)."""
+
+    def __init__(self, chain: Chain, decoder: RevertDecoder, policy: TxPolicy | None = None, *,
+                 on_signed: OnSigned | None = None):
         self.chain = chain
         self.decoder = decoder
         self.policy = policy or TxPolicy()
+        self.on_signed = on_signed
 
     def call(self, function: ContractFunction, *, sender: str | None = None) -> Any:
         """A read-only call; refusals raise the decoded custom error."""
@@ -58,43 +91,90 @@ class TransactionSender:
         except Exception as exc:
             raise self._refusal(exc, sender) from None
 
-    def send(self, signer: Signer, function: ContractFunction, *, value: int = 0) -> Receipt:
-        """Estimate, sign, send and wait for `function` from `signer`; raise on any refusal."""
+    def send(self, signer: Signer, function: ContractFunction, *, value: int = 0,
+             on_signed: OnSigned | None = None) -> Receipt:
+        """Estimate, sign, send and wait for `function` from `signer`; raise on any refusal.
+
+        `on_signed` receives the signed transaction's hash and nonce before it is broadcast."""
         w3 = self.chain.w3
         tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.chain.chain_id}
         tx.update(self._fees())
         try:
-            estimate = function.estimate_gas(_unpriced(tx))
+            estimate = function.estimate_gas(_params(_unpriced(tx)))
         except Exception as exc:
             raise self._refusal(exc, signer.address) from None
         tx["gas"] = int(estimate * self.policy.gas_margin)
         tx["nonce"] = w3.eth.get_transaction_count(signer.address, "pending")
         self._require_funds(signer.address, tx)
-        built = function.build_transaction(tx)
-        try:
-            tx_hash = w3.eth.send_raw_transaction(signer.sign_transaction(built))
-        except Exception as exc:
-            raise self._refusal(exc, signer.address) from None
-        return self._wait(tx_hash, built)
+        built = function.build_transaction(_params(tx))
+        return self._wait(self._broadcast(signer, built, on_signed or self.on_signed), built)
 
-    def deploy(self, signer: Signer, constructor: Any) -> Receipt:
-        """Deploy a contract (web3 ContractConstructor) from `signer`."""
+    def deploy(self, signer: Signer, constructor: Any, *, on_signed: OnSigned | None = None) -> Receipt:
+        """Deploy a contract (web3 ContractConstructor) from `signer`; `on_signed` as for `send`."""
         tx: dict[str, Any] = {"from": signer.address, "chainId": self.chain.chain_id}
         tx.update(self._fees())
         try:
-            tx["gas"] = int(constructor.estimate_gas(_unpriced(tx)) * self.policy.gas_margin)
+            tx["gas"] = int(constructor.estimate_gas(_params(_unpriced(tx))) * self.policy.gas_margin)
         except Exception as exc:
             raise self._refusal(exc, signer.address) from None
         tx["nonce"] = self.chain.w3.eth.get_transaction_count(signer.address, "pending")
         self._require_funds(signer.address, tx)
         built = constructor.build_transaction(tx)
+        return self._wait(self._broadcast(signer, built, on_signed or self.on_signed), built)
+
+    def status(self, sent: SentTransaction) -> TxStatus:
+        """Where `sent` (journaled by an earlier run, perhaps of another process) stands now."""
+        w3 = self.chain.w3
+        receipt = self._receipt(sent.tx_hash)
+        if receipt is None:
+            try:
+                w3.eth.get_transaction(HexBytes(sent.tx_hash))
+                return TxStatus.PENDING
+            except TransactionNotFound:
+                pass
+            if w3.eth.get_transaction_count(to_checksum_address(sent.sender), "latest") <= sent.nonce:
+                return TxStatus.DROPPED
+            receipt = self._receipt(sent.tx_hash)  # mined between the two questions?
+            if receipt is None:
+                return TxStatus.REPLACED
+        return TxStatus.MINED if receipt["status"] == 1 else TxStatus.REVERTED
+
+    def wait_for(self, tx_hash: str) -> Receipt:
+        """Wait for a transaction sent earlier (known to the node, or mined) and return its
+        receipt; a revert raises its decoded custom error, as for `send`."""
         try:
-            tx_hash = self.chain.w3.eth.send_raw_transaction(signer.sign_transaction(built))
-        except Exception as exc:
-            raise self._refusal(exc, signer.address) from None
-        return self._wait(tx_hash, built)
+            tx = self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            raise TransactionFailedError(f"transaction {tx_hash} is not known to the node") from None
+        replay = {"from": tx["from"], "to": tx.get("to"), "data": tx.get("input"), "value": tx.get("value", 0)}
+        return self._wait(HexBytes(tx_hash), {key: value for key, value in replay.items() if value is not None})
+
+    def cancel(self, signer: Signer, nonce: int) -> Receipt:
+        """Use up `signer`'s `nonce` with an empty transfer to itself, so that no transaction
+        signed earlier with that nonce can ever be mined (fees doubled, to replace one in a pool)."""
+        fees = {key: 2 * value for key, value in self._fees().items()}
+        tx: dict[str, Any] = {"from": signer.address, "to": signer.address, "value": 0, "gas": 21_000,
+                              "nonce": nonce, "chainId": self.chain.chain_id, **fees}
+        self._require_funds(signer.address, tx)
+        return self._wait(self._broadcast(signer, tx, None), tx)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _broadcast(self, signer: Signer, built: Mapping[str, Any], on_signed: OnSigned | None) -> HexBytes:
+        raw = signer.sign_transaction(built)
+        if on_signed is not None:
+            on_signed(SentTransaction(tx_hash=_hex(keccak(raw)), sender=signer.address, nonce=int(built["nonce"]),
+                                      chain_id=self.chain.chain_id))
+        try:
+            return self.chain.w3.eth.send_raw_transaction(raw)
+        except Exception as exc:
+            raise self._refusal(exc, signer.address) from None
+
+    def _receipt(self, tx_hash: str) -> Any:
+        try:
+            return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
 
     def _fees(self) -> dict[str, int]:
         w3 = self.chain.w3
@@ -106,7 +186,7 @@ class TransactionSender:
         # Twice the base fee survives six full blocks of base-fee growth before the tx stalls.
         return {"maxFeePerGas": 2 * base_fee + priority, "maxPriorityFeePerGas": priority}
 
-    def _require_funds(self, address: str, tx: dict[str, Any]) -> None:
+    def _require_funds(self, address: ChecksumAddress, tx: Mapping[str, Any]) -> None:
         needed = tx["gas"] * tx["maxFeePerGas"] + tx.get("value", 0)
         balance = self.chain.w3.eth.get_balance(address)
         if balance < needed:
@@ -131,13 +211,13 @@ class TransactionSender:
         lowered = message.lower()
         if "insufficient funds" in lowered or "insufficientfunds" in lowered or "cannot afford" in lowered:
             return InsufficientFundsError(f"account {sender} cannot pay for this transaction: fund it first")
-        if "nonce too low" in lowered or "nonce too high" in lowered or "nonce" in lowered and "gap" in lowered:
+        if "nonce too low" in lowered or "nonce too high" in lowered or ("nonce" in lowered and "gap" in lowered):
             return TransactionFailedError(
                 f"nonce problem for {sender} ({message}); another transaction from this account may be pending"
             )
         return TransactionFailedError(f"the node refused the transaction: {message}")
 
-    def _wait(self, tx_hash: HexBytes, tx: dict[str, Any]) -> Receipt:
+    def _wait(self, tx_hash: HexBytes, tx: Mapping[str, Any]) -> Receipt:
         w3 = self.chain.w3
         try:
             receipt = w3.eth.wait_for_transaction_receipt(
@@ -164,11 +244,11 @@ class TransactionSender:
             raw=receipt,
         )
 
-    def _replayed_failure(self, tx: dict[str, Any], receipt: Any) -> Exception:
+    def _replayed_failure(self, tx: Mapping[str, Any], receipt: Any) -> Exception:
         """Re-run a reverted transaction as a call at its block to learn the reason."""
         call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
         try:
-            self.chain.w3.eth.call(call, receipt["blockNumber"] - 1)
+            self.chain.w3.eth.call(_params(call), receipt["blockNumber"] - 1)
         except Exception as exc:
             return self._refusal(exc, tx.get("from"))
         return TransactionFailedError(f"transaction {_hex(receipt['transactionHash'])} reverted")
@@ -185,8 +265,14 @@ class TransactionSender:
             time.sleep(self.policy.poll_interval)
 
 
-def _unpriced(tx: dict[str, Any]) -> dict[str, Any]:
+def _unpriced(tx: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in tx.items() if key not in _FEE_FIELDS}
+
+
+def _params(tx: Mapping[str, Any]) -> TxParams:
+    """`tx` as web3's TxParams: this module builds transactions field by field in a plain dict
+    (camelCase keys, as the JSON-RPC API names them) and hands them to web3 only here."""
+    return cast(TxParams, dict(tx))
 
 
 def _hex(value: bytes) -> str:

@@ -17,6 +17,7 @@ from medledger.cli.commands import (
     guardian,
     index,
     keys,
+    keyservice,
     provider,
     record,
     relay,
@@ -48,7 +49,8 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
     ctx.obj = AppContext(settings)
 
 
-for module in (account, deploy, provider, keys, consent, guardian, record, emergency, relay, audit, index, devnet, demo):
+for module in (account, deploy, provider, keys, consent, guardian, record, emergency, relay, audit, index, devnet, demo,
+               keyservice):
     main.add_command(module.command)
 main.add_command(index.export)
 

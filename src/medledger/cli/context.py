@@ -10,11 +10,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from medledger.cli.settings import Settings
+
+if TYPE_CHECKING:  # imported lazily below, so that `--help` starts without loading web3
+    from medledger.chain.accounts import Signer
+    from medledger.chain.connection import Chain
+    from medledger.chain.deploy import Deployment
+    from medledger.chain.transactions import TxPolicy
+    from medledger.flows import Session
+    from medledger.ledger import MedLedger
+    from medledger.storage import BlobStore
 
 # Exit codes (documented in the README).
 EXIT_OK = 0
@@ -54,7 +63,7 @@ class AppContext:
             self._cache["devnet"] = load_live_devnet(self.settings.home)
         return self._cache["devnet"]
 
-    def chain(self):
+    def chain(self) -> Chain:
         if "chain" not in self._cache:
             from medledger.chain.connection import connect
 
@@ -73,25 +82,25 @@ class AppContext:
     def deployments_dir(self) -> Path:
         return Path(self.option("deployments") or "deployments")
 
-    def deployment(self):
+    def deployment(self) -> Deployment:
         if "deployment" not in self._cache:
             from medledger.chain.deploy import load_deployment
 
             self._cache["deployment"] = load_deployment(self.deployments_dir(), self.chain())
         return self._cache["deployment"]
 
-    def policy(self):
+    def policy(self) -> TxPolicy:
         from medledger.chain.transactions import TxPolicy
 
         confirmations = self.option("confirmations")
         return TxPolicy(confirmations=int(confirmations)) if confirmations else TxPolicy()
 
-    def signer(self):
+    def signer(self) -> Signer:
         if "signer" not in self._cache:
             self._cache["signer"] = self._load_signer()
         return self._cache["signer"]
 
-    def _load_signer(self):
+    def _load_signer(self) -> Signer:
         from medledger.chain import accounts
 
         keystore = self.option("keystore")
@@ -114,13 +123,13 @@ class AppContext:
         raise click.UsageError("no account: pass --keystore FILE (or MEDLEDGER_KEYSTORE), set "
                                f"{accounts.PRIVATE_KEY_ENV}, or use --dev-account N on a devnet")
 
-    def ledger(self, *, signed: bool = True):
+    def ledger(self, *, signed: bool = True) -> MedLedger:
         from medledger.ledger import MedLedger
 
         return MedLedger.from_deployment(self.chain(), self.deployment(), signer=self.signer() if signed else None,
                                          policy=self.policy())
 
-    def store(self):
+    def store(self) -> BlobStore:
         if "store" not in self._cache:
             from medledger.storage import KuboStore, LocalBlockStore
 
@@ -130,7 +139,7 @@ class AppContext:
             self._cache["store"] = KuboStore(str(api)) if api else LocalBlockStore(self.settings.home / "blocks")
         return self._cache["store"]
 
-    def session(self):
+    def session(self) -> Session:
         from medledger.flows import Session
 
         return Session.open(self.ledger(), self.store(), self.settings.home / "accounts" / self.signer().address,
@@ -156,7 +165,7 @@ def resolve_keystore(home: Path, name: str) -> Path:
     raise click.UsageError(f"keystore {name} not found (neither a file nor an account in {directory})")
 
 
-def connection_options(command: Callable) -> Callable:
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--rpc-url, --ipfs-api, --keystore, --dev-account, --deployments, --confirmations, --chain-id."""
     options = [
         click.option("--rpc-url", envvar="MEDLEDGER_RPC_URL", default=None,
@@ -176,9 +185,12 @@ def connection_options(command: Callable) -> Callable:
     ]
 
     @functools.wraps(command)
-    def wrapper(*args: Any, rpc_url, ipfs_api, keystore, dev_account, deployments, confirmations, chain_id,
+    def wrapper(*args: Any, rpc_url: str | None, ipfs_api: str | None, keystore: str | None,
+                dev_account: int | None, deployments: str | None, confirmations: int | None, chain_id: int | None,
                 **kwargs: Any) -> Any:
         app = click.get_current_context().find_object(AppContext)
+        if app is None:  # only a command invoked outside the `medledger` group has no AppContext
+            raise click.UsageError("medledger commands run under the `medledger` command group")
         app.options.update(rpc_url=rpc_url, ipfs_api=ipfs_api, keystore=keystore, dev_account=dev_account,
                            deployments=deployments, confirmations=confirmations, chain_id=chain_id)
         return command(*args, **kwargs)
@@ -188,7 +200,7 @@ def connection_options(command: Callable) -> Callable:
     return wrapper
 
 
-def guarded(command: Callable) -> Callable:
+def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a user's mistake or an unreachable service into one clear line and an exit code."""
 
     @functools.wraps(command)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -29,7 +29,7 @@ def parse_expiry(text: str, now: int) -> int:
             f"{text!r} is neither a duration (90d, 12h, 2w, 1y) nor an ISO date (2027-01-31)",
             param_hint="--expires") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
@@ -55,4 +55,4 @@ def permissions_option(text: str) -> int:
 
 
 def format_time(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")

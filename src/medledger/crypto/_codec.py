@@ -8,7 +8,7 @@ from collections.abc import Callable
 class ByteReader:
     """Reads fields off a byte string; every read is bounds-checked before slicing."""
 
-    __slots__ = ("_data", "_pos", "_error")
+    __slots__ = ("_data", "_error", "_pos")
 
     def __init__(self, data: bytes, error: Callable[[str], Exception]) -> None:
         self._data = bytes(data)

@@ -2,8 +2,16 @@
 
 Each container has its own random 32-byte data key. Content is encrypted with libsodium's
 ``crypto_secretstream_xchacha20poly1305`` in fixed-size chunks, so memory stays bounded by
-the chunk size whatever the record size. The data key is sealed (``crypto_box_seal``) to each
-recipient: the patient's account key and the category keyring's current public key.
+the chunk size whatever the record size.
+
+Two format versions, both read; the writer picks one:
+
+* version 2 (threshold key release): the data key is sealed (``crypto_box_seal``) directly to
+  a few accounts, the patient and the record's author, and split k-of-n with
+  :mod:`medledger.crypto.shares`, one share sealed to each key-release service of an on-chain
+  service set. Nobody else gets the key except by collecting k shares from the services.
+* version 1 (category keyrings, read for migration): the data key is sealed to the patient's
+  account key and to the category keyring's current public key.
 
 Byte layout (version 1, all integers big-endian)::
 
@@ -22,6 +30,44 @@ Byte layout (version 1, all integers big-endian)::
       length           u32  ciphertext length, 17 .. chunk_size + 17
       ciphertext       length bytes (plaintext + 17-byte secretstream tag)
 
+Byte layout (version 2): version 1's, with ``version`` = 2 and a threshold section between
+the recipient stanzas and the stream header::
+
+    header
+      magic .. stanzas as in version 1 (account stanzas for the patient and the author)
+      threshold section
+        set_version    u32  1 .. 2**32-1, the on-chain key-release service set
+        threshold      u8   k, 1 .. share_count
+        share_count    u8   n, 1 .. MAX_SERVICES (16): every member of that set
+        share stanzas  share_count x, in index order
+                         index          u8   1 .. n, equal to the stanza's position + 1
+                                             (the service's 1-based index in the set)
+                         public         32   the service's X25519 key in that set
+                         commitment     32   share_commitment(share, binding_digest)
+                         sealed_share   81   crypto_box_seal(index u8 || share 32, public)
+      stream_header    24   secretstream header
+    chunks as in version 1
+
+The threshold section is part of the header, so it is authenticated with every chunk like
+the rest: a swapped, added or dropped share stanza fails decryption. The largest header
+(1024 keyring stanzas and 16 share stanzas) is 123,277 bytes, so it always lies within the
+first 256 KiB IPFS leaf of the blob, which is what a service is shown (storage/proof.py).
+
+A service sees only the header, not the chunks that authenticate it, so it first compares
+``binding_digest`` with :meth:`ContainerBinding.digest` of the record's on-chain chain id,
+registry, patient and category, then opens only its own stanza (:func:`open_service_share`)
+and checks the share against its commitment. The commitment is keyed by the share itself
+and binds the binding digest: a stanza cut from one patient's container and pasted into a
+container bound to another patient or category does not verify, and no one without the
+share can make one that does. (The binding names no single record: the same header under
+another record of the same patient and category would verify, and opens the same key.)
+The writer takes ``k`` and the member keys from the chain; the header's own ``threshold``
+is what the services honour, so a reader or service may compare it with the set's.
+
+A reader checks each share it receives (:func:`verify_share`), so a wrong share is caught
+and named by index before combining; :func:`data_key_from_shares` then checks the combined
+key against the key commitment, which catches an author who split some other key.
+
 Every chunk but the last holds exactly ``chunk_size`` plaintext bytes and is tagged
 TAG_MESSAGE; the last holds 0 .. chunk_size bytes and is tagged TAG_FINAL. Nothing may
 follow it. The associated data of every chunk is ``binding encoding || BLAKE2b-256(header)``,
@@ -31,14 +77,16 @@ such instead of as tampering.
 
 Decryption releases a chunk's plaintext only after that chunk authenticates. Earlier chunks
 are already written when a later one fails, so callers must write to a temporary file and
-rename it into place only when :func:`decrypt_stream` returns; on any exception, delete the
-temporary file. The same holds for the output of :func:`rewrap`.
+rename it into place only when :func:`decrypt_stream` (or :func:`decrypt_stream_with_key`)
+returns; on any exception, delete the temporary file. The same holds for the output of
+:func:`rewrap`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -68,17 +116,33 @@ from nacl.exceptions import CryptoError as NaclCryptoError
 
 from .errors import (
     BindingMismatchError,
+    InsufficientSharesError,
     MalformedContainerError,
     NotARecipientError,
+    NotAServiceError,
     SealedBoxError,
+    ShareError,
     TamperedContainerError,
+    TamperedShareError,
     TruncatedContainerError,
     UnsupportedVersionError,
     WrongKeyError,
 )
 from .keyring import ADDRESS_BYTES, CategoryKeyring, check_category, check_epoch
 from .keys import X25519_KEY_BYTES, EncryptionKeyPair, require_length
-from .sealing import SEALED_KEY_BYTES, open_sealed, seal
+from .sealing import SEAL_OVERHEAD, SEALED_KEY_BYTES, X25519KeyPair, open_sealed, seal
+from .shares import (
+    ENCODED_SHARE_BYTES,
+    MAX_SHARES,
+    SHARE_COMMITMENT_BYTES,
+    KeyShare,
+    combine_shares,
+    decode_share,
+    encode_share,
+    share_commitment,
+    split_secret,
+    verify_share_commitment,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -86,7 +150,11 @@ __all__ = [
     "MAGIC",
     "MAX_CHUNK_SIZE",
     "MAX_RECIPIENTS",
+    "MAX_SERVICES",
     "MIN_CHUNK_SIZE",
+    "SEALED_SHARE_BYTES",
+    "SUPPORTED_VERSIONS",
+    "THRESHOLD_FORMAT_VERSION",
     "AccountRecipient",
     "ContainerBinding",
     "ContainerHeader",
@@ -96,16 +164,29 @@ __all__ = [
     "KeyringRecipient",
     "Recipient",
     "RecipientStanza",
+    "ServiceRecipient",
+    "ShareStanza",
+    "ThresholdPolicy",
+    "ThresholdSection",
+    "data_key_from_shares",
     "decrypt_stream",
+    "decrypt_stream_with_key",
     "encrypt_stream",
+    "open_service_share",
     "read_header",
+    "read_header_bytes",
     "rewrap",
     "unwrap_data_key",
+    "verify_share",
 ]
 
 MAGIC = b"MEDLEDGR"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (FORMAT_VERSION,)
+FORMAT_VERSION = 1  # keyring-era containers: written when no threshold policy is given
+THRESHOLD_FORMAT_VERSION = 2  # containers with a threshold section
+SUPPORTED_VERSIONS = (FORMAT_VERSION, THRESHOLD_FORMAT_VERSION)
+MAX_SERVICES = MAX_SHARES  # 16
+MAX_SET_VERSION = 2**32 - 1
+SEALED_SHARE_BYTES = ENCODED_SHARE_BYTES + SEAL_OVERHEAD  # 81
 DEFAULT_CHUNK_SIZE = 64 * 1024
 MIN_CHUNK_SIZE = 16
 MAX_CHUNK_SIZE = 16 * 1024 * 1024  # bounds the allocation a hostile length field can force
@@ -118,6 +199,7 @@ _MAX_CHAIN_ID = 2**64 - 1
 _FIXED_HEAD = struct.Struct(">8sBI32s32sH")  # magic .. recipient_count
 _LENGTH = struct.Struct(">I")
 _KEYRING_LABEL = struct.Struct(">BI")
+_THRESHOLD_HEAD = struct.Struct(">IBB")  # set_version, threshold, share_count
 # BLAKE2b personalisations (16 bytes each) keep the three hashes in separate domains.
 _PERSON_BINDING = b"medledger:bind:1"
 _PERSON_HEADER = b"medledger:head:1"
@@ -213,6 +295,117 @@ Recipient: TypeAlias = AccountRecipient | KeyringRecipient
 Identity: TypeAlias = EncryptionKeyPair | CategoryKeyring | DataKey
 
 
+def _check_service_index(index: object, what: str) -> int:
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ValueError(f"{what} index must be an int, got {type(index).__name__}")
+    if not 1 <= index <= MAX_SERVICES:
+        raise ValueError(f"{what} index must be 1..{MAX_SERVICES}, got {index}")
+    return index
+
+
+def _check_set_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"service set version must be an int, got {type(version).__name__}")
+    if not 1 <= version <= MAX_SET_VERSION:
+        raise ValueError(f"service set version must be 1..{MAX_SET_VERSION}, got {version}")
+    return version
+
+
+@dataclass(frozen=True)
+class ServiceRecipient:
+    """A key-release service of an on-chain set: its 1-based index there and its X25519 key."""
+
+    index: int
+    public: bytes
+
+    def __post_init__(self) -> None:
+        _check_service_index(self.index, "service")
+        object.__setattr__(
+            self, "public", require_length(self.public, X25519_KEY_BYTES, "service public key")
+        )
+
+
+@dataclass(frozen=True)
+class ThresholdPolicy:
+    """Split the data key ``threshold``-of-n over every service of set ``set_version``.
+
+    ``services`` must be the whole set: indexes 1..n, each once (any order; kept sorted), with
+    distinct keys, since one key holding two shares would lower the threshold in effect."""
+
+    set_version: int
+    threshold: int
+    services: tuple[ServiceRecipient, ...]
+
+    def __post_init__(self) -> None:
+        _check_set_version(self.set_version)
+        services = tuple(self.services)
+        for service in services:
+            if not isinstance(service, ServiceRecipient):
+                raise TypeError(f"services must be ServiceRecipient, got {type(service).__name__}")
+        if not 1 <= len(services) <= MAX_SERVICES:
+            raise ValueError(f"a threshold policy needs 1..{MAX_SERVICES} services, got {len(services)}")
+        services = tuple(sorted(services, key=lambda service: service.index))
+        if [service.index for service in services] != list(range(1, len(services) + 1)):
+            raise ValueError(
+                f"service indexes must be 1..{len(services)}, each once, got "
+                f"{[service.index for service in services]}"
+            )
+        if len({service.public for service in services}) != len(services):
+            raise ValueError("two services of the policy share one X25519 key")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise ValueError(f"threshold must be an int, got {type(self.threshold).__name__}")
+        if not 1 <= self.threshold <= len(services):
+            raise ValueError(f"threshold must be 1..{len(services)}, got {self.threshold}")
+        object.__setattr__(self, "services", services)
+
+
+@dataclass(frozen=True)
+class ShareStanza:
+    """One service's share in a header: sealed to ``public``, committed by ``commitment``."""
+
+    index: int
+    public: bytes
+    commitment: bytes
+    sealed_share: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _check_service_index(self.index, "share stanza")
+        object.__setattr__(
+            self, "public", require_length(self.public, X25519_KEY_BYTES, "service public key")
+        )
+        object.__setattr__(
+            self,
+            "commitment",
+            require_length(self.commitment, SHARE_COMMITMENT_BYTES, "share commitment"),
+        )
+        object.__setattr__(
+            self, "sealed_share", require_length(self.sealed_share, SEALED_SHARE_BYTES, "sealed share")
+        )
+
+
+@dataclass(frozen=True)
+class ThresholdSection:
+    """A version-2 header's threshold section (see the module docstring)."""
+
+    set_version: int
+    threshold: int
+    stanzas: tuple[ShareStanza, ...]
+
+    @property
+    def share_count(self) -> int:
+        return len(self.stanzas)
+
+    def stanza(self, index: int) -> ShareStanza:
+        """The stanza of service ``index``; :class:`NotAServiceError` if there is none."""
+        for stanza in self.stanzas:
+            if stanza.index == index:
+                return stanza
+        raise NotAServiceError(
+            f"the container has no share stanza for service index {index} "
+            f"(set version {self.set_version} has indexes 1..{len(self.stanzas)})"
+        )
+
+
 @dataclass(frozen=True)
 class RecipientStanza:
     recipient: Recipient
@@ -230,6 +423,7 @@ class ContainerHeader:
     stanzas: tuple[RecipientStanza, ...]
     stream_header: bytes = field(repr=False)
     raw: bytes = field(repr=False)
+    threshold: ThresholdSection | None = None  # version 2 only
 
     @property
     def recipients(self) -> tuple[Recipient, ...]:
@@ -247,6 +441,7 @@ class ContainerInfo:
     plaintext_bytes: int
     container_bytes: int
     chunks: int
+    threshold: ThresholdSection | None = None  # version 2 only
 
 
 # --- header encoding --------------------------------------------------------------------
@@ -265,9 +460,7 @@ def _encode_stanza(recipient: Recipient, sealed_key: bytes) -> bytes:
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:
     """Read ``n`` bytes, fewer only at end of stream (loops over short reads of pipes)."""
-    data = src.read(n)
-    if data is None:
-        data = b""
+    data = src.read(n) or b""  # a non-blocking raw stream may answer None
     if len(data) == n or not data:
         return data
     parts = [data]
@@ -331,6 +524,9 @@ def read_header(src: BinaryIO) -> ContainerHeader:
         stanzas.append(
             RecipientStanza(recipient, _read_header_field(src, SEALED_KEY_BYTES, what, raw))
         )
+    threshold = (
+        _read_threshold_section(src, raw) if version == THRESHOLD_FORMAT_VERSION else None
+    )
     stream_header = _read_header_field(src, _STREAM_HEADER_BYTES, "stream header", raw)
     return ContainerHeader(
         version=version,
@@ -340,7 +536,41 @@ def read_header(src: BinaryIO) -> ContainerHeader:
         stanzas=tuple(stanzas),
         stream_header=stream_header,
         raw=b"".join(raw),
+        threshold=threshold,
     )
+
+
+def _read_threshold_section(src: BinaryIO, raw: list[bytes]) -> ThresholdSection:
+    set_version, threshold, count = _THRESHOLD_HEAD.unpack(
+        _read_header_field(src, _THRESHOLD_HEAD.size, "threshold section", raw)
+    )
+    if set_version == 0:
+        raise MalformedContainerError("threshold section names service set version 0")
+    if not 1 <= count <= MAX_SERVICES:
+        raise MalformedContainerError(f"share count must be 1..{MAX_SERVICES}, got {count}")
+    if not 1 <= threshold <= count:
+        raise MalformedContainerError(f"threshold must be 1..{count} (the share count), got {threshold}")
+    stanzas: list[ShareStanza] = []
+    for position in range(count):
+        what = f"share stanza {position + 1}"
+        index = _read_header_field(src, 1, what, raw)[0]
+        if index != position + 1:
+            raise MalformedContainerError(f"{what} has index {index}, expected {position + 1}")
+        public = _read_header_field(src, X25519_KEY_BYTES, what, raw)
+        commitment = _read_header_field(src, SHARE_COMMITMENT_BYTES, what, raw)
+        sealed = _read_header_field(src, SEALED_SHARE_BYTES, what, raw)
+        stanzas.append(ShareStanza(index, public, commitment, sealed))
+    return ThresholdSection(set_version, threshold, tuple(stanzas))
+
+
+def read_header_bytes(prefix: bytes) -> ContainerHeader:
+    """Parse a container header from the first bytes of a blob (bytes after it are ignored).
+
+    For a key-release service, which sees only the verified first leaf of a record's blob.
+    :class:`TruncatedContainerError` if ``prefix`` ends inside the header."""
+    if not isinstance(prefix, (bytes, bytearray, memoryview)):
+        raise TypeError(f"prefix must be bytes, got {type(prefix).__name__}")
+    return read_header(io.BytesIO(bytes(prefix)))
 
 
 def _associated_data(binding: ContainerBinding, header_raw: bytes) -> bytes:
@@ -374,6 +604,29 @@ def _check_recipients(
 # --- encryption -------------------------------------------------------------------------
 
 
+def _make_threshold_section(
+    policy: ThresholdPolicy, data_key: DataKey, binding_digest: bytes
+) -> ThresholdSection:
+    shares = split_secret(data_key.secret, policy.threshold, len(policy.services))
+    stanzas = tuple(
+        ShareStanza(
+            index=service.index,
+            public=service.public,
+            commitment=share_commitment(share, binding_digest),
+            sealed_share=seal(encode_share(share), service.public),
+        )
+        for service, share in zip(policy.services, shares, strict=True)
+    )
+    return ThresholdSection(policy.set_version, policy.threshold, stanzas)
+
+
+def _encode_threshold_section(section: ThresholdSection) -> bytes:
+    return _THRESHOLD_HEAD.pack(section.set_version, section.threshold, len(section.stanzas)) + b"".join(
+        bytes([stanza.index]) + stanza.public + stanza.commitment + stanza.sealed_share
+        for stanza in section.stanzas
+    )
+
+
 def _encrypt(
     src: BinaryIO,
     dst: BinaryIO,
@@ -381,24 +634,36 @@ def _encrypt(
     recipients: tuple[Recipient, ...],
     chunk_size: int,
     data_key: DataKey,
+    threshold_policy: ThresholdPolicy | None = None,
 ) -> ContainerInfo:
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
         raise TypeError("chunk_size must be an int")
     if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, got {chunk_size}")
+    if threshold_policy is not None and not isinstance(threshold_policy, ThresholdPolicy):
+        raise TypeError(
+            f"threshold_policy must be a ThresholdPolicy, got {type(threshold_policy).__name__}"
+        )
+    version = FORMAT_VERSION if threshold_policy is None else THRESHOLD_FORMAT_VERSION
+    section = (
+        None
+        if threshold_policy is None
+        else _make_threshold_section(threshold_policy, data_key, binding.digest())
+    )
     state = crypto_secretstream_xchacha20poly1305_state()
     stream_header = crypto_secretstream_xchacha20poly1305_init_push(state, data_key.secret)
     header = b"".join(
         [
             _FIXED_HEAD.pack(
                 MAGIC,
-                FORMAT_VERSION,
+                version,
                 chunk_size,
                 binding.digest(),
                 data_key.commitment(),
                 len(recipients),
             ),
             *(_encode_stanza(r, seal(data_key.secret, r.public)) for r in recipients),
+            b"" if section is None else _encode_threshold_section(section),
             stream_header,
         ]
     )
@@ -425,13 +690,14 @@ def _encrypt(
             break
         current = following
     return ContainerInfo(
-        version=FORMAT_VERSION,
+        version=version,
         chunk_size=chunk_size,
         binding_digest=binding.digest(),
         recipients=recipients,
         plaintext_bytes=plaintext_bytes,
         container_bytes=written,
         chunks=chunks,
+        threshold=section,
     )
 
 
@@ -442,11 +708,16 @@ def encrypt_stream(
     binding: ContainerBinding,
     recipients: Sequence[Recipient],
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    threshold_policy: ThresholdPolicy | None = None,
 ) -> ContainerInfo:
     """Encrypt everything readable from ``src`` into a new container written to ``dst``,
-    under a fresh random data key sealed to each of ``recipients``."""
+    under a fresh random data key sealed to each of ``recipients``.
+
+    With a ``threshold_policy`` the container is format version 2: the key is also split
+    k-of-n, one share sealed to each service of the policy's set. Without one it is
+    version 1 (for keyring recipients; kept for tests and tools of the migration)."""
     checked = _check_recipients(recipients, binding)
-    return _encrypt(src, dst, binding, checked, chunk_size, DataKey.generate())
+    return _encrypt(src, dst, binding, checked, chunk_size, DataKey.generate(), threshold_policy)
 
 
 # --- decryption -------------------------------------------------------------------------
@@ -570,6 +841,26 @@ def decrypt_stream(
     several of these (tried in order). Each chunk is written only after it authenticates;
     see the module docstring for why ``dst`` must be a temporary file."""
     header, key = _open(src, binding, identity)
+    return _decrypt_body(src, dst, header, key, binding)
+
+
+def decrypt_stream_with_key(
+    src: BinaryIO, dst: BinaryIO, binding: ContainerBinding, data_key: DataKey
+) -> ContainerInfo:
+    """Decrypt the container read from ``src`` into ``dst`` with a data key already known,
+    for instance one combined from service shares (:func:`data_key_from_shares`).
+
+    :class:`WrongKeyError` if the key fails the container's key commitment; otherwise as
+    :func:`decrypt_stream`, including why ``dst`` must be a temporary file."""
+    if not isinstance(data_key, DataKey):
+        raise TypeError(f"data_key must be a DataKey, got {type(data_key).__name__}")
+    header, key = _open(src, binding, data_key)
+    return _decrypt_body(src, dst, header, key, binding)
+
+
+def _decrypt_body(
+    src: BinaryIO, dst: BinaryIO, header: ContainerHeader, key: DataKey, binding: ContainerBinding
+) -> ContainerInfo:
     counter = [0, len(header.raw)]
     plaintext_bytes = 0
     for plaintext in _pull_chunks(src, header, key, binding, counter):
@@ -583,7 +874,85 @@ def decrypt_stream(
         plaintext_bytes=plaintext_bytes,
         container_bytes=counter[1],
         chunks=counter[0],
+        threshold=header.threshold,
     )
+
+
+# --- threshold key release ----------------------------------------------------------------
+
+
+def _threshold_of(header: ContainerHeader) -> ThresholdSection:
+    if header.threshold is None:
+        raise NotAServiceError(
+            f"the container (format version {header.version}) has no threshold section"
+        )
+    return header.threshold
+
+
+def open_service_share(header: ContainerHeader, index: int, keypair: X25519KeyPair) -> KeyShare:
+    """Open service ``index``'s share with its key pair and check it against its commitment.
+
+    What a key-release service does before re-sealing the share to a reader. The header
+    must be one whose ``binding_digest`` the caller has compared with the record's
+    :meth:`ContainerBinding.digest`, since the commitment is checked under that digest.
+    :class:`NotAServiceError` if there is no stanza for ``index`` or it is sealed to another
+    key; :class:`TamperedShareError` if the stanza does not open or its share does not
+    match its index or commitment."""
+    stanza = _threshold_of(header).stanza(index)
+    if not hmac.compare_digest(stanza.public, bytes(keypair.public)):
+        raise NotAServiceError(f"share stanza {index} is sealed to another X25519 key")
+    try:
+        plain = open_sealed(stanza.sealed_share, keypair)
+    except SealedBoxError:
+        raise TamperedShareError(index, "did not open with the key it is sealed to") from None
+    try:
+        share = decode_share(plain)
+    except ShareError:
+        raise TamperedShareError(index, "opened to bytes that are not a share") from None
+    if share.index != index:
+        raise TamperedShareError(index, f"holds the share of index {share.index}")
+    if not verify_share_commitment(share, header.binding_digest, stanza.commitment):
+        raise TamperedShareError(index, "does not match its commitment in the header")
+    return share
+
+
+def verify_share(header: ContainerHeader, share: KeyShare) -> bool:
+    """Whether ``share`` matches the commitment of its index's stanza in ``header``
+    (False also when the header has no threshold section or no stanza of that index)."""
+    if header.threshold is None or not isinstance(share, KeyShare):
+        return False
+    try:
+        stanza = header.threshold.stanza(share.index)
+    except NotAServiceError:
+        return False
+    return verify_share_commitment(share, header.binding_digest, stanza.commitment)
+
+
+def data_key_from_shares(header: ContainerHeader, shares: Sequence[KeyShare]) -> DataKey:
+    """Combine at least the threshold's number of shares into the container's data key.
+
+    Every share is checked against its commitment first, so a wrong one is named by index
+    (:class:`TamperedShareError`) instead of spoiling the key. :class:`InsufficientSharesError`
+    below the threshold; :class:`WrongKeyError` if the combined key fails the key commitment."""
+    section = _threshold_of(header)
+    shares = tuple(shares)
+    indexes = [share.index for share in shares if isinstance(share, KeyShare)]
+    if len(indexes) != len(shares):
+        raise TypeError("shares must be KeyShare values")
+    if len(set(indexes)) != len(indexes):
+        raise ShareError("a share index is given more than once")
+    if len(shares) < section.threshold:
+        raise InsufficientSharesError(
+            f"{len(shares)} shares given, the container needs {section.threshold} "
+            f"of set version {section.set_version}"
+        )
+    for share in shares:
+        if not verify_share(header, share):
+            raise TamperedShareError(share.index, "does not match its commitment in the header")
+    key = DataKey(combine_shares(shares[: section.threshold]))
+    if not hmac.compare_digest(key.commitment(), header.key_commitment):
+        raise WrongKeyError("the shares combine to a key that fails the container's key commitment")
+    return key
 
 
 class _ChunkReader:
@@ -616,8 +985,12 @@ def rewrap(
     identity: Identity | Iterable[Identity],
     recipients: Sequence[Recipient],
     chunk_size: int | None = None,
+    threshold_policy: ThresholdPolicy | None = None,
 ) -> ContainerInfo:
     """Re-encrypt a container under a fresh data key for new ``recipients``, streaming.
+
+    With a ``threshold_policy`` the output is a version-2 container, which is how a
+    keyring-sealed version-1 record moves to threshold key release (migration).
 
     For re-encrypting old records after a revocation: the new container is sealed to, say,
     the patient and the keyring's new epoch, so the revoked party's old keyring secret no
@@ -635,4 +1008,5 @@ def rewrap(
         checked,
         header.chunk_size if chunk_size is None else chunk_size,
         DataKey.generate(),
+        threshold_policy,
     )

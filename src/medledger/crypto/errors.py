@@ -6,18 +6,24 @@ plaintext.
 
 from __future__ import annotations
 
+from medledger.errors import MedLedgerError
+
 __all__ = [
     "BindingMismatchError",
     "ContainerError",
     "CryptoError",
     "EnvelopeError",
     "EnvelopeKeyError",
+    "InsufficientSharesError",
     "KeyFormatError",
     "MalformedContainerError",
     "NotAGranteeError",
     "NotARecipientError",
+    "NotAServiceError",
     "SealedBoxError",
+    "ShareError",
     "TamperedContainerError",
+    "TamperedShareError",
     "TruncatedContainerError",
     "UnsupportedEnvelopeVersionError",
     "UnsupportedVersionError",
@@ -25,7 +31,7 @@ __all__ = [
 ]
 
 
-class CryptoError(Exception):
+class CryptoError(MedLedgerError):
     """Base class of every error raised by the crypto layer."""
 
 
@@ -85,6 +91,32 @@ class TamperedContainerError(ContainerError):
 
 class TruncatedContainerError(ContainerError):
     """The container ends before its final chunk."""
+
+
+# --- threshold key shares ---------------------------------------------------------------
+
+
+class ShareError(CryptoError, ValueError):
+    """A key share or its encoding is invalid: an index out of range, a duplicate index,
+    a wrong length."""
+
+
+class NotAServiceError(ContainerError):
+    """The container holds no share stanza for the service index or key pair offered (or no
+    threshold section at all)."""
+
+
+class TamperedShareError(ContainerError):
+    """A share does not match the commitment in the container header, or its sealed stanza
+    does not open with the key it is addressed to. ``index`` names the share."""
+
+    def __init__(self, index: int, detail: str) -> None:
+        self.index = index
+        super().__init__(f"share {index} {detail}")
+
+
+class InsufficientSharesError(ContainerError):
+    """Fewer shares were offered than the container's threshold."""
 
 
 # --- keyring envelopes ------------------------------------------------------------------

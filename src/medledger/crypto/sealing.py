@@ -14,7 +14,7 @@ from nacl.exceptions import CryptoError as NaclCryptoError
 from .errors import KeyFormatError, SealedBoxError
 from .keys import X25519_KEY_BYTES, require_length
 
-__all__ = ["SEAL_OVERHEAD", "SEALED_KEY_BYTES", "X25519KeyPair", "open_sealed", "seal"]
+__all__ = ["SEALED_KEY_BYTES", "SEAL_OVERHEAD", "X25519KeyPair", "open_sealed", "seal"]
 
 SEAL_OVERHEAD = 48
 SEALED_KEY_BYTES = X25519_KEY_BYTES + SEAL_OVERHEAD  # 80

@@ -6,6 +6,7 @@ adds nothing) and is ready in well under a second.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import signal
@@ -16,11 +17,12 @@ from pathlib import Path
 import httpx
 
 from medledger.devnet.ports import free_loopback_port
+from medledger.errors import MedLedgerError
 
 ANVIL_CHAIN_ID = 31337
 
 
-class AnvilError(RuntimeError):
+class AnvilError(MedLedgerError, RuntimeError):
     """anvil could not be found or started."""
 
 
@@ -74,9 +76,11 @@ class AnvilNode:
         return command
 
     def start(self, timeout: float = 15.0) -> AnvilNode:
-        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.command(), stdout=output, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        # The child keeps its own descriptor of the log; this process closes its copy at once.
+        with contextlib.ExitStack() as stack:
+            output = stack.enter_context(open(self.log_file, "ab")) if self.log_file else subprocess.DEVNULL
+            self.process = subprocess.Popen(self.command(), stdout=output, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -94,7 +98,7 @@ class AnvilNode:
         except (httpx.HTTPError, AnvilError):
             return False
 
-    def rpc(self, method: str, params: list | None = None) -> object:
+    def rpc(self, method: str, params: list[object] | None = None) -> object:
         response = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []},
                               timeout=10)
         body = response.json()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from medledger.errors import MedLedgerError
+
 from .ports import free_loopback_port
 
 IPFS_CLI = Path("node_modules") / "ipfs" / "src" / "cli.js"
@@ -24,7 +26,7 @@ IPFS_CLI = Path("node_modules") / "ipfs" / "src" / "cli.js"
 POLYFILL = Path(__file__).resolve().parent / "ipfs-polyfill.cjs"
 
 
-class IpfsDaemonError(RuntimeError):
+class IpfsDaemonError(MedLedgerError, RuntimeError):
     """The daemon could not be located, initialised or started."""
 
 

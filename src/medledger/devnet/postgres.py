@@ -19,15 +19,25 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from medledger.devnet.ports import free_loopback_port
+from medledger.errors import MedLedgerError
 
 SUPERUSER = "postgres"
 DEBIAN_PACKAGE = "postgresql"
 
 
-class PostgresError(RuntimeError):
+class PostgresError(MedLedgerError, RuntimeError):
     """PostgreSQL binaries are missing, or the server could not be initialised or started."""
+
+
+class _RunAs(TypedDict, total=False):
+    """subprocess keyword arguments that run the server as an unprivileged system user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
 
 
 def find_postgres_bin(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -97,7 +107,7 @@ class PostgresServer:
     def url(self) -> str:
         return self.url_for("postgres")
 
-    def _user_kwargs(self) -> dict[str, object]:
+    def _user_kwargs(self) -> _RunAs:
         if self.run_as is None:
             return {}
         try:
@@ -112,12 +122,12 @@ class PostgresServer:
         self.base_dir = Path(tempfile.mkdtemp(prefix="medledger-pg-"))
         self.socket_dir.mkdir()
         self.log_file.touch()
-        if user:
+        if "user" in user and "group" in user:
             for path in (self.base_dir, self.socket_dir, self.log_file):
-                os.chown(path, user["user"], user["group"])  # type: ignore[arg-type]
+                os.chown(path, user["user"], user["group"])
         init = subprocess.run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
                                "--auth=trust", "--encoding=UTF8", "--no-sync", "--locale=C"],
-                              capture_output=True, cwd=self.base_dir, **user)  # type: ignore[arg-type]
+                              capture_output=True, cwd=self.base_dir, **user)
         if init.returncode != 0:
             message = (init.stderr or init.stdout).decode(errors="replace").strip()
             self._remove_dir()
@@ -125,13 +135,10 @@ class PostgresServer:
         options = ["-p", str(self.port), "-k", str(self.socket_dir), "-c", "listen_addresses=127.0.0.1"]
         if self.fast_unsafe:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        log = open(self.log_file, "ab")
-        try:
+        with open(self.log_file, "ab") as log:  # the server keeps its own descriptor
             self.process = subprocess.Popen([str(self.bin_dir / "postgres"), "-D", str(self.data_dir), *options],
                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=self.base_dir, start_new_session=True, **user)  # type: ignore[arg-type]
-        finally:
-            log.close()
+                                            cwd=self.base_dir, start_new_session=True, **user)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -49,13 +49,13 @@ def _purpose(code: str) -> dict[str, Any]:
     return {"coding": [{"system": codes.ACT_REASON, "code": code, "display": codes.PURPOSE_DISPLAY.get(code, code)}]}
 
 
-def _record_cid(details: Mapping[str, object]) -> str | None:
+def _record_cid(details: Mapping[str, Any]) -> str | None:
     if details.get("cid"):
         return str(details["cid"])
     if details.get("digest") and details.get("codec") is not None:
         from medledger.storage.cid import Cid
         try:
-            return str(Cid.from_digest(bytes.fromhex(str(details["digest"])[2:]), int(details["codec"])))  # type: ignore[arg-type]
+            return str(Cid.from_digest(bytes.fromhex(str(details["digest"])[2:]), int(details["codec"])))
         except ValueError:
             return None
     return None
@@ -111,7 +111,7 @@ def audit_event_json(event: ChainEvent, *, chain_id: int, patient: str, contract
             entities.append({"what": _identifier(codes.account_uri(chain_id, str(d[key]))),
                              "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "1", "display": "Person"},
                              "description": key})
-    chain_entity = {"what": _identifier(codes.event_uri(chain_id, event.tx_hash, event.log_index)),
+    chain_entity: dict[str, Any] = {"what": _identifier(codes.event_uri(chain_id, event.tx_hash, event.log_index)),
                     "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "2", "display": "System Object"},
                     "name": "ethereum log", "detail": [{"type": "block", "valueString": str(event.block)},
                                                        {"type": "transaction", "valueString": event.tx_hash}]}

@@ -45,14 +45,14 @@ def consent_json(event: ChainEvent, *, chain_id: int, patient: str, status: str)
         actions.append({"coding": [{"system": codes.CONSENT_ACTION, "code": "correct", "display": "Access and Correct"}]})
     provision: dict[str, Any] = {
         "type": "permit",
-        "period": {"start": fhir_instant(event.timestamp), "end": fhir_instant(int(d["expiry"]))},  # type: ignore[arg-type]
+        "period": {"start": fhir_instant(event.timestamp), "end": fhir_instant(int(d["expiry"]))},
         "actor": [{"role": {"coding": [{"system": codes.PARTICIPATION_TYPE, "code": "IRCP",
                                         "display": "information recipient"}]},
                    "reference": _account(chain_id, str(d["grantee"]))}],
         "purpose": [{"system": codes.ACT_REASON, "code": code, "display": codes.PURPOSE_DISPLAY.get(code, code)}
-                    for code in d.get("purposes", [])],  # type: ignore[union-attr]
+                    for code in d.get("purposes", [])],
         "code": [{"coding": [{"system": codes.RECORD_CATEGORY, "code": str(name)}]}
-                 for name in d.get("categories", [])],  # type: ignore[union-attr]
+                 for name in d.get("categories", [])],
     }
     if actions:
         provision["action"] = actions
@@ -90,7 +90,7 @@ def consent_resources(entries: Iterable[HistoryLike | Mapping[str, Any]], *, cha
             ended.add(latest.pop(grantee).key)
     resources = []
     for grant in grants:
-        active = grant.key not in ended and int(grant.details["expiry"]) > now  # type: ignore[arg-type]
+        active = grant.key not in ended and int(grant.details["expiry"]) > now
         data = consent_json(grant, chain_id=chain_id, patient=patient, status="active" if active else "inactive")
         resources.append(Consent.model_validate(data))
     return resources

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
 class HistoryLike(Protocol):
-    block: int
-    timestamp: int
-    tx_hash: str
-    log_index: int
-    event: str
-    actor: str
-    details: Mapping[str, object]
+    """Read-only fields (frozen dataclasses such as AuditEntry and HistoryEntry have them)."""
+
+    @property
+    def block(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def tx_hash(self) -> str: ...
+    @property
+    def log_index(self) -> int: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def details(self) -> Mapping[str, object]: ...
 
 
 @dataclass(frozen=True)
@@ -43,11 +52,11 @@ class ChainEvent:
     log_index: int
     event: str
     actor: str
-    details: Mapping[str, object] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)  # JSON values, by event as listed above
 
     @property
     def time(self) -> datetime:
-        return datetime.fromtimestamp(self.timestamp, tz=timezone.utc)
+        return datetime.fromtimestamp(self.timestamp, tz=UTC)
 
     @property
     def key(self) -> str:
@@ -71,9 +80,9 @@ def chain_event(entry: HistoryLike | Mapping[str, Any]) -> ChainEvent:
             values = {name: getattr(entry, name) for name in _FIELDS}
         except AttributeError as exc:
             raise TypeError(f"{type(entry).__name__} is not a history entry: {exc}") from None
-    return ChainEvent(int(values["block"]), int(values["timestamp"]), str(values["tx_hash"]),  # type: ignore[arg-type]
-                      int(values["log_index"]), str(values["event"]), str(values["actor"]),  # type: ignore[arg-type]
-                      dict(values["details"] or {}))  # type: ignore[arg-type]
+    return ChainEvent(int(values["block"]), int(values["timestamp"]), str(values["tx_hash"]),
+                      int(values["log_index"]), str(values["event"]), str(values["actor"]),
+                      dict(values["details"] or {}))
 
 
 def chain_events(entries: Iterable[HistoryLike | Mapping[str, Any]]) -> list[ChainEvent]:
@@ -83,4 +92,4 @@ def chain_events(entries: Iterable[HistoryLike | Mapping[str, Any]]) -> list[Cha
 
 def fhir_instant(timestamp: int) -> str:
     """A unix time as a FHIR instant/dateTime in UTC."""
-    return datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -18,6 +18,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
+from medledger.errors import MedLedgerError
+
 FHIR_VERSION = "4.0.1"  # what the exports claim; validated with the R4B (4.3.0) models, see above
 
 # Required bindings of the resources medledger exchanges: resource -> element -> allowed codes.
@@ -31,7 +33,7 @@ _REQUIRED_CODES: dict[str, dict[str, frozenset[str]]] = {
 }
 
 
-class FhirValidationError(ValueError):
+class FhirValidationError(MedLedgerError, ValueError):
     """The JSON is not a valid FHIR R4 resource; `errors` lists each problem as `path: message`."""
 
     def __init__(self, resource_type: str, errors: list[str]):
@@ -80,6 +82,8 @@ def validate_resource(data: Mapping[str, Any] | str | bytes, *, resource_type: s
         raise FhirValidationError(declared, problems + _errors(exc)) from None
     if problems:
         raise FhirValidationError(declared, problems)
+    if not isinstance(resource, Resource):  # every model get_fhir_model_class returns for a resourceType is one
+        raise FhirValidationError(declared, [f"resourceType: {declared!r} is not a FHIR resource"])
     return resource
 
 

@@ -3,22 +3,28 @@ account setup, grant and revoke with keyrings, publish (journaled), fetch, amend
 
 from medledger.flows.errors import (
     AccessDeniedError,
+    AlreadyRegisteredError,
+    EmptyRecordError,
     FlowError,
     JournalError,
     MissingEncryptionKeyError,
     NoReadableKeyError,
     RecordErasedError,
     RecordNotFoundError,
+    RegistrationPendingError,
 )
 from medledger.flows.session import Session
 
 __all__ = [
     "AccessDeniedError",
+    "AlreadyRegisteredError",
+    "EmptyRecordError",
     "FlowError",
     "JournalError",
     "MissingEncryptionKeyError",
     "NoReadableKeyError",
     "RecordErasedError",
     "RecordNotFoundError",
+    "RegistrationPendingError",
     "Session",
 ]

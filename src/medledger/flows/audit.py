@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from medledger.ledger import MedLedger
 from medledger.scopes import categories_in, purposes_in
@@ -24,7 +25,7 @@ class AuditEntry:
     details: dict[str, object]
 
 
-def _details(name: str, args) -> tuple[str, dict[str, object]]:
+def _details(name: str, args: Any) -> tuple[str, dict[str, object]]:  # args: web3's decoded event arguments
     if name == "ConsentGranted":
         return args.patient, {"grantee": args.grantee, "categories": categories_in(args.categories),
                               "purposes": purposes_in(args.purposes), "read": bool(args.permissions & 1),

@@ -6,8 +6,10 @@ rotateKeyringFor, using the keyrings the guardian was given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from medledger.chain.transactions import Receipt
 from medledger.crypto import build_grant_envelope
@@ -24,7 +26,7 @@ class AccountSetup:
     created_keyrings: list[int]
 
 
-def setup_account(session: Session, categories: list[int] | None = None) -> AccountSetup:
+def setup_account(session: Session, categories: Sequence[int] | None = None) -> AccountSetup:
     """Publish the account's encryption key and create keyrings for `categories` (patients),
     skipping what is already on chain; one transaction."""
     calls = []
@@ -45,7 +47,7 @@ def _categories(mask: int) -> list[int]:
     return [bit for bit in range(CATEGORY_COUNT) if mask >> bit & 1]
 
 
-def key_envelope(session: Session, patient: str, recipient: str, categories: int) -> tuple[list, bytes]:
+def key_envelope(session: Session, patient: str, recipient: str, categories: int) -> tuple[list[Any], bytes]:
     """(calls creating missing keyrings, envelope sealing every epoch of each category to `recipient`)."""
     recipient_key = encryption_key(session, recipient)
     calls, keyrings = [], []
@@ -67,7 +69,7 @@ def grant(session: Session, grantee: str, *, categories: int, purposes: int, per
     """Grant `grantee` consent and, for read access, hand it every epoch of each granted
     category's keyring (creating keyrings that do not exist yet) in the same transaction."""
     patient = on_behalf_of or session.address
-    calls: list = []
+    calls: list[Any] = []  # web3 contract function calls, sent together by multicall
     envelope = b""  # a write-only grantee seals to the keyring's public key and needs no secret
     if permissions & Permission.READ:
         calls, envelope = key_envelope(session, patient, grantee, categories)

@@ -36,7 +36,7 @@ def break_glass(session: Session, patient: str, reason: EmergencyReason | int) -
 
 def emergency_open(session: Session, patient: str, provider: str) -> bool:
     """The contract's rule: the window is open, the patient has not opted out, the provider is active."""
-    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = session.ledger.chain.now()
     return (session.ledger.emergency.access_until(patient, provider) > now
             and not session.ledger.emergency.preferences(patient)[0]
             and session.ledger.providers.is_active(provider))
@@ -60,7 +60,7 @@ def release_emergency_keys(service: Session, patient: str, provider: str) -> Rel
 
 def pending_releases(service: Session) -> list[tuple[str, str]]:
     """(patient, provider) pairs with open break-glass and no release yet: the service's work."""
-    now = int(service.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = service.ledger.chain.now()
     released = {(e.args.patient, e.args.provider, e.blockNumber)
                 for e in service.ledger.events("EmergencyKeysReleased", from_block=service.from_block)}
     pending = []

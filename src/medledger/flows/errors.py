@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from medledger.errors import MedLedgerError
 
-class FlowError(Exception):
+
+class FlowError(MedLedgerError):
     """Base class of every flow failure."""
 
 
@@ -29,3 +31,15 @@ class NoReadableKeyError(FlowError):
 
 class JournalError(FlowError):
     """A publish journal entry is missing, malformed or cannot be resumed."""
+
+
+class EmptyRecordError(FlowError, ValueError):
+    """A source file holds no bytes: there is nothing to publish."""
+
+
+class RegistrationPendingError(JournalError):
+    """A publish's registration transaction is sent but not yet mined: wait, then resume."""
+
+
+class AlreadyRegisteredError(JournalError):
+    """A rollback was asked for a publish whose record is registered on chain: only erasure removes it."""

@@ -3,6 +3,19 @@ steps loses nothing and `resume` can finish or roll back idempotently.
 
 Each entry is one JSON file, replaced atomically at every step. Entries hold paths, CIDs and
 transaction hashes, never keys or plaintext.
+
+States, and what `resume` / `resume --rollback` do in each (see flows.records.resume):
+
+  started     source journaled (absolute path)  encrypt and go on      / delete the partial staging file
+  encrypted   staged container written          store and go on        / unpin what a put may have stored
+  stored      blob stored and pinned            register and go on     / unpin, delete the staging file
+  sent        registration tx signed, its hash  wait for that tx (never a second one); if it can never
+              and nonce journaled (not mined)   be mined, register again / wait for it: mined, it is a
+                                                registered record; never mined (dropped: its nonce is
+                                                used up first), roll back as for stored
+  registered  the pointer is on chain           delete the staging file / refuse: already registered,
+                                                only erasure removes a registered record
+  done, rolled-back                             nothing to do
 """
 
 from __future__ import annotations
@@ -17,10 +30,11 @@ from pathlib import Path
 
 from medledger.flows.errors import JournalError
 
-# States, in order. A publish moves forward one step at a time; a rollback ends in ROLLED_BACK.
-STARTED, ENCRYPTED, STORED, REGISTERED, DONE, ROLLED_BACK = (
-    "started", "encrypted", "stored", "registered", "done", "rolled-back")
-STATES = (STARTED, ENCRYPTED, STORED, REGISTERED, DONE, ROLLED_BACK)
+# States, in order. A publish moves forward one step at a time (from SENT back to STORED when
+# its transaction can never be mined); a rollback ends in ROLLED_BACK.
+STARTED, ENCRYPTED, STORED, SENT, REGISTERED, DONE, ROLLED_BACK = (
+    "started", "encrypted", "stored", "sent", "registered", "done", "rolled-back")
+STATES = (STARTED, ENCRYPTED, STORED, SENT, REGISTERED, DONE, ROLLED_BACK)
 
 
 @dataclass
@@ -35,6 +49,7 @@ class JournalEntry:
     staging: str | None = None
     cid: str | None = None
     tx_hash: str | None = None
+    nonce: int | None = None  # of the registration transaction, to tell a dropped one from a replaced one
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
 
@@ -48,7 +63,8 @@ class Journal:
         self.directory = Path(home) / "journal"
         self.staging_directory = Path(home) / "staging"
 
-    def begin(self, *, author: str, patient: str, category: int, source: Path, supersedes: bytes | None) -> JournalEntry:
+    def begin(self, *, author: str, patient: str, category: int, source: Path,
+              supersedes: bytes | None) -> JournalEntry:
         entry = JournalEntry(id=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4), state=STARTED,
                              author=author, patient=patient, category=int(category), source=str(source),
                              supersedes=supersedes.hex() if supersedes else None)

@@ -99,7 +99,7 @@ def readable_keyrings(session: Session, patient: str, category: int | None = Non
     return [k for k in granted_keyrings(session, patient) if category is None or k.category == int(category)]
 
 
-def _accounts_named(session: Session, event: str, field: str, **filters: object) -> list[str]:
+def _accounts_named(session: Session, event: str, field: str, **filters: Any) -> list[str]:
     """Each account named in `field` of `event` logs, once, in first-seen order."""
     seen: list[str] = []
     for log in session.ledger.events(event, from_block=session.from_block, **filters):
@@ -119,7 +119,7 @@ def current_readers(session: Session, patient: str, category: int) -> dict[bytes
     """Who must receive a share of `patient`'s keyring for `category`: grantees who may read it
     now, active guardians, and (for emergency categories of a patient who has not opted out)
     the emergency key services. Maps address -> X25519 key; accounts without a key are skipped."""
-    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = session.ledger.chain.now()
     readers: list[str] = []
     for grantee in _accounts_named(session, "ConsentGranted", "grantee", patient=patient):
         terms = session.ledger.consent.get(patient, grantee)

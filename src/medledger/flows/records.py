@@ -1,21 +1,29 @@
 """Publishing, fetching, amending and erasing encrypted records.
 
-publish: encrypt -> store and pin -> register the pointer, each step journaled first.
-fetch:   resolve the pointer -> check access -> get (every block verified) -> unseal -> decrypt,
-         streamed to a temporary file renamed into place only when every chunk authenticated.
+publish: encrypt -> store and pin -> register the pointer, each step journaled first (the
+         registration transaction is journaled after signing, before broadcasting).
+fetch:   resolve the pointer -> fetch the blob and verify every block (into a staged copy) ->
+         log the access on chain (waiting for its receipt) -> obtain a key -> decrypt, streamed to
+         a temporary file renamed into place only when every chunk authenticated. A fetch that
+         fails before the blob is whole and verified logs nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
-from medledger.chain.errors import revert_class
+from medledger.chain.errors import ChainError, revert_class
+from medledger.chain.transactions import SentTransaction, TxStatus
 from medledger.crypto import (
     AccountRecipient,
+    ContainerInfo,
     EncryptionKeyPair,
     NotARecipientError,
     Recipient,
@@ -26,19 +34,32 @@ from medledger.crypto import (
 from medledger.crypto.keyring import CategoryKeyring
 from medledger.flows.errors import (
     AccessDeniedError,
+    AlreadyRegisteredError,
+    EmptyRecordError,
     JournalError,
     NoReadableKeyError,
     RecordErasedError,
     RecordNotFoundError,
+    RegistrationPendingError,
 )
-from medledger.flows.journal import DONE, ENCRYPTED, REGISTERED, ROLLED_BACK, STARTED, STORED, Journal, JournalEntry
+from medledger.flows.journal import (
+    DONE,
+    ENCRYPTED,
+    REGISTERED,
+    ROLLED_BACK,
+    SENT,
+    STARTED,
+    STORED,
+    Journal,
+    JournalEntry,
+)
 from medledger.flows.keyrings import current_keyring, encryption_key, readable_keyrings
 from medledger.flows.session import Session
 from medledger.flows.streams import IteratorReader
 from medledger.ledger.base import checked_address
 from medledger.ledger.values import RecordPointer
 from medledger.scopes import Permission, Purpose, category_name
-from medledger.storage import Cid, compute_cid
+from medledger.storage import Cid, StorageError, compute_cid
 
 Fault = Callable[[str], None]  # called after each publish step; tests inject crashes with it
 Progress = Callable[[int], None]  # called with each batch of bytes processed (for progress bars)
@@ -67,7 +88,7 @@ def can_write(session: Session, patient: str, category: int) -> bool:
     if session.address == patient:
         return True
     terms = session.ledger.consent.get(patient, session.address)
-    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = session.ledger.chain.now()
     return (terms.expiry > now and bool(terms.categories >> int(category) & 1)
             and bool(terms.permissions & Permission.WRITE) and session.ledger.providers.is_active(session.address))
 
@@ -77,9 +98,11 @@ def publish(session: Session, patient: str, category: int, source: str | os.Path
             progress: Progress | None = None) -> PublishResult:
     """Encrypt `source` for `patient`, store and pin it, and register its pointer on chain."""
     patient = checked_address(patient, "patient")
-    source = Path(source)
+    source = Path(os.path.abspath(source))  # journaled absolute: a resume may run from anywhere
     if not source.is_file():
         raise FileNotFoundError(f"{source} is not a readable file")
+    if source.stat().st_size == 0:
+        raise _empty(source)
     if not can_write(session, patient, category):
         raise AccessDeniedError(
             f"{session.address} has no write consent from {patient} for {category_name(category)} records")
@@ -123,7 +146,7 @@ def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) ->
     tmp = staging.with_suffix(".tmp")
     old = Cid.from_digest(pointer.digest, pointer.codec)
     with tmp.open("wb") as dst:
-        rewrap(IteratorReader(session.store.get(old)), dst, binding=binding,
+        rewrap(cast(BinaryIO, IteratorReader(session.store.get(old))), dst, binding=binding,
                identity=_identities(session, patient, pointer.category), recipients=recipients)
         dst.flush()
         os.fsync(dst.fileno())
@@ -136,25 +159,22 @@ def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) ->
 
 
 def resume(session: Session, journal_id: str, *, rollback: bool = False) -> JournalEntry:
-    """Finish (or roll back) a publish a crash interrupted. Safe to run any number of times."""
+    """Finish (or roll back) a publish a crash interrupted. Safe to run any number of times.
+
+    Every journal state has both (see flows.journal). A registration transaction already sent is
+    waited for, never sent a second time; a rollback never unpins a blob whose registration may
+    still be mined; a publish registered on chain is never rolled back (AlreadyRegisteredError:
+    only erasure removes a registered record)."""
     journal = Journal(session.home)
     entry = journal.load(journal_id)
-    if entry.finished:
+    if entry.state == ROLLED_BACK or (entry.state == DONE and not rollback):
         return entry
     if entry.author != session.address:
         raise JournalError(f"journal entry {journal_id} belongs to {entry.author}, not {session.address}")
-    registered = entry.cid is not None and _pointer_exists(session, entry)
-    if rollback and not registered and entry.state != REGISTERED:
-        cid = entry.cid or _staged_cid(entry)  # a crash after put, before the CID was journaled
-        if cid:
-            session.store.unpin(cid)
-        staging = journal.staging_path(entry)
-        _remove(entry.staging)
-        _remove(str(staging))
-        _remove(str(staging.with_suffix(".tmp")))  # a crash while encrypting
-        journal.advance(entry, ROLLED_BACK)
-        return entry
-    _run(session, journal, entry, None, None)
+    if rollback:
+        _rollback(session, journal, entry)
+    else:
+        _run(session, journal, entry, None, None)
     return entry
 
 
@@ -163,33 +183,25 @@ def fetch(session: Session, patient: str, digest: bytes, destination: str | os.P
           log_access: bool = True) -> FetchResult:
     """Fetch and decrypt one record to `destination` (written whole or not at all).
 
-    With `log_access` (the default) the read is first recorded on chain (`logAccess`, which
-    itself refuses a reader without access), so the audit shows who read what, when and why.
+    Steps: resolve the pointer (and check access) -> fetch the blob, every block verified
+    against its CID, into a staged copy -> with `log_access` (the default) record the read on
+    chain (`logAccess`, which itself refuses a reader without access) and wait for its receipt,
+    so the audit shows who read what, when and why -> obtain a key that opens the record ->
+    decrypt. A fetch that fails before the blob is whole and verified logs nothing.
     """
     patient = checked_address(patient, "patient")
     pointer = _pointer(session, patient, digest)
     if not session.ledger.consent.has_access(patient, session.address, pointer.category, purpose, Permission.READ):
         raise AccessDeniedError(
             f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}")
-    if log_access:
-        session.ledger.records.log_access(patient, pointer.digest, purpose)
     cid = Cid.from_digest(pointer.digest, pointer.codec)
-    identities = _identities(session, patient, pointer.category)
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            reader = IteratorReader(_counted(session.store.get(cid), progress))
-            try:
-                info = decrypt_stream(reader, out, binding=session.binding(patient, pointer.category),
-                                      identity=identities)
-            except NotARecipientError:
-                raise _no_key(session, patient, pointer) from None
-        os.replace(tmp, destination)
-    except BaseException:
-        _remove(tmp)
-        raise
+    with _verified_blob(session, cid, progress) as blob:
+        if log_access:
+            session.ledger.records.log_access(patient, pointer.digest, purpose)
+        identities = _identities(session, patient, pointer.category)
+        info = _decrypt_to(session, patient, pointer, blob, identities, destination)
     return FetchResult(pointer, str(cid), destination, info.plaintext_bytes)
 
 
@@ -218,45 +230,151 @@ def _run(session: Session, journal: Journal, entry: JournalEntry, fault: Fault |
          recipients: list[Recipient] | None, progress: Progress | None = None) -> PublishResult:
     """Drive `entry` forward from whatever state it is in. Every step is idempotent."""
     checkpoint = fault or (lambda step: None)
-    if entry.state == STARTED:
-        staging = journal.staging_path(entry)
-        recipients = recipients or _recipients(session, entry.patient, entry.category)
-        source = Path(entry.source)
-        if not source.is_file():
-            raise JournalError(f"the source file {source} of journal entry {entry.id} is gone; roll it back")
-        tmp = staging.with_suffix(".tmp")
-        with source.open("rb") as raw, tmp.open("wb") as dst:
-            src = _CountingReader(raw, progress) if progress else raw
-            encrypt_stream(src, dst, binding=session.binding(entry.patient, entry.category), recipients=recipients)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, staging)
-        journal.advance(entry, ENCRYPTED, staging=str(staging))
-        checkpoint(ENCRYPTED)
-    if entry.state == ENCRYPTED:
-        with open(entry.staging, "rb") as blob:  # type: ignore[arg-type]
-            cid = session.store.put(blob)  # content-addressed: a repeat stores the same CID
-        journal.advance(entry, STORED, cid=str(cid))
-        checkpoint(STORED)
-    if entry.state == STORED:
-        cid = Cid.parse(entry.cid)  # type: ignore[arg-type]
-        supersedes = bytes.fromhex(entry.supersedes) if entry.supersedes else None
-        tx_hash = None
-        if not _pointer_exists(session, entry):  # a crash after sending, before journaling
-            receipt = session.ledger.records.add(entry.patient, cid.digest, cid.codec, entry.category,
-                                                 supersedes=supersedes)
-            tx_hash = receipt.tx_hash
-        journal.advance(entry, REGISTERED, tx_hash=tx_hash)
-        checkpoint(REGISTERED)
-    if entry.state == REGISTERED:
-        _remove(entry.staging)
-        journal.advance(entry, DONE)
-        checkpoint(DONE)
+    while entry.state not in (DONE, ROLLED_BACK):
+        if entry.state == STARTED:
+            _encrypt(session, journal, entry, recipients, progress)
+        elif entry.state == ENCRYPTED:
+            _store(session, journal, entry)
+        elif entry.state == STORED:
+            _register(session, journal, entry, checkpoint)
+        elif entry.state == SENT:
+            _settle(session, journal, entry, rolling_back=False)
+        elif entry.state == REGISTERED:
+            _remove(entry.staging)
+            journal.advance(entry, DONE)
+        checkpoint(entry.state)
     if entry.state != DONE:
         raise JournalError(f"journal entry {entry.id} is {entry.state}; it cannot be resumed")
     cid = Cid.parse(entry.cid)  # type: ignore[arg-type]
     keyring = current_keyring(session, entry.patient, entry.category)
     return PublishResult(entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, keyring is not None)
+
+
+def _encrypt(session: Session, journal: Journal, entry: JournalEntry, recipients: list[Recipient] | None,
+             progress: Progress | None) -> None:
+    staging = journal.staging_path(entry)
+    recipients = recipients or _recipients(session, entry.patient, entry.category)
+    source = Path(entry.source)
+    if not source.is_file():
+        raise JournalError(f"the source file {source} of journal entry {entry.id} is gone; roll it back")
+    tmp = staging.with_suffix(".tmp")
+    with source.open("rb") as raw, tmp.open("wb") as dst:
+        src = cast(BinaryIO, _CountingReader(raw, progress)) if progress else raw
+        info = encrypt_stream(src, dst, binding=session.binding(entry.patient, entry.category), recipients=recipients)
+        dst.flush()
+        os.fsync(dst.fileno())
+    if info.plaintext_bytes == 0:  # emptied since it was checked
+        _remove(str(tmp))
+        raise _empty(source, f"; roll back journal entry {entry.id} (`medledger record resume {entry.id} --rollback`)")
+    os.replace(tmp, staging)
+    journal.advance(entry, ENCRYPTED, staging=str(staging))
+
+
+def _store(session: Session, journal: Journal, entry: JournalEntry) -> None:
+    if entry.staging is None:
+        raise JournalError(f"journal entry {entry.id} is {entry.state} but names no staged file; it is damaged")
+    try:
+        with open(entry.staging, "rb") as blob:
+            cid = session.store.put(blob)  # content-addressed: a repeat stores the same CID
+    except StorageError as exc:
+        # Same exception (its type says what failed), its one line now also saying what is left.
+        exc.args = (f"{exc}; the publish is kept as journal entry {entry.id} with its encrypted copy "
+                    f"{entry.staging}: run `medledger record resume {entry.id}` once the store is back, "
+                    f"or `medledger record resume {entry.id} --rollback` to discard both",)
+        raise
+    journal.advance(entry, STORED, cid=str(cid))
+
+
+def _register(session: Session, journal: Journal, entry: JournalEntry, checkpoint: Fault) -> None:
+    """Send the registration, journaling its hash and nonce (state SENT) before broadcasting."""
+    if _pointer_exists(session, entry):  # registered by another route (the same blob published before)
+        journal.advance(entry, REGISTERED)
+        return
+    cid = Cid.parse(entry.cid)  # type: ignore[arg-type]
+    supersedes = bytes.fromhex(entry.supersedes) if entry.supersedes else None
+
+    def journaled(sent: SentTransaction) -> None:
+        journal.advance(entry, SENT, tx_hash=sent.tx_hash, nonce=sent.nonce)
+        checkpoint(SENT)
+
+    try:
+        receipt = session.ledger.records.add(entry.patient, cid.digest, cid.codec, entry.category,
+                                             supersedes=supersedes, on_signed=journaled)
+    except ChainError:
+        if entry.state == SENT and session.ledger.sender.status(_sent(session, entry)) is TxStatus.PENDING:
+            raise _still_pending(entry, rolling_back=False) from None
+        raise
+    journal.advance(entry, REGISTERED, tx_hash=receipt.tx_hash)
+
+
+def _settle(session: Session, journal: Journal, entry: JournalEntry, *, rolling_back: bool) -> None:
+    """Decide a SENT entry: REGISTERED if its transaction (or any other) registered the pointer,
+    back to STORED if its transaction can never be mined. Waits for a pending transaction; when
+    rolling back, first uses up the nonce of a transaction the node forgot (a copy may survive
+    elsewhere and be mined later)."""
+    sender = session.ledger.sender
+    sent = _sent(session, entry)
+    status = sender.status(sent)
+    if status in (TxStatus.PENDING, TxStatus.MINED):
+        try:
+            sender.wait_for(sent.tx_hash)
+        except ChainError:  # still pending, or mined and reverted: told apart below
+            if sender.status(sent) is TxStatus.PENDING:
+                raise _still_pending(entry, rolling_back) from None
+    elif status is TxStatus.DROPPED and rolling_back:
+        try:
+            sender.cancel(session.signer, sent.nonce)
+        except ChainError as exc:
+            if sender.status(sent) in (TxStatus.PENDING, TxStatus.DROPPED):
+                raise RegistrationPendingError(
+                    f"journal entry {entry.id}: the node no longer knows registration transaction {sent.tx_hash}, "
+                    f"and using up its nonce {sent.nonce} failed ({exc}); run `medledger record resume "
+                    f"{entry.id} --rollback` again once nonce {sent.nonce} of {sent.sender} is used") from None
+    if _pointer_exists(session, entry):
+        journal.advance(entry, REGISTERED)
+    else:
+        journal.advance(entry, STORED, tx_hash=None, nonce=None)
+
+
+def _rollback(session: Session, journal: Journal, entry: JournalEntry) -> None:
+    if entry.state == SENT:
+        _settle(session, journal, entry, rolling_back=True)
+    if entry.state in (REGISTERED, DONE) or (entry.cid is not None and _pointer_exists(session, entry)):
+        raise AlreadyRegisteredError(
+            f"journal entry {entry.id} is already registered on chain as {entry.cid}, so it cannot be rolled back: "
+            f"use erase (`medledger record erase {entry.cid}`, by the patient) to remove the record, and "
+            f"`medledger record resume {entry.id}` to close the entry")
+    cid = entry.cid or _staged_cid(entry)  # a crash after put, before the CID was journaled
+    if cid:
+        session.store.unpin(cid)
+    staging = journal.staging_path(entry)
+    _remove(entry.staging)
+    _remove(str(staging))
+    _remove(str(staging.with_suffix(".tmp")))  # a crash while encrypting
+    journal.advance(entry, ROLLED_BACK)
+
+
+def _sent(session: Session, entry: JournalEntry) -> SentTransaction:
+    if entry.tx_hash is None or entry.nonce is None:
+        raise JournalError(f"journal entry {entry.id} is {entry.state} but names no transaction; it is damaged")
+    return SentTransaction(tx_hash=entry.tx_hash, sender=entry.author, nonce=entry.nonce,
+                           chain_id=session.ledger.chain.chain_id)
+
+
+def _still_pending(entry: JournalEntry, rolling_back: bool) -> RegistrationPendingError:
+    if rolling_back:
+        return RegistrationPendingError(
+            f"journal entry {entry.id}: its registration transaction {entry.tx_hash} is sent but not yet mined, "
+            f"and may still register the record, so nothing was rolled back; run `medledger record resume "
+            f"{entry.id} --rollback` again once it is mined or dropped")
+    return RegistrationPendingError(
+        f"journal entry {entry.id}: its registration transaction {entry.tx_hash} is sent but not yet mined; "
+        f"run `medledger record resume {entry.id}` once it is (it waits for that transaction and never sends "
+        "a second one)")
+
+
+def _empty(source: Path, advice: str = "") -> EmptyRecordError:
+    return EmptyRecordError(f"{source} is empty (0 bytes): there is nothing to publish{advice}")
 
 
 def _staged_cid(entry: JournalEntry) -> Cid | None:
@@ -281,6 +399,38 @@ def _pointer(session: Session, patient: str, digest: bytes, *, allow_erased: boo
     return pointer
 
 
+@contextlib.contextmanager
+def _verified_blob(session: Session, cid: Cid, progress: Progress | None) -> Iterator[BinaryIO]:
+    """The whole blob, every block checked against its CID, staged in a private temporary file
+    (still encrypted) and removed afterwards."""
+    staging = Journal(session.home).staging_directory
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=staging) as blob:
+        for chunk in _counted(session.store.get(cid), progress):
+            blob.write(chunk)
+        blob.seek(0)
+        yield blob
+
+
+def _decrypt_to(session: Session, patient: str, pointer: RecordPointer, blob: BinaryIO,
+                identities: list[EncryptionKeyPair | CategoryKeyring], destination: Path) -> ContainerInfo:
+    """Decrypt into a temporary file beside `destination`, renamed into place once every chunk
+    authenticated."""
+    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                info = decrypt_stream(blob, out, binding=session.binding(patient, pointer.category),
+                                      identity=identities)
+            except NotARecipientError:
+                raise _no_key(session, patient, pointer) from None
+        os.replace(tmp, destination)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return info
+
+
 def _identities(session: Session, patient: str, category: int) -> list[EncryptionKeyPair | CategoryKeyring]:
     return [session.keypair, *readable_keyrings(session, patient, category)]
 
@@ -295,7 +445,7 @@ def _no_key(session: Session, patient: str, pointer: RecordPointer) -> Exception
 class _CountingReader:
     """Reports bytes read from a file to a progress callback."""
 
-    def __init__(self, raw, progress: Progress):
+    def __init__(self, raw: io.BufferedReader, progress: Progress):
         self._raw = raw
         self._progress = progress
 
@@ -304,13 +454,13 @@ class _CountingReader:
         self._progress(len(data))
         return data
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         count = self._raw.readinto(buffer)
         self._progress(count or 0)
         return count
 
 
-def _counted(chunks, progress: Progress | None):
+def _counted(chunks: Iterable[bytes], progress: Progress | None) -> Iterator[bytes]:
     for chunk in chunks:
         if progress:
             progress(len(chunk))
@@ -319,10 +469,8 @@ def _counted(chunks, progress: Progress | None):
 
 def _remove(path: str | None) -> None:
     if path:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(path)
-        except FileNotFoundError:
-            pass
 
 
 __all__ = ["FetchResult", "PublishResult", "amend", "can_write", "erase", "fetch", "publish", "reencrypt", "resume"]

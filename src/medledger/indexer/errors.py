@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from medledger.errors import MedLedgerError
 
-class IndexerError(Exception):
+
+class IndexerError(MedLedgerError):
     """Base class of every indexer error."""
 
 

@@ -23,25 +23,30 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from web3.exceptions import BlockNotFound
 
 from medledger.chain.artifacts import load_artifact
 from medledger.chain.connection import Chain
 from medledger.chain.deploy import LEDGER_CONTRACT, Deployment
+from medledger.errors import MedLedgerError
 from medledger.indexer import schema
 from medledger.indexer.decode import actor_of, args_json, hexstr, plain_args, typed_row
 from medledger.indexer.errors import IndexerChainMismatchError, IndexerError, ReorgTooDeepError
 from medledger.indexer.store import Store, open_store
+
+if TYPE_CHECKING:
+    from medledger.indexer.queries import Disclosure, HistoryEntry
 
 DEFAULT_BATCH_SIZE = 2_000
 DEFAULT_MAX_REORG_DEPTH = 64
 _MAX_RETRIES = 5
 
 
-class _ChainMoved(Exception):
+class _ChainMoved(MedLedgerError):
     """The chain changed while a range was being read; retry after a reorg check."""
 
 
@@ -82,7 +87,7 @@ class Indexer:
         abi = load_artifact(LEDGER_CONTRACT).abi
         contract = chain.w3.eth.contract(address=self.address, abi=abi)
         self._events_by_topic = {
-            hexstr(event_abi_to_log_topic(item)): getattr(contract.events, item["name"])()
+            hexstr(event_abi_to_log_topic(cast(ABIEvent, item))): getattr(contract.events, item["name"])()
             for item in abi if item["type"] == "event" and not item.get("anonymous")
         }
         self._bind()
@@ -261,7 +266,7 @@ class Indexer:
             self.store.execute("UPDATE meta SET value = ? WHERE key = 'last_block'", (str(end),))
         return len(rows)
 
-    def _rows(self, log: Any, header: Any, senders: dict[str, str]) -> tuple[tuple, Any]:
+    def _rows(self, log: Any, header: Any, senders: dict[str, str]) -> tuple[tuple[Any, ...], Any]:
         topic = hexstr(log["topics"][0]) if log["topics"] else ""
         tx_hash = hexstr(log["transactionHash"])
         sender = senders.get(tx_hash)
@@ -277,11 +282,11 @@ class Indexer:
         return row, (typed_row(name, args) if event is not None else None)
 
     # -- queries --------------------------------------------------------------------------
-    def history(self, patient: str, **options: Any):
+    def history(self, patient: str, **options: Any) -> list[HistoryEntry]:
         from medledger.indexer.queries import history
         return history(self.store, patient, **options)
 
-    def disclosures(self, patient: str, since: Any = None, until: Any = None):
+    def disclosures(self, patient: str, since: Any = None, until: Any = None) -> list[Disclosure]:
         from medledger.indexer.queries import disclosures
         return disclosures(self.store, patient, since, until)
 

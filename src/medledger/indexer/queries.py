@@ -11,8 +11,7 @@ from eth_utils import to_checksum_address
 
 from medledger.indexer.store import Store
 from medledger.ledger.emergency import EmergencyReason
-from medledger.scopes import categories_in, category_name, purposes_in
-from medledger.scopes import Purpose
+from medledger.scopes import Purpose, categories_in, category_name, purposes_in
 
 _ZERO32 = "0x" + "00" * 32
 
@@ -51,6 +50,11 @@ class Disclosure:
     category: str | None = None
     author: str | None = None
     details: dict[str, object] = field(default_factory=dict)
+
+
+def _text(value: object) -> str | None:
+    """A details value that is text or absent (None)."""
+    return None if value is None else str(value)
 
 
 def _cid(digest: str | None, codec: int | None) -> str | None:
@@ -174,7 +178,7 @@ def disclosures(store: Store, patient: str, since: int | datetime | None = None,
         common = (int(block), int(timestamp), tx_hash, int(log_index))
         if event == "AccessLogged":
             result.append(Disclosure(*common, "record-access", a["accessor"], str(d["purpose"]), a["digest"],
-                                     d["cid"], d["category"], d["author"], d))  # type: ignore[arg-type]
+                                     _text(d["cid"]), _text(d["category"]), _text(d["author"]), d))
         elif event == "EmergencyAccessOpened":
             result.append(Disclosure(*common, "emergency-access", a["provider"], "ETREAT", details=d))
         else:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from medledger.indexer import schema
 from medledger.indexer.errors import StoreError
@@ -37,14 +37,25 @@ class Store(Protocol):
 
 
 class _SqlStore:
+    """What both engines share; each defines the primitives below."""
+
     dialect = "sql"
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
 
     def create_schema(self) -> None:
         with self.transaction():
             for statement in schema.STATEMENTS:
                 self.execute(statement)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,7 @@ from web3.contract import Contract
 
 from medledger.chain.accounts import Signer
 from medledger.chain.errors import ChainError
-from medledger.chain.transactions import Receipt, TransactionSender
+from medledger.chain.transactions import OnSigned, Receipt, TransactionSender
 
 
 class InvalidArgumentError(ChainError, ValueError):
@@ -42,10 +42,10 @@ class ModuleClient:
     def functions(self) -> Any:
         return self.contract.functions
 
-    def _send(self, function: Any) -> Receipt:
+    def _send(self, function: Any, *, on_signed: OnSigned | None = None) -> Receipt:
         if self.signer is None:
             raise NoSignerError("this client has no signer; use ledger.as_signer(...) to send transactions")
-        return self.sender.send(self.signer, function)
+        return self.sender.send(self.signer, function, on_signed=on_signed)
 
     def _call(self, function: Any) -> Any:
         return self.sender.call(function, sender=self.signer.address if self.signer else None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from web3.contract.contract import ContractFunction
+
 from medledger.chain.transactions import Receipt
 from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
 from medledger.ledger.values import ConsentTerms
@@ -30,7 +32,8 @@ class ConsentClient(ModuleClient):
                                           permissions=permissions, expiry=expiry, envelope=envelope))
 
     def grant_call(self, grantee: str, *, categories: int, purposes: int, permissions: int | Permission,
-                   expiry: int | datetime | timedelta, envelope: bytes = b"", patient: str | None = None):
+                   expiry: int | datetime | timedelta, envelope: bytes = b"", patient: str | None = None
+                   ) -> ContractFunction:
         """The unsent grant; with `patient`, a guardian's grant on that patient's behalf."""
         grantee = checked_address(grantee, "grantee")
         granter = checked_address(patient, "patient") if patient else (self.signer.address if self.signer else None)
@@ -57,7 +60,7 @@ class ConsentClient(ModuleClient):
     def revoke(self, grantee: str) -> Receipt:
         return self._send(self.revoke_call(grantee))
 
-    def revoke_call(self, grantee: str, *, patient: str | None = None):
+    def revoke_call(self, grantee: str, *, patient: str | None = None) -> ContractFunction:
         """The unsent revocation; with `patient`, a guardian's revocation on that patient's behalf."""
         if patient:
             return self.functions.revokeFor(checked_address(patient, "patient"), checked_address(grantee, "grantee"))
@@ -77,7 +80,7 @@ class ConsentClient(ModuleClient):
 
     def resolve_expiry(self, expiry: int | datetime | timedelta) -> int:
         """A unix time from a timestamp, a datetime, or a duration from the chain's current time."""
-        now = int(self.contract.w3.eth.get_block("latest")["timestamp"])
+        now = self.sender.chain.now()
         if isinstance(expiry, timedelta):
             value = now + int(expiry.total_seconds())
         elif isinstance(expiry, datetime):

@@ -8,6 +8,7 @@ from eth_utils import keccak
 
 from medledger.chain.transactions import Receipt
 from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
+from medledger.ledger.values import EmergencyWindowInfo
 
 EMERGENCY_KEY_SERVICE_ROLE = keccak(text="medledger.EMERGENCY_KEY_SERVICE")
 
@@ -52,5 +53,23 @@ class EmergencyClient(ModuleClient):
         opted_out, categories = self._call(self.functions.emergencyPreferencesOf(checked_address(patient, "patient")))
         return bool(opted_out), int(categories)
 
+    def window_of(self, patient: str, provider: str) -> EmergencyWindowInfo:
+        """The provider's break-glass slot on the patient: opened, until, cool-down end."""
+        patient, provider = checked_address(patient, "patient"), checked_address(provider, "provider")
+        opened_at, until, cooldown_until, provider_epoch = self._call(
+            self.functions.emergencyWindowOf(patient, provider))
+        return EmergencyWindowInfo(patient, provider, int(opened_at), int(until), int(cooldown_until),
+                                   int(provider_epoch))
+
+    def is_open(self, patient: str, provider: str) -> bool:
+        """Whether the provider's break-glass access to the patient counts now (window running, no
+        opt-out or credential change since it opened, provider active)."""
+        return bool(self._call(self.functions.isEmergencyOpen(checked_address(patient, "patient"),
+                                                              checked_address(provider, "provider"))))
+
     def window(self) -> int:
         return int(self._call(self.functions.emergencyWindow()))
+
+    def cooldown(self) -> int:
+        """Seconds a provider waits to break glass again after a patient's or guardian's close."""
+        return int(self._call(self.functions.emergencyCooldown()))

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from medledger.chain.transactions import Receipt
-from medledger.ledger.base import ModuleClient, checked_address
+from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
 from medledger.ledger.values import GuardianInfo
 
 
 class GuardiansClient(ModuleClient):
-    def appoint(self, patient: str, guardian: str, *, until: int = 0, can_appoint: bool = False,
-                envelope: bytes = b"") -> Receipt:
-        """Appoint `guardian` for `patient` (the signer is the patient or an appointing guardian)."""
+    def appoint(self, patient: str, guardian: str, *, until: int | datetime | timedelta,
+                can_appoint: bool = False, envelope: bytes = b"") -> Receipt:
+        """Appoint `guardian` for `patient` until `until` (a unix time, a datetime, or a duration from
+        chain time; at most `max_term()` ahead). The signer is the patient or an appointing guardian."""
         return self._send(self.functions.appointGuardian(checked_address(patient, "patient"),
-                                                         checked_address(guardian, "guardian"), int(until),
-                                                         bool(can_appoint), bytes(envelope)))
+                                                         checked_address(guardian, "guardian"),
+                                                         self.resolve_until(until), bool(can_appoint),
+                                                         bytes(envelope)))
+
+    def resolve_until(self, until: int | datetime | timedelta) -> int:
+        """A guardianship end as a unix time, checked against chain time and the maximum term."""
+        now = self.sender.chain.now()
+        if isinstance(until, timedelta):
+            value = now + int(until.total_seconds())
+        elif isinstance(until, datetime):
+            value = int(until.timestamp())
+        else:
+            value = int(until)
+        if value <= now:
+            raise InvalidArgumentError(f"guardianship end {value} is not in the future (chain time is {now}); "
+                                       "every guardianship has an end date")
+        limit = now + self.max_term()
+        if value > limit:
+            raise InvalidArgumentError(f"guardianship end {value} is beyond the maximum term (latest {limit})")
+        return value
+
+    def max_term(self) -> int:
+        """The longest guardianship this deployment allows, in seconds."""
+        return int(self._call(self.functions.maxGuardianTerm()))
 
     def remove(self, patient: str, guardian: str) -> Receipt:
         return self._send(self.functions.removeGuardian(checked_address(patient, "patient"),
@@ -21,8 +46,10 @@ class GuardiansClient(ModuleClient):
 
     def get(self, patient: str, guardian: str) -> GuardianInfo:
         patient, guardian = checked_address(patient, "patient"), checked_address(guardian, "guardian")
-        active, can_appoint, until, nonce = self._call(self.functions.guardianOf(patient, guardian))
-        return GuardianInfo(patient, guardian, active, can_appoint, until, nonce)
+        active, can_appoint, removed, until, nonce, term, appointer_term, appointer = self._call(
+            self.functions.guardianOf(patient, guardian))
+        return GuardianInfo(patient, guardian, active, can_appoint, until, nonce, removed, term,
+                            appointer if appointer_term else None, appointer_term)
 
     def is_guardian(self, patient: str, account: str) -> bool:
         return bool(self._call(self.functions.isGuardian(checked_address(patient, "patient"),

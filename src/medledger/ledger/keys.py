@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from web3.contract.contract import ContractFunction
+
 from medledger.chain.transactions import Receipt
 from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
 from medledger.scopes import CATEGORY_COUNT
@@ -29,7 +31,8 @@ class KeysClient(ModuleClient):
     def rotate_keyring(self, category: int, public_key: bytes, envelope: bytes) -> Receipt:
         return self._send(self.rotate_keyring_call(category, public_key, envelope))
 
-    def rotate_keyring_call(self, category: int, public_key: bytes, envelope: bytes, *, patient: str | None = None):
+    def rotate_keyring_call(self, category: int, public_key: bytes, envelope: bytes, *,
+                            patient: str | None = None) -> ContractFunction:
         """The unsent call, for batching into a multicall with a revocation; with `patient`, a
         guardian's rotation on that patient's behalf."""
         if not 0 <= int(category) < CATEGORY_COUNT:

@@ -20,6 +20,7 @@ from medledger.ledger.guardians import GuardiansClient
 from medledger.ledger.keys import KeysClient
 from medledger.ledger.providers import ProvidersClient
 from medledger.ledger.records import RecordsClient
+from medledger.ledger.services import KeyReleaseServices
 from medledger.ledger.signatures import SignedConsentClient
 
 
@@ -45,6 +46,14 @@ class MedLedger:
         self.guardians = GuardiansClient(self.contract, self.sender, signer)
         self.emergency = EmergencyClient(self.contract, self.sender, signer)
         self.signed = SignedConsentClient(self.contract, self.sender, signer)
+        self._services: KeyReleaseServices | None = None
+
+    @property
+    def services(self) -> KeyReleaseServices:
+        """The key-release service-set module (its own contract, found through the ledger)."""
+        if self._services is None:
+            self._services = KeyReleaseServices.for_ledger(self.contract, self.sender, self.signer)
+        return self._services
 
     @classmethod
     def from_deployment(cls, chain: Chain, deployment: Deployment, *, signer: Signer | None = None,

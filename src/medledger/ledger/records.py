@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medledger.chain.transactions import Receipt
+from medledger.chain.transactions import OnSigned, Receipt
 from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
 from medledger.ledger.values import RecordPointer
 from medledger.scopes import CATEGORY_COUNT
@@ -21,8 +21,9 @@ def _digest(value: bytes, what: str = "digest") -> bytes:
 
 class RecordsClient(ModuleClient):
     def add(self, patient: str, digest: bytes, codec: int, category: int,
-            supersedes: bytes | None = None) -> Receipt:
-        """Add a pointer to an encrypted blob (the patient, or a provider with WRITE consent)."""
+            supersedes: bytes | None = None, on_signed: OnSigned | None = None) -> Receipt:
+        """Add a pointer to an encrypted blob (the patient, or a provider with WRITE consent);
+        `on_signed` learns the transaction's hash and nonce before it is broadcast (to journal them)."""
         digest = _digest(digest)
         if not any(digest):
             raise InvalidArgumentError("the all-zero digest is not a record")
@@ -32,7 +33,7 @@ class RecordsClient(ModuleClient):
             raise InvalidArgumentError(f"category {category} is out of range 0..{CATEGORY_COUNT - 1}")
         previous = _digest(supersedes, "supersedes digest") if supersedes else NO_RECORD
         return self._send(self.functions.addRecord(checked_address(patient, "patient"), digest, codec,
-                                                   int(category), previous))
+                                                   int(category), previous), on_signed=on_signed)
 
     def erase(self, digest: bytes) -> Receipt:
         """Mark one of the signer's own records erased."""

@@ -1,5 +1,10 @@
-"""EIP-712 signed consent: build and sign Grant / Revoke / guardian messages off line, and relay
-them from any account (which pays the gas).
+"""EIP-712 signed consent: build and sign Grant / Revoke / guardian / CancelNonces messages off
+line, and relay them from any account (which pays the gas).
+
+Every message binds when it was issued (`issuedAt`) and its deadline; the contract accepts it only
+while issuedAt <= now <= deadline and deadline - issuedAt <= 30 days, so a signature's whole
+lifetime is bounded, not only the wait for a relay. A patient cancels every unrelayed message for
+a pair by bumping the pair's nonces (`cancel_nonces`, directly or as a signed CancelNonces).
 
 A signed message is a plain JSON document (`SignedMessage.to_json`) so a patient can sign on an
 offline machine and hand the file to a relayer.
@@ -14,6 +19,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
+from web3.contract.contract import ContractFunction
 
 from medledger.chain.accounts import Signer
 from medledger.chain.transactions import Receipt
@@ -35,21 +41,28 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "categories", "type": "uint64"}, {"name": "purposes", "type": "uint16"},
         {"name": "permissions", "type": "uint8"}, {"name": "expiry", "type": "uint40"},
         {"name": "envelopeHash", "type": "bytes32"}, {"name": "nonce", "type": "uint64"},
-        {"name": "deadline", "type": "uint256"},
+        {"name": "issuedAt", "type": "uint256"}, {"name": "deadline", "type": "uint256"},
     ],
     "Revoke": [
         {"name": "patient", "type": "address"}, {"name": "grantee", "type": "address"},
-        {"name": "nonce", "type": "uint64"}, {"name": "deadline", "type": "uint256"},
+        {"name": "nonce", "type": "uint64"}, {"name": "issuedAt", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
     ],
     "AppointGuardian": [
         {"name": "patient", "type": "address"}, {"name": "guardian", "type": "address"},
         {"name": "until", "type": "uint40"}, {"name": "canAppoint", "type": "bool"},
         {"name": "envelopeHash", "type": "bytes32"}, {"name": "nonce", "type": "uint64"},
-        {"name": "deadline", "type": "uint256"},
+        {"name": "issuedAt", "type": "uint256"}, {"name": "deadline", "type": "uint256"},
     ],
     "RemoveGuardian": [
         {"name": "patient", "type": "address"}, {"name": "guardian", "type": "address"},
-        {"name": "nonce", "type": "uint64"}, {"name": "deadline", "type": "uint256"},
+        {"name": "nonce", "type": "uint64"}, {"name": "issuedAt", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "CancelNonces": [
+        {"name": "patient", "type": "address"}, {"name": "counterparty", "type": "address"},
+        {"name": "consentNonce", "type": "uint64"}, {"name": "guardianNonce", "type": "uint64"},
+        {"name": "issuedAt", "type": "uint256"}, {"name": "deadline", "type": "uint256"},
     ],
 }
 
@@ -117,28 +130,37 @@ def sign(signer: Signer, data: dict[str, Any], envelope: bytes = b"") -> SignedM
 
 
 def grant_message(*, patient: str, grantee: str, categories: int, purposes: int, permissions: int, expiry: int,
-                  envelope: bytes, nonce: int, deadline: int) -> dict[str, Any]:
+                  envelope: bytes, nonce: int, issued_at: int, deadline: int) -> dict[str, Any]:
     return {"patient": checked_address(patient, "patient"), "grantee": checked_address(grantee, "grantee"),
             "categories": int(categories), "purposes": int(purposes), "permissions": int(permissions),
             "expiry": int(expiry), "envelopeHash": "0x" + keccak(envelope).hex(), "nonce": int(nonce),
-            "deadline": int(deadline)}
+            "issuedAt": int(issued_at), "deadline": int(deadline)}
 
 
-def revoke_message(*, patient: str, grantee: str, nonce: int, deadline: int) -> dict[str, Any]:
+def revoke_message(*, patient: str, grantee: str, nonce: int, issued_at: int, deadline: int) -> dict[str, Any]:
     return {"patient": checked_address(patient, "patient"), "grantee": checked_address(grantee, "grantee"),
-            "nonce": int(nonce), "deadline": int(deadline)}
+            "nonce": int(nonce), "issuedAt": int(issued_at), "deadline": int(deadline)}
 
 
 def appoint_guardian_message(*, patient: str, guardian: str, until: int, can_appoint: bool, envelope: bytes,
-                             nonce: int, deadline: int) -> dict[str, Any]:
+                             nonce: int, issued_at: int, deadline: int) -> dict[str, Any]:
     return {"patient": checked_address(patient, "patient"), "guardian": checked_address(guardian, "guardian"),
             "until": int(until), "canAppoint": bool(can_appoint), "envelopeHash": "0x" + keccak(envelope).hex(),
-            "nonce": int(nonce), "deadline": int(deadline)}
+            "nonce": int(nonce), "issuedAt": int(issued_at), "deadline": int(deadline)}
 
 
-def remove_guardian_message(*, patient: str, guardian: str, nonce: int, deadline: int) -> dict[str, Any]:
+def remove_guardian_message(*, patient: str, guardian: str, nonce: int, issued_at: int,
+                            deadline: int) -> dict[str, Any]:
     return {"patient": checked_address(patient, "patient"), "guardian": checked_address(guardian, "guardian"),
-            "nonce": int(nonce), "deadline": int(deadline)}
+            "nonce": int(nonce), "issuedAt": int(issued_at), "deadline": int(deadline)}
+
+
+def cancel_nonces_message(*, patient: str, counterparty: str, consent_nonce: int, guardian_nonce: int,
+                          issued_at: int, deadline: int) -> dict[str, Any]:
+    return {"patient": checked_address(patient, "patient"),
+            "counterparty": checked_address(counterparty, "counterparty"),
+            "consentNonce": int(consent_nonce), "guardianNonce": int(guardian_nonce),
+            "issuedAt": int(issued_at), "deadline": int(deadline)}
 
 
 class SignedConsentClient(ModuleClient):
@@ -151,41 +173,55 @@ class SignedConsentClient(ModuleClient):
         return typed_data(kind, chain_id=self.contract.w3.eth.chain_id, contract=self.contract.address,
                           message=message)
 
-    def _deadline(self, seconds: int) -> int:
+    def _validity(self, seconds: int) -> dict[str, int]:
+        """issuedAt (chain time now) and deadline (`seconds` later)."""
         if not 0 < seconds <= MAX_SIGNATURE_LIFETIME:
             raise InvalidArgumentError(f"a signature may be valid for 1 s to {MAX_SIGNATURE_LIFETIME // 86400} days")
-        return int(self.contract.w3.eth.get_block("latest")["timestamp"]) + seconds
+        now = self.sender.chain.now()
+        return {"issued_at": now, "deadline": now + seconds}
+
+    def _consent_nonce(self, patient: str, grantee: str) -> int:
+        return int(self._call(self.functions.consentOf(checked_address(patient, "patient"),
+                                                       checked_address(grantee, "grantee")))[4])
+
+    def _guardian_nonce(self, patient: str, guardian: str) -> int:
+        return int(self._call(self.functions.guardianOf(checked_address(patient, "patient"),
+                                                        checked_address(guardian, "guardian")))[4])
 
     def grant_data(self, patient: str, grantee: str, *, categories: int, purposes: int, permissions: int,
                    expiry: int, envelope: bytes = b"", valid_for: int = 3600) -> dict[str, Any]:
-        nonce = self._call(self.functions.consentOf(checked_address(patient, "patient"),
-                                                    checked_address(grantee, "grantee")))[4]
         return self._typed("Grant", grant_message(patient=patient, grantee=grantee, categories=categories,
                                                   purposes=purposes, permissions=permissions, expiry=expiry,
-                                                  envelope=envelope, nonce=nonce,
-                                                  deadline=self._deadline(valid_for)))
+                                                  envelope=envelope, nonce=self._consent_nonce(patient, grantee),
+                                                  **self._validity(valid_for)))
 
     def revoke_data(self, patient: str, grantee: str, *, valid_for: int = 3600) -> dict[str, Any]:
-        nonce = self._call(self.functions.consentOf(checked_address(patient, "patient"),
-                                                    checked_address(grantee, "grantee")))[4]
-        return self._typed("Revoke", revoke_message(patient=patient, grantee=grantee, nonce=nonce,
-                                                    deadline=self._deadline(valid_for)))
+        return self._typed("Revoke", revoke_message(patient=patient, grantee=grantee,
+                                                    nonce=self._consent_nonce(patient, grantee),
+                                                    **self._validity(valid_for)))
 
-    def appoint_guardian_data(self, patient: str, guardian: str, *, until: int = 0, can_appoint: bool = False,
+    def appoint_guardian_data(self, patient: str, guardian: str, *, until: int, can_appoint: bool = False,
                               envelope: bytes = b"", valid_for: int = 3600) -> dict[str, Any]:
-        nonce = self._call(self.functions.guardianOf(checked_address(patient, "patient"),
-                                                     checked_address(guardian, "guardian")))[3]
         return self._typed("AppointGuardian", appoint_guardian_message(
             patient=patient, guardian=guardian, until=until, can_appoint=can_appoint, envelope=envelope,
-            nonce=nonce, deadline=self._deadline(valid_for)))
+            nonce=self._guardian_nonce(patient, guardian), **self._validity(valid_for)))
 
     def remove_guardian_data(self, patient: str, guardian: str, *, valid_for: int = 3600) -> dict[str, Any]:
-        nonce = self._call(self.functions.guardianOf(checked_address(patient, "patient"),
-                                                     checked_address(guardian, "guardian")))[3]
-        return self._typed("RemoveGuardian", remove_guardian_message(patient=patient, guardian=guardian, nonce=nonce,
-                                                                     deadline=self._deadline(valid_for)))
+        return self._typed("RemoveGuardian", remove_guardian_message(
+            patient=patient, guardian=guardian, nonce=self._guardian_nonce(patient, guardian),
+            **self._validity(valid_for)))
 
-    def relay_call(self, signed: SignedMessage):
+    def cancel_nonces_data(self, patient: str, counterparty: str, *, valid_for: int = 3600) -> dict[str, Any]:
+        """A CancelNonces message binding the pair's current nonces (so it works once)."""
+        return self._typed("CancelNonces", cancel_nonces_message(
+            patient=patient, counterparty=counterparty, consent_nonce=self._consent_nonce(patient, counterparty),
+            guardian_nonce=self._guardian_nonce(patient, counterparty), **self._validity(valid_for)))
+
+    def cancel_nonces(self, counterparty: str) -> Receipt:
+        """Void every message the signer signed for (signer, `counterparty`) and nobody relayed yet."""
+        return self._send(self.functions.cancelNonces(checked_address(counterparty, "counterparty")))
+
+    def relay_call(self, signed: SignedMessage) -> ContractFunction:
         """The unsent *BySig call for `signed`, after checking it targets this chain and contract."""
         domain = signed.typed_data.get("domain", {})
         if int(domain.get("chainId", -1)) != int(self.contract.w3.eth.chain_id):
@@ -198,16 +234,19 @@ class SignedConsentClient(ModuleClient):
         if "envelopeHash" in m and "0x" + keccak(env).hex() != m["envelopeHash"].lower():
             raise SignedMessageError("the envelope does not match the signed envelope hash")
         f = self.functions
+        if signed.kind == "CancelNonces":
+            return f.cancelNoncesBySig(m["patient"], m["counterparty"], m["issuedAt"], m["deadline"], sig)
+        validity = (m["nonce"], m["issuedAt"], m["deadline"])
         if signed.kind == "Grant":
             return f.grantBySig(m["patient"], m["grantee"], m["categories"], m["purposes"], m["permissions"],
-                                m["expiry"], env, m["nonce"], m["deadline"], sig)
+                                m["expiry"], env, validity, sig)
         if signed.kind == "Revoke":
-            return f.revokeBySig(m["patient"], m["grantee"], m["nonce"], m["deadline"], sig)
+            return f.revokeBySig(m["patient"], m["grantee"], validity, sig)
         if signed.kind == "AppointGuardian":
             return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env,
-                                          m["nonce"], m["deadline"], sig)
+                                          validity, sig)
         if signed.kind == "RemoveGuardian":
-            return f.removeGuardianBySig(m["patient"], m["guardian"], m["nonce"], m["deadline"], sig)
+            return f.removeGuardianBySig(m["patient"], m["guardian"], validity, sig)
         raise SignedMessageError(f"unknown signed message type {signed.kind!r}")
 
     def relay(self, signed: SignedMessage) -> Receipt:

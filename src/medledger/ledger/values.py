@@ -21,6 +21,7 @@ class ProviderStatus(IntEnum):
     NONE = 0
     ACTIVE = 1
     SUSPENDED = 2
+    WITHDRAWN = 3  # for good: never reinstated or registered again
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ProviderInfo:
     kind: ProviderKind
     status: ProviderStatus
     since: int
+    epoch: int = 0  # counts credential changes (registration, suspension, ..., kind correction)
 
     @property
     def is_active(self) -> bool:
@@ -81,9 +83,47 @@ class RecordPointer:
 
 @dataclass(frozen=True)
 class GuardianInfo:
+    """A guardianship entry as stored (`is_guardian` says whether it is in force now)."""
+
     patient: str
     guardian: str
     active: bool
     can_appoint: bool
-    until: int  # 0: no end date
+    until: int
     nonce: int
+    removed_by_patient: bool = False  # then only the patient may appoint it again
+    term: int = 0  # counts fresh appointments
+    appointer: str | None = None  # the appointing guardian, None when the patient appointed it
+    appointer_term: int = 0
+
+
+@dataclass(frozen=True)
+class EmergencyWindowInfo:
+    """One provider's break-glass slot on one patient (all zero when it never broke glass)."""
+
+    patient: str
+    provider: str
+    opened_at: int
+    until: int
+    cooldown_until: int
+    provider_epoch: int  # the provider's credential epoch it was opened under (a change ends it)
+
+
+@dataclass(frozen=True)
+class ServiceSetInfo:
+    """A key-release service set: member i's X25519 key is encryption_keys[i]; share index i + 1."""
+
+    version: int
+    members: tuple[str, ...]
+    encryption_keys: tuple[bytes, ...]
+    threshold: int
+    activates_at: int
+    cancelled: bool
+
+    def index_of(self, account: str) -> int:
+        """1-based share index of `account`, 0 if it is not a member."""
+        lowered = account.lower()
+        for i, member in enumerate(self.members):
+            if member.lower() == lowered:
+                return i + 1
+        return 0

@@ -9,6 +9,7 @@ from .cid import CHUNK_SIZE, CODEC_DAG_PB, CODEC_RAW, MAX_LINKS, Block, Cid, Cid
 from .errors import (
     BlobNotFoundError,
     CidMismatchError,
+    HeaderProofError,
     InvalidCidError,
     MalformedDagError,
     StorageError,
@@ -28,6 +29,7 @@ __all__ = [
     "Cid",
     "CidBuilder",
     "CidMismatchError",
+    "HeaderProofError",
     "InvalidCidError",
     "KuboStore",
     "LocalBlockStore",

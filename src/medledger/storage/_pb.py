@@ -7,6 +7,7 @@ UnixFS Data writes Type, [Data], filesize, then one unpacked varint per blocksiz
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import MalformedDagError
@@ -105,8 +106,8 @@ def encode_unixfs_file(filesize: int, blocksizes: list[int]) -> bytes:
     return bytes(out)
 
 
-def _iter_fields(buf: bytes, what: str):
-    """Yield (field_number, wire_type, value) where value is int or bytes."""
+def _iter_fields(buf: bytes, what: str) -> Iterator[tuple[int, int | bytes]]:
+    """Yield (field_number, value): an int for a varint field, bytes for a length-delimited one."""
     pos = 0
     try:
         while pos < len(buf):
@@ -114,12 +115,12 @@ def _iter_fields(buf: bytes, what: str):
             number, wire = key >> 3, key & 7
             if wire == _VARINT:
                 value, pos = decode_varint(buf, pos)
-                yield number, wire, value
+                yield number, value
             elif wire == _LEN:
                 length, pos = decode_varint(buf, pos)
                 if pos + length > len(buf):
                     raise ValueError("truncated length-delimited field")
-                yield number, wire, bytes(buf[pos : pos + length])
+                yield number, bytes(buf[pos : pos + length])
                 pos += length
             else:
                 raise ValueError(f"unsupported wire type {wire}")
@@ -130,11 +131,11 @@ def _iter_fields(buf: bytes, what: str):
 def decode_pb_node(buf: bytes) -> PBNode:
     links: list[PBLink] = []
     data: bytes | None = None
-    for number, wire, value in _iter_fields(buf, "dag-pb PBNode"):
-        if number == 2 and wire == _LEN:
-            links.append(_decode_pb_link(value))  # type: ignore[arg-type]
-        elif number == 1 and wire == _LEN:
-            data = value  # type: ignore[assignment]
+    for number, value in _iter_fields(buf, "dag-pb PBNode"):
+        if number == 2 and isinstance(value, bytes):
+            links.append(_decode_pb_link(value))
+        elif number == 1 and isinstance(value, bytes):
+            data = value
         else:
             raise MalformedDagError(f"unexpected field {number} in dag-pb PBNode")
     return PBNode(tuple(links), data)
@@ -144,13 +145,13 @@ def _decode_pb_link(buf: bytes) -> PBLink:
     hash_: bytes | None = None
     name = ""
     tsize: int | None = None
-    for number, wire, value in _iter_fields(buf, "dag-pb PBLink"):
-        if number == 1 and wire == _LEN:
-            hash_ = value  # type: ignore[assignment]
-        elif number == 2 and wire == _LEN:
-            name = value.decode("utf-8", "replace")  # type: ignore[union-attr]
-        elif number == 3 and wire == _VARINT:
-            tsize = value  # type: ignore[assignment]
+    for number, value in _iter_fields(buf, "dag-pb PBLink"):
+        if number == 1 and isinstance(value, bytes):
+            hash_ = value
+        elif number == 2 and isinstance(value, bytes):
+            name = value.decode("utf-8", "replace")
+        elif number == 3 and isinstance(value, int):
+            tsize = value
         else:
             raise MalformedDagError(f"unexpected field {number} in dag-pb PBLink")
     if hash_ is None:
@@ -163,19 +164,19 @@ def decode_unixfs(buf: bytes) -> UnixFSData:
     data: bytes | None = None
     filesize: int | None = None
     blocksizes: list[int] = []
-    for number, wire, value in _iter_fields(buf, "UnixFS Data"):
-        if number == 1 and wire == _VARINT:
-            type_ = value  # type: ignore[assignment]
-        elif number == 2 and wire == _LEN:
-            data = value  # type: ignore[assignment]
-        elif number == 3 and wire == _VARINT:
-            filesize = value  # type: ignore[assignment]
-        elif number == 4 and wire == _VARINT:
-            blocksizes.append(value)  # type: ignore[arg-type]
-        elif number == 4 and wire == _LEN:  # tolerate packed encoding from other writers
+    for number, value in _iter_fields(buf, "UnixFS Data"):
+        if number == 1 and isinstance(value, int):
+            type_ = value
+        elif number == 2 and isinstance(value, bytes):
+            data = value
+        elif number == 3 and isinstance(value, int):
+            filesize = value
+        elif number == 4 and isinstance(value, int):
+            blocksizes.append(value)
+        elif number == 4 and isinstance(value, bytes):  # tolerate packed encoding from other writers
             pos = 0
-            while pos < len(value):  # type: ignore[arg-type]
-                size, pos = decode_varint(value, pos)  # type: ignore[arg-type]
+            while pos < len(value):
+                size, pos = decode_varint(value, pos)
                 blocksizes.append(size)
         # hashType, fanout, mode, mtime: irrelevant for reading file bytes
     if type_ is None:

@@ -9,6 +9,7 @@ from .cid import Cid
 from .errors import (
     BlobNotFoundError,
     CidMismatchError,
+    HeaderProofError,
     InvalidCidError,
     MalformedDagError,
     StorageError,
@@ -17,9 +18,10 @@ from .errors import (
 )
 
 __all__ = [
-    "BlobStore",
     "BlobNotFoundError",
+    "BlobStore",
     "CidMismatchError",
+    "HeaderProofError",
     "InvalidCidError",
     "MalformedDagError",
     "StorageError",
@@ -55,6 +57,11 @@ class BlobStore(Protocol):
 
     def has(self, cid: Cid | str) -> bool:
         """Whether the store holds the blob's root block, without fetching from elsewhere."""
+        ...
+
+    def get_block(self, cid: Cid | str) -> bytes:
+        """One block's raw bytes, verified against `cid` (CidMismatchError otherwise).
+        Raises BlobNotFoundError if the store does not have it."""
         ...
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +23,8 @@ from .cid import CHUNK_SIZE, Block, Cid, CidBuilder
 from .dag import MAX_BLOCK_SIZE, iter_dag_cids, iter_file, verify_block
 from .errors import BlobNotFoundError, CidMismatchError, StorageError
 
-try:  # POSIX only; elsewhere the store is safe for one process at a time
+if sys.platform != "win32":  # POSIX file locks; on Windows the store is safe for one process at a time
     import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
 
 
 class LocalBlockStore:
@@ -85,6 +84,10 @@ class LocalBlockStore:
 
     def has(self, cid: Cid | str) -> bool:
         return self.block_path(Cid.coerce(cid)).exists()
+
+    def get_block(self, cid: Cid | str) -> bytes:
+        block_cid = Cid.coerce(cid)
+        return verify_block(block_cid, self._read_block(block_cid))
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own files."""
@@ -176,7 +179,7 @@ class LocalBlockStore:
 
     @contextlib.contextmanager
     def _locked(self, *, exclusive: bool) -> Iterator[None]:
-        if fcntl is None:  # pragma: no cover
+        if sys.platform == "win32":  # pragma: no cover
             yield
             return
         with self._lock_path.open("rb") as handle:

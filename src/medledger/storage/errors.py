@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from medledger.errors import MedLedgerError
 
-class StorageError(Exception):
+
+class StorageError(MedLedgerError):
     """Base class for every storage-layer failure."""
 
 
@@ -24,6 +26,11 @@ class CidMismatchError(StorageError):
 
 class MalformedDagError(StorageError):
     """Blocks hash correctly but do not form a UnixFS file this layer can read."""
+
+
+class HeaderProofError(StorageError):
+    """A header proof (the blocks from a CID's root down to its first leaf) is empty, too
+    long, or stops before the leaf."""
 
 
 class BlobNotFoundError(StorageError):

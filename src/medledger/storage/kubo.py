@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from medledger.errors import MedLedgerError
+
 from .cid import CHUNK_SIZE, Cid, CidBuilder
 from .dag import MAX_BLOCK_SIZE, iter_file, verify_block
 from .errors import (
@@ -33,7 +35,7 @@ _ABSENT_MARKERS = ("timed out", "deadline exceeded", "not found", "could not fin
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-class _NodeError(Exception):
+class _NodeError(MedLedgerError):
     """The node answered with an error body; callers map it to a StorageError subclass."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -213,6 +215,10 @@ class KuboStore:
                 f"IPFS node at {self.api_url} refused block/stat {root}: {exc.message}"
             ) from None
         return True
+
+    def get_block(self, cid: Cid | str) -> bytes:
+        """block/get of the CID as base32 CIDv1, verified against `cid` before it is returned."""
+        return self._fetch_block(Cid.coerce(cid))
 
     def close(self) -> None:
         self._client.close()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from medledger.cli.context import PASSWORD_ENV, AppContext, guarded, pass_app
+
+if TYPE_CHECKING:  # the chain layer is imported when a command runs, not for --help
+    from medledger.chain.accounts import Kdf
 
 
 @click.group("account")
@@ -28,7 +32,7 @@ def _password(confirm: bool) -> str:
 @click.option("--kdf", type=click.Choice(["scrypt", "pbkdf2"]), default="scrypt", show_default=True)
 @pass_app
 @guarded
-def new(app: AppContext, kdf: str) -> None:
+def new(app: AppContext, kdf: Kdf) -> None:
     """Create an account; the key is written encrypted and never shown."""
     from medledger.chain.accounts import new_keystore
 
@@ -50,7 +54,7 @@ def new(app: AppContext, kdf: str) -> None:
 @click.option("--kdf", type=click.Choice(["scrypt", "pbkdf2"]), default="scrypt", show_default=True)
 @pass_app
 @guarded
-def import_(app: AppContext, private_key_env: str, kdf: str) -> None:
+def import_(app: AppContext, private_key_env: str, kdf: Kdf) -> None:
     """Import a raw private key into an encrypted keystore."""
     from eth_account import Account
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import format_time, parse_expiry
+
+if TYPE_CHECKING:
+    from medledger.flows.audit import AuditEntry
+    from medledger.indexer.queries import Disclosure, HistoryEntry
 
 
 @click.command("audit")
@@ -32,12 +38,13 @@ def command(app: AppContext, patient: str, disclosures: bool, since: str | None,
     from medledger.ledger.base import checked_address
 
     patient = checked_address(patient, "patient")
+    rows: Sequence[Disclosure | HistoryEntry | AuditEntry]
     if disclosures or not no_index:
         indexer = open_indexer(app, db)
         try:
             indexer.sync()
             if disclosures:
-                now = int(app.chain().w3.eth.get_block("latest")["timestamp"])
+                now = app.chain().now()
                 start = _moment(since, now, back=True) if since else None
                 end = _moment(until_text, now, back=False) if until_text else None
                 rows = indexer.disclosures(patient, since=start, until=end)

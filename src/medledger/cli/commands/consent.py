@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import categories_option, format_time, parse_expiry, permissions_option, purposes_option
 from medledger.scopes import categories_in, purposes_in
+
+if TYPE_CHECKING:
+    from medledger.ledger.values import ConsentTerms
 
 
 @click.group("consent")
@@ -52,7 +56,7 @@ def grant(app: AppContext, grantee: str, categories: str, purposes: str, access:
     grantee = checked_address(grantee, "grantee")
     ward = checked_address(ward, "patient") if ward else None
     session = app.session()
-    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = session.ledger.chain.now()
     expiry = parse_expiry(expires, now)
     if expiry <= now:
         raise click.BadParameter(f"{expires} is in the past", param_hint="--expires")
@@ -107,7 +111,7 @@ def revoke(app: AppContext, grantee: str, no_rotate: bool, yes: bool, ward: str 
                 "gasUsed": receipt.gas_used}, f"revoked; tx {receipt.tx_hash}")
 
 
-def _terms_payload(terms, now: int) -> dict:
+def _terms_payload(terms: ConsentTerms, now: int) -> dict[str, Any]:
     return {"grantee": terms.grantee, **terms.describe(), "active": terms.exists and terms.expiry > now}
 
 
@@ -122,7 +126,7 @@ def list_(app: AppContext, patient: str | None) -> None:
 
     ledger = app.ledger(signed=patient is None)
     patient = checked_address(patient, "patient") if patient else app.signer().address
-    now = int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = ledger.chain.now()
     grantees = []
     for event in ledger.events("ConsentGranted", from_block=app.deployment().contracts["MedLedger"].block,
                                patient=patient):
@@ -155,7 +159,7 @@ def show(app: AppContext, grantee: str, patient: str | None) -> None:
     ledger = app.ledger(signed=patient is None)
     patient = checked_address(patient, "patient") if patient else app.signer().address
     terms = ledger.consent.get(patient, checked_address(grantee, "grantee"))
-    now = int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = ledger.chain.now()
     row = _terms_payload(terms, now)
     human = (f"{terms.grantee}: no consent" if not terms.exists else
              f"{terms.grantee}: {'active' if row['active'] else 'expired'}; "
@@ -188,7 +192,7 @@ def sign(app: AppContext, grantee: str, revoking: bool, categories: str | None, 
 
     grantee = checked_address(grantee, "grantee")
     session = app.session()
-    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    now = session.ledger.chain.now()
     lifetime = parse_expiry(valid_for, now) - now
     signed_client = session.ledger.signed
     envelope = b""

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from medledger.cli.context import AppContext, guarded, pass_app
+
+if TYPE_CHECKING:
+    from medledger.demo import DemoStep
 
 EMBEDDED = "embedded"  # medledger.chain.connection.EMBEDDED, spelled out so `--help` need not import web3
 
@@ -31,7 +35,7 @@ def command(app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, w
             raise click.UsageError("no devnet is running: start one with `medledger devnet up`")
         rpc_url, ipfs_api = app.devnet["anvil"]["rpc_url"], app.devnet["ipfs"]["api_url"]
 
-    def report(step) -> None:
+    def report(step: DemoStep) -> None:
         if not app.settings.json:
             click.echo(click.style("✔ ", fg="green") + step.title)
             for key, value in step.details.items():

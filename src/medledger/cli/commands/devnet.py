@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -75,7 +78,7 @@ def status(app: AppContext) -> None:
                          f"{r.get('rpc_url') or r.get('api_url')}" for name, r in rows.items()))
 
 
-def _print(app: AppContext, state: dict, verb: str) -> None:
+def _print(app: AppContext, state: dict[str, Any], verb: str) -> None:
     app.output({"running": True, **state},
                f"devnet {verb}\n  chain (anvil): {state['anvil']['rpc_url']}  chain id {state['anvil']['chain_id']}\n"
                f"  IPFS API:      {state['ipfs']['api_url']}\n"
@@ -83,9 +86,9 @@ def _print(app: AppContext, state: dict, verb: str) -> None:
                "commands pick these endpoints up automatically; use --dev-account N for funded accounts")
 
 
-def _stop_recorded(home) -> list[str]:
+def _stop_recorded(home: Path) -> list[str]:
     state = load_devnet(home)
-    stopped = []
+    stopped: list[str] = []
     if not state:
         return stopped
     for name in ("anvil", "ipfs"):
@@ -109,8 +112,6 @@ def _terminate(pid: int, timeout: float = 10.0) -> None:
         if not pid_alive(pid):  # gone, or a zombie awaiting init
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 

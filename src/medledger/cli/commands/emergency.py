@@ -29,8 +29,8 @@ def break_glass(app: AppContext, patient: str, reason: str) -> None:
 
     ledger = app.ledger()
     receipt = ledger.emergency.break_glass(patient, EmergencyReason[reason.upper().replace("-", "_")])
-    until = ledger.emergency.access_until(patient, ledger.signer.address)
-    app.output({"patient": patient, "provider": ledger.signer.address, "reason": reason, "until": until,
+    until = ledger.emergency.access_until(patient, app.signer().address)
+    app.output({"patient": patient, "provider": app.signer().address, "reason": reason, "until": until,
                 "txHash": receipt.tx_hash},
                f"emergency access to {patient} open until {format_time(until)}; this is logged for the patient "
                "and auditors. The emergency key service will release the keys.")
@@ -45,7 +45,7 @@ def break_glass(app: AppContext, patient: str, reason: str) -> None:
 def close(app: AppContext, patient: str, provider: str | None) -> None:
     """End an open emergency access early (PROVIDER defaults to you)."""
     ledger = app.ledger()
-    provider = provider or ledger.signer.address
+    provider = provider or app.signer().address
     receipt = ledger.emergency.close(patient, provider)
     app.output({"patient": patient, "provider": provider, "txHash": receipt.tx_hash}, "emergency access closed")
 

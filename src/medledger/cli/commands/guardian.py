@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
@@ -15,13 +17,14 @@ def command() -> None:
 
 @command.command("appoint")
 @click.argument("guardian")
-@click.option("--until", "until_text", default=None, help="End of the guardianship: a duration (18y) or a date.")
+@click.option("--until", "until_text", required=True,
+              help="End of the guardianship (every guardianship ends): a duration (18y) or a date.")
 @click.option("--can-appoint", is_flag=True, help="Let this guardian appoint further (plain) guardians.")
 @click.option("--patient", default=None, help="Appoint for this ward (you must be a guardian allowed to appoint).")
 @connection_options
 @pass_app
 @guarded
-def appoint(app: AppContext, guardian: str, until_text: str | None, can_appoint: bool, patient: str | None) -> None:
+def appoint(app: AppContext, guardian: str, until_text: str, can_appoint: bool, patient: str | None) -> None:
     """Appoint GUARDIAN; it receives your keyrings sealed to its key in the same transaction."""
     from medledger.flows.guardians import appoint_guardian
     from medledger.ledger.base import checked_address
@@ -29,8 +32,8 @@ def appoint(app: AppContext, guardian: str, until_text: str | None, can_appoint:
     session = app.session()
     guardian = checked_address(guardian, "guardian")
     ward = checked_address(patient, "patient") if patient else session.address
-    now = int(session.ledger.chain.w3.eth.get_block("latest")["timestamp"])
-    until = parse_expiry(until_text, now) if until_text else 0
+    now = session.ledger.chain.now()
+    until = parse_expiry(until_text, now)
     receipt = appoint_guardian(session, guardian, until=until, can_appoint=can_appoint,
                                patient=None if ward == session.address else ward)
     app.output({"patient": ward, "guardian": guardian, "until": until, "canAppoint": can_appoint,
@@ -72,7 +75,7 @@ def list_(app: AppContext, patient: str | None) -> None:
                                patient=ward):
         if event.args.guardian not in seen:
             seen.append(event.args.guardian)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for guardian in seen:
         info = ledger.guardians.get(ward, guardian)
         rows.append({"guardian": guardian, "active": ledger.guardians.is_guardian(ward, guardian),

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 
+if TYPE_CHECKING:
+    from medledger.indexer import Indexer
+
 DB_HELP = "SQLite file or postgresql:// URL [default: <home>/index/<chainId>-<contract>.sqlite]."
 
 
-def open_indexer(app: AppContext, db: str | None, *, confirmations: int = 0, batch: int = 2000):
+def open_indexer(app: AppContext, db: str | None, *, confirmations: int = 0, batch: int = 2000) -> Indexer:
     from medledger.indexer import Indexer
 
     deployment = app.deployment()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
@@ -31,7 +33,7 @@ def publish(app: AppContext, categories: str | None) -> None:
         wanted = [Category(bit) for bit in range(64) if mask >> bit & 1]
     session = app.session()
     result = setup_account(session, wanted)
-    payload = {"address": session.address, "publicKey": "0x" + session.keypair.public.hex(),
+    payload: dict[str, Any] = {"address": session.address, "publicKey": "0x" + session.keypair.public.hex(),
                "published": result.published_key, "keyringsCreated": categories_in(sum(1 << c for c in result.created_keyrings)),
                "txHash": result.receipt.tx_hash if result.receipt else None}
     human = (f"encryption key of {session.address}: 0x{session.keypair.public.hex()}"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import format_time
-from medledger.scopes import ScopeError, categories_in
+from medledger.scopes import Purpose, ScopeError, categories_in
+
+if TYPE_CHECKING:
+    from medledger.flows.records import PublishResult
 
 
 @click.group("record")
@@ -25,7 +29,7 @@ def _category(name: str) -> int:
         raise click.BadParameter(str(exc), param_hint="--category") from None
 
 
-def _purpose(name: str):
+def _purpose(name: str) -> Purpose:
     from medledger.scopes import purpose
 
     try:
@@ -51,7 +55,14 @@ def _digest(reference: str) -> bytes:
         raise click.BadParameter(f"{reference} is neither a CID nor a 0x digest: {exc}", param_hint="RECORD") from None
 
 
-def _published(app: AppContext, result) -> None:
+def _nonempty(file: Path) -> Path:
+    """Refuse an empty source before connecting to anything."""
+    if file.stat().st_size == 0:
+        raise click.BadParameter(f"{file} is empty (0 bytes): there is nothing to publish", param_hint="FILE")
+    return file
+
+
+def _published(app: AppContext, result: PublishResult) -> None:
     payload = {"cid": result.cid, "digest": "0x" + result.digest.hex(), "codec": result.codec,
                "txHash": result.tx_hash, "journal": result.journal_id,
                "sealedToKeyring": result.readable_by_keyring}
@@ -73,6 +84,7 @@ def publish(app: AppContext, file: Path, patient: str, category: str) -> None:
     from medledger.flows.records import publish as publish_flow
 
     bits = _category(category)
+    _nonempty(file)
     session = app.session()
     with file_progress(app, "encrypting and uploading", file.stat().st_size) as advance:
         result = publish_flow(session, patient, bits, file, progress=advance)
@@ -90,7 +102,7 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
     """Publish FILE as a new version of RECORD (which is marked superseded, never overwritten)."""
     from medledger.flows.records import amend as amend_flow
 
-    result = amend_flow(app.session(), patient, _digest(record), file)
+    result = amend_flow(app.session(), patient, _digest(record), _nonempty(file))
     _published(app, result)
 
 
@@ -130,7 +142,7 @@ def list_(app: AppContext, patient: str) -> None:
 
     ledger = app.ledger(signed=False)
     patient = checked_address(patient, "patient")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event in ledger.events("RecordAdded", from_block=app.deployment().contracts["MedLedger"].block,
                                patient=patient):
         pointer = ledger.records.get(patient, bytes(event.args.digest))
@@ -144,7 +156,8 @@ def list_(app: AppContext, patient: str) -> None:
             click.echo("no records")
         for row in rows:
             flags = ",".join(f for f in ("superseded", "erased") if row[f]) or "current"
-            click.echo(f"{row['cid']}  {row['category']:14} {flags:10} {format_time(row['created'])}  by {row['author']}")
+            created = format_time(row["created"])
+            click.echo(f"{row['cid']}  {row['category']:14} {flags:10} {created}  by {row['author']}")
 
     app.output(rows, human)
 
@@ -192,12 +205,16 @@ def reencrypt(app: AppContext, record: str) -> None:
 
 @command.command("resume")
 @click.argument("journal_id", required=False)
-@click.option("--rollback", is_flag=True, help="Undo instead of finishing (impossible once registered on chain).")
+@click.option("--rollback", is_flag=True,
+              help="Undo instead of finishing (refused once registered on chain: erase the record instead).")
 @connection_options
 @pass_app
 @guarded
 def resume(app: AppContext, journal_id: str | None, rollback: bool) -> None:
-    """Finish (or roll back) publishes a crash interrupted; all pending ones without JOURNAL_ID."""
+    """Finish (or roll back) publishes a crash interrupted; all pending ones without JOURNAL_ID.
+
+    A registration transaction already sent is waited for, never sent twice.
+    """
     from medledger.flows.journal import Journal
     from medledger.flows.records import resume as resume_flow
 
