@@ -45,9 +45,12 @@ def render(figures: dict[str, float], seconds: float) -> str:
         (f"peak RSS decrypting the {_human(size)} file", f"{figures['decrypt_peak_rss_mib']:,.1f} MiB"),
     ]
     width = max(len(name) for name, _ in rows)
-    lines = [f"record container, {size:,} bytes, chunk {figures['chunk_size']:,} B "
-             f"(best of 3; MB = 10^6 B; run took {seconds:.0f} s)",
-             f"{'measure':{width}}  {'value':>14}", "-" * (width + 16)]
+    lines = [
+        f"record container, {size:,} bytes, chunk {figures['chunk_size']:,} B "
+        f"(best of 3; MB = 10^6 B; run took {seconds:.0f} s)",
+        f"{'measure':{width}}  {'value':>14}",
+        "-" * (width + 16),
+    ]
     lines += [f"{name:{width}}  {value:>14}" for name, value in rows]
     return "\n".join(lines)
 

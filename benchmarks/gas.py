@@ -38,7 +38,9 @@ def measure() -> list[tuple[str, int]]:
         deployment = deploy(chain, admin)
         rows.append(("deploy MedLedger", deployment.contracts["MedLedger"].gas_used))
         ledger = MedLedger.from_deployment(chain, deployment)
-        rows.append(("add registrar (grantRole)", ledger.as_signer(admin).providers.add_registrar(registrar.address).gas_used))
+        rows.append(
+            ("add registrar (grantRole)", ledger.as_signer(admin).providers.add_registrar(registrar.address).gas_used)
+        )
         reg = ledger.as_signer(registrar).providers
         rows.append(("registerProvider", reg.register(clinic.address, ProviderKind.CLINICIAN).gas_used))
         reg.register(lab.address, ProviderKind.ORGANIZATION)
@@ -47,24 +49,52 @@ def measure() -> list[tuple[str, int]]:
         me = ledger.as_signer(patient)
         rows.append(("setEncryptionKey (first)", me.keys.publish(os.urandom(32)).gas_used))
         rows.append(("setEncryptionKey (rotate)", me.keys.publish(os.urandom(32)).gas_used))
-        rows.append(("rotateKeyring (first, empty envelope)", me.keys.rotate_keyring(Category.LABS, os.urandom(32), b"").gas_used))
-        terms = dict(categories=mask([Category.LABS]), purposes=mask([Purpose.TREAT]), permissions=Permission.READ,
-                     expiry=timedelta(days=30))
+        rows.append(
+            (
+                "rotateKeyring (first, empty envelope)",
+                me.keys.rotate_keyring(Category.LABS, os.urandom(32), b"").gas_used,
+            )
+        )
+        terms = dict(
+            categories=mask([Category.LABS]),
+            purposes=mask([Purpose.TREAT]),
+            permissions=Permission.READ,
+            expiry=timedelta(days=30),
+        )
         rows.append(("grant (new slot)", me.consent.grant(clinic.address, **terms).gas_used))
-        rows.append(("re-grant (update slot)", me.consent.grant(clinic.address, **{**terms, "expiry": timedelta(days=60)}).gas_used))
-        rows.append(("grant with 1-category key envelope (85 B)",
-                     me.consent.grant(lab.address, **terms, envelope=os.urandom(85)).gas_used))
+        rows.append(
+            (
+                "re-grant (update slot)",
+                me.consent.grant(clinic.address, **{**terms, "expiry": timedelta(days=60)}).gas_used,
+            )
+        )
+        rows.append(
+            (
+                "grant with 1-category key envelope (85 B)",
+                me.consent.grant(lab.address, **terms, envelope=os.urandom(85)).gas_used,
+            )
+        )
         rows.append(("revoke", me.consent.revoke(clinic.address).gas_used))
-        rows.append(("addRecord (first)", me.records.add(patient.address, os.urandom(32), 0x55, Category.LABS).gas_used))
+        rows.append(
+            ("addRecord (first)", me.records.add(patient.address, os.urandom(32), 0x55, Category.LABS).gas_used)
+        )
         steady = [me.records.add(patient.address, os.urandom(32), 0x55, Category.LABS).gas_used for _ in range(5)]
         rows.append(("addRecord (steady state)", max(steady)))
         me.consent.grant(lab.address, **{**terms, "permissions": Permission.WRITE})
-        rows.append(("addRecord by a grantee", ledger.as_signer(lab).records.add(
-            patient.address, os.urandom(32), 0x55, Category.LABS).gas_used))
+        rows.append(
+            (
+                "addRecord by a grantee",
+                ledger.as_signer(lab).records.add(patient.address, os.urandom(32), 0x55, Category.LABS).gas_used,
+            )
+        )
         first = os.urandom(32)
         me.records.add(patient.address, first, 0x55, Category.LABS)
-        rows.append(("addRecord amending (supersedes)", me.records.add(
-            patient.address, os.urandom(32), 0x55, Category.LABS, supersedes=first).gas_used))
+        rows.append(
+            (
+                "addRecord amending (supersedes)",
+                me.records.add(patient.address, os.urandom(32), 0x55, Category.LABS, supersedes=first).gas_used,
+            )
+        )
         rows.append(("eraseRecord", me.records.erase(first).gas_used))
         me.consent.grant(clinic.address, **terms)
         reader = ledger.as_signer(clinic)
@@ -74,17 +104,30 @@ def measure() -> list[tuple[str, int]]:
         rows.append(("logAccess (grantee)", reader.records.log_access(patient.address, second, Purpose.TREAT).gas_used))
         relayer = ledger.as_signer(admin)
         reg.register(researcher.address, ProviderKind.RESEARCHER)
-        data = relayer.signed.grant_data(patient.address, researcher.address, categories=mask([Category.LABS]),
-                                         purposes=mask([Purpose.HRESCH]), permissions=int(Permission.READ),
-                                         expiry=me.consent.resolve_expiry(timedelta(days=30)))
+        data = relayer.signed.grant_data(
+            patient.address,
+            researcher.address,
+            categories=mask([Category.LABS]),
+            purposes=mask([Purpose.HRESCH]),
+            permissions=int(Permission.READ),
+            expiry=me.consent.resolve_expiry(timedelta(days=30)),
+        )
         rows.append(("grantBySig (relayed, new slot)", relayer.signed.relay(sign(patient, data)).gas_used))
         data = relayer.signed.revoke_data(patient.address, researcher.address)
         rows.append(("revokeBySig (relayed)", relayer.signed.relay(sign(patient, data)).gas_used))
-        rows.append(("appointGuardian", me.guardians.appoint(patient.address, guardian.address,
-                                                             until=timedelta(days=365)).gas_used))
+        rows.append(
+            (
+                "appointGuardian",
+                me.guardians.appoint(patient.address, guardian.address, until=timedelta(days=365)).gas_used,
+            )
+        )
         rows.append(("breakGlass", reader.emergency.break_glass(patient.address, EmergencyReason.UNCONSCIOUS).gas_used))
-        rows.append(("closeEmergencyAccess (patient, starts cool-down)",
-                     me.emergency.close(patient.address, clinic.address).gas_used))
+        rows.append(
+            (
+                "closeEmergencyAccess (patient, starts cool-down)",
+                me.emergency.close(patient.address, clinic.address).gas_used,
+            )
+        )
         rows.append(("setEmergencyPreferences", me.emergency.set_preferences(opt_out=True).gas_used))
         rows.append(("cancelNonces", me.signed.cancel_nonces(clinic.address).gas_used))
         data = relayer.signed.cancel_nonces_data(patient.address, lab.address)
@@ -96,8 +139,12 @@ def measure() -> list[tuple[str, int]]:
         rows.append(("eraseRecord of an amendment (restores original)", me.records.erase(amendment).gas_used))
         squatted = os.urandom(32)
         ledger.as_signer(lab).records.add(patient.address, squatted, 0x55, Category.LABS)
-        rows.append(("addRecord taking over a squatted digest",
-                     me.records.add(patient.address, squatted, 0x55, Category.LABS).gas_used))
+        rows.append(
+            (
+                "addRecord taking over a squatted digest",
+                me.records.add(patient.address, squatted, 0x55, Category.LABS).gas_used,
+            )
+        )
         pauser = anvil_account(7)
         ledger.as_signer(admin).providers.add_pauser(pauser.address)
         rows.append(("withdrawProvider", reg.withdraw(lab.address).gas_used))
@@ -105,12 +152,23 @@ def measure() -> list[tuple[str, int]]:
         rows.append(("pause", ledger.as_signer(pauser).providers.pause().gas_used))
         rows.append(("unpause", ledger.as_signer(pauser).providers.unpause().gas_used))
         services = [anvil_account(i) for i in range(10, 15)]
-        rows.append(("proposeServiceSet (5 members)", ledger.as_signer(admin).services.propose(
-            [s.address for s in services], [os.urandom(32) for _ in services], 3).gas_used))
-        rows.append(("beginDefaultAdminTransfer",
-                     ledger.as_signer(admin).providers.begin_admin_transfer(anvil_account(8).address).gas_used))
-        call = ledger.contract.functions.hasAccess(patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT),
-                                                   int(Permission.WRITE))
+        rows.append(
+            (
+                "proposeServiceSet (5 members)",
+                ledger.as_signer(admin)
+                .services.propose([s.address for s in services], [os.urandom(32) for _ in services], 3)
+                .gas_used,
+            )
+        )
+        rows.append(
+            (
+                "beginDefaultAdminTransfer",
+                ledger.as_signer(admin).providers.begin_admin_transfer(anvil_account(8).address).gas_used,
+            )
+        )
+        call = ledger.contract.functions.hasAccess(
+            patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT), int(Permission.WRITE)
+        )
         rows.append(("hasAccess (eth_call, incl. 21k base)", call.estimate_gas()))
     return rows
 

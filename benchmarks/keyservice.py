@@ -111,31 +111,48 @@ def main() -> None:
             config = work / f"service-{index}.toml"
             config.write_text(
                 f'[chain]\nrpc_url = "{anvil.rpc_url}"\nledger = "{deployment.ledger_address}"\n'
-                f"chain_id = {chain.chain_id}\n[account]\nprivate_key_env = \"{KEY_VARIABLE}\"\n"
+                f'chain_id = {chain.chain_id}\n[account]\nprivate_key_env = "{KEY_VARIABLE}"\n'
                 f"[server]\nport = {port}\n[policy]\nrate_limit = 100000.0\nrate_burst = 100000\n"
-                f'[log]\ndatabase = "releases-{index}.sqlite"\n')
+                f'[log]\ndatabase = "releases-{index}.sqlite"\n'
+            )
             env = {**os.environ, KEY_VARIABLE: "0x" + signer.private_key_bytes().hex()}
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "medledger.cli", "keyservice", "serve", "--config", str(config)],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "medledger.cli", "keyservice", "serve", "--config", str(config)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         for port, process in zip(ports, processes, strict=True):
             wait_ready(f"http://127.0.0.1:{port}", process)
 
         store = LocalBlockStore(work / "blocks", fsync=False)
-        patient_session = Session.open(MedLedger.from_deployment(chain, deployment, signer=patient), store,
-                                       work / "patient", deployment)
+        patient_session = Session.open(
+            MedLedger.from_deployment(chain, deployment, signer=patient), store, work / "patient", deployment
+        )
         binding = patient_session.binding(patient.address, Category.LABS)
         policy = ThresholdPolicy(version, THRESHOLD, tuple(ServiceRecipient(i + 1, key) for i, key in enumerate(keys)))
         container = io.BytesIO()
-        encrypt_stream(io.BytesIO(os.urandom(RECORD_BYTES)), container, binding=binding,
-                       recipients=[AccountRecipient(patient_session.keypair.public)], threshold_policy=policy)
+        encrypt_stream(
+            io.BytesIO(os.urandom(RECORD_BYTES)),
+            container,
+            binding=binding,
+            recipients=[AccountRecipient(patient_session.keypair.public)],
+            threshold_policy=policy,
+        )
         cid = store.put(io.BytesIO(container.getvalue()))
         patient_session.ledger.records.add(patient.address, cid.digest, cid.codec, int(Category.LABS))
-        patient_session.ledger.consent.grant(clinic.address, categories=mask([Category.LABS]),
-                                             purposes=mask([Purpose.TREAT]), permissions=Permission.READ,
-                                             expiry=timedelta(days=30))
-        reader = Session.open(MedLedger.from_deployment(chain, deployment, signer=clinic), store, work / "clinic",
-                              deployment)
+        patient_session.ledger.consent.grant(
+            clinic.address,
+            categories=mask([Category.LABS]),
+            purposes=mask([Purpose.TREAT]),
+            permissions=Permission.READ,
+            expiry=timedelta(days=30),
+        )
+        reader = Session.open(
+            MedLedger.from_deployment(chain, deployment, signer=clinic), store, work / "clinic", deployment
+        )
         blob = fetch_blob(reader, patient.address, cid.digest, work / "blobs")
         blob_bytes = blob.path.read_bytes()
 
@@ -163,16 +180,19 @@ def main() -> None:
         bodies = []
         for _ in range(releases):
             access_tx = log_read(reader, blob)
-            request = ReleaseRequest(service.address, patient.address, cid.digest, 0, access_tx, os.urandom(32),
-                                     now + 100)
+            request = ReleaseRequest(
+                service.address, patient.address, cid.digest, 0, access_tx, os.urandom(32), now + 100
+            )
             bodies.append(SignedRelease(request, request.sign(clinic, domain), blob.proof).to_json())
 
         async def fire() -> list[int]:
             limit = asyncio.Semaphore(IN_FLIGHT)
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=IN_FLIGHT)) as http:
+
                 async def one(body: dict) -> int:  # type: ignore[type-arg]
                     async with limit:
                         return (await http.post(service.url + "/v1/release", json=body)).status_code
+
                 return list(await asyncio.gather(*(one(body) for body in bodies)))
 
         cpu_before = cpu_seconds(target.pid)
@@ -185,20 +205,28 @@ def main() -> None:
         def ms(value: float) -> str:
             return f"{value * 1000:8.2f}"
 
-        print(f"threshold key release, {THRESHOLD} of {SERVICES} services on loopback, {RECORD_BYTES} B record, "
-              f"{reads} reads (anvil, blob already fetched, logAccess already confirmed)")
+        print(
+            f"threshold key release, {THRESHOLD} of {SERVICES} services on loopback, {RECORD_BYTES} B record, "
+            f"{reads} reads (anvil, blob already fetched, logAccess already confirmed)"
+        )
         print(f"{'path':<34}{'p50 ms':>10}{'p99 ms':>10}")
         print(f"{'direct decrypt (patient key)':<34}{ms(percentile(direct, 50)):>10}{ms(percentile(direct, 99)):>10}")
-        print(f"{'released (5 asked, 3 combined)':<34}{ms(percentile(released, 50)):>10}"
-              f"{ms(percentile(released, 99)):>10}")
-        print(f"{'overhead':<34}{ms(percentile(released, 50) - percentile(direct, 50)):>10}"
-              f"{ms(percentile(released, 99) - percentile(direct, 99)):>10}")
+        print(
+            f"{'released (5 asked, 3 combined)':<34}{ms(percentile(released, 50)):>10}"
+            f"{ms(percentile(released, 99)):>10}"
+        )
+        print(
+            f"{'overhead':<34}{ms(percentile(released, 50) - percentile(direct, 50)):>10}"
+            f"{ms(percentile(released, 99) - percentile(direct, 99)):>10}"
+        )
         print(f"mean released read {statistics.mean(released) * 1000:.2f} ms")
         print()
         parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
         loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-        print(f"one service pinned to one core: {ok}/{len(statuses)} released, {IN_FLIGHT} in flight "
-              f"(uvicorn with {parser} and {loop}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        print(
+            f"one service pinned to one core: {ok}/{len(statuses)} released, {IN_FLIGHT} in flight "
+            f"(uvicorn with {parser} and {loop}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        )
         print(f"{'releases per wall-clock second':<34}{ok / elapsed:>10.0f}")
         print(f"{'releases per CPU second (service)':<34}{ok / cpu if cpu else float('nan'):>10.0f}")
     finally:

@@ -53,8 +53,7 @@ class Row:
 
     def rates(self) -> tuple[float, float, float, float]:
         volume = self.count * self.size / MB
-        return (self.count / self.publish_s, volume / self.publish_s,
-                self.count / self.fetch_s, volume / self.fetch_s)
+        return (self.count / self.publish_s, volume / self.publish_s, self.count / self.fetch_s, volume / self.fetch_s)
 
 
 @contextlib.contextmanager
@@ -96,10 +95,22 @@ def run_stack(stack, workdir: Path, counts: dict[int, int]) -> list[Row]:  # typ
         setup_account(as_lab)
         setup_account(as_clinic)
         labs, treatment = mask([Category.LABS]), mask([Purpose.TREAT])
-        grant(as_patient, lab.address, categories=labs, purposes=treatment, permissions=Permission.WRITE,
-              expiry=timedelta(days=365))
-        grant(as_patient, clinic.address, categories=labs, purposes=treatment, permissions=Permission.READ,
-              expiry=timedelta(days=365))
+        grant(
+            as_patient,
+            lab.address,
+            categories=labs,
+            purposes=treatment,
+            permissions=Permission.WRITE,
+            expiry=timedelta(days=365),
+        )
+        grant(
+            as_patient,
+            clinic.address,
+            categories=labs,
+            purposes=treatment,
+            permissions=Permission.READ,
+            expiry=timedelta(days=365),
+        )
 
         rows = []
         for size_name, size in SIZES:
@@ -125,13 +136,17 @@ def run_stack(stack, workdir: Path, counts: dict[int, int]) -> list[Row]:  # typ
 
 
 def render(rows: list[Row]) -> str:
-    header = (f"{'stack':32} {'record':>7} {'n':>4} {'publish rec/s':>14} {'publish MB/s':>13} "
-              f"{'fetch rec/s':>12} {'fetch MB/s':>11}")
+    header = (
+        f"{'stack':32} {'record':>7} {'n':>4} {'publish rec/s':>14} {'publish MB/s':>13} "
+        f"{'fetch rec/s':>12} {'fetch MB/s':>11}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         pub_n, pub_mb, get_n, get_mb = row.rates()
-        lines.append(f"{row.stack:32} {row.size_name:>7} {row.count:>4} {pub_n:>14.1f} {pub_mb:>13.3f} "
-                     f"{get_n:>12.1f} {get_mb:>11.3f}")
+        lines.append(
+            f"{row.stack:32} {row.size_name:>7} {row.count:>4} {pub_n:>14.1f} {pub_mb:>13.3f} "
+            f"{get_n:>12.1f} {get_mb:>11.3f}"
+        )
     return "\n".join(lines)
 
 

@@ -57,14 +57,18 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
         if (reason == 0 || reason > MAX_REASON) revert InvalidReason(reason);
         IProviderRegistry.Provider memory provider = _provider(msg.sender);
         _requireActiveProvider(msg.sender);
-        if ((emergencyKinds >> uint8(provider.kind)) & 1 == 0) revert ProviderKindNotAllowed(msg.sender, uint8(provider.kind));
+        if ((emergencyKinds >> uint8(provider.kind)) & 1 == 0) {
+            revert ProviderKindNotAllowed(msg.sender, uint8(provider.kind));
+        }
         EmergencyPreferences memory preferences = _preferences[patient];
         if (preferences.optedOut) revert EmergencyOptOut(patient);
         EmergencyWindow memory window = _windows[patient][msg.sender];
         if (_counts(window, provider.epoch, preferences.optedOutAt)) {
             revert EmergencyAccessAlreadyOpen(patient, msg.sender, window.until);
         }
-        if (window.cooldownUntil > block.timestamp) revert EmergencyCooldown(patient, msg.sender, window.cooldownUntil);
+        if (window.cooldownUntil > block.timestamp) {
+            revert EmergencyCooldown(patient, msg.sender, window.cooldownUntil);
+        }
         uint40 until = uint40(block.timestamp + emergencyWindow);
         _windows[patient][msg.sender] =
             EmergencyWindow(uint40(block.timestamp), until, window.cooldownUntil, provider.epoch);
@@ -117,8 +121,7 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
     /// @inheritdoc IEmergencyAccess
     function emergencyPreferencesOf(address patient) public view returns (bool optedOut, uint64 categories) {
         EmergencyPreferences memory preferences = _preferences[patient];
-        return (preferences.optedOut,
-            preferences.categories == 0 ? defaultEmergencyCategories : preferences.categories);
+        return (preferences.optedOut, preferences.categories == 0 ? defaultEmergencyCategories : preferences.categories);
     }
 
     /// @dev Open break-glass covers `category` (reading for ETREAT is checked by the caller).

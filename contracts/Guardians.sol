@@ -25,7 +25,9 @@ abstract contract Guardians is ProviderStore, IGuardians {
         if (msg.sender != patient) {
             Guardian storage appointer = _guardians[patient][msg.sender];
             // A guardian may appoint only plain guardians, and none that outlasts itself.
-            if (!_isGuardian(patient, msg.sender) || !appointer.canAppoint || canAppoint) revert MayNotAppoint(msg.sender);
+            if (!_isGuardian(patient, msg.sender) || !appointer.canAppoint || canAppoint) {
+                revert MayNotAppoint(msg.sender);
+            }
             if (until > appointer.until) revert GuardianTermTooLong(until, appointer.until);
             // Nor may it rewrite (shorten, downgrade) a guardianship that is already in force,
             if (_isGuardian(patient, guardian)) revert MayNotAppoint(msg.sender);
@@ -135,8 +137,8 @@ abstract contract Guardians is ProviderStore, IGuardians {
         // Appointees cannot appoint, so this looks one level up at most.
         address appointer = entry.appointer;
         Guardian storage appointerEntry = _guardians[patient][appointer];
-        return appointerEntry.term == entry.appointerTerm && _isCurrent(appointerEntry)
-            && !_isInactiveProvider(appointer);
+        return
+            appointerEntry.term == entry.appointerTerm && _isCurrent(appointerEntry) && !_isInactiveProvider(appointer);
     }
 
     function _isCurrent(Guardian storage entry) private view returns (bool) {

@@ -2,8 +2,9 @@
 pragma solidity 0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {IAccessControlDefaultAdminRules} from
-    "@openzeppelin/contracts/access/extensions/IAccessControlDefaultAdminRules.sol";
+import {
+    IAccessControlDefaultAdminRules
+} from "@openzeppelin/contracts/access/extensions/IAccessControlDefaultAdminRules.sol";
 import {IKeyReleaseServices} from "../interfaces/IKeyReleaseServices.sol";
 import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 
@@ -70,8 +71,7 @@ contract KeyReleaseServices is IKeyReleaseServices {
             _serviceIndex[version][member] = uint8(i + 1);
             _seats[member] += 1;
         }
-        uint40 activatesAt =
-            uint40(block.timestamp + IAccessControlDefaultAdminRules(ledger).defaultAdminDelay());
+        uint40 activatesAt = uint40(block.timestamp + IAccessControlDefaultAdminRules(ledger).defaultAdminDelay());
         ServiceSet storage set = _serviceSets[version];
         set.members = members;
         set.encryptionKeys = encryptionKeys;

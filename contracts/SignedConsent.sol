@@ -46,23 +46,36 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
     ) external {
         _checkFreshness(_consentNonce(patient, grantee), validity);
         bytes32 structHash = keccak256(
-            abi.encode(GRANT_TYPEHASH, patient, grantee, categories, purposes, permissions, expiry, keccak256(envelope),
-                validity.nonce, validity.issuedAt, validity.deadline)
+            abi.encode(
+                GRANT_TYPEHASH,
+                patient,
+                grantee,
+                categories,
+                purposes,
+                permissions,
+                expiry,
+                keccak256(envelope),
+                validity.nonce,
+                validity.issuedAt,
+                validity.deadline
+            )
         );
         _requireSignature(patient, structHash, signature);
         _grant(patient, grantee, categories, purposes, permissions, expiry, envelope);
     }
 
     /// @inheritdoc ISignedConsent
-    function revokeBySig(
-        address patient,
-        address grantee,
-        Validity calldata validity,
-        bytes calldata signature
-    ) external {
+    function revokeBySig(address patient, address grantee, Validity calldata validity, bytes calldata signature)
+        external
+    {
         _checkFreshness(_consentNonce(patient, grantee), validity);
-        _requireSignature(patient,
-            keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, validity.nonce, validity.issuedAt, validity.deadline)), signature);
+        _requireSignature(
+            patient,
+            keccak256(
+                abi.encode(REVOKE_TYPEHASH, patient, grantee, validity.nonce, validity.issuedAt, validity.deadline)
+            ),
+            signature
+        );
         _revoke(patient, grantee);
     }
 
@@ -78,8 +91,17 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
     ) external {
         _checkFreshness(_guardianNonce(patient, guardian), validity);
         bytes32 structHash = keccak256(
-            abi.encode(APPOINT_GUARDIAN_TYPEHASH, patient, guardian, until, canAppoint, keccak256(envelope),
-                validity.nonce, validity.issuedAt, validity.deadline)
+            abi.encode(
+                APPOINT_GUARDIAN_TYPEHASH,
+                patient,
+                guardian,
+                until,
+                canAppoint,
+                keccak256(envelope),
+                validity.nonce,
+                validity.issuedAt,
+                validity.deadline
+            )
         );
         _requireSignature(patient, structHash, signature);
         _appointGuardian(patient, patient, guardian, until, canAppoint, envelope);
@@ -93,9 +115,15 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
         bytes calldata signature
     ) external {
         _checkFreshness(_guardianNonce(patient, guardian), validity);
-        _requireSignature(patient,
-            keccak256(abi.encode(REMOVE_GUARDIAN_TYPEHASH, patient, guardian, validity.nonce, validity.issuedAt,
-                validity.deadline)), signature);
+        _requireSignature(
+            patient,
+            keccak256(
+                abi.encode(
+                    REMOVE_GUARDIAN_TYPEHASH, patient, guardian, validity.nonce, validity.issuedAt, validity.deadline
+                )
+            ),
+            signature
+        );
         _removeGuardian(patient, patient, guardian);
     }
 
@@ -114,8 +142,21 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
     ) external {
         uint64 consentNonce = _consentNonce(patient, counterparty);
         _checkLifetime(issuedAt, deadline);
-        _requireSignature(patient, keccak256(abi.encode(CANCEL_NONCES_TYPEHASH, patient, counterparty, consentNonce,
-            _guardianNonce(patient, counterparty), issuedAt, deadline)), signature);
+        _requireSignature(
+            patient,
+            keccak256(
+                abi.encode(
+                    CANCEL_NONCES_TYPEHASH,
+                    patient,
+                    counterparty,
+                    consentNonce,
+                    _guardianNonce(patient, counterparty),
+                    issuedAt,
+                    deadline
+                )
+            ),
+            signature
+        );
         _cancelNonces(patient, counterparty);
     }
 
@@ -127,8 +168,9 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
 
     function _cancelNonces(address patient, address counterparty) private {
         if (counterparty == address(0)) revert ZeroAddress();
-        emit NoncesCancelled(patient, counterparty, _bumpConsentNonce(patient, counterparty),
-            _bumpGuardianNonce(patient, counterparty));
+        emit NoncesCancelled(
+            patient, counterparty, _bumpConsentNonce(patient, counterparty), _bumpGuardianNonce(patient, counterparty)
+        );
     }
 
     function _checkFreshness(uint64 expectedNonce, Validity calldata validity) private view {

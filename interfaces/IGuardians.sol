@@ -26,8 +26,14 @@ interface IGuardians is IMedLedgerErrors {
     }
 
     /// @notice `envelope` carries the patient's keyring secrets sealed to the guardian.
-    event GuardianAppointed(address indexed patient, address indexed guardian, uint40 until, bool canAppoint,
-        address indexed appointedBy, bytes envelope);
+    event GuardianAppointed(
+        address indexed patient,
+        address indexed guardian,
+        uint40 until,
+        bool canAppoint,
+        address indexed appointedBy,
+        bytes envelope
+    );
     event GuardianRemoved(address indexed patient, address indexed guardian, address indexed removedBy);
 
     error GuardianLoop(address patient, address guardian);

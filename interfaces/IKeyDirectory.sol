@@ -12,7 +12,9 @@ interface IKeyDirectory is IMedLedgerErrors {
 
     /// @notice A patient's keyring for `category` moved to `epoch`. `envelope` carries the new
     /// keyring secret sealed to the patient and to each remaining grantee (opaque to the chain).
-    event KeyringRotated(address indexed patient, uint8 indexed category, uint32 epoch, bytes32 publicKey, bytes envelope);
+    event KeyringRotated(
+        address indexed patient, uint8 indexed category, uint32 epoch, bytes32 publicKey, bytes envelope
+    );
 
     error InvalidPublicKey();
 

@@ -20,8 +20,9 @@ interface ISignedConsent is IMedLedgerErrors {
 
     /// @notice The consent nonce and the guardian nonce of (patient, counterparty) were bumped:
     /// every signed message for the pair issued before is void.
-    event NoncesCancelled(address indexed patient, address indexed counterparty, uint64 consentNonce,
-        uint64 guardianNonce);
+    event NoncesCancelled(
+        address indexed patient, address indexed counterparty, uint64 consentNonce, uint64 guardianNonce
+    );
 
     error SignatureExpired(uint256 deadline);
     error SignatureNotYetValid(uint256 issuedAt);
@@ -43,12 +44,8 @@ interface ISignedConsent is IMedLedgerErrors {
     ) external;
 
     /// @notice Relays the patient's signed Revoke.
-    function revokeBySig(
-        address patient,
-        address grantee,
-        Validity calldata validity,
-        bytes calldata signature
-    ) external;
+    function revokeBySig(address patient, address grantee, Validity calldata validity, bytes calldata signature)
+        external;
 
     /// @notice Relays the patient's signed AppointGuardian.
     function appointGuardianBySig(

@@ -56,8 +56,10 @@ def signer() -> Signer:
     choice = os.environ.get(ACCOUNT_ENV, "0" if is_development() else "")
     if choice.isdigit():
         if not is_development():
-            raise SystemExit(f"{ACCOUNT_ENV}={choice} names a development account; on a live network "
-                             "use a brownie keystore id or MEDLEDGER_PRIVATE_KEY")
+            raise SystemExit(
+                f"{ACCOUNT_ENV}={choice} names a development account; on a live network "
+                "use a brownie keystore id or MEDLEDGER_PRIVATE_KEY"
+            )
         # brownie's development accounts are unlocked in anvil, which derives them from the
         # well-known test mnemonic: medledger derives the same keys.
         dev = anvil_account(int(choice))

@@ -22,6 +22,8 @@ def main(admin: str = ""):
     deployer = signer()
     result = deploy(connection, deployer, admin=admin or None, directory=deployments_dir())
     entry = result.contracts[LEDGER_CONTRACT]
-    print(f"MedLedger at {result.ledger_address} on chain {result.chain_id} (admin {result.admin}, "
-          f"block {entry.block}, gas {entry.gas_used}); recorded in {deployments_dir()}/{result.chain_id}.json")
+    print(
+        f"MedLedger at {result.ledger_address} on chain {result.chain_id} (admin {result.admin}, "
+        f"block {entry.block}, gas {entry.gas_used}); recorded in {deployments_dir()}/{result.chain_id}.json"
+    )
     return result

@@ -25,8 +25,16 @@ def main(grantee: str = "", categories: str = "", purposes: str = "", permission
     purposes = purposes or os.environ.get("MEDLEDGER_PURPOSES", "treatment")
     permissions = permissions or os.environ.get("MEDLEDGER_PERMISSIONS", "read")
     days = float(days or os.environ.get("MEDLEDGER_DAYS", "30"))
-    receipt = grant(session(), grantee, categories=category_mask(categories), purposes=purpose_mask(purposes),
-                    permissions=int(permission(permissions)), expiry=timedelta(days=days))
-    print(f"granted {grantee}: {permissions} {categories} for {purposes}, {days:g} days "
-          f"(tx {receipt.tx_hash}, gas {receipt.gas_used})")
+    receipt = grant(
+        session(),
+        grantee,
+        categories=category_mask(categories),
+        purposes=purpose_mask(purposes),
+        permissions=int(permission(permissions)),
+        expiry=timedelta(days=days),
+    )
+    print(
+        f"granted {grantee}: {permissions} {categories} for {purposes}, {days:g} days "
+        f"(tx {receipt.tx_hash}, gas {receipt.gas_used})"
+    )
     return receipt

@@ -20,6 +20,8 @@ def main(patient: str = "", record_category: str = "", path: str = ""):
     chosen = category(record_category or os.environ["MEDLEDGER_CATEGORY"])
     path = path or os.environ["MEDLEDGER_FILE"]
     result = publish(session(), patient, chosen, path)
-    print(f"published {path} for {patient} as {chosen.name.lower()}: cid {result.cid} "
-          f"digest 0x{result.digest.hex()} (tx {result.tx_hash})")
+    print(
+        f"published {path} for {patient} as {chosen.name.lower()}: cid {result.cid} "
+        f"digest 0x{result.digest.hex()} (tx {result.tx_hash})"
+    )
     return result

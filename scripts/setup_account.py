@@ -15,6 +15,8 @@ from scripts._medledger import session
 def main(categories: str = ""):
     chosen = [category(name) for name in categories.split(",") if name.strip()]
     result = setup_account(session(), chosen)
-    print(f"encryption key {'published' if result.published_key else 'already published'}; "
-          f"keyrings created: {[c.name.lower() for c in chosen if c in result.created_keyrings] or 'none'}")
+    print(
+        f"encryption key {'published' if result.published_key else 'already published'}; "
+        f"keyrings created: {[c.name.lower() for c in chosen if c in result.created_keyrings] or 'none'}"
+    )
     return result

@@ -49,13 +49,24 @@ def main() -> int:
     config = Path.home() / ".brownie" / "network-config.yaml"
     settings = wanted_settings(args.port)
     entry = current_entry(config, args.id)
-    if entry is not None and entry.get("cmd") == CMD and entry.get("host") == HOST \
-            and entry.get("cmd_settings") == settings:
+    if (
+        entry is not None
+        and entry.get("cmd") == CMD
+        and entry.get("host") == HOST
+        and entry.get("cmd_settings") == settings
+    ):
         return 0
     fields = [f"cmd={CMD}", f"host={HOST}", *(f"{key}={value}" for key, value in settings.items())]
     if entry is None:
-        command = [args.brownie, "networks", "add", "development", args.id,
-                   "name=medledger anvil (node_modules)", *fields]
+        command = [
+            args.brownie,
+            "networks",
+            "add",
+            "development",
+            args.id,
+            "name=medledger anvil (node_modules)",
+            *fields,
+        ]
     else:
         command = [args.brownie, "networks", "modify", args.id, *fields]
     return subprocess.run(command, check=False).returncode

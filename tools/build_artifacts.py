@@ -46,7 +46,11 @@ def compile_contracts() -> dict[str, dict]:
     request = standard_json_input()
     completed = subprocess.run(
         ["node", str(SOLC), "--standard-json", "--base-path", str(ROOT)],
-        input=json.dumps(request), capture_output=True, text=True, check=False, cwd=ROOT,
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     if completed.returncode != 0:
         raise SystemExit(f"solc failed: {completed.stderr.strip()}")

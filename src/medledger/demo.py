@@ -46,18 +46,27 @@ def hba1c_observation(patient_ref: str) -> dict[str, Any]:
     return {
         "resourceType": "Observation",
         "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": "laboratory"}]}],
-        "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4",
-                             "display": "Hemoglobin A1c/Hemoglobin.total in Blood"}]},
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
+        ],
+        "code": {
+            "coding": [
+                {"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c/Hemoglobin.total in Blood"}
+            ]
+        },
         "subject": {"reference": patient_ref},
         "effectiveDateTime": "2026-11-20T09:30:00Z",
         "valueQuantity": {"value": 6.1, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"},
     }
 
 
-def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: Path | None = None,
-             report: Callable[[DemoStep], None] = lambda step: None) -> list[DemoStep]:
+def run_demo(
+    *,
+    rpc_url: str = EMBEDDED,
+    ipfs_api: str | None = None,
+    workdir: Path | None = None,
+    report: Callable[[DemoStep], None] = lambda step: None,
+) -> list[DemoStep]:
     """Run the story; `report` sees each step as it completes. Returns all steps."""
     steps: list[DemoStep] = []
 
@@ -77,8 +86,13 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
     store: BlobStore = KuboStore(ipfs_api) if ipfs_api else LocalBlockStore(workdir / "blocks")
     try:
         deployment = deploy(chain, admin)
-        done("Deployed MedLedger", chain=chain.endpoint, chain_id=chain.chain_id, address=deployment.ledger_address,
-             gas=deployment.contracts["MedLedger"].gas_used)
+        done(
+            "Deployed MedLedger",
+            chain=chain.endpoint,
+            chain_id=chain.chain_id,
+            address=deployment.ledger_address,
+            gas=deployment.contracts["MedLedger"].gas_used,
+        )
         ledger = MedLedger.from_deployment(chain, deployment)
         # Duties sit on separate accounts (enforced on chain): the admin appoints a registrar.
         ledger.as_signer(admin).providers.add_registrar(registrar_account.address)
@@ -94,22 +108,36 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
         setup_account(as_patient, [Category.LABS])
         setup_account(as_lab)
         setup_account(as_clinic)
-        done("Everyone published an X25519 key; the patient created a labs keyring",
-             patient=patient.address)
+        done("Everyone published an X25519 key; the patient created a labs keyring", patient=patient.address)
 
         labs, treatment = mask([Category.LABS]), mask([Purpose.TREAT])
-        grant(as_patient, lab.address, categories=labs, purposes=treatment, permissions=Permission.WRITE,
-              expiry=timedelta(days=365))
+        grant(
+            as_patient,
+            lab.address,
+            categories=labs,
+            purposes=treatment,
+            permissions=Permission.WRITE,
+            expiry=timedelta(days=365),
+        )
         observation = workdir / "hba1c.json"
         resource = hba1c_observation("Patient/example")
         validate_resource(resource, resource_type="Observation")  # only valid FHIR R4 is published
         observation.write_text(json.dumps(resource, indent=1))
         first = publish(as_lab, patient.address, Category.LABS, observation)
-        done("Lab published an encrypted FHIR R4 Observation (validated first)", cid=first.cid,
-             on_chain="sha2-256 digest + codec only")
+        done(
+            "Lab published an encrypted FHIR R4 Observation (validated first)",
+            cid=first.cid,
+            on_chain="sha2-256 digest + codec only",
+        )
 
-        receipt = grant(as_patient, clinic.address, categories=labs, purposes=treatment,
-                        permissions=Permission.READ, expiry=timedelta(days=30))
+        receipt = grant(
+            as_patient,
+            clinic.address,
+            categories=labs,
+            purposes=treatment,
+            permissions=Permission.READ,
+            expiry=timedelta(days=30),
+        )
         done("Patient granted the clinic: read labs, for treatment, 30 days", gas=receipt.gas_used)
 
         fetched = fetch(as_clinic, patient.address, first.digest, workdir / "clinic" / "hba1c.json")
@@ -118,18 +146,26 @@ def run_demo(*, rpc_url: str = EMBEDDED, ipfs_api: str | None = None, workdir: P
 
         receipt = revoke(as_patient, clinic.address)
         keyring = ledger.keys.keyring_of(patient.address, Category.LABS)  # (public key, epoch)
-        done("Patient revoked the clinic; the labs keyring moved to a new epoch", gas=receipt.gas_used,
-             keyring_epoch=keyring[1] if keyring else None)
+        done(
+            "Patient revoked the clinic; the labs keyring moved to a new epoch",
+            gas=receipt.gas_used,
+            keyring_epoch=keyring[1] if keyring else None,
+        )
 
         amended = {**resource, "valueQuantity": {**resource["valueQuantity"], "value": 5.8}}
         validate_resource(amended, resource_type="Observation")
         observation.write_text(json.dumps(amended, indent=1))
         second = publish(as_lab, patient.address, Category.LABS, observation)
-        has_access = ledger.consent.has_access(patient.address, clinic.address, Category.LABS, Purpose.TREAT,
-                                               Permission.READ)
+        has_access = ledger.consent.has_access(
+            patient.address, clinic.address, Category.LABS, Purpose.TREAT, Permission.READ
+        )
         readable = _clinic_can_decrypt(as_clinic, patient.address, second.digest, second.codec)
-        done("Lab published a new record after the revocation", cid=second.cid,
-             clinic_has_access=has_access, clinic_can_decrypt=readable)
+        done(
+            "Lab published a new record after the revocation",
+            cid=second.cid,
+            clinic_has_access=has_access,
+            clinic_can_decrypt=readable,
+        )
         return steps
     finally:
         store.close()

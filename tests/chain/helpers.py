@@ -18,7 +18,15 @@ def random_digest() -> bytes:
     return os.urandom(32)
 
 
-def grant_labs(patient_ledger: MedLedger, grantee: str, *, permissions: int = Permission.READ | Permission.WRITE,
-               expiry: timedelta = 30 * DAY, purposes: int = TREAT_MASK, categories: int = LABS_MASK):
-    return patient_ledger.consent.grant(grantee, categories=categories, purposes=purposes,
-                                        permissions=permissions, expiry=expiry)
+def grant_labs(
+    patient_ledger: MedLedger,
+    grantee: str,
+    *,
+    permissions: int = Permission.READ | Permission.WRITE,
+    expiry: timedelta = 30 * DAY,
+    purposes: int = TREAT_MASK,
+    categories: int = LABS_MASK,
+):
+    return patient_ledger.consent.grant(
+        grantee, categories=categories, purposes=purposes, permissions=permissions, expiry=expiry
+    )

@@ -48,10 +48,18 @@ def _assert_not_authorized(world, reader, digest, purpose=Purpose.TREAT):
 def test_a_grantee_logs_its_read_with_the_purpose(world):
     a = world.actors
     digest = _record(world)
-    grant_labs(world.ledger(a.patient), a.provider.address, permissions=Permission.READ,
-               purposes=mask([Purpose.TREAT, Purpose.HOPERAT]))
+    grant_labs(
+        world.ledger(a.patient),
+        a.provider.address,
+        permissions=Permission.READ,
+        purposes=mask([Purpose.TREAT, Purpose.HOPERAT]),
+    )
     assert _logged(world, _log(world, a.provider, digest, Purpose.HOPERAT)) == {
-        "patient": a.patient.address, "digest": digest, "accessor": a.provider.address, "purpose": Purpose.HOPERAT}
+        "patient": a.patient.address,
+        "digest": digest,
+        "accessor": a.provider.address,
+        "purpose": Purpose.HOPERAT,
+    }
 
 
 def test_the_patient_logs_reading_their_own_record(world):
@@ -178,15 +186,17 @@ def test_an_unknown_record_is_refused(world):
     a = world.actors
     digest = random_digest()
     error = _refusal(lambda: _log(world, a.patient, digest))
-    assert (error.error, error.arguments["patient"], error.arguments["digest"]) == \
-        ("UnknownRecord", a.patient.address, digest)
+    assert (error.error, error.arguments["patient"], error.arguments["digest"]) == (
+        "UnknownRecord",
+        a.patient.address,
+        digest,
+    )
 
 
 def test_a_record_of_another_patient_is_unknown_here(world):
     a = world.actors
     digest = _record(world)
-    error = _refusal(lambda: world.ledger(a.patient).records.log_access(a.other_patient.address, digest,
-                                                                        Purpose.TREAT))
+    error = _refusal(lambda: world.ledger(a.patient).records.log_access(a.other_patient.address, digest, Purpose.TREAT))
     assert error.error == "UnknownRecord"
 
 
@@ -209,8 +219,7 @@ def test_an_erased_record_is_refused_to_a_grantee_too(world):
 def test_an_amended_record_may_still_be_logged(world):
     a = world.actors
     digest = _record(world)
-    world.ledger(a.patient).records.add(a.patient.address, random_digest(), CODEC_RAW, Category.LABS,
-                                        supersedes=digest)
+    world.ledger(a.patient).records.add(a.patient.address, random_digest(), CODEC_RAW, Category.LABS, supersedes=digest)
     assert _logged(world, _log(world, a.patient, digest))["digest"] == digest
 
 
@@ -222,8 +231,9 @@ def test_an_unknown_purpose_is_refused_by_the_contract(world, purpose):
     a = world.actors
     digest = _record(world)
     ledger = world.ledger(a.patient)
-    error = _refusal(lambda: ledger.sender.send(a.patient, ledger.contract.functions.logAccess(
-        a.patient.address, digest, purpose)))
+    error = _refusal(
+        lambda: ledger.sender.send(a.patient, ledger.contract.functions.logAccess(a.patient.address, digest, purpose))
+    )
     assert (error.error, error.arguments["purpose"]) == ("InvalidPurpose", purpose)
 
 

@@ -34,8 +34,13 @@ class Cell:
         a = world.actors
         self.world = world
         self.signers = {
-            "admin": a.admin, "registrar": a.registrar, "active_provider": a.researcher,
-            "suspended_provider": a.suspended, "patient": a.patient, "grantee": a.provider, "stranger": a.stranger,
+            "admin": a.admin,
+            "registrar": a.registrar,
+            "active_provider": a.researcher,
+            "suspended_provider": a.suspended,
+            "patient": a.patient,
+            "grantee": a.provider,
+            "stranger": a.stranger,
         }
         registrar = world.ledger(a.registrar).providers
         patient = world.ledger(a.patient)
@@ -54,8 +59,14 @@ class Cell:
         a = self.world.actors
         reader = self.world.ledger().signed
         if kind == "Grant":
-            data = reader.grant_data(a.patient.address, a.researcher.address, categories=LABS_MASK,
-                                     purposes=TREAT_MASK, permissions=1, expiry=_later(self.world))
+            data = reader.grant_data(
+                a.patient.address,
+                a.researcher.address,
+                categories=LABS_MASK,
+                purposes=TREAT_MASK,
+                permissions=1,
+                expiry=_later(self.world),
+            )
         elif kind == "Revoke":
             data = reader.revoke_data(a.patient.address, a.provider.address)
         elif kind == "AppointGuardian":
@@ -79,83 +90,155 @@ EVERYONE: dict[str, str | None] = dict.fromkeys(ACTORS)
 
 # name -> (call builder, expected outcome per actor: None = allowed, else the custom error)
 MATRIX: dict[str, tuple[Callable[[MedLedger, Cell], Any], dict[str, str | None]]] = {
-    "grantRole": (lambda ledger, c: ledger.providers.add_registrar(c.world.actors.other_patient.address),
-                  _only("admin", refusal=UNAUTHORIZED)),
-    "revokeRole": (lambda ledger, c: ledger.providers.remove_registrar(c.world.actors.registrar.address),
-                   _only("admin", refusal=UNAUTHORIZED)),
-    "renounceRole": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.contract.functions.renounceRole(REGISTRAR_ROLE, ledger.signer.address)),
-                     EVERYONE),
-    "registerProvider": (lambda ledger, c: ledger.providers.register(c.world.actors.other_patient.address, ProviderKind.INSURER),
-                         _only("registrar", refusal=UNAUTHORIZED)),
-    "suspendProvider": (lambda ledger, c: ledger.providers.suspend(c.world.actors.researcher.address),
-                        _only("registrar", refusal=UNAUTHORIZED)),
-    "reinstateProvider": (lambda ledger, c: ledger.providers.reinstate(c.world.actors.suspended.address),
-                          _only("registrar", refusal=UNAUTHORIZED)),
+    "grantRole": (
+        lambda ledger, c: ledger.providers.add_registrar(c.world.actors.other_patient.address),
+        _only("admin", refusal=UNAUTHORIZED),
+    ),
+    "revokeRole": (
+        lambda ledger, c: ledger.providers.remove_registrar(c.world.actors.registrar.address),
+        _only("admin", refusal=UNAUTHORIZED),
+    ),
+    "renounceRole": (
+        lambda ledger, c: ledger.sender.send(
+            ledger.signer, ledger.contract.functions.renounceRole(REGISTRAR_ROLE, ledger.signer.address)
+        ),
+        EVERYONE,
+    ),
+    "registerProvider": (
+        lambda ledger, c: ledger.providers.register(c.world.actors.other_patient.address, ProviderKind.INSURER),
+        _only("registrar", refusal=UNAUTHORIZED),
+    ),
+    "suspendProvider": (
+        lambda ledger, c: ledger.providers.suspend(c.world.actors.researcher.address),
+        _only("registrar", refusal=UNAUTHORIZED),
+    ),
+    "reinstateProvider": (
+        lambda ledger, c: ledger.providers.reinstate(c.world.actors.suspended.address),
+        _only("registrar", refusal=UNAUTHORIZED),
+    ),
     "setEncryptionKey": (lambda ledger, c: ledger.keys.publish(b"\x07" * 32), EVERYONE),
     "rotateKeyring": (lambda ledger, c: ledger.keys.rotate_keyring(Category.LABS, b"\x08" * 32, b"sealed"), EVERYONE),
     "grant": (lambda ledger, c: grant_labs(ledger, _grant_target(ledger, c)), EVERYONE),
-    "revoke": (lambda ledger, c: ledger.consent.revoke(c.world.actors.provider.address),
-               _only("patient", refusal="NoConsent")),
-    "addRecord": (lambda ledger, c: ledger.records.add(c.world.actors.patient.address, random_digest(), CODEC_RAW, Category.LABS),
-                  _only("patient", "grantee", refusal="NotAuthorized")),
+    "revoke": (
+        lambda ledger, c: ledger.consent.revoke(c.world.actors.provider.address),
+        _only("patient", refusal="NoConsent"),
+    ),
+    "addRecord": (
+        lambda ledger, c: ledger.records.add(c.world.actors.patient.address, random_digest(), CODEC_RAW, Category.LABS),
+        _only("patient", "grantee", refusal="NotAuthorized"),
+    ),
     "eraseRecord": (lambda ledger, c: ledger.records.erase(c.record), _only("patient", refusal="UnknownRecord")),
-    "multicall": (lambda ledger, c: ledger.multicall([ledger.consent.revoke_call(c.world.actors.provider.address)]),
-                  _only("patient", refusal="NoConsent")),
-    "grantFor": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.consent.grant_call(
-                     c.world.actors.researcher.address, categories=LABS_MASK, purposes=TREAT_MASK, permissions=1,
-                     expiry=_later(c.world), patient=c.world.actors.patient.address)),
-                 _only("patient", refusal="NotGuardian")),
-    "revokeFor": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.consent.revoke_call(
-                      c.world.actors.provider.address, patient=c.world.actors.patient.address)),
-                  _only("patient", refusal="NotGuardian")),
-    "rotateKeyringFor": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.keys.rotate_keyring_call(
-                             Category.LABS, b"\x09" * 32, b"", patient=c.world.actors.patient.address)),
-                         _only("patient", refusal="NotGuardian")),
-    "appointGuardian": (lambda ledger, c: ledger.guardians.appoint(c.world.actors.patient.address, c.world.actors.stranger.address
-                                                         if ledger.signer.address != c.world.actors.stranger.address
-                                                         else c.world.actors.admin.address, until=_later(c.world)),
-                        _only("patient", refusal="MayNotAppoint")),
-    "removeGuardian": (lambda ledger, c: ledger.guardians.remove(c.world.actors.patient.address, c.guardian),
-                       _only("patient", refusal="MayNotAppoint")),
-    "breakGlass": (lambda ledger, c: ledger.emergency.break_glass(c.world.actors.patient.address, EmergencyReason.OTHER),
-                   {"admin": "UnknownProvider", "registrar": "UnknownProvider",
-                    "active_provider": "ProviderKindNotAllowed", "suspended_provider": "ProviderNotActive",
-                    "patient": "UnknownProvider", "grantee": "EmergencyAccessAlreadyOpen",
-                    "stranger": "UnknownProvider"}),
-    "closeEmergencyAccess": (lambda ledger, c: ledger.emergency.close(c.world.actors.patient.address,
-                                                            c.world.actors.provider.address),
-                             _only("patient", "grantee", refusal="NotGuardian")),
+    "multicall": (
+        lambda ledger, c: ledger.multicall([ledger.consent.revoke_call(c.world.actors.provider.address)]),
+        _only("patient", refusal="NoConsent"),
+    ),
+    "grantFor": (
+        lambda ledger, c: ledger.sender.send(
+            ledger.signer,
+            ledger.consent.grant_call(
+                c.world.actors.researcher.address,
+                categories=LABS_MASK,
+                purposes=TREAT_MASK,
+                permissions=1,
+                expiry=_later(c.world),
+                patient=c.world.actors.patient.address,
+            ),
+        ),
+        _only("patient", refusal="NotGuardian"),
+    ),
+    "revokeFor": (
+        lambda ledger, c: ledger.sender.send(
+            ledger.signer,
+            ledger.consent.revoke_call(c.world.actors.provider.address, patient=c.world.actors.patient.address),
+        ),
+        _only("patient", refusal="NotGuardian"),
+    ),
+    "rotateKeyringFor": (
+        lambda ledger, c: ledger.sender.send(
+            ledger.signer,
+            ledger.keys.rotate_keyring_call(Category.LABS, b"\x09" * 32, b"", patient=c.world.actors.patient.address),
+        ),
+        _only("patient", refusal="NotGuardian"),
+    ),
+    "appointGuardian": (
+        lambda ledger, c: ledger.guardians.appoint(
+            c.world.actors.patient.address,
+            c.world.actors.stranger.address
+            if ledger.signer.address != c.world.actors.stranger.address
+            else c.world.actors.admin.address,
+            until=_later(c.world),
+        ),
+        _only("patient", refusal="MayNotAppoint"),
+    ),
+    "removeGuardian": (
+        lambda ledger, c: ledger.guardians.remove(c.world.actors.patient.address, c.guardian),
+        _only("patient", refusal="MayNotAppoint"),
+    ),
+    "breakGlass": (
+        lambda ledger, c: ledger.emergency.break_glass(c.world.actors.patient.address, EmergencyReason.OTHER),
+        {
+            "admin": "UnknownProvider",
+            "registrar": "UnknownProvider",
+            "active_provider": "ProviderKindNotAllowed",
+            "suspended_provider": "ProviderNotActive",
+            "patient": "UnknownProvider",
+            "grantee": "EmergencyAccessAlreadyOpen",
+            "stranger": "UnknownProvider",
+        },
+    ),
+    "closeEmergencyAccess": (
+        lambda ledger, c: ledger.emergency.close(c.world.actors.patient.address, c.world.actors.provider.address),
+        _only("patient", "grantee", refusal="NotGuardian"),
+    ),
     "setEmergencyPreferences": (lambda ledger, c: ledger.emergency.set_preferences(opt_out=True), EVERYONE),
-    "releaseEmergencyKeys": (lambda ledger, c: ledger.emergency.release_keys(c.world.actors.patient.address,
-                                                                   c.world.actors.provider.address, b"sealed"),
-                             _only("stranger", refusal=UNAUTHORIZED)),
-    "logAccess": (lambda ledger, c: ledger.records.log_access(c.world.actors.patient.address, c.record, Purpose.TREAT),
-                  _only("patient", "grantee", refusal="NotAuthorized")),
+    "releaseEmergencyKeys": (
+        lambda ledger, c: ledger.emergency.release_keys(
+            c.world.actors.patient.address, c.world.actors.provider.address, b"sealed"
+        ),
+        _only("stranger", refusal=UNAUTHORIZED),
+    ),
+    "logAccess": (
+        lambda ledger, c: ledger.records.log_access(c.world.actors.patient.address, c.record, Purpose.TREAT),
+        _only("patient", "grantee", refusal="NotAuthorized"),
+    ),
     "grantBySig": (lambda ledger, c: ledger.signed.relay(c.signed("Grant")), EVERYONE),
     "revokeBySig": (lambda ledger, c: ledger.signed.relay(c.signed("Revoke")), EVERYONE),
     "appointGuardianBySig": (lambda ledger, c: ledger.signed.relay(c.signed("AppointGuardian")), EVERYONE),
     "removeGuardianBySig": (lambda ledger, c: ledger.signed.relay(c.signed("RemoveGuardian")), EVERYONE),
     "cancelNonces": (lambda ledger, c: ledger.signed.cancel_nonces(c.world.actors.provider.address), EVERYONE),
     "cancelNoncesBySig": (lambda ledger, c: ledger.signed.relay(c.signed("CancelNonces")), EVERYONE),
-    "withdrawProvider": (lambda ledger, c: ledger.providers.withdraw(c.world.actors.researcher.address),
-                         _only("registrar", refusal=UNAUTHORIZED)),
-    "setProviderKind": (lambda ledger, c: ledger.providers.set_kind(c.world.actors.researcher.address,
-                                                                    ProviderKind.INSURER),
-                        _only("registrar", refusal=UNAUTHORIZED)),
+    "withdrawProvider": (
+        lambda ledger, c: ledger.providers.withdraw(c.world.actors.researcher.address),
+        _only("registrar", refusal=UNAUTHORIZED),
+    ),
+    "setProviderKind": (
+        lambda ledger, c: ledger.providers.set_kind(c.world.actors.researcher.address, ProviderKind.INSURER),
+        _only("registrar", refusal=UNAUTHORIZED),
+    ),
     "pause": (lambda ledger, c: ledger.providers.pause(), _only(refusal=UNAUTHORIZED)),
     "unpause": (lambda ledger, c: ledger.providers.unpause(), _only(refusal=UNAUTHORIZED)),
-    "beginDefaultAdminTransfer": (lambda ledger, c: ledger.providers.begin_admin_transfer(
-                                      c.world.actors.other_patient.address), _only("admin", refusal=UNAUTHORIZED)),
-    "cancelDefaultAdminTransfer": (lambda ledger, c: ledger.providers.cancel_admin_transfer(),
-                                   _only("admin", refusal=UNAUTHORIZED)),
-    "acceptDefaultAdminTransfer": (lambda ledger, c: ledger.providers.accept_admin_transfer(),
-                                   _only(refusal="AccessControlInvalidDefaultAdmin")),
-    "changeDefaultAdminDelay": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.contract.functions
-                                                                     .changeDefaultAdminDelay(3 * 86400)),
-                                _only("admin", refusal=UNAUTHORIZED)),
-    "rollbackDefaultAdminDelay": (lambda ledger, c: ledger.sender.send(ledger.signer, ledger.contract.functions
-                                                                       .rollbackDefaultAdminDelay()),
-                                  _only("admin", refusal=UNAUTHORIZED)),
+    "beginDefaultAdminTransfer": (
+        lambda ledger, c: ledger.providers.begin_admin_transfer(c.world.actors.other_patient.address),
+        _only("admin", refusal=UNAUTHORIZED),
+    ),
+    "cancelDefaultAdminTransfer": (
+        lambda ledger, c: ledger.providers.cancel_admin_transfer(),
+        _only("admin", refusal=UNAUTHORIZED),
+    ),
+    "acceptDefaultAdminTransfer": (
+        lambda ledger, c: ledger.providers.accept_admin_transfer(),
+        _only(refusal="AccessControlInvalidDefaultAdmin"),
+    ),
+    "changeDefaultAdminDelay": (
+        lambda ledger, c: ledger.sender.send(
+            ledger.signer, ledger.contract.functions.changeDefaultAdminDelay(3 * 86400)
+        ),
+        _only("admin", refusal=UNAUTHORIZED),
+    ),
+    "rollbackDefaultAdminDelay": (
+        lambda ledger, c: ledger.sender.send(ledger.signer, ledger.contract.functions.rollbackDefaultAdminDelay()),
+        _only("admin", refusal=UNAUTHORIZED),
+    ),
 }
 
 
@@ -195,6 +278,9 @@ def test_access_matrix(cell, world, function: str, actor: str) -> None:
 def test_matrix_covers_every_state_changing_function() -> None:
     from medledger.chain.artifacts import load_artifact
 
-    mutating = {item["name"] for item in load_artifact("MedLedger").abi
-                if item["type"] == "function" and item["stateMutability"] not in ("view", "pure")}
+    mutating = {
+        item["name"]
+        for item in load_artifact("MedLedger").abi
+        if item["type"] == "function" and item["stateMutability"] not in ("view", "pure")
+    }
     assert mutating == set(MATRIX)

@@ -51,6 +51,7 @@ def quick_keystore(tmp_path: Path) -> tuple[Path, str]:
 
 # -- keystore files -----------------------------------------------------------------------------
 
+
 def test_new_keystore_round_trips_through_from_keystore(keystore):
     path, created = keystore
     unlocked = from_keystore(path, PASSWORD)
@@ -167,6 +168,7 @@ def test_keystore_address_of_a_malformed_file_raises_account_error(tmp_path, con
 
 # -- environment variable -----------------------------------------------------------------------
 
+
 def test_from_environment_loads_the_key_in_the_variable(monkeypatch):
     monkeypatch.setenv(PRIVATE_KEY_ENV, "0x" + ANVIL_KEY_0)
     assert from_environment().address == ANVIL_ADDRESS_0
@@ -211,6 +213,7 @@ def test_malformed_key_error_does_not_echo_the_value(monkeypatch):
 
 
 # -- anvil dev accounts and what signers print --------------------------------------------------
+
 
 def test_anvil_account_0_is_the_well_known_first_dev_account():
     assert anvil_account(0).address == ANVIL_ADDRESS_0

@@ -185,24 +185,38 @@ def test_record_whose_address_holds_other_code_is_refused(world, recorded):
         deploy(world.chain, world.actors.admin, directory=directory)
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b'{"chainId": 31337', b"\xff\xfe\x00"],
-                         ids=["empty", "not-json", "truncated", "binary"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{not json", b'{"chainId": 31337', b"\xff\xfe\x00"],
+    ids=["empty", "not-json", "truncated", "binary"],
+)
 def test_malformed_json_record_is_refused(world, tmp_path, content):
     deployment_path(tmp_path, 31337).write_bytes(content)
     with pytest.raises(DeploymentError, match="is not valid JSON"):
         deploy(world.chain, world.actors.admin, directory=tmp_path)
 
 
-@pytest.mark.parametrize("change", [
-    lambda data: data.pop("chainId"),
-    lambda data: data.update(chainId="mainnet"),
-    lambda data: data.update(contracts={}),
-    lambda data: data.update(contracts=[]),
-    lambda data: data["contracts"][LEDGER_CONTRACT].pop("address"),
-    lambda data: data["contracts"][LEDGER_CONTRACT].update(address="0xnot-an-address"),
-    lambda data: data["contracts"][LEDGER_CONTRACT].update(colour="blue"),
-], ids=["no-chain-id", "chain-id-not-a-number", "no-ledger", "contracts-a-list", "no-address",
-        "bad-address", "unknown-field"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda data: data.pop("chainId"),
+        lambda data: data.update(chainId="mainnet"),
+        lambda data: data.update(contracts={}),
+        lambda data: data.update(contracts=[]),
+        lambda data: data["contracts"][LEDGER_CONTRACT].pop("address"),
+        lambda data: data["contracts"][LEDGER_CONTRACT].update(address="0xnot-an-address"),
+        lambda data: data["contracts"][LEDGER_CONTRACT].update(colour="blue"),
+    ],
+    ids=[
+        "no-chain-id",
+        "chain-id-not-a-number",
+        "no-ledger",
+        "contracts-a-list",
+        "no-address",
+        "bad-address",
+        "unknown-field",
+    ],
+)
 def test_malformed_record_is_refused(world, recorded, change):
     directory, _ = recorded
     _rewrite(directory, 31337, change)
@@ -233,6 +247,7 @@ def test_the_deployment_record_is_readable_by_everyone(world, recorded):
 
 
 # -- a deployment interrupted while it waits for its receipt --------------------------------------
+
 
 @pytest.fixture(scope="module")
 def unmined_anvil():

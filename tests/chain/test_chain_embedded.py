@@ -35,8 +35,9 @@ class Flow:
         return MedLedger.from_deployment(self.chain, self.deployment, signer=signer)
 
     def labs_for_treatment(self, permission: Permission) -> bool:
-        return self.ledger().consent.has_access(self.patient.address, self.clinician.address,
-                                                Category.LABS, Purpose.TREAT, permission)
+        return self.ledger().consent.has_access(
+            self.patient.address, self.clinician.address, Category.LABS, Purpose.TREAT, permission
+        )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,9 @@ def flow() -> Flow:
     ledger = MedLedger.from_deployment(chain, deployment)
     ledger.as_signer(admin).providers.add_registrar(registrar.address)
     ledger.as_signer(registrar).providers.register(clinician.address, ProviderKind.CLINICIAN)
-    ledger.as_signer(patient).consent.grant(clinician.address, categories=LABS_MASK, purposes=TREAT_MASK,
-                                            permissions=Permission.READ, expiry=THIRTY_DAYS)
+    ledger.as_signer(patient).consent.grant(
+        clinician.address, categories=LABS_MASK, purposes=TREAT_MASK, permissions=Permission.READ, expiry=THIRTY_DAYS
+    )
     record = random_digest()
     ledger.as_signer(patient).records.add(patient.address, record, CODEC_RAW, Category.LABS)
     return Flow(chain, deployment, admin, registrar, clinician, patient, stranger, record)
@@ -110,16 +112,18 @@ def test_read_grant_does_not_cover_another_purpose_or_category(embedded):
 
 def test_refused_call_raises_the_decoded_custom_error_class(embedded):
     with pytest.raises(revert_class("NotAuthorized")) as caught:
-        embedded.ledger(embedded.stranger).records.add(embedded.patient.address, random_digest(), CODEC_RAW,
-                                                       Category.LABS)
+        embedded.ledger(embedded.stranger).records.add(
+            embedded.patient.address, random_digest(), CODEC_RAW, Category.LABS
+        )
     assert isinstance(caught.value, ContractRevertError)
     assert caught.value.arguments == {"account": embedded.stranger.address}
 
 
 def test_read_only_grantee_adding_a_record_is_refused(embedded):
     with pytest.raises(revert_class("NotAuthorized")):
-        embedded.ledger(embedded.clinician).records.add(embedded.patient.address, random_digest(), CODEC_RAW,
-                                                        Category.LABS)
+        embedded.ledger(embedded.clinician).records.add(
+            embedded.patient.address, random_digest(), CODEC_RAW, Category.LABS
+        )
 
 
 def test_time_travel_past_expiry_ends_access(embedded):

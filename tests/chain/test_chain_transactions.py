@@ -43,6 +43,7 @@ def _pending_nonce(chain, address: str) -> int:
 
 # -- funds ----------------------------------------------------------------------------------------
 
+
 def test_unfunded_account_sending_raises_insufficient_funds_naming_the_account(world):
     pauper = _fresh_signer()
     with pytest.raises(InsufficientFundsError) as caught:
@@ -77,6 +78,7 @@ def test_account_funded_for_less_than_the_fee_cap_is_refused_before_sending(worl
 
 # -- chains ---------------------------------------------------------------------------------------
 
+
 def test_require_chain_id_of_another_chain_raises_wrong_chain(anvil_chain):
     with pytest.raises(WrongChainError, match="serves chain 31337, expected chain 1") as caught:
         anvil_chain.require_chain_id(1)
@@ -99,6 +101,7 @@ def test_funding_from_a_faucet_is_refused_on_a_real_node(anvil_chain):
 
 
 # -- connections ----------------------------------------------------------------------------------
+
 
 def test_connecting_to_a_port_nobody_listens_on_names_the_url():
     url = f"http://127.0.0.1:{free_loopback_port()}"
@@ -146,6 +149,7 @@ def test_connecting_to_a_server_that_is_not_an_rpc_node_names_the_url(not_an_rpc
 
 # -- pending, confirmed and failed transactions --------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def manual_anvil() -> Iterator[tuple[AnvilNode, MedLedger]]:
     """An anvil that mines only on demand, with MedLedger deployed on it."""
@@ -192,8 +196,12 @@ def interval_anvil() -> Iterator[MedLedger]:
 
 
 def test_send_waits_for_the_requested_confirmations(interval_anvil):
-    ledger = MedLedger(interval_anvil.chain, interval_anvil.address, signer=anvil_account(3),
-                       policy=TxPolicy(confirmations=3, poll_interval=0.05, receipt_timeout=10))
+    ledger = MedLedger(
+        interval_anvil.chain,
+        interval_anvil.address,
+        signer=anvil_account(3),
+        policy=TxPolicy(confirmations=3, poll_interval=0.05, receipt_timeout=10),
+    )
     receipt = ledger.keys.publish(PUBLIC_KEY)
     assert ledger.chain.w3.eth.block_number - receipt.block_number + 1 >= 3
     assert ledger.keys.encryption_key_of(anvil_account(3).address) == PUBLIC_KEY
@@ -208,18 +216,24 @@ def test_receipt_names_the_transaction_hash_with_0x(world):
 def _send_without_estimation(ledger: MedLedger, signer: Signer, function, gas: int = 300_000):
     """Sign and send `function` with an explicit gas limit, so the node mines it even if it reverts."""
     chain = ledger.chain
-    built = function.build_transaction({
-        "from": signer.address, "gas": gas, "chainId": chain.chain_id,
-        "nonce": _pending_nonce(chain, signer.address), **ledger.sender._fees(),
-    })
+    built = function.build_transaction(
+        {
+            "from": signer.address,
+            "gas": gas,
+            "chainId": chain.chain_id,
+            "nonce": _pending_nonce(chain, signer.address),
+            **ledger.sender._fees(),
+        }
+    )
     return chain.w3.eth.send_raw_transaction(signer.sign_transaction(built)), built
 
 
 def test_mined_but_reverted_transaction_is_decoded_to_its_custom_error(world):
     a = world.actors
     ledger = world.ledger(a.stranger)
-    function = ledger.contract.functions.addRecord(a.patient.address, random_digest(), CODEC_RAW, Category.LABS,
-                                                   b"\x00" * 32)
+    function = ledger.contract.functions.addRecord(
+        a.patient.address, random_digest(), CODEC_RAW, Category.LABS, b"\x00" * 32
+    )
     tx_hash, built = _send_without_estimation(ledger, a.stranger, function)
     assert world.chain.w3.eth.get_transaction_receipt(tx_hash)["status"] == 0  # mined, failed
     with pytest.raises(revert_class("NotAuthorized")) as caught:
@@ -242,8 +256,9 @@ def test_node_refusing_a_stale_nonce_is_reported_as_a_nonce_problem(world):
     ledger = world.ledger(a.patient)
     ledger.keys.publish(PUBLIC_KEY)  # nonce 0 is now used
     function = ledger.contract.functions.setEncryptionKey(PUBLIC_KEY)
-    built = function.build_transaction({"from": a.patient.address, "gas": 100_000, "chainId": 31337, "nonce": 0,
-                                        **ledger.sender._fees()})
+    built = function.build_transaction(
+        {"from": a.patient.address, "gas": 100_000, "chainId": 31337, "nonce": 0, **ledger.sender._fees()}
+    )
     with pytest.raises(Exception) as raw:
         world.chain.w3.eth.send_raw_transaction(a.patient.sign_transaction(built))
     refusal = ledger.sender._refusal(raw.value, a.patient.address)
@@ -253,8 +268,9 @@ def test_node_refusing_a_stale_nonce_is_reported_as_a_nonce_problem(world):
 
 def test_waiting_for_confirmations_on_a_stalled_chain_gives_up(manual_anvil):
     _, ledger = manual_anvil
-    sender = MedLedger(ledger.chain, ledger.address, policy=TxPolicy(confirmations=2, receipt_timeout=0.5,
-                                                                     poll_interval=0.05)).sender
+    sender = MedLedger(
+        ledger.chain, ledger.address, policy=TxPolicy(confirmations=2, receipt_timeout=0.5, poll_interval=0.05)
+    ).sender
     started = time.monotonic()
     with pytest.raises(TransactionFailedError, match="did not reach 2 confirmations"):
         sender._await_confirmations(ledger.chain.w3.eth.block_number)

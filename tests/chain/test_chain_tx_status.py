@@ -74,7 +74,8 @@ def test_a_transaction_in_the_pool_is_pending(sender: TransactionSender) -> None
 
 
 def test_a_transaction_in_a_block_is_mined_and_wait_for_returns_its_receipt(
-        sender: TransactionSender, node: AnvilNode) -> None:
+    sender: TransactionSender, node: AnvilNode
+) -> None:
     sent = _left_pending(sender)
     node.rpc("evm_mine")
 
@@ -83,7 +84,8 @@ def test_a_transaction_in_a_block_is_mined_and_wait_for_returns_its_receipt(
 
 
 def test_a_transaction_the_node_forgot_whose_nonce_is_unused_is_dropped(
-        sender: TransactionSender, node: AnvilNode) -> None:
+    sender: TransactionSender, node: AnvilNode
+) -> None:
     sent = _left_pending(sender)
     node.rpc("anvil_dropTransaction", [sent.tx_hash])
 
@@ -91,7 +93,8 @@ def test_a_transaction_the_node_forgot_whose_nonce_is_unused_is_dropped(
 
 
 def test_a_transaction_whose_nonce_another_transaction_used_is_replaced(
-        sender: TransactionSender, node: AnvilNode) -> None:
+    sender: TransactionSender, node: AnvilNode
+) -> None:
     sent = _left_pending(sender)
     node.rpc("anvil_dropTransaction", [sent.tx_hash])
     with pytest.raises(TransactionFailedError, match="still pending"):
@@ -102,7 +105,8 @@ def test_a_transaction_whose_nonce_another_transaction_used_is_replaced(
 
 
 def test_cancel_replaces_a_pending_transaction_with_the_same_nonce(
-        sender: TransactionSender, node: AnvilNode, chain: Chain) -> None:
+    sender: TransactionSender, node: AnvilNode, chain: Chain
+) -> None:
     sent = _left_pending(sender)
     with pytest.raises(TransactionFailedError, match="still pending"):
         sender.cancel(ALICE, sent.nonce)
@@ -118,12 +122,19 @@ def test_waiting_for_a_transaction_the_node_does_not_know_is_refused(sender: Tra
 
 
 def test_a_transaction_mined_but_failed_is_reverted(sender: TransactionSender, node: AnvilNode, chain: Chain) -> None:
-    reverting = {"from": ALICE.address, "data": "0x60006000fd", "gas": 100_000, "nonce": 0,  # init code: REVERT
-                 "chainId": chain.chain_id, **sender._fees()}
+    reverting = {
+        "from": ALICE.address,
+        "data": "0x60006000fd",
+        "gas": 100_000,
+        "nonce": 0,  # init code: REVERT
+        "chainId": chain.chain_id,
+        **sender._fees(),
+    }
     tx_hash = chain.w3.eth.send_raw_transaction(ALICE.sign_transaction(reverting))
     node.rpc("evm_mine")
 
-    status = sender.status(SentTransaction(tx_hash="0x" + bytes(tx_hash).hex(), sender=ALICE.address, nonce=0,
-                                           chain_id=chain.chain_id))
+    status = sender.status(
+        SentTransaction(tx_hash="0x" + bytes(tx_hash).hex(), sender=ALICE.address, nonce=0, chain_id=chain.chain_id)
+    )
 
     assert status is TxStatus.REVERTED

@@ -13,8 +13,9 @@ from .helpers import DAY, LABS_MASK, TREAT_MASK, grant_labs
 
 def _access(world, category=Category.LABS, purpose=Purpose.TREAT, permission=Permission.READ, grantee=None):
     a = world.actors
-    return world.ledger().consent.has_access(a.patient.address, grantee or a.provider.address, category, purpose,
-                                             permission)
+    return world.ledger().consent.has_access(
+        a.patient.address, grantee or a.provider.address, category, purpose, permission
+    )
 
 
 def _warp(world, seconds: int) -> None:
@@ -114,15 +115,26 @@ def test_reinstatement_does_not_revive_an_expired_consent(world):
 
 
 def test_patient_always_has_access_to_own_records(world):
-    assert _access(world, grantee=world.actors.patient.address, category=Category.GENOMICS,
-                   purpose=Purpose.PATRQT, permission=Permission.WRITE)
+    assert _access(
+        world,
+        grantee=world.actors.patient.address,
+        category=Category.GENOMICS,
+        purpose=Purpose.PATRQT,
+        permission=Permission.WRITE,
+    )
 
 
 def test_grant_emits_event_with_terms_and_envelope(world):
     a = world.actors
     patient = world.ledger(a.patient)
-    receipt = patient.consent.grant(a.provider.address, categories=LABS_MASK, purposes=TREAT_MASK,
-                                    permissions=Permission.READ, expiry=DAY, envelope=b"\x01sealed")
+    receipt = patient.consent.grant(
+        a.provider.address,
+        categories=LABS_MASK,
+        purposes=TREAT_MASK,
+        permissions=Permission.READ,
+        expiry=DAY,
+        envelope=b"\x01sealed",
+    )
     (event,) = patient.events("ConsentGranted", from_block=receipt.block_number, patient=a.patient.address)
     assert event.args.grantee == a.provider.address
     assert event.args.categories == LABS_MASK
@@ -131,23 +143,28 @@ def test_grant_emits_event_with_terms_and_envelope(world):
 
 # --- bad input: refused on chain by name (raw calls bypass the client's own checks) ------------
 
+
 def _raw_grant(world, grantee, categories=LABS_MASK, purposes=TREAT_MASK, permissions=1, expiry=None):
     ledger = world.ledger(world.actors.patient)
     now = world.chain.now()
     expiry = now + 86400 if expiry is None else expiry
-    return ledger.sender.send(ledger.signer, ledger.contract.functions.grant(
-        grantee, categories, purposes, permissions, expiry, b""))
+    return ledger.sender.send(
+        ledger.signer, ledger.contract.functions.grant(grantee, categories, purposes, permissions, expiry, b"")
+    )
 
 
-@pytest.mark.parametrize(("change", "error"), [
-    ({"grantee": "0x" + "00" * 20}, "ZeroAddress"),
-    ({"categories": 0}, "EmptyCategories"),
-    ({"purposes": 0}, "InvalidPurposes"),
-    ({"purposes": 1 << 7}, "InvalidPurposes"),
-    ({"permissions": 0}, "InvalidPermissions"),
-    ({"permissions": 4}, "InvalidPermissions"),
-    ({"expiry": 1}, "ExpiryNotInFuture"),
-])
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"grantee": "0x" + "00" * 20}, "ZeroAddress"),
+        ({"categories": 0}, "EmptyCategories"),
+        ({"purposes": 0}, "InvalidPurposes"),
+        ({"purposes": 1 << 7}, "InvalidPurposes"),
+        ({"permissions": 0}, "InvalidPermissions"),
+        ({"permissions": 4}, "InvalidPermissions"),
+        ({"expiry": 1}, "ExpiryNotInFuture"),
+    ],
+)
 def test_contract_refuses_malformed_grant_by_name(world, change, error):
     args = {"grantee": world.actors.provider.address, **change}
     with pytest.raises(ContractRevertError) as caught:
@@ -180,12 +197,15 @@ def test_refused_grant_changes_nothing(world):
     assert not world.ledger().consent.get(a.patient.address, a.suspended.address).exists
 
 
-@pytest.mark.parametrize(("kwargs", "fragment"), [
-    ({"categories": 0}, "category mask"),
-    ({"purposes": 0}, "purpose mask"),
-    ({"permissions": 0}, "permissions"),
-    ({"expiry": 1}, "not in the future"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"categories": 0}, "category mask"),
+        ({"purposes": 0}, "purpose mask"),
+        ({"permissions": 0}, "permissions"),
+        ({"expiry": 1}, "not in the future"),
+    ],
+)
 def test_client_refuses_bad_grant_before_sending(world, kwargs, fragment):
     a = world.actors
     patient = world.ledger(a.patient)
@@ -204,11 +224,14 @@ def test_client_refuses_address_with_bad_checksum(world):
         grant_labs(world.ledger(a.patient), broken)
 
 
-@pytest.mark.parametrize(("args", "error"), [
-    ((64, 0, 1), "InvalidCategory"),
-    ((1, 7, 1), "InvalidPurpose"),
-    ((1, 0, 3), "InvalidPermission"),
-])
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((64, 0, 1), "InvalidCategory"),
+        ((1, 7, 1), "InvalidPurpose"),
+        ((1, 0, 3), "InvalidPermission"),
+    ],
+)
 def test_has_access_refuses_out_of_range_questions(world, args, error):
     a = world.actors
     with pytest.raises(ContractRevertError) as caught:

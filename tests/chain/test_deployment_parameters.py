@@ -60,17 +60,28 @@ def test_valid_parameters_deploy(world):
     assert receipt.raw["contractAddress"]
 
 
-@pytest.mark.parametrize("changes", [
-    {"admin_delay_seconds": 0}, {"max_consent_seconds": 0}, {"max_guardian_term_seconds": 0},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"admin_delay_seconds": 0},
+        {"max_consent_seconds": 0},
+        {"max_guardian_term_seconds": 0},
+    ],
+)
 def test_python_settings_refuse_a_bad_parameter_before_sending(changes):
     with pytest.raises(DeploymentError):
         LedgerSettings(**changes)
 
 
-@pytest.mark.parametrize("changes", [
-    {"window_seconds": 8 * DAY}, {"cooldown_seconds": 0}, {"provider_kinds": 1 << 6}, {"default_categories": 0},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"window_seconds": 8 * DAY},
+        {"cooldown_seconds": 0},
+        {"provider_kinds": 1 << 6},
+        {"default_categories": 0},
+    ],
+)
 def test_python_emergency_policy_refuses_a_bad_parameter_before_sending(changes):
     with pytest.raises(DeploymentError):
         EmergencyPolicy(**changes)
@@ -80,10 +91,19 @@ def test_the_deployed_settings_are_the_python_defaults(world):
     ledger = world.ledger()
     f = ledger.contract.functions
     defaults = LedgerSettings()
-    assert (int(f.defaultAdminDelay().call()), int(f.emergencyWindow().call()), int(f.emergencyCooldown().call()),
-            int(f.maxConsentDuration().call()), int(f.maxGuardianTerm().call())) == \
-        (defaults.admin_delay_seconds, defaults.emergency.window_seconds, defaults.emergency.cooldown_seconds,
-         defaults.max_consent_seconds, defaults.max_guardian_term_seconds)
+    assert (
+        int(f.defaultAdminDelay().call()),
+        int(f.emergencyWindow().call()),
+        int(f.emergencyCooldown().call()),
+        int(f.maxConsentDuration().call()),
+        int(f.maxGuardianTerm().call()),
+    ) == (
+        defaults.admin_delay_seconds,
+        defaults.emergency.window_seconds,
+        defaults.emergency.cooldown_seconds,
+        defaults.max_consent_seconds,
+        defaults.max_guardian_term_seconds,
+    )
 
 
 @pytest.mark.parametrize("name", ["MedLedger", "KeyReleaseServices"])

@@ -30,11 +30,18 @@ def _break_glass(world, provider=None, reason=EmergencyReason.UNCONSCIOUS, patie
     return world.ledger(provider or a.provider).emergency.break_glass((patient or a.patient).address, reason)
 
 
-def _reads(world, category=Category.ALLERGIES, purpose=Purpose.ETREAT, permission=Permission.READ, provider=None,
-           ledger: MedLedger | None = None) -> bool:
+def _reads(
+    world,
+    category=Category.ALLERGIES,
+    purpose=Purpose.ETREAT,
+    permission=Permission.READ,
+    provider=None,
+    ledger: MedLedger | None = None,
+) -> bool:
     a = world.actors
-    return (ledger or world.ledger()).consent.has_access(a.patient.address, (provider or a.provider).address,
-                                                         category, purpose, permission)
+    return (ledger or world.ledger()).consent.has_access(
+        a.patient.address, (provider or a.provider).address, category, purpose, permission
+    )
 
 
 def _opened(world, receipt, ledger: MedLedger | None = None):
@@ -61,9 +68,12 @@ def test_a_clinician_breaks_glass_for_the_deployed_window(world):
     a = world.actors
     receipt = _break_glass(world, reason=EmergencyReason.LIFE_THREATENING)
     event = _opened(world, receipt)
-    assert dict(event) == {"patient": a.patient.address, "provider": a.provider.address,
-                           "reason": EmergencyReason.LIFE_THREATENING, "until": _block_time(world, receipt) +
-                           DEFAULT_WINDOW}
+    assert dict(event) == {
+        "patient": a.patient.address,
+        "provider": a.provider.address,
+        "reason": EmergencyReason.LIFE_THREATENING,
+        "until": _block_time(world, receipt) + DEFAULT_WINDOW,
+    }
     assert world.ledger().emergency.access_until(a.patient.address, a.provider.address) == event["until"]
 
 
@@ -110,8 +120,9 @@ def test_break_glass_opens_nothing_for_other_providers(world):
 def test_break_glass_opens_nothing_for_other_patients(world):
     a = world.actors
     _break_glass(world)
-    assert not world.ledger().consent.has_access(a.other_patient.address, a.provider.address, Category.ALLERGIES,
-                                                 Purpose.ETREAT, Permission.READ)
+    assert not world.ledger().consent.has_access(
+        a.other_patient.address, a.provider.address, Category.ALLERGIES, Purpose.ETREAT, Permission.READ
+    )
 
 
 def test_no_emergency_access_without_breaking_glass(world):
@@ -134,8 +145,10 @@ def test_breaking_glass_after_the_window_ends_opens_a_new_window(world, clock):
     _break_glass(world)
     clock.warp(DEFAULT_WINDOW + 1)
     receipt = _break_glass(world)
-    assert world.ledger().emergency.access_until(a.patient.address, a.provider.address) == \
-        _block_time(world, receipt) + DEFAULT_WINDOW
+    assert (
+        world.ledger().emergency.access_until(a.patient.address, a.provider.address)
+        == _block_time(world, receipt) + DEFAULT_WINDOW
+    )
 
 
 # -- who may open ----------------------------------------------------------------------------
@@ -144,8 +157,11 @@ def test_breaking_glass_after_the_window_ends_opens_a_new_window(world, clock):
 def test_a_researcher_may_not_break_glass(world):
     a = world.actors
     error = _refusal(lambda: _break_glass(world, provider=a.researcher))
-    assert (error.error, error.arguments["provider"], error.arguments["kind"]) == \
-        ("ProviderKindNotAllowed", a.researcher.address, ProviderKind.RESEARCHER)
+    assert (error.error, error.arguments["provider"], error.arguments["kind"]) == (
+        "ProviderKindNotAllowed",
+        a.researcher.address,
+        ProviderKind.RESEARCHER,
+    )
     assert not _reads(world, provider=a.researcher)
 
 
@@ -171,8 +187,11 @@ def test_suspending_the_provider_ends_its_emergency_access(world):
 @pytest.mark.parametrize("reason", [0, 5, 255])
 def test_an_unknown_reason_code_is_refused(world, reason):
     ledger = world.ledger(world.actors.provider)
-    error = _refusal(lambda: ledger.sender.send(ledger.signer, ledger.contract.functions.breakGlass(
-        world.actors.patient.address, reason)))
+    error = _refusal(
+        lambda: ledger.sender.send(
+            ledger.signer, ledger.contract.functions.breakGlass(world.actors.patient.address, reason)
+        )
+    )
     assert (error.error, error.arguments["reason"]) == ("InvalidReason", reason)
 
 
@@ -190,8 +209,7 @@ def test_every_known_reason_code_is_accepted(world, reason):
 
 
 def test_the_default_preferences_are_the_deployments_categories(world):
-    assert world.ledger().emergency.preferences(world.actors.patient.address) == \
-        (False, mask(EMERGENCY_CATEGORIES))
+    assert world.ledger().emergency.preferences(world.actors.patient.address) == (False, mask(EMERGENCY_CATEGORIES))
 
 
 def test_an_opted_out_patient_cannot_be_broken_into(world):
@@ -243,11 +261,15 @@ def test_the_patient_closes_emergency_access(world):
     _break_glass(world)
     receipt = _close(world, a.patient)
     (event,) = world.ledger().contract.events.EmergencyAccessClosed().process_receipt(receipt.raw)
-    assert dict(event.args) == {"patient": a.patient.address, "provider": a.provider.address,
-                                "closedBy": a.patient.address}
+    assert dict(event.args) == {
+        "patient": a.patient.address,
+        "provider": a.provider.address,
+        "closedBy": a.patient.address,
+    }
     assert not _reads(world)
-    assert world.ledger().emergency.access_until(a.patient.address, a.provider.address) == \
-        _block_time(world, receipt)  # the window now ends at the close
+    assert world.ledger().emergency.access_until(a.patient.address, a.provider.address) == _block_time(
+        world, receipt
+    )  # the window now ends at the close
 
 
 def test_the_provider_closes_its_own_emergency_access(world):
@@ -275,8 +297,11 @@ def test_a_stranger_may_not_close_emergency_access(world):
 def test_closing_what_is_not_open_is_refused(world):
     a = world.actors
     error = _refusal(lambda: _close(world, a.patient))
-    assert (error.error, error.arguments["patient"], error.arguments["provider"]) == \
-        ("NoEmergencyAccess", a.patient.address, a.provider.address)
+    assert (error.error, error.arguments["patient"], error.arguments["provider"]) == (
+        "NoEmergencyAccess",
+        a.patient.address,
+        a.provider.address,
+    )
 
 
 def test_closing_after_the_window_is_refused(world, clock):
@@ -298,8 +323,11 @@ def test_the_key_service_releases_keys_while_access_is_open(world, key_service):
     _break_glass(world)
     receipt = _release(key_service, world)
     (event,) = world.ledger().contract.events.EmergencyKeysReleased().process_receipt(receipt.raw)
-    assert dict(event.args) == {"patient": a.patient.address, "provider": a.provider.address,
-                                "envelope": b"sealed emergency keyrings"}
+    assert dict(event.args) == {
+        "patient": a.patient.address,
+        "provider": a.provider.address,
+        "envelope": b"sealed emergency keyrings",
+    }
 
 
 @pytest.mark.parametrize("actor", ["admin", "provider", "patient", "stranger"])
@@ -354,8 +382,9 @@ def _deploy_with(world, policy: EmergencyPolicy) -> MedLedger:
 def test_a_custom_window_is_honoured(world, clock):
     ledger = _deploy_with(world, EmergencyPolicy(window_seconds=3600))
     assert ledger.emergency.window() == 3600
-    receipt = ledger.as_signer(world.actors.provider).emergency.break_glass(world.actors.patient.address,
-                                                                           EmergencyReason.OTHER)
+    receipt = ledger.as_signer(world.actors.provider).emergency.break_glass(
+        world.actors.patient.address, EmergencyReason.OTHER
+    )
     until = _opened(world, receipt, ledger)["until"]
     assert until == _block_time(world, receipt) + 3600
     clock.mine_at(until - 1)
@@ -368,8 +397,9 @@ def test_custom_provider_kinds_are_honoured(world):
     a = world.actors
     ledger = _deploy_with(world, EmergencyPolicy(provider_kinds=1 << ProviderKind.RESEARCHER))
     ledger.as_signer(a.researcher).emergency.break_glass(a.patient.address, EmergencyReason.OTHER)
-    error = _refusal(lambda: ledger.as_signer(a.provider).emergency.break_glass(a.patient.address,
-                                                                               EmergencyReason.OTHER))
+    error = _refusal(
+        lambda: ledger.as_signer(a.provider).emergency.break_glass(a.patient.address, EmergencyReason.OTHER)
+    )
     assert error.error == "ProviderKindNotAllowed"
 
 

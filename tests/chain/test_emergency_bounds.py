@@ -16,8 +16,9 @@ def _refusal(call) -> str:
 
 
 def _open(world):
-    return world.ledger(world.actors.provider).emergency.break_glass(world.actors.patient.address,
-                                                                     EmergencyReason.UNCONSCIOUS)
+    return world.ledger(world.actors.provider).emergency.break_glass(
+        world.actors.patient.address, EmergencyReason.UNCONSCIOUS
+    )
 
 
 def _is_open(world) -> bool:
@@ -92,8 +93,9 @@ def test_a_revived_window_grants_no_read(world, clock):
     patient.set_preferences(opt_out=False)
     _, categories = world.ledger().emergency.preferences(world.actors.patient.address)
     category = (categories & -categories).bit_length() - 1
-    assert not world.ledger().consent.has_access(world.actors.patient.address, world.actors.provider.address,
-                                                 category, 1, 1)
+    assert not world.ledger().consent.has_access(
+        world.actors.patient.address, world.actors.provider.address, category, 1, 1
+    )
 
 
 def test_after_a_reinstatement_glass_may_be_broken_anew(world, clock):

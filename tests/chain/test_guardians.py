@@ -26,34 +26,46 @@ def _appoint(world, guardian, *, by=None, patient=None, until: int | None = None
     """Appoint through the client; `until` defaults to 30 days from chain time."""
     patient = patient or world.actors.patient
     until = world.chain.now() + 30 * DAY_S if until is None else until
-    return world.ledger(by or patient).guardians.appoint(patient.address, guardian.address, until=until,
-                                                         can_appoint=can_appoint)
+    return world.ledger(by or patient).guardians.appoint(
+        patient.address, guardian.address, until=until, can_appoint=can_appoint
+    )
 
 
 def _appoint_raw(world, guardian, *, by=None, until: int, can_appoint: bool = False):
     """Appoint straight through the contract, bypassing the client's checks."""
     ledger = world.ledger(by or world.actors.patient)
-    fn = ledger.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, until,
-                                                   can_appoint, b"")
+    fn = ledger.contract.functions.appointGuardian(
+        world.actors.patient.address, guardian.address, until, can_appoint, b""
+    )
     return ledger.sender.send(ledger.signer, fn)
 
 
 def _reads(world, account, category=Category.LABS, purpose=Purpose.TREAT, permission=Permission.READ) -> bool:
-    return world.ledger().consent.has_access(world.actors.patient.address, account.address, category, purpose,
-                                             permission)
+    return world.ledger().consent.has_access(
+        world.actors.patient.address, account.address, category, purpose, permission
+    )
 
 
 def _grant_for(world, guardian, grantee):
     ledger = world.ledger(guardian)
-    return ledger.sender.send(guardian, ledger.consent.grant_call(
-        grantee.address, categories=LABS_MASK, purposes=TREAT_MASK, permissions=Permission.READ, expiry=DAY,
-        patient=world.actors.patient.address))
+    return ledger.sender.send(
+        guardian,
+        ledger.consent.grant_call(
+            grantee.address,
+            categories=LABS_MASK,
+            purposes=TREAT_MASK,
+            permissions=Permission.READ,
+            expiry=DAY,
+            patient=world.actors.patient.address,
+        ),
+    )
 
 
 def _revoke_for(world, guardian, grantee):
     ledger = world.ledger(guardian)
-    return ledger.sender.send(guardian, ledger.consent.revoke_call(grantee.address,
-                                                                   patient=world.actors.patient.address))
+    return ledger.sender.send(
+        guardian, ledger.consent.revoke_call(grantee.address, patient=world.actors.patient.address)
+    )
 
 
 def _is_guardian(world, guardian, patient=None) -> bool:
@@ -74,11 +86,18 @@ def test_patient_appoints_a_guardian(world, guardian, clock):
 def test_appointment_event_names_patient_guardian_term_and_appointer(world, guardian, clock):
     a = world.actors
     until = clock.now() + DAY_S
-    receipt = world.ledger(a.patient).guardians.appoint(a.patient.address, guardian.address, until=until,
-                                                        can_appoint=True, envelope=b"sealed keyrings")
+    receipt = world.ledger(a.patient).guardians.appoint(
+        a.patient.address, guardian.address, until=until, can_appoint=True, envelope=b"sealed keyrings"
+    )
     (event,) = world.ledger().contract.events.GuardianAppointed().process_receipt(receipt.raw)
-    assert dict(event.args) == {"patient": a.patient.address, "guardian": guardian.address, "until": until,
-                                "canAppoint": True, "appointedBy": a.patient.address, "envelope": b"sealed keyrings"}
+    assert dict(event.args) == {
+        "patient": a.patient.address,
+        "guardian": guardian.address,
+        "until": until,
+        "canAppoint": True,
+        "appointedBy": a.patient.address,
+        "envelope": b"sealed keyrings",
+    }
 
 
 def test_a_guardian_reads_every_category_for_every_purpose(world, guardian):
@@ -125,8 +144,9 @@ def test_a_guardian_rotates_a_keyring_for_the_patient(world, guardian):
     a = world.actors
     _appoint(world, guardian)
     ledger = world.ledger(guardian)
-    ledger.sender.send(guardian, ledger.keys.rotate_keyring_call(Category.LABS, b"\x05" * 32, b"sealed",
-                                                                 patient=a.patient.address))
+    ledger.sender.send(
+        guardian, ledger.keys.rotate_keyring_call(Category.LABS, b"\x05" * 32, b"sealed", patient=a.patient.address)
+    )
     assert world.ledger().keys.keyring_of(a.patient.address, Category.LABS) == (b"\x05" * 32, 1)
 
 
@@ -235,11 +255,17 @@ def test_a_term_ending_in_the_current_block_is_refused(world, guardian, clock):
     ledger = world.ledger(world.actors.patient)
     call = ledger.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, at, False, b"")
     w3 = world.chain.w3
-    tx = call.build_transaction({"from": world.actors.patient.address, "gas": 300_000,
-                                 "chainId": world.chain.chain_id,
-                                 "nonce": w3.eth.get_transaction_count(world.actors.patient.address)})
-    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(
-        world.actors.patient.sign_transaction(tx)))
+    tx = call.build_transaction(
+        {
+            "from": world.actors.patient.address,
+            "gas": 300_000,
+            "chainId": world.chain.chain_id,
+            "nonce": w3.eth.get_transaction_count(world.actors.patient.address),
+        }
+    )
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(world.actors.patient.sign_transaction(tx))
+    )
     assert receipt["status"] == 0
     # Replayed as a call in that block (same time, same state), it names the refusal.
     with pytest.raises(Exception) as caught:
@@ -275,16 +301,22 @@ def test_an_expired_guardian_may_not_grant_for_the_patient(world, guardian, cloc
 def test_a_patient_may_not_be_their_own_guardian(world):
     a = world.actors
     error = _refusal(lambda: _appoint(world, a.patient))
-    assert (error.error, error.arguments["patient"], error.arguments["guardian"]) == \
-        ("GuardianLoop", a.patient.address, a.patient.address)
+    assert (error.error, error.arguments["patient"], error.arguments["guardian"]) == (
+        "GuardianLoop",
+        a.patient.address,
+        a.patient.address,
+    )
 
 
 def test_two_accounts_may_not_be_each_others_guardians(world, guardian):
     a = world.actors
     _appoint(world, guardian)
     error = _refusal(lambda: _appoint(world, a.patient, patient=guardian))
-    assert (error.error, error.arguments["patient"], error.arguments["guardian"]) == \
-        ("GuardianLoop", guardian.address, a.patient.address)
+    assert (error.error, error.arguments["patient"], error.arguments["guardian"]) == (
+        "GuardianLoop",
+        guardian.address,
+        a.patient.address,
+    )
 
 
 def test_the_reverse_guardianship_is_allowed_once_the_first_ended(world, guardian):

@@ -49,8 +49,13 @@ def test_admin_proposes_a_versioned_set(admin):
     keys = _keys(5)
     admin.services.propose(_addresses(5), keys, 3)
     info = admin.services.service_set(1)
-    assert (admin.services.count(), info.members, info.encryption_keys, info.threshold, info.cancelled) == \
-        (1, tuple(_addresses(5)), tuple(keys), 3, False)
+    assert (admin.services.count(), info.members, info.encryption_keys, info.threshold, info.cancelled) == (
+        1,
+        tuple(_addresses(5)),
+        tuple(keys),
+        3,
+        False,
+    )
 
 
 def test_a_set_activates_after_the_admin_delay(admin, clock, delay):
@@ -90,16 +95,21 @@ def test_old_versions_stay_readable(admin, clock, delay):
 
 def test_only_the_admin_may_propose(world):
     stranger = world.ledger(world.actors.registrar)
-    assert _refusal(lambda: stranger.services.propose(_addresses(3), _keys(3), 2)).error == \
-        "AccessControlUnauthorizedAccount"
+    assert (
+        _refusal(lambda: stranger.services.propose(_addresses(3), _keys(3), 2)).error
+        == "AccessControlUnauthorizedAccount"
+    )
 
 
-@pytest.mark.parametrize(("members", "keys", "threshold", "error"), [
-    (3, 2, 2, "ServiceKeysMismatch"),
-    (0, 0, 1, "InvalidServiceCount"),
-    (3, 3, 0, "InvalidThreshold"),
-    (3, 3, 4, "InvalidThreshold"),
-])
+@pytest.mark.parametrize(
+    ("members", "keys", "threshold", "error"),
+    [
+        (3, 2, 2, "ServiceKeysMismatch"),
+        (0, 0, 1, "InvalidServiceCount"),
+        (3, 3, 0, "InvalidThreshold"),
+        (3, 3, 4, "InvalidThreshold"),
+    ],
+)
 def test_malformed_sets_are_refused(admin, members, keys, threshold, error):
     assert _refusal(lambda: _raw_propose(admin, _addresses(members), _keys(keys), threshold)).error == error
 
@@ -115,8 +125,7 @@ def test_a_zero_member_is_refused(admin):
 
 
 def test_a_zero_key_is_refused(admin):
-    assert _refusal(lambda: _raw_propose(admin, _addresses(3), [*_keys(2), b"\x00" * 32], 2)).error == \
-        "ZeroServiceKey"
+    assert _refusal(lambda: _raw_propose(admin, _addresses(3), [*_keys(2), b"\x00" * 32], 2)).error == "ZeroServiceKey"
 
 
 def test_a_duplicate_member_is_refused(admin):
@@ -126,16 +135,20 @@ def test_a_duplicate_member_is_refused(admin):
 
 def test_a_duplicate_key_is_refused(admin):
     key = os.urandom(32)
-    assert _refusal(lambda: _raw_propose(admin, _addresses(3), [key, os.urandom(32), key], 2)).error == \
-        "DuplicateServiceKey"
+    assert (
+        _refusal(lambda: _raw_propose(admin, _addresses(3), [key, os.urandom(32), key], 2)).error
+        == "DuplicateServiceKey"
+    )
 
 
 @pytest.mark.parametrize("holder", ["admin", "registrar"])
 def test_a_role_holder_may_not_be_a_member(world, admin, holder):
     account = getattr(world.actors, holder).address
     refusal = _refusal(lambda: _raw_propose(admin, [*_addresses(2), account], _keys(3), 2))
-    assert (refusal.error, refusal.arguments["role"]) == \
-        ("ServiceMemberHoldsRole", ADMIN_ROLE if holder == "admin" else REGISTRAR_ROLE)
+    assert (refusal.error, refusal.arguments["role"]) == (
+        "ServiceMemberHoldsRole",
+        ADMIN_ROLE if holder == "admin" else REGISTRAR_ROLE,
+    )
 
 
 def test_a_pauser_may_not_be_a_member(world, admin):
@@ -151,8 +164,7 @@ def test_a_registered_provider_may_not_be_a_member(world, admin):
 
 def test_a_member_may_not_take_a_role(world, admin):
     admin.services.propose(_addresses(3), _keys(3), 2)
-    assert _refusal(lambda: admin.providers.add_registrar(MEMBERS[0].address)).error == \
-        "ServiceMemberMayNotHoldRole"
+    assert _refusal(lambda: admin.providers.add_registrar(MEMBERS[0].address)).error == "ServiceMemberMayNotHoldRole"
 
 
 def test_a_member_of_a_cancelled_set_may_take_a_role(admin):

@@ -24,8 +24,10 @@ def test_registered_provider_is_active_with_its_kind(world):
 
 def test_double_registration_is_refused(world):
     registrar = world.ledger(world.actors.registrar).providers
-    assert _refusal(lambda: registrar.register(world.actors.provider.address, ProviderKind.INSURER)) == \
-        "ProviderAlreadyRegistered"
+    assert (
+        _refusal(lambda: registrar.register(world.actors.provider.address, ProviderKind.INSURER))
+        == "ProviderAlreadyRegistered"
+    )
 
 
 def test_registering_kind_none_is_refused_on_chain(world):
@@ -64,8 +66,10 @@ def test_removed_registrar_can_no_longer_register(world):
     a = world.actors
     world.ledger(a.admin).providers.remove_registrar(a.registrar.address)
     registrar = world.ledger(a.registrar).providers
-    assert _refusal(lambda: registrar.register(a.stranger.address, ProviderKind.CLINICIAN)) == \
-        "AccessControlUnauthorizedAccount"
+    assert (
+        _refusal(lambda: registrar.register(a.stranger.address, ProviderKind.CLINICIAN))
+        == "AccessControlUnauthorizedAccount"
+    )
 
 
 def test_encryption_key_is_published_and_rotatable(world):

@@ -65,8 +65,10 @@ def test_erasing_an_amendment_restores_the_original(world, writers):
     amendment = _add(clinician, world.actors.patient.address, supersedes=original)
     receipt = patient.records.erase(amendment)
     undone = patient.contract.events.SupersessionUndone().process_receipt(receipt.raw, errors=DISCARD)
-    assert (world.ledger().records.get(world.actors.patient.address, original).superseded,
-            [bytes(e.args.original) for e in undone]) == (False, [original])
+    assert (
+        world.ledger().records.get(world.actors.patient.address, original).superseded,
+        [bytes(e.args.original) for e in undone],
+    ) == (False, [original])
 
 
 def test_a_restored_original_can_be_amended_again(world, writers):
@@ -82,8 +84,10 @@ def test_the_patient_takes_over_a_digest_a_grantee_registered_first(world, write
     digest = _add(clinician, world.actors.patient.address)
     receipt = patient.records.add(world.actors.patient.address, digest, CODEC_RAW, Category.LABS)
     taken = patient.contract.events.RecordTakenOver().process_receipt(receipt.raw, errors=DISCARD)
-    assert (world.ledger().records.get(world.actors.patient.address, digest).author,
-            [e.args.previousAuthor for e in taken]) == (world.actors.patient.address, [world.actors.provider.address])
+    assert (
+        world.ledger().records.get(world.actors.patient.address, digest).author,
+        [e.args.previousAuthor for e in taken],
+    ) == (world.actors.patient.address, [world.actors.provider.address])
 
 
 def test_the_patient_takes_over_an_erased_squatted_digest(world, writers):
@@ -98,15 +102,19 @@ def test_the_patient_takes_over_an_erased_squatted_digest(world, writers):
 def test_a_grantee_may_not_take_over_a_digest(world, writers):
     _, clinician, researcher = writers
     digest = _add(clinician, world.actors.patient.address)
-    assert _refusal(lambda: researcher.records.add(world.actors.patient.address, digest, CODEC_RAW,
-                                                   Category.LABS)) == "RecordExists"
+    assert (
+        _refusal(lambda: researcher.records.add(world.actors.patient.address, digest, CODEC_RAW, Category.LABS))
+        == "RecordExists"
+    )
 
 
 def test_the_patient_may_not_add_its_own_digest_twice(world, writers):
     patient, _, _ = writers
     digest = _add(patient, world.actors.patient.address)
-    assert _refusal(lambda: patient.records.add(world.actors.patient.address, digest, CODEC_RAW,
-                                                Category.LABS)) == "RecordExists"
+    assert (
+        _refusal(lambda: patient.records.add(world.actors.patient.address, digest, CODEC_RAW, Category.LABS))
+        == "RecordExists"
+    )
 
 
 def test_taking_over_a_squatted_amendment_restores_what_it_superseded(world, writers):

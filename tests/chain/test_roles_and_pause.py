@@ -33,6 +33,7 @@ def paused(world):
 
 # Two-step, delayed admin transfer
 
+
 def test_an_admin_transfer_takes_effect_only_when_accepted_after_the_delay(world, clock):
     admin = world.ledger(world.actors.admin).providers
     newcomer = world.actors.other_patient
@@ -63,6 +64,7 @@ def test_the_admin_cannot_be_renounced(world):
 
 # Separation of duties
 
+
 def test_the_admin_may_not_make_itself_registrar(world):
     admin = world.ledger(world.actors.admin).providers
     assert _refusal(lambda: admin.add_registrar(world.actors.admin.address)) == "ConflictingDuties"
@@ -83,20 +85,25 @@ def test_a_registrar_may_not_become_admin(world, clock):
 
 # The pause
 
+
 def test_only_a_pauser_may_pause(world):
     assert _refusal(world.ledger(world.actors.admin).providers.pause) == "AccessControlUnauthorizedAccount"
 
 
 def test_pause_stops_break_glass(paused):
     clinician = paused.ledger(paused.actors.provider).emergency
-    assert _refusal(lambda: clinician.break_glass(paused.actors.patient.address, EmergencyReason.UNCONSCIOUS)) \
+    assert (
+        _refusal(lambda: clinician.break_glass(paused.actors.patient.address, EmergencyReason.UNCONSCIOUS))
         == "EnforcedPause"
+    )
 
 
 def test_pause_stops_registration(paused):
     registrar = paused.ledger(paused.actors.registrar).providers
-    assert _refusal(lambda: registrar.register(paused.actors.other_patient.address, ProviderKind.CLINICIAN)) \
+    assert (
+        _refusal(lambda: registrar.register(paused.actors.other_patient.address, ProviderKind.CLINICIAN))
         == "EnforcedPause"
+    )
 
 
 def test_pause_stops_reinstatement(paused):
@@ -110,8 +117,10 @@ def test_pause_stops_emergency_key_release(world):
     admin.providers.add_pauser(world.actors.stranger.address)
     world.ledger(world.actors.stranger).providers.pause()
     service = world.ledger(world.actors.other_patient).emergency
-    assert _refusal(lambda: service.release_keys(world.actors.patient.address, world.actors.provider.address,
-                                                 b"sealed")) == "EnforcedPause"
+    assert (
+        _refusal(lambda: service.release_keys(world.actors.patient.address, world.actors.provider.address, b"sealed"))
+        == "EnforcedPause"
+    )
 
 
 def test_pause_stops_access_logging(world):
@@ -155,12 +164,14 @@ def test_closing_a_break_glass_window_works_while_paused(world):
 
 def test_unpause_resumes_registration(paused):
     paused.ledger(paused.actors.stranger).providers.unpause()
-    paused.ledger(paused.actors.registrar).providers.register(paused.actors.other_patient.address,
-                                                               ProviderKind.CLINICIAN)
+    paused.ledger(paused.actors.registrar).providers.register(
+        paused.actors.other_patient.address, ProviderKind.CLINICIAN
+    )
     assert paused.ledger().providers.is_active(paused.actors.other_patient.address)
 
 
 # Provider lifecycle
+
 
 def test_a_withdrawn_provider_can_never_be_reinstated(world):
     registrar = world.ledger(world.actors.registrar).providers
@@ -171,16 +182,17 @@ def test_a_withdrawn_provider_can_never_be_reinstated(world):
 def test_a_withdrawn_provider_can_never_be_registered_again(world):
     registrar = world.ledger(world.actors.registrar).providers
     registrar.withdraw(world.actors.provider.address)
-    assert _refusal(lambda: registrar.register(world.actors.provider.address, ProviderKind.CLINICIAN)) == \
-        "ProviderIsWithdrawn"
+    assert (
+        _refusal(lambda: registrar.register(world.actors.provider.address, ProviderKind.CLINICIAN))
+        == "ProviderIsWithdrawn"
+    )
 
 
 def test_a_withdrawn_provider_loses_its_consents(world):
     a = world.actors
     grant_labs(world.ledger(a.patient), a.provider.address)
     world.ledger(a.registrar).providers.withdraw(a.provider.address)
-    assert not world.ledger().consent.has_access(a.patient.address, a.provider.address, Category.LABS,
-                                                 Purpose.TREAT, 1)
+    assert not world.ledger().consent.has_access(a.patient.address, a.provider.address, Category.LABS, Purpose.TREAT, 1)
 
 
 def test_only_a_registrar_may_withdraw(world):
@@ -198,8 +210,10 @@ def test_a_registrar_corrects_a_providers_kind(world):
 
 def test_setting_the_same_kind_is_refused(world):
     registrar = world.ledger(world.actors.registrar).providers
-    assert _refusal(lambda: registrar.set_kind(world.actors.provider.address, ProviderKind.CLINICIAN)) == \
-        "ProviderKindUnchanged"
+    assert (
+        _refusal(lambda: registrar.set_kind(world.actors.provider.address, ProviderKind.CLINICIAN))
+        == "ProviderKindUnchanged"
+    )
 
 
 def test_a_kind_correction_ends_an_open_break_glass_window(world):

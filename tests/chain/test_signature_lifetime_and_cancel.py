@@ -24,9 +24,14 @@ def _refusal(call) -> ContractRevertError:
 
 def _grant_data(world, *, expiry_days: int = 400) -> dict[str, Any]:
     a = world.actors
-    return world.ledger().signed.grant_data(a.patient.address, a.provider.address, categories=LABS_MASK,
-                                            purposes=TREAT_MASK, permissions=Permission.READ,
-                                            expiry=world.chain.now() + expiry_days * DAY)
+    return world.ledger().signed.grant_data(
+        a.patient.address,
+        a.provider.address,
+        categories=LABS_MASK,
+        purposes=TREAT_MASK,
+        permissions=Permission.READ,
+        expiry=world.chain.now() + expiry_days * DAY,
+    )
 
 
 def _year_long_grant(world):
@@ -72,8 +77,9 @@ def test_a_cancelled_grant_cannot_be_relayed(world):
 
 def test_a_cancelled_guardian_appointment_cannot_be_relayed(world, guardian):
     a = world.actors
-    data = world.ledger().signed.appoint_guardian_data(a.patient.address, guardian.address,
-                                                       until=world.chain.now() + 30 * DAY)
+    data = world.ledger().signed.appoint_guardian_data(
+        a.patient.address, guardian.address, until=world.chain.now() + 30 * DAY
+    )
     signed = sign(a.patient, data)
     world.ledger(a.patient).signed.cancel_nonces(guardian.address)
     assert _refusal(lambda: _relay(world, signed)).error == "InvalidNonce"
@@ -82,8 +88,13 @@ def test_a_cancelled_guardian_appointment_cannot_be_relayed(world, guardian):
 def test_cancelling_keeps_the_consent_in_force(world):
     a = world.actors
     patient = world.ledger(a.patient)
-    patient.consent.grant(a.provider.address, categories=LABS_MASK, purposes=TREAT_MASK, permissions=1,
-                          expiry=world.chain.now() + 10 * DAY)
+    patient.consent.grant(
+        a.provider.address,
+        categories=LABS_MASK,
+        purposes=TREAT_MASK,
+        permissions=1,
+        expiry=world.chain.now() + 10 * DAY,
+    )
     patient.signed.cancel_nonces(a.provider.address)
     assert world.ledger().consent.get(a.patient.address, a.provider.address).exists
 
@@ -93,8 +104,9 @@ def test_cancelling_emits_the_new_nonces(world):
     patient = world.ledger(a.patient)
     receipt = patient.signed.cancel_nonces(a.provider.address)
     events = patient.contract.events.NoncesCancelled().process_receipt(receipt.raw, errors=DISCARD)
-    assert [(e.args.patient, e.args.counterparty, e.args.consentNonce, e.args.guardianNonce) for e in events] == \
-        [(a.patient.address, a.provider.address, 1, 1)]
+    assert [(e.args.patient, e.args.counterparty, e.args.consentNonce, e.args.guardianNonce) for e in events] == [
+        (a.patient.address, a.provider.address, 1, 1)
+    ]
 
 
 def test_a_signed_cancellation_voids_a_pending_grant(world):

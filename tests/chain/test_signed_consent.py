@@ -56,12 +56,26 @@ def _now(world) -> int:
     return world.chain.now()
 
 
-def _grant_data(world, *, patient: str | None = None, grantee: str | None = None, categories: int = LABS_MASK,
-                envelope: bytes = b"", valid_for: int = 3600) -> dict[str, Any]:
+def _grant_data(
+    world,
+    *,
+    patient: str | None = None,
+    grantee: str | None = None,
+    categories: int = LABS_MASK,
+    envelope: bytes = b"",
+    valid_for: int = 3600,
+) -> dict[str, Any]:
     a = world.actors
     return world.ledger().signed.grant_data(
-        patient or a.patient.address, grantee or a.provider.address, categories=categories, purposes=TREAT_MASK,
-        permissions=Permission.READ, expiry=_now(world) + MONTH, envelope=envelope, valid_for=valid_for)
+        patient or a.patient.address,
+        grantee or a.provider.address,
+        categories=categories,
+        purposes=TREAT_MASK,
+        permissions=Permission.READ,
+        expiry=_now(world) + MONTH,
+        envelope=envelope,
+        valid_for=valid_for,
+    )
 
 
 def _signed_grant(world, signer: Signer | None = None, **kwargs: Any) -> SignedMessage:
@@ -79,9 +93,13 @@ def _prepare(world, kind: str, guardian: Signer) -> SignedMessage:
         grant_labs(patient, a.provider.address)
         return sign(a.patient, reader.revoke_data(a.patient.address, a.provider.address))
     if kind == "AppointGuardian":
-        return sign(a.patient, reader.appoint_guardian_data(a.patient.address, guardian.address,
-                                                            until=_now(world) + MONTH,
-                                                            envelope=b"sealed keyrings"), b"sealed keyrings")
+        return sign(
+            a.patient,
+            reader.appoint_guardian_data(
+                a.patient.address, guardian.address, until=_now(world) + MONTH, envelope=b"sealed keyrings"
+            ),
+            b"sealed keyrings",
+        )
     patient.guardians.appoint(a.patient.address, guardian.address, until=_now(world) + MONTH)
     return sign(a.patient, reader.remove_guardian_data(a.patient.address, guardian.address))
 
@@ -102,8 +120,17 @@ def _raw_call(ledger: MedLedger, signed: SignedMessage, *, envelope: bytes | Non
     f = ledger.contract.functions
     validity = (m["nonce"], m["issuedAt"], m["deadline"])
     if signed.kind == "Grant":
-        return f.grantBySig(m["patient"], m["grantee"], m["categories"], m["purposes"], m["permissions"],
-                            m["expiry"], env, validity, sig)
+        return f.grantBySig(
+            m["patient"],
+            m["grantee"],
+            m["categories"],
+            m["purposes"],
+            m["permissions"],
+            m["expiry"],
+            env,
+            validity,
+            sig,
+        )
     if signed.kind == "Revoke":
         return f.revokeBySig(m["patient"], m["grantee"], validity, sig)
     if signed.kind == "AppointGuardian":
@@ -134,8 +161,9 @@ def _join(r: int, s: int, v: int) -> bytes:
 def test_relayed_grant_gives_the_signed_access(world):
     a = world.actors
     world.ledger(a.stranger).signed.relay(_signed_grant(world))
-    assert world.ledger().consent.has_access(a.patient.address, a.provider.address, Category.LABS, Purpose.TREAT,
-                                             Permission.READ)
+    assert world.ledger().consent.has_access(
+        a.patient.address, a.provider.address, Category.LABS, Purpose.TREAT, Permission.READ
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -156,8 +184,12 @@ def test_relayed_grant_emits_the_grant_with_the_signed_envelope(world):
     ledger = world.ledger(a.stranger)
     receipt = ledger.signed.relay(_signed_grant(world, envelope=b"sealed keyring"))
     (event,) = ledger.contract.events.ConsentGranted().process_receipt(receipt.raw)
-    assert (event.args.patient, event.args.grantee, event.args.categories, event.args.envelope) == \
-        (a.patient.address, a.provider.address, LABS_MASK, b"sealed keyring")
+    assert (event.args.patient, event.args.grantee, event.args.categories, event.args.envelope) == (
+        a.patient.address,
+        a.provider.address,
+        LABS_MASK,
+        b"sealed keyring",
+    )
 
 
 def test_relayed_grant_advances_the_pair_nonce(world):
@@ -171,8 +203,7 @@ def test_relayed_revoke_ends_access(world, guardian):
     world.ledger(a.stranger).signed.relay(_prepare(world, "Revoke", guardian))
     consent = world.ledger().consent
     assert not consent.get(a.patient.address, a.provider.address).exists
-    assert not consent.has_access(a.patient.address, a.provider.address, Category.LABS, Purpose.TREAT,
-                                  Permission.READ)
+    assert not consent.has_access(a.patient.address, a.provider.address, Category.LABS, Purpose.TREAT, Permission.READ)
 
 
 def test_relayed_guardian_appointment_makes_a_guardian(world, guardian):
@@ -222,8 +253,10 @@ def test_relaying_the_same_message_twice_is_refused_as_invalid_nonce(world, guar
     after_first = _pair_state(world, signed)
     error = _refusal(lambda: relayer.relay(signed))
     assert error.error == "InvalidNonce"
-    assert (error.arguments["expected"], error.arguments["given"]) == (signed.message["nonce"] + 1,
-                                                                     signed.message["nonce"])
+    assert (error.arguments["expected"], error.arguments["given"]) == (
+        signed.message["nonce"] + 1,
+        signed.message["nonce"],
+    )
     assert _pair_state(world, signed) == after_first
 
 
@@ -338,8 +371,14 @@ def test_a_deadline_beyond_the_maximum_lifetime_is_refused(world, clock):
 def _send_unestimated(ledger: MedLedger, call) -> dict:
     """Send without a gas estimate (which would run at the previous block's time); the receipt."""
     w3 = ledger.chain.w3
-    tx = call.build_transaction({"from": ledger.signer.address, "gas": 500_000, "chainId": ledger.chain.chain_id,
-                                 "nonce": w3.eth.get_transaction_count(ledger.signer.address, "pending")})
+    tx = call.build_transaction(
+        {
+            "from": ledger.signer.address,
+            "gas": 500_000,
+            "chainId": ledger.chain.chain_id,
+            "nonce": w3.eth.get_transaction_count(ledger.signer.address, "pending"),
+        }
+    )
     return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(ledger.signer.sign_transaction(tx)))
 
 
@@ -473,8 +512,9 @@ def test_a_contract_wallet_patient_grants_by_its_owners_signature(world, wallet,
     a = world.actors
     signed = sign(wallet_owner, _grant_data(world, patient=wallet.address))
     world.ledger(a.stranger).signed.relay(signed)
-    assert world.ledger().consent.has_access(wallet.address, a.provider.address, Category.LABS, Purpose.TREAT,
-                                             Permission.READ)
+    assert world.ledger().consent.has_access(
+        wallet.address, a.provider.address, Category.LABS, Purpose.TREAT, Permission.READ
+    )
 
 
 def test_a_contract_wallet_patient_appoints_a_guardian_by_its_owners_signature(world, wallet, wallet_owner, guardian):
@@ -505,8 +545,9 @@ def test_a_contract_wallets_direct_grant_voids_its_pending_signed_grant(world, w
     wallet = wallets.deploy(guardian, a.admin)  # owned by a funded key, which sends `execute`
     signed = sign(guardian, _grant_data(world, patient=wallet.address, categories=mask([Category.GENOMICS])))
     ledger = world.ledger()
-    direct = ledger.contract.encode_abi("grant", args=[a.provider.address, LABS_MASK, TREAT_MASK, 1,
-                                                       _now(world) + MONTH, b""])
+    direct = ledger.contract.encode_abi(
+        "grant", args=[a.provider.address, LABS_MASK, TREAT_MASK, 1, _now(world) + MONTH, b""]
+    )
     wallets.execute(wallet, guardian, ledger.address, bytes.fromhex(direct[2:]))
     assert ledger.consent.get(wallet.address, a.provider.address).categories == LABS_MASK
     assert _refusal(lambda: world.ledger(a.stranger).signed.relay(signed)).error == "InvalidNonce"
@@ -522,8 +563,15 @@ def _cast(cast_binary, *args: str) -> str:
 
 
 def _cast_sign(cast_binary, signer: Signer, data: dict[str, Any]) -> bytes:
-    out = _cast(cast_binary, "wallet", "sign", "--private-key", "0x" + signer.private_key_bytes().hex(), "--data",
-                json.dumps(data))
+    out = _cast(
+        cast_binary,
+        "wallet",
+        "sign",
+        "--private-key",
+        "0x" + signer.private_key_bytes().hex(),
+        "--data",
+        json.dumps(data),
+    )
     return bytes.fromhex(out.removeprefix("0x"))
 
 
@@ -550,25 +598,47 @@ def test_a_cast_signature_relays(world, guardian, cast_binary, kind):
 
 def test_cast_verifies_an_eth_account_signature(world, cast_binary):
     signed = _signed_grant(world)
-    out = _cast(cast_binary, "wallet", "verify", "--data", "--address", world.actors.patient.address,
-                json.dumps(signed.typed_data), "0x" + signed.signature.hex())
+    out = _cast(
+        cast_binary,
+        "wallet",
+        "verify",
+        "--data",
+        "--address",
+        world.actors.patient.address,
+        json.dumps(signed.typed_data),
+        "0x" + signed.signature.hex(),
+    )
     assert "valid" in out.lower() and "invalid" not in out.lower()
 
 
 def test_the_domain_separator_matches_an_independent_computation(world, cast_binary):
     ledger = world.ledger()
-    domain_type = _cast(cast_binary, "keccak", "EIP712Domain(string name,string version,uint256 chainId,"
-                                              "address verifyingContract)")
-    encoded = _cast(cast_binary, "abi-encode", "f(bytes32,bytes32,bytes32,uint256,address)", domain_type,
-                    _cast(cast_binary, "keccak", "MedLedger"), _cast(cast_binary, "keccak", "1"),
-                    str(world.chain.chain_id), ledger.address)
+    domain_type = _cast(
+        cast_binary, "keccak", "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    )
+    encoded = _cast(
+        cast_binary,
+        "abi-encode",
+        "f(bytes32,bytes32,bytes32,uint256,address)",
+        domain_type,
+        _cast(cast_binary, "keccak", "MedLedger"),
+        _cast(cast_binary, "keccak", "1"),
+        str(world.chain.chain_id),
+        ledger.address,
+    )
     assert bytes.fromhex(_cast(cast_binary, "keccak", encoded)[2:]) == ledger.signed.domain_separator()
 
 
-@pytest.mark.parametrize(("kind", "constant"), [("Grant", "GRANT_TYPEHASH"), ("Revoke", "REVOKE_TYPEHASH"),
-                                                ("AppointGuardian", "APPOINT_GUARDIAN_TYPEHASH"),
-                                                ("RemoveGuardian", "REMOVE_GUARDIAN_TYPEHASH"),
-                                                ("CancelNonces", "CANCEL_NONCES_TYPEHASH")])
+@pytest.mark.parametrize(
+    ("kind", "constant"),
+    [
+        ("Grant", "GRANT_TYPEHASH"),
+        ("Revoke", "REVOKE_TYPEHASH"),
+        ("AppointGuardian", "APPOINT_GUARDIAN_TYPEHASH"),
+        ("RemoveGuardian", "REMOVE_GUARDIAN_TYPEHASH"),
+        ("CancelNonces", "CANCEL_NONCES_TYPEHASH"),
+    ],
+)
 def test_the_client_types_hash_to_the_contracts_type_hashes(world, cast_binary, kind, constant):
     on_chain = bytes(getattr(world.ledger().contract.functions, constant)().call())
     assert bytes.fromhex(_cast(cast_binary, "keccak", _type_string(kind))[2:]) == on_chain
@@ -579,12 +649,22 @@ def test_the_grant_digest_matches_an_independent_computation(world, cast_binary)
     a = world.actors
     signed = _signed_grant(world, envelope=b"sealed keyring")
     m = signed.message
-    encoded = _cast(cast_binary, "abi-encode",
-                    "f(bytes32,address,address,uint64,uint16,uint8,uint40,bytes32,uint64,uint256,uint256)",
-                    _cast(cast_binary, "keccak", _type_string("Grant")), m["patient"], m["grantee"],
-                    str(m["categories"]), str(m["purposes"]), str(m["permissions"]), str(m["expiry"]),
-                    _cast(cast_binary, "keccak", "0x" + b"sealed keyring".hex()), str(m["nonce"]),
-                    str(m["issuedAt"]), str(m["deadline"]))
+    encoded = _cast(
+        cast_binary,
+        "abi-encode",
+        "f(bytes32,address,address,uint64,uint16,uint8,uint40,bytes32,uint64,uint256,uint256)",
+        _cast(cast_binary, "keccak", _type_string("Grant")),
+        m["patient"],
+        m["grantee"],
+        str(m["categories"]),
+        str(m["purposes"]),
+        str(m["permissions"]),
+        str(m["expiry"]),
+        _cast(cast_binary, "keccak", "0x" + b"sealed keyring".hex()),
+        str(m["nonce"]),
+        str(m["issuedAt"]),
+        str(m["deadline"]),
+    )
     struct_hash = _cast(cast_binary, "keccak", encoded)
     separator = "0x" + world.ledger().signed.domain_separator().hex()
     digest = _cast(cast_binary, "keccak", _cast(cast_binary, "concat-hex", "0x1901", separator, struct_hash))
@@ -595,9 +675,18 @@ def test_the_grant_digest_matches_an_independent_computation(world, cast_binary)
 
 def test_grant_message_builder_checksums_and_hashes_the_envelope(world):
     a = world.actors
-    message = grant_message(patient=a.patient.address.lower(), grantee=a.provider.address.lower(), categories=2,
-                            purposes=1, permissions=1, expiry=10, envelope=b"x", nonce=0, issued_at=15,
-                            deadline=20)
+    message = grant_message(
+        patient=a.patient.address.lower(),
+        grantee=a.provider.address.lower(),
+        categories=2,
+        purposes=1,
+        permissions=1,
+        expiry=10,
+        envelope=b"x",
+        nonce=0,
+        issued_at=15,
+        deadline=20,
+    )
     assert message["patient"] == to_checksum_address(a.patient.address)
     assert message["envelopeHash"] == "0x" + keccak(b"x").hex()
 

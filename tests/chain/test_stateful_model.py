@@ -41,13 +41,20 @@ class Model:
     consents: dict[tuple[str, str], ModelConsent] = field(default_factory=dict)
     records: dict[tuple[str, bytes], ModelRecord] = field(default_factory=dict)
 
-    def has_access(self, now: int, patient: str, grantee: str, category: int, purpose_mask: int, permission: int) -> bool:
+    def has_access(
+        self, now: int, patient: str, grantee: str, category: int, purpose_mask: int, permission: int
+    ) -> bool:
         if patient == grantee:
             return True
         consent = self.consents.get((patient, grantee))
-        return (consent is not None and consent.expiry > now and bool(consent.categories >> category & 1)
-                and bool(consent.purposes & purpose_mask) and consent.permissions & permission == permission
-                and self.status.get(grantee) == "active")
+        return (
+            consent is not None
+            and consent.expiry > now
+            and bool(consent.categories >> category & 1)
+            and bool(consent.purposes & purpose_mask)
+            and consent.permissions & permission == permission
+            and self.status.get(grantee) == "active"
+        )
 
     def near_expiry(self, now: int, patient: str, grantee: str) -> bool:
         consent = self.consents.get((patient, grantee))
@@ -64,8 +71,9 @@ def make_machine(world, anvil):
         @initialize()
         def start(self):
             self.snapshot = anvil.snapshot()
-            self.model = Model(status={a.provider.address: "active", a.researcher.address: "active",
-                                       a.suspended.address: "suspended"})
+            self.model = Model(
+                status={a.provider.address: "active", a.researcher.address: "active", a.suspended.address: "suspended"}
+            )
             self.registrar = world.ledger(a.registrar)
 
         def teardown(self):
@@ -82,24 +90,45 @@ def make_machine(world, anvil):
                 call()
             assert caught.value.error == error
 
-        @rule(patient=st.sampled_from(patients), grantee=st.sampled_from(grantees),
-              categories=st.integers(0, 7), purposes=st.integers(0, 0b10011), permissions=st.integers(0, 3),
-              hours=st.integers(0, 48))
+        @rule(
+            patient=st.sampled_from(patients),
+            grantee=st.sampled_from(grantees),
+            categories=st.integers(0, 7),
+            purposes=st.integers(0, 0b10011),
+            permissions=st.integers(0, 3),
+            hours=st.integers(0, 48),
+        )
         def grant(self, patient, grantee, categories, purposes, permissions, hours):
             expiry = self.now() + hours * 3600
             ledger = world.ledger(patient)
+
             def call():
-                return ledger.sender.send(patient, ledger.contract.functions.grant(
-                    grantee.address, categories, purposes, permissions, expiry, b""))
+                return ledger.sender.send(
+                    patient,
+                    ledger.contract.functions.grant(grantee.address, categories, purposes, permissions, expiry, b""),
+                )
 
             status = self.model.status.get(grantee.address)
-            error = ("EmptyCategories" if categories == 0 else "InvalidPurposes" if purposes == 0
-                     else "InvalidPermissions" if permissions == 0 else "ExpiryNotInFuture" if hours == 0
-                     else "UnknownProvider" if status is None else "ProviderNotActive" if status != "active" else None)
+            error = (
+                "EmptyCategories"
+                if categories == 0
+                else "InvalidPurposes"
+                if purposes == 0
+                else "InvalidPermissions"
+                if permissions == 0
+                else "ExpiryNotInFuture"
+                if hours == 0
+                else "UnknownProvider"
+                if status is None
+                else "ProviderNotActive"
+                if status != "active"
+                else None
+            )
             self.expect(call, error)
             if error is None:
                 self.model.consents[(patient.address, grantee.address)] = ModelConsent(
-                    categories, purposes, permissions, expiry)
+                    categories, purposes, permissions, expiry
+                )
 
         @rule(patient=st.sampled_from(patients), grantee=st.sampled_from(grantees))
         def revoke(self, patient, grantee):
@@ -124,8 +153,13 @@ def make_machine(world, anvil):
             if error is None:
                 self.model.status[provider.address] = "active"
 
-        @rule(author=st.sampled_from(everyone), patient=st.sampled_from(patients),
-              category=st.sampled_from(CATEGORIES), amend=st.booleans(), data=st.data())
+        @rule(
+            author=st.sampled_from(everyone),
+            patient=st.sampled_from(patients),
+            category=st.sampled_from(CATEGORIES),
+            amend=st.booleans(),
+            data=st.data(),
+        )
         def add_record(self, author, patient, category, amend, data):
             if any(self.model.near_expiry(self.now() + 1, patient.address, author.address) for _ in [0]):
                 return  # the transaction's block could fall either side of the expiry
@@ -138,14 +172,23 @@ def make_machine(world, anvil):
                 error = "NotAuthorized"
             elif previous is not None:
                 old = self.model.records[(patient.address, previous)]
-                error = ("MayNotAmend" if author.address not in (patient.address, old.author)
-                         else "RecordIsErased" if old.erased else "RecordAlreadySuperseded" if old.superseded
-                         else "CategoryMismatch" if old.category != category else None)
-            self.expect(lambda: world.ledger(author).records.add(patient.address, digest, 0x55, category,
-                                                                 supersedes=previous), error)
+                error = (
+                    "MayNotAmend"
+                    if author.address not in (patient.address, old.author)
+                    else "RecordIsErased"
+                    if old.erased
+                    else "RecordAlreadySuperseded"
+                    if old.superseded
+                    else "CategoryMismatch"
+                    if old.category != category
+                    else None
+                )
+            self.expect(
+                lambda: world.ledger(author).records.add(patient.address, digest, 0x55, category, supersedes=previous),
+                error,
+            )
             if error is None:
-                self.model.records[(patient.address, digest)] = ModelRecord(category, author.address,
-                                                                            amends=previous)
+                self.model.records[(patient.address, digest)] = ModelRecord(category, author.address, amends=previous)
                 if previous is not None:
                     self.model.records[(patient.address, previous)].superseded = True
 
@@ -165,8 +208,13 @@ def make_machine(world, anvil):
         def warp(self, hours):
             world.chain.increase_time(hours * 3600 + 1)
 
-        @rule(patient=st.sampled_from(patients), grantee=st.sampled_from(everyone),
-              category=st.sampled_from(CATEGORIES), purpose=st.sampled_from(PURPOSES), permission=st.sampled_from([1, 2]))
+        @rule(
+            patient=st.sampled_from(patients),
+            grantee=st.sampled_from(everyone),
+            category=st.sampled_from(CATEGORIES),
+            purpose=st.sampled_from(PURPOSES),
+            permission=st.sampled_from([1, 2]),
+        )
         def check_access(self, patient, grantee, category, purpose, permission):
             now = self.now()
             if self.model.near_expiry(now, patient.address, grantee.address):
@@ -185,14 +233,21 @@ def make_machine(world, anvil):
                     terms = reader.get(patient.address, grantee.address)
                     model = self.model.consents.get((patient.address, grantee.address))
                     stored = (terms.categories, terms.purposes, terms.permissions, terms.expiry)
-                    assert stored == ((model.categories, model.purposes, model.permissions, model.expiry)
-                                      if model else (0, 0, 0, 0))
+                    assert stored == (
+                        (model.categories, model.purposes, model.permissions, model.expiry) if model else (0, 0, 0, 0)
+                    )
 
     return ConsentMachine
 
 
 def test_ledger_matches_reference_model(deployed_world, anvil):
     machine = make_machine(deployed_world, anvil)
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=int(os.environ.get("MEDLEDGER_STATEFUL_EXAMPLES", "20")), stateful_step_count=30,
-        deadline=None, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=int(os.environ.get("MEDLEDGER_STATEFUL_EXAMPLES", "20")),
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

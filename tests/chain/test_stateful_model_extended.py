@@ -119,8 +119,11 @@ class Model:
         if entry.appointer_term == 0:
             return True
         appointer = self.guardian(patient, entry.appointer)
-        return (appointer.term == entry.appointer_term and self.current(now, patient, entry.appointer)
-                and not self.is_inactive_provider(entry.appointer))
+        return (
+            appointer.term == entry.appointer_term
+            and self.current(now, patient, entry.appointer)
+            and not self.is_inactive_provider(entry.appointer)
+        )
 
     def is_active_provider(self, account: str) -> bool:
         return self.status.get(account) == "active"
@@ -133,8 +136,11 @@ class Model:
 
     def window_counts(self, now: int, patient: str, provider: str) -> bool:
         w = self.window(patient, provider)
-        return (w.until > now and w.provider_epoch == self.epoch.get(provider, 0)
-                and w.opened_at > self.opted_out_at.get(patient, 0))
+        return (
+            w.until > now
+            and w.provider_epoch == self.epoch.get(provider, 0)
+            and w.opened_at > self.opted_out_at.get(patient, 0)
+        )
 
     def opted_out(self, patient: str) -> bool:
         return self.preferences.get(patient, (False, 0))[0]
@@ -144,29 +150,42 @@ class Model:
         return categories or DEFAULT_EMERGENCY_CATEGORIES
 
     def emergency_open(self, now: int, patient: str, provider: str) -> bool:
-        return (not self.opted_out(patient) and self.is_active_provider(provider)
-                and self.window_counts(now, patient, provider))
+        return (
+            not self.opted_out(patient)
+            and self.is_active_provider(provider)
+            and self.window_counts(now, patient, provider)
+        )
 
-    def has_access(self, now: int, patient: str, grantee: str, category: int, purpose_mask: int,
-                   permission: int) -> bool:
+    def has_access(
+        self, now: int, patient: str, grantee: str, category: int, purpose_mask: int, permission: int
+    ) -> bool:
         return self.access_by(now, patient, grantee, category, purpose_mask, permission) is not None
 
-    def access_by(self, now: int, patient: str, grantee: str, category: int, purpose_mask: int,
-                  permission: int) -> str | None:
+    def access_by(
+        self, now: int, patient: str, grantee: str, category: int, purpose_mask: int, permission: int
+    ) -> str | None:
         """Which rule gives access (None: no access)."""
         if patient == grantee:
             return "patient"
         consent = self.consents.get((patient, grantee))
-        if (consent is not None and consent.expiry > now and consent.categories >> category & 1
-                and consent.purposes & purpose_mask and consent.permissions & permission == permission
-                and self.is_active_provider(grantee)):
+        if (
+            consent is not None
+            and consent.expiry > now
+            and consent.categories >> category & 1
+            and consent.purposes & purpose_mask
+            and consent.permissions & permission == permission
+            and self.is_active_provider(grantee)
+        ):
             return "consent"
         if permission != READ:
             return None
         if self.is_guardian(now, patient, grantee):
             return "guardian"
-        if (purpose_mask & (1 << ETREAT) and self.emergency_open(now, patient, grantee)
-                and self.emergency_categories(patient) >> category & 1):
+        if (
+            purpose_mask & (1 << ETREAT)
+            and self.emergency_open(now, patient, grantee)
+            and self.emergency_categories(patient) >> category & 1
+        ):
             return "break-glass"
         return None
 
@@ -199,17 +218,27 @@ def make_machine(world, anvil, extra_accounts):
     contract = reader.contract
 
     pairs = [(p.address, x.address) for p in patients for x in everyone]
-    state_calls = ([("consentOf", pair) for pair in pairs] + [("guardianOf", pair) for pair in pairs]
-                   + [("emergencyWindowOf", pair) for pair in pairs]
-                   + [("emergencyPreferencesOf", (p.address,)) for p in patients])
-    access_queries = [(patient, grantee, category, purpose, permission) for patient, grantee in pairs
-                      for category in CATEGORIES for purpose in (TREAT, ETREAT, HRESCH) for permission in (READ, WRITE)]
+    state_calls = (
+        [("consentOf", pair) for pair in pairs]
+        + [("guardianOf", pair) for pair in pairs]
+        + [("emergencyWindowOf", pair) for pair in pairs]
+        + [("emergencyPreferencesOf", (p.address,)) for p in patients]
+    )
+    access_queries = [
+        (patient, grantee, category, purpose, permission)
+        for patient, grantee in pairs
+        for category in CATEGORIES
+        for purpose in (TREAT, ETREAT, HRESCH)
+        for permission in (READ, WRITE)
+    ]
 
     def encoded(calls):
         """One multicall of view calls and their output types, encoded once (the arguments never change)."""
         data = [contract.encode_abi(name, args=list(args)) for name, args in calls]
-        return (contract.encode_abi("multicall", args=[data]),
-                [get_abi_output_types(getattr(contract.functions, name)(*args).abi) for name, args in calls])
+        return (
+            contract.encode_abi("multicall", args=[data]),
+            [get_abi_output_types(getattr(contract.functions, name)(*args).abi) for name, args in calls],
+        )
 
     def batch_read(prepared):
         """Many view calls in one eth_call through the contract's own multicall."""
@@ -225,21 +254,34 @@ def make_machine(world, anvil, extra_accounts):
         def start(self, data):
             self.snapshot = anvil.snapshot()
             self.model = Model(
-                status={a.provider.address: "active", a.researcher.address: "active",
-                        a.suspended.address: "suspended"},
-                kinds={a.provider.address: 1, a.researcher.address: 3, a.suspended.address: 1})
+                status={a.provider.address: "active", a.researcher.address: "active", a.suspended.address: "suspended"},
+                kinds={a.provider.address: 1, a.researcher.address: 3, a.suspended.address: 1},
+            )
             self.registrar = world.ledger(a.registrar)
             # Rules are chosen at random (and Hypothesis disables some per run), so few short runs
             # would ever reach a guardian, a consent and an open break-glass together. Seed some,
             # through the same checked rules, so that the random steps start from a deep state.
             for patient in patients:
                 if data.draw(st.booleans(), label="seed guardian"):
-                    self.appoint_guardian(patient, data.draw(st.sampled_from([*extras, a.provider])), "patient",
-                                          data.draw(st.integers(1, 48)),
-                                          data.draw(st.booleans()), data)
+                    self.appoint_guardian(
+                        patient,
+                        data.draw(st.sampled_from([*extras, a.provider])),
+                        "patient",
+                        data.draw(st.integers(1, 48)),
+                        data.draw(st.booleans()),
+                        data,
+                    )
                 if data.draw(st.booleans(), label="seed consent"):
-                    self.grant(patient, a.provider, data.draw(st.integers(1, 7)), data.draw(st.integers(1, 0b10011)),
-                               data.draw(st.sampled_from([1, 2, 3])), data.draw(st.integers(1, 48)), "patient", data)
+                    self.grant(
+                        patient,
+                        a.provider,
+                        data.draw(st.integers(1, 7)),
+                        data.draw(st.integers(1, 0b10011)),
+                        data.draw(st.sampled_from([1, 2, 3])),
+                        data.draw(st.integers(1, 48)),
+                        "patient",
+                        data,
+                    )
                 if data.draw(st.booleans(), label="seed break-glass"):
                     self.break_glass(patient, a.provider, data.draw(st.integers(1, MAX_REASON)))
                 for category in data.draw(st.lists(st.sampled_from(CATEGORIES), max_size=2), label="seed records"):
@@ -275,17 +317,22 @@ def make_machine(world, anvil, extra_accounts):
             if how == "target" and target is not None:
                 return target
             if how == "guardian":
-                on_record = [acct for acct in everyone
-                             if self.model.guardian(patient.address, acct.address).active]
+                on_record = [acct for acct in everyone if self.model.guardian(patient.address, acct.address).active]
                 if on_record:
                     return data.draw(st.sampled_from(on_record), label="guardian caller")
             return data.draw(st.sampled_from(everyone), label="caller")
 
         # -- consent (as in test_stateful_model, plus grantFor / revokeFor by guardians) --------
-        @rule(patient=st.sampled_from(patients), grantee=st.sampled_from(grantees + extras[:1]),
-              categories=st.sampled_from(range(8)), purposes=st.integers(0, 0b10011),
-              permissions=st.sampled_from([0, 1, 2, 3, 3]), hours=st.integers(0, 48), how=CALLER,
-              data=st.data())
+        @rule(
+            patient=st.sampled_from(patients),
+            grantee=st.sampled_from(grantees + extras[:1]),
+            categories=st.sampled_from(range(8)),
+            purposes=st.integers(0, 0b10011),
+            permissions=st.sampled_from([0, 1, 2, 3, 3]),
+            hours=st.integers(0, 48),
+            how=CALLER,
+            data=st.data(),
+        )
         def grant(self, patient, grantee, categories, purposes, permissions, hours, how, data):
             sender = self.pick_actor(data, patient, how)
             now = self.now() + 1
@@ -300,23 +347,34 @@ def make_machine(world, anvil, extra_accounts):
                 call = self.send(sender, lambda f: f.grantFor(patient.address, *terms))
             status = self.model.status.get(grantee.address)
             by_guardian = sender != patient
-            error = ("NotGuardian" if by_guardian and not self.model.is_guardian(
-                         now, patient.address, sender.address)
-                     else "GuardianSelfGrant" if by_guardian and grantee == sender
-                     else "ConsentOutlastsGuardian" if by_guardian and expiry > self.model.guardian(
-                         patient.address, sender.address).until
-                     else "EmptyCategories" if categories == 0 else "InvalidPurposes" if purposes == 0
-                     else "InvalidPermissions" if permissions == 0 else "ExpiryNotInFuture" if hours == 0
-                     else "UnknownProvider" if status is None
-                     else "ProviderNotActive" if status != "active" else None)
+            error = (
+                "NotGuardian"
+                if by_guardian and not self.model.is_guardian(now, patient.address, sender.address)
+                else "GuardianSelfGrant"
+                if by_guardian and grantee == sender
+                else "ConsentOutlastsGuardian"
+                if by_guardian and expiry > self.model.guardian(patient.address, sender.address).until
+                else "EmptyCategories"
+                if categories == 0
+                else "InvalidPurposes"
+                if purposes == 0
+                else "InvalidPermissions"
+                if permissions == 0
+                else "ExpiryNotInFuture"
+                if hours == 0
+                else "UnknownProvider"
+                if status is None
+                else "ProviderNotActive"
+                if status != "active"
+                else None
+            )
             self.expect(call, error)
             if error is None:
                 key = (patient.address, grantee.address)
                 self.model.consents[key] = ModelConsent(categories, purposes, permissions, expiry)
                 self.model.consent_nonces[key] = self.model.consent_nonces.get(key, 0) + 1
 
-        @rule(patient=st.sampled_from(patients), grantee=st.sampled_from(grantees),
-              how=CALLER, data=st.data())
+        @rule(patient=st.sampled_from(patients), grantee=st.sampled_from(grantees), how=CALLER, data=st.data())
         def revoke(self, patient, grantee, how, data):
             sender = self.pick_actor(data, patient, how)
             now = self.now() + 1
@@ -327,9 +385,13 @@ def make_machine(world, anvil, extra_accounts):
                 call = self.send(sender, lambda f: f.revoke(grantee.address))
             else:
                 call = self.send(sender, lambda f: f.revokeFor(patient.address, grantee.address))
-            error = ("NotGuardian" if sender != patient and not self.model.is_guardian(
-                         now, patient.address, sender.address)
-                     else "NoConsent" if key not in self.model.consents else None)
+            error = (
+                "NotGuardian"
+                if sender != patient and not self.model.is_guardian(now, patient.address, sender.address)
+                else "NoConsent"
+                if key not in self.model.consents
+                else None
+            )
             self.expect(call, error)
             if error is None:
                 self.model.consents.pop(key)
@@ -353,8 +415,13 @@ def make_machine(world, anvil, extra_accounts):
                 self.model.status[provider.address] = "active"
                 self.model.epoch[provider.address] = self.model.epoch.get(provider.address, 0) + 1
 
-        @rule(author=st.sampled_from(patients + [a.provider] * 2 + everyone), patient=st.sampled_from(patients),
-              category=st.sampled_from(CATEGORIES), amend=st.booleans(), data=st.data())
+        @rule(
+            author=st.sampled_from(patients + [a.provider] * 2 + everyone),
+            patient=st.sampled_from(patients),
+            category=st.sampled_from(CATEGORIES),
+            amend=st.booleans(),
+            data=st.data(),
+        )
         def add_record(self, author, patient, category, amend, data):
             now = self.now() + 1
             if self.model.near(now, (patient.address, author.address)):
@@ -368,14 +435,23 @@ def make_machine(world, anvil, extra_accounts):
                 error = "NotAuthorized"
             elif previous is not None:
                 old = self.model.records[(patient.address, previous)]
-                error = ("MayNotAmend" if author.address not in (patient.address, old.author)
-                         else "RecordIsErased" if old.erased else "RecordAlreadySuperseded" if old.superseded
-                         else "CategoryMismatch" if old.category != category else None)
-            self.expect(lambda: world.ledger(author).records.add(patient.address, digest, 0x55, category,
-                                                                 supersedes=previous), error)
+                error = (
+                    "MayNotAmend"
+                    if author.address not in (patient.address, old.author)
+                    else "RecordIsErased"
+                    if old.erased
+                    else "RecordAlreadySuperseded"
+                    if old.superseded
+                    else "CategoryMismatch"
+                    if old.category != category
+                    else None
+                )
+            self.expect(
+                lambda: world.ledger(author).records.add(patient.address, digest, 0x55, category, supersedes=previous),
+                error,
+            )
             if error is None:
-                self.model.records[(patient.address, digest)] = ModelRecord(category, author.address,
-                                                                            amends=previous)
+                self.model.records[(patient.address, digest)] = ModelRecord(category, author.address, amends=previous)
                 if previous is not None:
                     self.model.records[(patient.address, previous)].superseded = True
 
@@ -392,14 +468,23 @@ def make_machine(world, anvil, extra_accounts):
                     self.model.records[(patient.address, record.amends)].superseded = False
 
         # -- guardians -----------------------------------------------------------------------
-        @rule(patient=st.sampled_from(patients), guardian=st.sampled_from(everyone),
-              how=CALLER,
-              hours=TERM_HOURS, can_appoint=st.booleans(), data=st.data())
+        @rule(
+            patient=st.sampled_from(patients),
+            guardian=st.sampled_from(everyone),
+            how=CALLER,
+            hours=TERM_HOURS,
+            can_appoint=st.booleans(),
+            data=st.data(),
+        )
         def appoint_guardian(self, patient, guardian, how, hours, can_appoint, data):
             sender = self.pick_actor(data, patient, how)
             now = self.now() + 1
-            if self.model.near(now, (patient.address, sender.address), (patient.address, guardian.address),
-                               (guardian.address, patient.address)):
+            if self.model.near(
+                now,
+                (patient.address, sender.address),
+                (patient.address, guardian.address),
+                (guardian.address, patient.address),
+            ):
                 return
             until = 0 if hours is None else self.now() + hours * 3600
             m, p, g, s = self.model, patient.address, guardian.address, sender.address
@@ -433,8 +518,12 @@ def make_machine(world, anvil, extra_accounts):
                 else:
                     entry.appointer, entry.appointer_term = s, m.guardian(p, s).term
 
-        @rule(patient=st.sampled_from(patients), on_record=st.sampled_from([True, True, False]),
-              how=REMOVER, data=st.data())
+        @rule(
+            patient=st.sampled_from(patients),
+            on_record=st.sampled_from([True, True, False]),
+            how=REMOVER,
+            data=st.data(),
+        )
         def remove_guardian(self, patient, on_record, how, data):
             guardian = self.pick_actor(data, patient, "guardian" if on_record else "anyone")
             sender = self.pick_actor(data, patient, how, target=guardian)
@@ -443,8 +532,9 @@ def make_machine(world, anvil, extra_accounts):
                 return
             m, p, g, s = self.model, patient.address, guardian.address, sender.address
             error = None
-            if s not in (p, g) and (not m.is_guardian(now, p, s) or not m.guardian(p, s).can_appoint
-                                    or m.guardian(p, g).can_appoint):
+            if s not in (p, g) and (
+                not m.is_guardian(now, p, s) or not m.guardian(p, s).can_appoint or m.guardian(p, g).can_appoint
+            ):
                 error = "MayNotAppoint"
             if error is None and not m.guardian(p, g).active:
                 error = "NotGuardian"
@@ -457,16 +547,27 @@ def make_machine(world, anvil, extra_accounts):
                     entry.removed_by_patient = True
 
         # -- break-glass ---------------------------------------------------------------------
-        @rule(patient=st.sampled_from(patients), provider=st.sampled_from([a.provider] * 3 + grantees[1:] + extras[:1]),
-              reason=REASONS)
+        @rule(
+            patient=st.sampled_from(patients),
+            provider=st.sampled_from([a.provider] * 3 + grantees[1:] + extras[:1]),
+            reason=REASONS,
+        )
         def break_glass(self, patient, provider, reason):
             m, p, v = self.model, patient.address, provider.address
             status = m.status.get(v)
-            error = ("InvalidReason" if reason == 0 or reason > MAX_REASON
-                     else "UnknownProvider" if status is None
-                     else "ProviderNotActive" if status != "active"
-                     else "ProviderKindNotAllowed" if not EMERGENCY_KINDS >> m.kinds[v] & 1
-                     else "EmergencyOptOut" if m.opted_out(p) else None)
+            error = (
+                "InvalidReason"
+                if reason == 0 or reason > MAX_REASON
+                else "UnknownProvider"
+                if status is None
+                else "ProviderNotActive"
+                if status != "active"
+                else "ProviderKindNotAllowed"
+                if not EMERGENCY_KINDS >> m.kinds[v] & 1
+                else "EmergencyOptOut"
+                if m.opted_out(p)
+                else None
+            )
             now = self.now() + 1
             if error is None and m.near(now, (p, v)):
                 return
@@ -477,11 +578,16 @@ def make_machine(world, anvil, extra_accounts):
             receipt = self.expect(self.send(provider, lambda f: f.breakGlass(p, reason)), error)
             if error is None:
                 at = self.block_time(receipt)
-                m.windows[(p, v)] = ModelWindow(at, at + EMERGENCY_WINDOW, m.window(p, v).cooldown_until,
-                                                m.epoch.get(v, 0))
+                m.windows[(p, v)] = ModelWindow(
+                    at, at + EMERGENCY_WINDOW, m.window(p, v).cooldown_until, m.epoch.get(v, 0)
+                )
 
-        @rule(patient=st.sampled_from(patients), provider=st.sampled_from([a.provider] * 3 + grantees[1:]),
-              how=CLOSER, data=st.data())
+        @rule(
+            patient=st.sampled_from(patients),
+            provider=st.sampled_from([a.provider] * 3 + grantees[1:]),
+            how=CLOSER,
+            data=st.data(),
+        )
         def close_emergency(self, patient, provider, how, data):
             closer = self.pick_actor(data, patient, how, target=provider)
             now = self.now() + 1
@@ -510,9 +616,14 @@ def make_machine(world, anvil, extra_accounts):
                 self.model.opted_out_at[patient.address] = self.block_time(receipt)
 
         # -- access log ----------------------------------------------------------------------
-        @rule(patient=st.sampled_from(patients), reader_=st.sampled_from(grantees), how=ACCESSOR,
-              known=st.sampled_from([True, True, False]), purpose=LOG_PURPOSES,
-              data=st.data())
+        @rule(
+            patient=st.sampled_from(patients),
+            reader_=st.sampled_from(grantees),
+            how=ACCESSOR,
+            known=st.sampled_from([True, True, False]),
+            purpose=LOG_PURPOSES,
+            data=st.data(),
+        )
         def log_access(self, patient, reader_, how, known, purpose, data):
             accessor = self.pick_actor(data, patient, how, target=reader_)
             now = self.now() + 1
@@ -521,30 +632,42 @@ def make_machine(world, anvil, extra_accounts):
             # Mostly the patient's own records; sometimes the other patient's (unknown for this
             # patient) or a fresh digest.
             own = [d for (p, d) in self.model.records if p == patient.address]
-            digests = own if own and data.draw(st.sampled_from([True, True, True, False])) else [
-                d for (_, d) in self.model.records]
+            digests = (
+                own
+                if own and data.draw(st.sampled_from([True, True, True, False]))
+                else [d for (_, d) in self.model.records]
+            )
             digest = data.draw(st.sampled_from(digests)) if known and digests else os.urandom(32)
             record = self.model.records.get((patient.address, digest))
-            error = ("InvalidPurpose" if purpose >= PURPOSE_COUNT else "UnknownRecord" if record is None
-                     else "RecordIsErased" if record.erased
-                     else None if self.model.has_access(now, patient.address, accessor.address, record.category,
-                                                        1 << purpose, READ)
-                     else "NotAuthorized")
+            error = (
+                "InvalidPurpose"
+                if purpose >= PURPOSE_COUNT
+                else "UnknownRecord"
+                if record is None
+                else "RecordIsErased"
+                if record.erased
+                else None
+                if self.model.has_access(now, patient.address, accessor.address, record.category, 1 << purpose, READ)
+                else "NotAuthorized"
+            )
             self.expect(self.send(accessor, lambda f: f.logAccess(patient.address, digest, purpose)), error)
 
         @rule(hours=st.integers(1, 30))
         def warp(self, hours):
             world.chain.increase_time(hours * 3600 + 1)
 
-        @rule(patient=st.sampled_from(patients), grantee=st.sampled_from(everyone),
-              category=st.sampled_from(CATEGORIES), purpose=st.sampled_from([TREAT, ETREAT, HRESCH]),
-              permission=st.sampled_from([READ, WRITE]))
+        @rule(
+            patient=st.sampled_from(patients),
+            grantee=st.sampled_from(everyone),
+            category=st.sampled_from(CATEGORIES),
+            purpose=st.sampled_from([TREAT, ETREAT, HRESCH]),
+            permission=st.sampled_from([READ, WRITE]),
+        )
         def check_access(self, patient, grantee, category, purpose, permission):
             now = self.now()
             if self.model.near(now, (patient.address, grantee.address)):
                 return
-            expected = self.model.has_access(now, patient.address, grantee.address, category, 1 << purpose,
-                                             permission)
+            expected = self.model.has_access(now, patient.address, grantee.address, category, 1 << purpose, permission)
             actual = reader.consent.has_access(patient.address, grantee.address, category, purpose, permission)
             event(f"check_access: {'granted' if expected else 'denied'} {'RW'[permission - 1]} purpose {purpose}")
             assert actual == expected, (category, purpose, permission)
@@ -561,14 +684,22 @@ def make_machine(world, anvil, extra_accounts):
                 consent = m.consents.get(pair)
                 assert (categories, purposes, permissions, expiry) == (
                     (consent.categories, consent.purposes, consent.permissions, consent.expiry)
-                    if consent else (0, 0, 0, 0)), ("consentOf", pair)
+                    if consent
+                    else (0, 0, 0, 0)
+                ), ("consentOf", pair)
                 assert nonce == m.consent_nonces.get(pair, 0), ("consent nonce", pair)
             for pair in pairs:
                 ((active, can_appoint, removed, until, nonce, term, appointer_term, appointer),) = next(results)
                 entry = m.guardian(*pair)
                 assert (active, can_appoint, removed, until, nonce, term, appointer_term) == (
-                    entry.active, entry.can_appoint, entry.removed_by_patient, entry.until, entry.nonce, entry.term,
-                    entry.appointer_term), ("guardianOf", pair)
+                    entry.active,
+                    entry.can_appoint,
+                    entry.removed_by_patient,
+                    entry.until,
+                    entry.nonce,
+                    entry.term,
+                    entry.appointer_term,
+                ), ("guardianOf", pair)
                 if entry.appointer_term:
                     assert appointer.lower() == entry.appointer.lower(), ("guardianOf appointer", pair)
             for pair in pairs:
@@ -576,13 +707,17 @@ def make_machine(world, anvil, extra_accounts):
                 w = m.window(*pair)
                 if w.until:  # the epoch is the registry's count, which the model knows only relative to its start
                     assert (opened_at, until, cooldown_until) == (w.opened_at, w.until, w.cooldown_until), (
-                        "emergencyWindowOf", pair)
+                        "emergencyWindowOf",
+                        pair,
+                    )
                 else:
                     assert (opened_at, until, cooldown_until) == (0, 0, 0), ("emergencyWindowOf", pair)
             for p in patients:
                 opted_out, categories = next(results)
                 assert (opted_out, categories) == (m.opted_out(p.address), m.emergency_categories(p.address)), (
-                    "emergencyPreferencesOf", p.address)
+                    "emergencyPreferencesOf",
+                    p.address,
+                )
 
         @invariant()
         def every_access_answer_matches_the_model(self):
@@ -607,6 +742,12 @@ def make_machine(world, anvil, extra_accounts):
 
 def test_ledger_matches_extended_reference_model(deployed_world, anvil, guardian, second_guardian):
     machine = make_machine(deployed_world, anvil, [guardian, second_guardian])
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=int(os.environ.get("MEDLEDGER_STATEFUL_EXAMPLES", "15")), stateful_step_count=30,
-        deadline=None, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=int(os.environ.get("MEDLEDGER_STATEFUL_EXAMPLES", "15")),
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

@@ -98,8 +98,9 @@ class Cli:
     env: dict[str, str] = field(default_factory=dict)
 
     # -- arguments ---------------------------------------------------------------------------
-    def connection(self, account: int | None = None, *, rpc_url: str | None = None,
-                   ipfs_api: str | None = None) -> list[str]:
+    def connection(
+        self, account: int | None = None, *, rpc_url: str | None = None, ipfs_api: str | None = None
+    ) -> list[str]:
         args = ["--rpc-url", rpc_url or self.anvil.rpc_url, "--deployments", str(self.deployments)]
         api = ipfs_api or self.ipfs_api
         if api:
@@ -115,13 +116,24 @@ class Cli:
         return argv
 
     # -- running -----------------------------------------------------------------------------
-    def invoke(self, *args: object, account: int | None = None, connect: bool = True, as_json: bool = False,
-               env: Mapping[str, str] | None = None, input: str | None = None) -> Result:
+    def invoke(
+        self,
+        *args: object,
+        account: int | None = None,
+        connect: bool = True,
+        as_json: bool = False,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+    ) -> Result:
         """Run in-process with CliRunner (stdin is not a terminal)."""
         runner = CliRunner()
-        return runner.invoke(main, self.argv([str(a) for a in args], account=account, connect=connect,
-                                             as_json=as_json),
-                             env={**self.env, **(env or {})}, input=input, catch_exceptions=True)
+        return runner.invoke(
+            main,
+            self.argv([str(a) for a in args], account=account, connect=connect, as_json=as_json),
+            env={**self.env, **(env or {})},
+            input=input,
+            catch_exceptions=True,
+        )
 
     def ok(self, *args: object, **kwargs) -> Result:
         result = self.invoke(*args, **kwargs)
@@ -131,13 +143,29 @@ class Cli:
     def json(self, *args: object, **kwargs) -> object:
         return json.loads(self.ok(*args, as_json=True, **kwargs).stdout)
 
-    def run(self, *args: object, account: int | None = None, connect: bool = True, as_json: bool = False,
-            env: Mapping[str, str] | None = None, timeout: float = SUBPROCESS_TIMEOUT) -> subprocess.CompletedProcess:
+    def run(
+        self,
+        *args: object,
+        account: int | None = None,
+        connect: bool = True,
+        as_json: bool = False,
+        env: Mapping[str, str] | None = None,
+        timeout: float = SUBPROCESS_TIMEOUT,
+    ) -> subprocess.CompletedProcess:
         """Run the installed console script in a subprocess (no terminal on stdin)."""
-        argv = [medledger_executable(), *self.argv([str(a) for a in args], account=account, connect=connect,
-                                                   as_json=as_json)]
-        return subprocess.run(argv, cwd=self.workdir, env=clean_environ({**self.env, **(env or {})}),
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        argv = [
+            medledger_executable(),
+            *self.argv([str(a) for a in args], account=account, connect=connect, as_json=as_json),
+        ]
+        return subprocess.run(
+            argv,
+            cwd=self.workdir,
+            env=clean_environ({**self.env, **(env or {})}),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def run_ok(self, *args: object, **kwargs) -> subprocess.CompletedProcess:
         result = self.run(*args, **kwargs)
@@ -155,8 +183,9 @@ class Cli:
 def new_cli(tmp_path: Path, anvil: AnvilNode, ipfs_api: str | None) -> Cli:
     workdir = tmp_path / "cwd"
     workdir.mkdir()
-    return Cli(home=tmp_path / "home", deployments=tmp_path / "deployments", anvil=anvil, ipfs_api=ipfs_api,
-               workdir=workdir)
+    return Cli(
+        home=tmp_path / "home", deployments=tmp_path / "deployments", anvil=anvil, ipfs_api=ipfs_api, workdir=workdir
+    )
 
 
 @pytest.fixture
@@ -174,8 +203,9 @@ def _build_world(cli: Cli) -> Cli:
 
 
 @pytest.fixture(scope="module")
-def world_template(tmp_path_factory: pytest.TempPathFactory, anvil: AnvilNode,
-                   ipfs_daemon: IpfsDaemon) -> Iterator[Cli]:
+def world_template(
+    tmp_path_factory: pytest.TempPathFactory, anvil: AnvilNode, ipfs_daemon: IpfsDaemon
+) -> Iterator[Cli]:
     """Built once per module (chain state reverted at its end); each test gets copies of its files."""
     snapshot = anvil.snapshot()
     try:
@@ -198,6 +228,9 @@ def world(world_template: Cli, tmp_path: Path, chain_snapshot: AnvilNode) -> Cli
 @pytest.fixture
 def lab_result(tmp_path: Path) -> Path:
     path = tmp_path / "hba1c.json"
-    path.write_text(json.dumps({"resourceType": "Observation", "code": {"text": "HbA1c"},
-                                "valueQuantity": {"value": 6.1, "unit": "%"}}))
+    path.write_text(
+        json.dumps(
+            {"resourceType": "Observation", "code": {"text": "HbA1c"}, "valueQuantity": {"value": 6.1, "unit": "%"}}
+        )
+    )
     return path

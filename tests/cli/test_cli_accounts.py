@@ -17,8 +17,9 @@ BAD_INPUT = 2
 
 
 def _new_account(cli: Cli) -> tuple[dict, str]:
-    result = cli.ok("account", "new", "--kdf", "pbkdf2", connect=False, as_json=True,
-                    env={"MEDLEDGER_PASSWORD": PASSWORD})
+    result = cli.ok(
+        "account", "new", "--kdf", "pbkdf2", connect=False, as_json=True, env={"MEDLEDGER_PASSWORD": PASSWORD}
+    )
     return json.loads(result.stdout), result.output
 
 
@@ -58,8 +59,15 @@ def test_a_keystore_with_the_wrong_password_exits_2_saying_wrong_password(cli: C
 def test_account_import_reads_the_key_from_MEDLEDGER_IMPORT_KEY(cli: Cli) -> None:
     signer = anvil_account(6)
     key = signer.private_key_bytes()
-    result = cli.ok("account", "import", "--kdf", "pbkdf2", connect=False, as_json=True,
-                    env={"MEDLEDGER_IMPORT_KEY": "0x" + key.hex(), "MEDLEDGER_PASSWORD": PASSWORD})
+    result = cli.ok(
+        "account",
+        "import",
+        "--kdf",
+        "pbkdf2",
+        connect=False,
+        as_json=True,
+        env={"MEDLEDGER_IMPORT_KEY": "0x" + key.hex(), "MEDLEDGER_PASSWORD": PASSWORD},
+    )
     imported = json.loads(result.stdout)
     assert imported["address"] == signer.address
     keystore = Path(imported["keystore"])
@@ -72,8 +80,9 @@ def test_account_import_reads_the_key_from_MEDLEDGER_IMPORT_KEY(cli: Cli) -> Non
 def test_a_keystore_name_matching_several_accounts_is_refused_as_ambiguous(cli: Cli) -> None:
     first, _ = _new_account(cli)
     second, _ = _new_account(cli)
-    common = next(ch for ch in "0123456789abcdef"
-                  if ch in first["address"][2:].lower() and ch in second["address"][2:].lower())
+    common = next(
+        ch for ch in "0123456789abcdef" if ch in first["address"][2:].lower() and ch in second["address"][2:].lower()
+    )
     result = cli.invoke("deploy", "--keystore", common, env={"MEDLEDGER_PASSWORD": PASSWORD})
     assert "ambiguous" in assert_clear_failure(result, BAD_INPUT)
 

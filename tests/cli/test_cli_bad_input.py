@@ -15,10 +15,28 @@ from .conftest import ADMIN, CLINIC, PATIENT, STRANGER, Cli, address, assert_cle
 BAD_INPUT, REFUSED, UNREACHABLE = 2, 3, 4
 
 
-def _grant(world: Cli, *extra: str, grantee: str | None = None, categories: str = "labs",
-           purpose: str = "treatment", expires: str = "30d", yes: bool = True):
-    args = ["consent", "grant", grantee or address(CLINIC), "--categories", categories, "--purpose", purpose,
-            "--expires", expires, *(["--yes"] if yes else []), *extra]
+def _grant(
+    world: Cli,
+    *extra: str,
+    grantee: str | None = None,
+    categories: str = "labs",
+    purpose: str = "treatment",
+    expires: str = "30d",
+    yes: bool = True,
+):
+    args = [
+        "consent",
+        "grant",
+        grantee or address(CLINIC),
+        "--categories",
+        categories,
+        "--purpose",
+        purpose,
+        "--expires",
+        expires,
+        *(["--yes"] if yes else []),
+        *extra,
+    ]
     return world.invoke(*args, account=PATIENT)
 
 
@@ -57,15 +75,18 @@ def test_an_unparseable_expiry_exits_2(unchanged: Cli) -> None:
 def test_an_address_with_a_bad_checksum_exits_2(unchanged: Cli) -> None:
     good = address(CLINIC)
     at = next(i for i, char in enumerate(good) if i > 1 and char.isalpha())
-    flipped = good[:at] + good[at].swapcase() + good[at + 1:]
+    flipped = good[:at] + good[at].swapcase() + good[at + 1 :]
     assert flipped != good and flipped.lower() == good.lower()
     line = assert_clear_failure(_grant(unchanged, grantee=flipped), BAD_INPUT)
     assert "checksum" in line
 
 
 def test_a_keystore_without_a_password_in_non_interactive_mode_exits_2(unchanged: Cli) -> None:
-    created = json.loads(unchanged.ok("account", "new", "--kdf", "pbkdf2", connect=False, as_json=True,
-                                      env={"MEDLEDGER_PASSWORD": "secret"}).stdout)
+    created = json.loads(
+        unchanged.ok(
+            "account", "new", "--kdf", "pbkdf2", connect=False, as_json=True, env={"MEDLEDGER_PASSWORD": "secret"}
+        ).stdout
+    )
     result = unchanged.invoke("keys", "publish", "--keystore", created["keystore"])
     assert "MEDLEDGER_PASSWORD" in assert_clear_failure(result, BAD_INPUT)
 
@@ -82,16 +103,45 @@ def test_a_deployments_file_for_another_chain_exits_2(unchanged: Cli) -> None:
 
 def test_an_rpc_url_that_does_not_answer_exits_4(unchanged: Cli) -> None:
     url = dead_url()
-    result = unchanged.invoke("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-                              "--expires", "30d", "--yes", "--rpc-url", url, account=PATIENT, connect=False)
+    result = unchanged.invoke(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--yes",
+        "--rpc-url",
+        url,
+        account=PATIENT,
+        connect=False,
+    )
     assert url in assert_clear_failure(result, UNREACHABLE)
 
 
 def test_an_ipfs_api_that_does_not_answer_on_publish_exits_4(unchanged: Cli, lab_result: Path) -> None:
     url = dead_url()
-    result = unchanged.invoke("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                              "--rpc-url", unchanged.anvil.rpc_url, "--deployments", unchanged.deployments,
-                              "--ipfs-api", url, "--dev-account", PATIENT, connect=False)
+    result = unchanged.invoke(
+        "record",
+        "publish",
+        lab_result,
+        "--patient",
+        address(PATIENT),
+        "--category",
+        "labs",
+        "--rpc-url",
+        unchanged.anvil.rpc_url,
+        "--deployments",
+        unchanged.deployments,
+        "--ipfs-api",
+        url,
+        "--dev-account",
+        PATIENT,
+        connect=False,
+    )
     assert url in assert_clear_failure(result, UNREACHABLE)
 
 
@@ -101,8 +151,19 @@ def test_consent_grant_without_yes_and_without_a_terminal_exits_2(unchanged: Cli
 
 
 def test_consent_revoke_without_yes_and_without_a_terminal_exits_2(world: Cli) -> None:
-    world.ok("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-             "--expires", "30d", "--yes", account=PATIENT)
+    world.ok(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--yes",
+        account=PATIENT,
+    )
     before = world.nonces()
     result = world.invoke("consent", "revoke", address(CLINIC), account=PATIENT)
     assert "--yes" in assert_clear_failure(result, BAD_INPUT)
@@ -111,8 +172,9 @@ def test_consent_revoke_without_yes_and_without_a_terminal_exits_2(world: Cli) -
 
 def test_fetching_an_unknown_record_exits_3(unchanged: Cli, tmp_path: Path) -> None:
     digest = "0x" + "ab" * 32
-    result = unchanged.invoke("record", "fetch", digest, "--patient", address(PATIENT), "--out", tmp_path / "x",
-                              account=CLINIC)
+    result = unchanged.invoke(
+        "record", "fetch", digest, "--patient", address(PATIENT), "--out", tmp_path / "x", account=CLINIC
+    )
     assert "ab" * 32 in assert_clear_failure(result, REFUSED)
     assert not (tmp_path / "x").exists()
 

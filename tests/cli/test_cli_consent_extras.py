@@ -18,8 +18,20 @@ pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 
 
 def _sign_grant(cli: Cli, out: Path) -> dict:
-    return cli.json("consent", "sign", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-                    "--expires", "30d", "--out", out, account=PATIENT)
+    return cli.json(
+        "consent",
+        "sign",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--out",
+        out,
+        account=PATIENT,
+    )
 
 
 def _shown(cli: Cli) -> dict:
@@ -27,6 +39,7 @@ def _shown(cli: Cli) -> dict:
 
 
 # -- consent sign + relay ---------------------------------------------------------------------
+
 
 def test_consent_sign_writes_a_signed_grant_file(world: Cli, tmp_path: Path) -> None:
     out = tmp_path / "grant.json"
@@ -65,13 +78,22 @@ def test_relay_by_another_account_applies_the_signed_grant(world: Cli, tmp_path:
 
 
 def test_clinic_reads_a_record_after_a_relayed_grant(world: Cli, tmp_path: Path, lab_result: Path) -> None:
-    published = world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                           account=PATIENT)
+    published = world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
     _sign_grant(world, tmp_path / "grant.json")
     world.ok("relay", tmp_path / "grant.json", account=STRANGER)
 
-    world.ok("record", "fetch", published["cid"], "--patient", address(PATIENT), "--out", tmp_path / "read.json",
-             account=CLINIC)
+    world.ok(
+        "record",
+        "fetch",
+        published["cid"],
+        "--patient",
+        address(PATIENT),
+        "--out",
+        tmp_path / "read.json",
+        account=CLINIC,
+    )
 
     assert (tmp_path / "read.json").read_bytes() == lab_result.read_bytes()
 
@@ -102,8 +124,9 @@ def test_a_signed_revocation_relayed_by_another_account_revokes(world: Cli, tmp_
     world.ok("relay", tmp_path / "grant.json", account=STRANGER)
     before = world.nonce(PATIENT)
 
-    signed = world.json("consent", "sign", address(CLINIC), "--revoke", "--out", tmp_path / "revoke.json",
-                        account=PATIENT)
+    signed = world.json(
+        "consent", "sign", address(CLINIC), "--revoke", "--out", tmp_path / "revoke.json", account=PATIENT
+    )
     world.ok("relay", tmp_path / "revoke.json", account=STRANGER)
 
     assert signed["kind"] == "Revoke"
@@ -112,6 +135,7 @@ def test_a_signed_revocation_relayed_by_another_account_revokes(world: Cli, tmp_
 
 
 # -- guardians --------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def guarded_world(world: Cli) -> Cli:
@@ -141,9 +165,21 @@ def test_guardian_appoint_reports_the_ward_and_the_end_date(world: Cli) -> None:
 
 
 def test_guardian_grants_for_the_patient_with_for(guarded_world: Cli) -> None:
-    granted = guarded_world.json("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose",
-                                 "treatment", "--expires", "30d", "--for", address(PATIENT), "--yes",
-                                 account=GUARDIAN)
+    granted = guarded_world.json(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--for",
+        address(PATIENT),
+        "--yes",
+        account=GUARDIAN,
+    )
 
     assert granted["patient"] == address(PATIENT)
     shown = _shown(guarded_world)
@@ -151,23 +187,59 @@ def test_guardian_grants_for_the_patient_with_for(guarded_world: Cli) -> None:
 
 
 def test_clinic_reads_after_a_guardians_grant(guarded_world: Cli, tmp_path: Path, lab_result: Path) -> None:
-    published = guarded_world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category",
-                                   "labs", account=PATIENT)
-    guarded_world.ok("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-                     "--expires", "30d", "--for", address(PATIENT), "--yes", account=GUARDIAN)
+    published = guarded_world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
+    guarded_world.ok(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--for",
+        address(PATIENT),
+        "--yes",
+        account=GUARDIAN,
+    )
 
-    guarded_world.ok("record", "fetch", published["cid"], "--patient", address(PATIENT), "--out",
-                     tmp_path / "read.json", account=CLINIC)
+    guarded_world.ok(
+        "record",
+        "fetch",
+        published["cid"],
+        "--patient",
+        address(PATIENT),
+        "--out",
+        tmp_path / "read.json",
+        account=CLINIC,
+    )
 
     assert (tmp_path / "read.json").read_bytes() == lab_result.read_bytes()
 
 
 def test_guardian_revokes_for_the_patient_with_for(guarded_world: Cli) -> None:
-    guarded_world.ok("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-                     "--expires", "30d", "--for", address(PATIENT), "--yes", account=GUARDIAN)
+    guarded_world.ok(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--for",
+        address(PATIENT),
+        "--yes",
+        account=GUARDIAN,
+    )
 
-    revoked = guarded_world.json("consent", "revoke", address(CLINIC), "--for", address(PATIENT), "--yes",
-                                 account=GUARDIAN)
+    revoked = guarded_world.json(
+        "consent", "revoke", address(CLINIC), "--for", address(PATIENT), "--yes", account=GUARDIAN
+    )
 
     assert revoked["patient"] == address(PATIENT) and revoked["rotated"] is True
     assert _shown(guarded_world)["active"] is False
@@ -177,8 +249,21 @@ def test_grant_for_a_patient_one_is_not_guardian_of_is_refused_with_NotGuardian(
     world.ok("keys", "publish", account=GUARDIAN)
     before = world.nonce(GUARDIAN)
 
-    refused = world.invoke("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-                           "--expires", "30d", "--for", address(PATIENT), "--yes", account=GUARDIAN)
+    refused = world.invoke(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--for",
+        address(PATIENT),
+        "--yes",
+        account=GUARDIAN,
+    )
 
     assert "NotGuardian" in assert_clear_failure(refused, REFUSED)
     assert world.nonce(GUARDIAN) == before  # refused by the read-only check, before anything was sent

@@ -60,10 +60,14 @@ def unmined_cli(tmp_path: Path) -> Iterator[Cli]:
 def _interrupt_deploy_while_it_waits(cli: Cli) -> dict:
     """Start `medledger deploy`, press Ctrl-C once its transaction is sent; return the pending record."""
     pending = cli.deployments / "31337.pending.json"
-    process = subprocess.Popen([medledger_executable(), *cli.argv(["deploy"], account=ADMIN, connect=True,
-                                                                  as_json=False)],
-                               cwd=cli.workdir, env=clean_environ(), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [medledger_executable(), *cli.argv(["deploy"], account=ADMIN, connect=True, as_json=False)],
+        cwd=cli.workdir,
+        env=clean_environ(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + SUBPROCESS_TIMEOUT
         while not (pending.exists() and cli.anvil.rpc("txpool_status")["pending"] != "0x0"):
@@ -101,6 +105,8 @@ def test_deploy_rerun_after_the_node_dropped_the_transaction_says_so_and_sends_a
 
     result = cli.ok("deploy", account=ADMIN)
 
-    assert f"warning: deployment transaction {pending['txHash']} was dropped by the node; sending a new one" \
+    assert (
+        f"warning: deployment transaction {pending['txHash']} was dropped by the node; sending a new one"
         in result.stderr
+    )
     assert cli.nonce(ADMIN) == 1

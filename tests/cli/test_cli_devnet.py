@@ -22,8 +22,13 @@ pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 def _devnet_cli(home: Path) -> Cli:
     workdir = home.parent / "cwd"
     workdir.mkdir(exist_ok=True)
-    return Cli(home=home, deployments=home.parent / "deployments", anvil=None, ipfs_api=None,  # type: ignore[arg-type]
-               workdir=workdir)
+    return Cli(
+        home=home,
+        deployments=home.parent / "deployments",
+        anvil=None,
+        ipfs_api=None,  # type: ignore[arg-type]
+        workdir=workdir,
+    )
 
 
 def _pids(home: Path) -> list[int]:
@@ -61,8 +66,7 @@ def _up(cli: Cli) -> dict:
 
 def _deploy(cli: Cli) -> dict:
     """Deploy without --rpc-url: the running devnet's chain is found by itself."""
-    result = cli.run_ok("deploy", "--deployments", cli.deployments, "--dev-account", ADMIN, connect=False,
-                        as_json=True)
+    result = cli.run_ok("deploy", "--deployments", cli.deployments, "--dev-account", ADMIN, connect=False, as_json=True)
     return json.loads(result.stdout)
 
 

@@ -42,14 +42,16 @@ def allergies(emergency_world: Cli, tmp_path: Path) -> tuple[str, Path]:
     """(cid, source) of an allergies record the patient published."""
     source = tmp_path / "allergies.json"
     source.write_text(json.dumps({"resourceType": "AllergyIntolerance", "code": {"text": "penicillin"}}))
-    published = emergency_world.json("record", "publish", source, "--patient", address(PATIENT), "--category",
-                                     "allergies", account=PATIENT)
+    published = emergency_world.json(
+        "record", "publish", source, "--patient", address(PATIENT), "--category", "allergies", account=PATIENT
+    )
     return published["cid"], source
 
 
 def test_break_glass_opens_emergency_access_until_the_end_of_the_window(emergency_world: Cli) -> None:
-    opened = emergency_world.json("emergency", "break-glass", address(PATIENT), "--reason", "unconscious",
-                                  account=CLINIC)
+    opened = emergency_world.json(
+        "emergency", "break-glass", address(PATIENT), "--reason", "unconscious", account=CLINIC
+    )
 
     assert opened["patient"] == address(PATIENT) and opened["provider"] == address(CLINIC)
     assert opened["reason"] == "unconscious" and opened["until"] > 0
@@ -64,25 +66,47 @@ def test_serve_once_releases_the_keys_to_the_clinician_who_broke_glass(emergency
 
 
 def test_clinician_reads_an_allergies_record_for_emergency_treatment_after_the_release(
-        emergency_world: Cli, allergies: tuple[str, Path], tmp_path: Path) -> None:
+    emergency_world: Cli, allergies: tuple[str, Path], tmp_path: Path
+) -> None:
     cid, source = allergies
     emergency_world.ok("emergency", "break-glass", address(PATIENT), "--reason", "unconscious", account=CLINIC)
     emergency_world.ok("emergency", "serve", "--once", account=KEY_SERVICE)
 
-    emergency_world.ok("record", "fetch", cid, "--patient", address(PATIENT), "--out", tmp_path / "read.json",
-                       "--purpose", "emergency", account=CLINIC)
+    emergency_world.ok(
+        "record",
+        "fetch",
+        cid,
+        "--patient",
+        address(PATIENT),
+        "--out",
+        tmp_path / "read.json",
+        "--purpose",
+        "emergency",
+        account=CLINIC,
+    )
 
     assert (tmp_path / "read.json").read_bytes() == source.read_bytes()
 
 
 def test_clinician_reading_for_ordinary_treatment_is_refused_despite_break_glass(
-        emergency_world: Cli, allergies: tuple[str, Path], tmp_path: Path) -> None:
+    emergency_world: Cli, allergies: tuple[str, Path], tmp_path: Path
+) -> None:
     cid, _ = allergies
     emergency_world.ok("emergency", "break-glass", address(PATIENT), "--reason", "unconscious", account=CLINIC)
     emergency_world.ok("emergency", "serve", "--once", account=KEY_SERVICE)
 
-    refused = emergency_world.invoke("record", "fetch", cid, "--patient", address(PATIENT), "--out",
-                                     tmp_path / "read.json", "--purpose", "treatment", account=CLINIC)
+    refused = emergency_world.invoke(
+        "record",
+        "fetch",
+        cid,
+        "--patient",
+        address(PATIENT),
+        "--out",
+        tmp_path / "read.json",
+        "--purpose",
+        "treatment",
+        account=CLINIC,
+    )
 
     assert_clear_failure(refused, REFUSED)
     assert not (tmp_path / "read.json").exists()

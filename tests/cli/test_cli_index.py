@@ -20,12 +20,32 @@ STORY = ["KeyringRotated", "RecordAdded", "ConsentGranted", "AccessLogged"]
 @pytest.fixture
 def story(world: Cli, lab_result: Path, tmp_path: Path) -> dict:
     """The patient publishes a labs record, grants the clinic, and the clinic reads it (logged)."""
-    published = world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                           account=PATIENT)
-    world.ok("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-             "--expires", "30d", "--yes", account=PATIENT)
-    world.ok("record", "fetch", published["cid"], "--patient", address(PATIENT), "--out", tmp_path / "read.json",
-             account=CLINIC)
+    published = world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
+    world.ok(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--yes",
+        account=PATIENT,
+    )
+    world.ok(
+        "record",
+        "fetch",
+        published["cid"],
+        "--patient",
+        address(PATIENT),
+        "--out",
+        tmp_path / "read.json",
+        account=CLINIC,
+    )
     return published
 
 
@@ -81,7 +101,8 @@ def test_audit_disclosures_lists_a_fetch_as_record_access_for_treatment(world: C
     disclosures = world.json("audit", address(PATIENT), "--disclosures")
 
     assert [(d["kind"], d["recipient"], d["purpose"]) for d in disclosures] == [
-        ("record-access", address(CLINIC), "TREAT")]
+        ("record-access", address(CLINIC), "TREAT")
+    ]
     assert disclosures[0]["cid"] == story["cid"] and disclosures[0]["category"] == "labs"
 
 
@@ -106,7 +127,8 @@ def test_audit_without_the_index_lists_the_same_events_in_the_same_order(world: 
 
     assert _ordered(scanned)
     assert [(row["block"], row["log_index"], row["event"]) for row in scanned] == [
-        (row["block"], row["log_index"], row["event"]) for row in indexed]
+        (row["block"], row["log_index"], row["event"]) for row in indexed
+    ]
 
 
 def test_audit_without_the_index_creates_no_index_database(world: Cli, story: dict) -> None:

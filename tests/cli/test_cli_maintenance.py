@@ -44,25 +44,41 @@ def test_keys_rotate_moves_each_named_keyring_to_its_next_epoch(world: Cli) -> N
     assert _keyring_epoch(world) == before + 1
 
 
-def test_a_relayed_signed_revocation_followed_by_keys_rotate_closes_new_records(world: Cli, tmp_path: Path,
-                                                                                 lab_result: Path) -> None:
-    world.ok("consent", "grant", address(CLINIC), "--categories", "labs", "--purpose", "treatment",
-             "--expires", "30d", "--yes", account=PATIENT)
+def test_a_relayed_signed_revocation_followed_by_keys_rotate_closes_new_records(
+    world: Cli, tmp_path: Path, lab_result: Path
+) -> None:
+    world.ok(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--yes",
+        account=PATIENT,
+    )
     signed = tmp_path / "revoke.json"
     world.ok("consent", "sign", address(CLINIC), "--revoke", "--out", signed, account=PATIENT)
     world.ok("relay", signed, account=STRANGER)
     world.ok("keys", "rotate", "--categories", "labs", account=PATIENT)
-    published = world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                           account=PATIENT)
-    result = world.invoke("record", "fetch", published["cid"], "--patient", address(PATIENT), "--out",
-                          tmp_path / "x.json", account=CLINIC)
+    published = world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
+    result = world.invoke(
+        "record", "fetch", published["cid"], "--patient", address(PATIENT), "--out", tmp_path / "x.json", account=CLINIC
+    )
     assert_clear_failure(result, REFUSED)
 
 
-def test_record_reencrypt_publishes_a_new_version_and_erases_the_old(world: Cli, tmp_path: Path,
-                                                                       lab_result: Path) -> None:
-    old = world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                     account=PATIENT)
+def test_record_reencrypt_publishes_a_new_version_and_erases_the_old(
+    world: Cli, tmp_path: Path, lab_result: Path
+) -> None:
+    old = world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
     fresh = world.json("record", "reencrypt", old["cid"], account=PATIENT)
     listed = {row["cid"]: row for row in world.json("record", "list", "--patient", address(PATIENT))}
     assert listed[old["cid"]]["erased"] and listed[old["cid"]]["superseded"]
@@ -73,7 +89,8 @@ def test_record_reencrypt_publishes_a_new_version_and_erases_the_old(world: Cli,
 
 
 def test_reencrypting_someone_elses_record_is_refused(world: Cli, lab_result: Path) -> None:
-    old = world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                     account=PATIENT)
+    old = world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
     result = world.invoke("record", "reencrypt", old["cid"], account=CLINIC)
     assert_clear_failure(result, REFUSED)

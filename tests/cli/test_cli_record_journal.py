@@ -19,8 +19,9 @@ def _journal_files(cli: Cli) -> list[Path]:
 
 
 def _publish(cli: Cli, file: Path, *extra: str):  # type: ignore[no-untyped-def]
-    return cli.invoke("record", "publish", file, "--patient", address(PATIENT), "--category", "labs", *extra,
-                      account=PATIENT)
+    return cli.invoke(
+        "record", "publish", file, "--patient", address(PATIENT), "--category", "labs", *extra, account=PATIENT
+    )
 
 
 def test_publishing_an_empty_file_exits_2_and_stores_journals_and_sends_nothing(world: Cli, tmp_path: Path) -> None:
@@ -36,25 +37,39 @@ def test_publishing_an_empty_file_exits_2_and_stores_journals_and_sends_nothing(
 
 
 def test_amending_with_an_empty_file_exits_2_and_sends_nothing(world: Cli, tmp_path: Path, lab_result: Path) -> None:
-    published = world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                           account=PATIENT)
+    published = world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
     empty = tmp_path / "empty.json"
     empty.write_bytes(b"")
     nonces = world.nonces()
 
-    result = world.invoke("record", "amend", published["cid"], empty, "--patient", address(PATIENT),
-                          account=PATIENT)
+    result = world.invoke("record", "amend", published["cid"], empty, "--patient", address(PATIENT), account=PATIENT)
 
     assert "is empty (0 bytes)" in assert_clear_failure(result, BAD_INPUT)
     assert world.nonces() == nonces
 
 
-def test_a_publish_stopped_by_a_down_ipfs_daemon_says_how_to_resume_or_roll_back(
-        world: Cli, lab_result: Path) -> None:
+def test_a_publish_stopped_by_a_down_ipfs_daemon_says_how_to_resume_or_roll_back(world: Cli, lab_result: Path) -> None:
     dead = f"http://127.0.0.1:{free_loopback_port()}"
-    stopped = world.invoke("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                           "--rpc-url", world.anvil.rpc_url, "--deployments", world.deployments, "--ipfs-api", dead,
-                           "--dev-account", PATIENT, connect=False)
+    stopped = world.invoke(
+        "record",
+        "publish",
+        lab_result,
+        "--patient",
+        address(PATIENT),
+        "--category",
+        "labs",
+        "--rpc-url",
+        world.anvil.rpc_url,
+        "--deployments",
+        world.deployments,
+        "--ipfs-api",
+        dead,
+        "--dev-account",
+        PATIENT,
+        connect=False,
+    )
 
     line = assert_clear_failure(stopped, UNREACHABLE)
     [entry] = [json.loads(path.read_text()) for path in _journal_files(world)]
@@ -65,9 +80,24 @@ def test_a_publish_stopped_by_a_down_ipfs_daemon_says_how_to_resume_or_roll_back
 
 def test_resume_finishes_a_publish_the_down_daemon_stopped(world: Cli, lab_result: Path) -> None:
     dead = f"http://127.0.0.1:{free_loopback_port()}"
-    world.invoke("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                 "--rpc-url", world.anvil.rpc_url, "--deployments", world.deployments, "--ipfs-api", dead,
-                 "--dev-account", PATIENT, connect=False)
+    world.invoke(
+        "record",
+        "publish",
+        lab_result,
+        "--patient",
+        address(PATIENT),
+        "--category",
+        "labs",
+        "--rpc-url",
+        world.anvil.rpc_url,
+        "--deployments",
+        world.deployments,
+        "--ipfs-api",
+        dead,
+        "--dev-account",
+        PATIENT,
+        connect=False,
+    )
 
     [row] = world.json("record", "resume", account=PATIENT)
 
@@ -77,9 +107,11 @@ def test_resume_finishes_a_publish_the_down_daemon_stopped(world: Cli, lab_resul
 
 
 def test_rolling_back_a_registered_publish_exits_1_saying_already_registered_use_erase(
-        world: Cli, lab_result: Path) -> None:
-    published = world.json("record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs",
-                           account=PATIENT)
+    world: Cli, lab_result: Path
+) -> None:
+    published = world.json(
+        "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
+    )
     nonces = world.nonces()
 
     result = world.invoke("record", "resume", published["journal"], "--rollback", account=PATIENT)

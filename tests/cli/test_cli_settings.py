@@ -21,15 +21,29 @@ def dead_url() -> str:
 def _write_config(cli: Cli, **values: object) -> Path:
     cli.home.mkdir(parents=True, exist_ok=True)
     path = cli.home / "config.toml"
-    path.write_text("".join(f'{key} = "{value}"\n' if isinstance(value, str) else f"{key} = {value}\n"
-                            for key, value in values.items()))
+    path.write_text(
+        "".join(
+            f'{key} = "{value}"\n' if isinstance(value, str) else f"{key} = {value}\n" for key, value in values.items()
+        )
+    )
     return path
 
 
 def _show(cli: Cli, *args: str, env: dict[str, str] | None = None):
     """A read-only command that needs the chain, as the patient, without --rpc-url unless given."""
-    return cli.invoke("consent", "show", address(2), "--deployments", cli.deployments, "--dev-account", PATIENT,
-                      *args, connect=False, as_json=True, env=env)
+    return cli.invoke(
+        "consent",
+        "show",
+        address(2),
+        "--deployments",
+        cli.deployments,
+        "--dev-account",
+        PATIENT,
+        *args,
+        connect=False,
+        as_json=True,
+        env=env,
+    )
 
 
 def test_the_config_file_rpc_url_is_used_when_no_flag_or_environment_gives_one(world: Cli, dead_url: str) -> None:
@@ -54,8 +68,13 @@ def test_the_rpc_url_flag_overrides_MEDLEDGER_RPC_URL_and_the_config_file(world:
 
 
 def test_config_file_settings_apply_to_every_option(world: Cli) -> None:
-    _write_config(world, rpc_url=world.anvil.rpc_url, deployments=str(world.deployments), dev_account=PATIENT,
-                  ipfs_api=world.ipfs_api)
+    _write_config(
+        world,
+        rpc_url=world.anvil.rpc_url,
+        deployments=str(world.deployments),
+        dev_account=PATIENT,
+        ipfs_api=world.ipfs_api,
+    )
     shown = world.json("consent", "show", address(2), connect=False)
     assert shown["grantee"] == address(2) and shown["active"] is False
 

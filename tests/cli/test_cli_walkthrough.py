@@ -13,8 +13,9 @@ REFUSED = 3
 STORY_EVENTS = {"KeyringRotated", "RecordAdded", "ConsentGranted", "ConsentRevoked", "RecordErased"}
 
 
-def test_walkthrough_from_deploy_to_erasure_through_the_console_script(cli: Cli, lab_result: Path,
-                                                                       tmp_path: Path) -> None:
+def test_walkthrough_from_deploy_to_erasure_through_the_console_script(
+    cli: Cli, lab_result: Path, tmp_path: Path
+) -> None:
     patient, clinic = address(PATIENT), address(CLINIC)
 
     deployed = json.loads(cli.run_ok("deploy", "--registrar", address(REGISTRAR), account=ADMIN, as_json=True).stdout)
@@ -24,13 +25,27 @@ def test_walkthrough_from_deploy_to_erasure_through_the_console_script(cli: Cli,
     keys = json.loads(cli.run_ok("keys", "publish", "--categories", "labs", account=PATIENT, as_json=True).stdout)
     assert keys["keyringsCreated"] == ["labs"]
 
-    published = json.loads(cli.run_ok("record", "publish", lab_result, "--patient", patient, "--category", "labs",
-                                      account=PATIENT, as_json=True).stdout)
+    published = json.loads(
+        cli.run_ok(
+            "record", "publish", lab_result, "--patient", patient, "--category", "labs", account=PATIENT, as_json=True
+        ).stdout
+    )
     cid = published["cid"]
     assert published["sealedToKeyring"] is True
 
-    granted = cli.run_ok("consent", "grant", clinic, "--categories", "labs", "--purpose", "treatment",
-                         "--expires", "30d", "--yes", account=PATIENT)
+    granted = cli.run_ok(
+        "consent",
+        "grant",
+        clinic,
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--yes",
+        account=PATIENT,
+    )
     assert "granted" in granted.stdout
 
     fetched = tmp_path / "fetched.json"
@@ -39,7 +54,8 @@ def test_walkthrough_from_deploy_to_erasure_through_the_console_script(cli: Cli,
 
     consents = json.loads(cli.run_ok("consent", "list", account=PATIENT, as_json=True).stdout)
     assert [(row["grantee"], row["active"], row["categories"], row["read"], row["write"]) for row in consents] == [
-        (clinic, True, ["labs"], True, False)]
+        (clinic, True, ["labs"], True, False)
+    ]
     shown = json.loads(cli.run_ok("consent", "show", clinic, account=PATIENT, as_json=True).stdout)
     assert shown["grantee"] == clinic and shown["active"] is True and shown["purposes"] == ["TREAT"]
 
@@ -53,13 +69,19 @@ def test_walkthrough_from_deploy_to_erasure_through_the_console_script(cli: Cli,
     assert [(e["block"], e["log_index"]) for e in history] == sorted((e["block"], e["log_index"]) for e in history)
     story = [e for e in history if e["event"] in STORY_EVENTS]  # other events (e.g. access logs) may interleave
     assert [e["event"] for e in story] == [
-        "KeyringRotated", "RecordAdded", "ConsentGranted", "ConsentRevoked", "KeyringRotated"]
+        "KeyringRotated",
+        "RecordAdded",
+        "ConsentGranted",
+        "ConsentRevoked",
+        "KeyringRotated",
+    ]
     assert story[2]["details"]["grantee"] == clinic and story[3]["details"]["grantee"] == clinic
 
     corrected = tmp_path / "corrected.json"
     corrected.write_text(lab_result.read_text().replace("6.1", "6.2"))
-    amended = json.loads(cli.run_ok("record", "amend", cid, corrected, "--patient", patient,
-                                    account=PATIENT, as_json=True).stdout)
+    amended = json.loads(
+        cli.run_ok("record", "amend", cid, corrected, "--patient", patient, account=PATIENT, as_json=True).stdout
+    )
     assert amended["cid"] != cid
 
     cli.run_ok("record", "erase", cid, "--yes", account=PATIENT)

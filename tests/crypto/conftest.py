@@ -29,16 +29,12 @@ Open = Callable[..., bytes]
 
 @pytest.fixture
 def binding() -> ContainerBinding:
-    return ContainerBinding(
-        chain_id=31337, registry=b"\x11" * 20, patient=b"\x22" * 20, category=CATEGORY
-    )
+    return ContainerBinding(chain_id=31337, registry=b"\x11" * 20, patient=b"\x22" * 20, category=CATEGORY)
 
 
 @pytest.fixture
 def patient() -> EncryptionKeyPair:
-    return derive_encryption_keypair(
-        bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
-    )
+    return derive_encryption_keypair(bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"))
 
 
 @pytest.fixture
@@ -52,9 +48,7 @@ def stranger() -> EncryptionKeyPair:
 
 
 @pytest.fixture
-def seal_bytes(
-    binding: ContainerBinding, patient: EncryptionKeyPair, keyring: CategoryKeyring
-) -> Seal:
+def seal_bytes(binding: ContainerBinding, patient: EncryptionKeyPair, keyring: CategoryKeyring) -> Seal:
     """Encrypt bytes to the patient and the keyring (by default) and return the container."""
 
     def _seal(
@@ -85,13 +79,9 @@ def seal_bytes(
 def open_bytes(binding: ContainerBinding, patient: EncryptionKeyPair) -> Open:
     """Decrypt a container (as the patient by default) and return the plaintext."""
 
-    def _open(
-        container: bytes, *, identity=None, binding_: ContainerBinding | None = None
-    ) -> bytes:
+    def _open(container: bytes, *, identity=None, binding_: ContainerBinding | None = None) -> bytes:
         out = io.BytesIO()
-        decrypt_stream(
-            io.BytesIO(container), out, binding=binding_ or binding, identity=identity or patient
-        )
+        decrypt_stream(io.BytesIO(container), out, binding=binding_ or binding, identity=identity or patient)
         return out.getvalue()
 
     return _open

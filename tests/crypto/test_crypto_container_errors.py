@@ -182,9 +182,7 @@ def test_container_opened_under_another_binding_is_refused(change, binding, seal
         open_bytes(seal_bytes(b"x"), binding_=other)
 
 
-def test_header_binding_digest_swapped_for_another_binding_fails_authentication(
-    binding, seal_bytes, open_bytes
-):
+def test_header_binding_digest_swapped_for_another_binding_fails_authentication(binding, seal_bytes, open_bytes):
     # An attacker rewrites the digest to pass the binding check: the chunk AD still differs.
     other = ContainerBinding(**{**binding.__dict__, "patient": b"\x44" * 20})
     container = seal_bytes(b"x")

@@ -255,9 +255,7 @@ def test_rewrap_can_change_the_chunk_size(new_chunk_size, seal_bytes, open_bytes
     assert open_bytes(new.getvalue()) == data
 
 
-def test_rewrap_by_a_keyring_holder_who_is_not_the_patient(
-    seal_bytes, open_bytes, binding, keyring
-):
+def test_rewrap_by_a_keyring_holder_who_is_not_the_patient(seal_bytes, open_bytes, binding, keyring):
     other = EncryptionKeyPair.generate()
     new = io.BytesIO()
     rewrap(

@@ -275,9 +275,7 @@ def test_an_edited_share_commitment_makes_the_service_refuse(container, services
         open_service_share(_header(edited), 4, services[3])
 
 
-def test_a_share_stanza_pasted_from_another_patients_container_is_refused(
-    binding, patient, author, policy, services
-):
+def test_a_share_stanza_pasted_from_another_patients_container_is_refused(binding, patient, author, policy, services):
     # Mallory copies the share stanzas of Alice's record into a container bound to herself,
     # to have the services release Alice's shares under her own access rights.
     alice = _seal(DATA, binding, [AccountRecipient(patient.public), AccountRecipient(author.public)], policy)

@@ -82,9 +82,7 @@ def test_grant_envelope_round_trips_every_granted_keyring():
 
 
 def test_grant_envelope_is_compact():
-    envelope = build_grant_envelope(
-        [new_keyring(c) for c in range(3)], EncryptionKeyPair.generate().public
-    )
+    envelope = build_grant_envelope([new_keyring(c) for c in range(3)], EncryptionKeyPair.generate().public)
     assert len(envelope) == 4 + 3 * (1 + 4 + 80)
 
 
@@ -112,9 +110,7 @@ def test_grant_envelope_refuses_no_keyrings():
 
 
 def _grant(*categories: int) -> bytes:
-    return build_grant_envelope(
-        [new_keyring(c) for c in categories], EncryptionKeyPair.generate().public
-    )
+    return build_grant_envelope([new_keyring(c) for c in categories], EncryptionKeyPair.generate().public)
 
 
 @pytest.mark.parametrize(
@@ -181,9 +177,7 @@ def test_every_remaining_grantee_recovers_the_rotated_keyring(parties):
     shares = {a: parties[a].public for a in (CAROL, ALICE)}
     envelope = build_rotation_envelope(keyring, parties["patient"].public, shares)
     for address in (ALICE, CAROL):
-        assert (
-            open_rotation_envelope(envelope, parties[address], grantee_address=address) == keyring
-        )
+        assert open_rotation_envelope(envelope, parties[address], grantee_address=address) == keyring
 
 
 def test_rotation_envelope_publishes_public_key_epoch_and_sorted_grantees(parties):
@@ -201,35 +195,27 @@ def test_rotation_envelope_publishes_public_key_epoch_and_sorted_grantees(partie
 
 def test_revoked_grantee_has_no_share_in_the_next_epoch(parties):
     epoch_1 = new_keyring(5, 1)
-    envelope = build_rotation_envelope(
-        epoch_1, parties["patient"].public, {ALICE: parties[ALICE].public}
-    )
+    envelope = build_rotation_envelope(epoch_1, parties["patient"].public, {ALICE: parties[ALICE].public})
     with pytest.raises(NotAGranteeError):
         open_rotation_envelope(envelope, parties[BOB], grantee_address=BOB)
 
 
 def test_revoked_grantee_cannot_open_another_grantees_share(parties):
-    envelope = build_rotation_envelope(
-        new_keyring(5, 1), parties["patient"].public, {ALICE: parties[ALICE].public}
-    )
+    envelope = build_rotation_envelope(new_keyring(5, 1), parties["patient"].public, {ALICE: parties[ALICE].public})
     with pytest.raises(EnvelopeKeyError):
         open_rotation_envelope(envelope, parties[BOB], grantee_address=ALICE)
     with pytest.raises(EnvelopeKeyError):
         open_rotation_envelope(envelope, parties[BOB])
 
 
-def test_revoked_grantee_cannot_read_records_written_after_rotation(
-    parties, binding, seal_bytes, open_bytes
-):
+def test_revoked_grantee_cannot_read_records_written_after_rotation(parties, binding, seal_bytes, open_bytes):
     patient = parties["patient"]
     epoch_0 = new_keyring(binding.category, 0)
     grant = build_grant_envelope([epoch_0], parties[BOB].public)
     (bobs_keyring,) = open_grant_envelope(grant, parties[BOB])
 
     # Bob is revoked: epoch 1 is shared with Alice only; writers seal to epoch 1.
-    rotation = build_rotation_envelope(
-        new_keyring(binding.category, 1), patient.public, {ALICE: parties[ALICE].public}
-    )
+    rotation = build_rotation_envelope(new_keyring(binding.category, 1), patient.public, {ALICE: parties[ALICE].public})
     published = parse_rotation_envelope(rotation)
     record = seal_bytes(
         b"after revocation",
@@ -254,9 +240,7 @@ def test_rotation_share_that_opens_to_another_key_is_refused(parties):
 
 def test_rotation_envelope_refuses_malformed_grantee_address(parties):
     with pytest.raises(ValueError, match="20 bytes"):
-        build_rotation_envelope(
-            new_keyring(1), parties["patient"].public, {b"\x01" * 19: parties[ALICE].public}
-        )
+        build_rotation_envelope(new_keyring(1), parties["patient"].public, {b"\x01" * 19: parties[ALICE].public})
 
 
 def _rotation(*grantees: bytes) -> bytes:
@@ -308,9 +292,7 @@ def test_records_sealed_to_a_keyring_open_with_the_keyring_from_a_grant(binding)
     keyring = new_keyring(binding.category, 0)
     grantee = EncryptionKeyPair.generate()
     out = io.BytesIO()
-    encrypt_stream(
-        io.BytesIO(b"x"), out, binding=binding, recipients=[KeyringRecipient.of(keyring)]
-    )
+    encrypt_stream(io.BytesIO(b"x"), out, binding=binding, recipients=[KeyringRecipient.of(keyring)])
     (received,) = open_grant_envelope(build_grant_envelope([keyring], grantee.public), grantee)
     opened = io.BytesIO()
     decrypt_stream(io.BytesIO(out.getvalue()), opened, binding=binding, identity=received)

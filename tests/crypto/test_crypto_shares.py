@@ -164,7 +164,4 @@ def test_commitment_binds_the_container_binding_digest():
 
 def test_commitment_binds_the_share_index():
     value = os.urandom(32)
-    assert share_commitment(KeyShare(1, value), BINDING_DIGEST) != share_commitment(
-        KeyShare(2, value), BINDING_DIGEST
-    )
-
+    assert share_commitment(KeyShare(1, value), BINDING_DIGEST) != share_commitment(KeyShare(2, value), BINDING_DIGEST)

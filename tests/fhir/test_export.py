@@ -30,13 +30,30 @@ T0 = 1_800_000_000
 
 
 def _entry(block, event, actor, **details):
-    return {"block": block, "timestamp": T0 + block * 12, "tx_hash": "0x" + f"{block:064x}", "log_index": 0,
-            "event": event, "actor": actor, "details": details}
+    return {
+        "block": block,
+        "timestamp": T0 + block * 12,
+        "tx_hash": "0x" + f"{block:064x}",
+        "log_index": 0,
+        "event": event,
+        "actor": actor,
+        "details": details,
+    }
 
 
 def _grant(block, grantee, *, expiry=T0 + 10**6, read=True, write=False, purposes=("TREAT",), categories=("labs",)):
-    return _entry(block, "ConsentGranted", PATIENT, grantee=grantee, categories=list(categories),
-                  purposes=list(purposes), read=read, write=write, expiry=expiry, envelope_bytes=80)
+    return _entry(
+        block,
+        "ConsentGranted",
+        PATIENT,
+        grantee=grantee,
+        categories=list(categories),
+        purposes=list(purposes),
+        read=read,
+        write=write,
+        expiry=expiry,
+        envelope_bytes=80,
+    )
 
 
 HISTORY = [
@@ -66,8 +83,11 @@ def test_every_consent_and_audit_event_validates_as_fhir_r4():
 def test_a_grant_maps_to_a_privacy_consent_with_its_provision():
     consent = to_json(_consents()[0])
     assert consent["status"] == "inactive"  # revoked at block 13
-    assert consent["scope"]["coding"][0] == {"system": codes.CONSENT_SCOPE, "code": "patient-privacy",
-                                             "display": "Privacy Consent"}
+    assert consent["scope"]["coding"][0] == {
+        "system": codes.CONSENT_SCOPE,
+        "code": "patient-privacy",
+        "display": "Privacy Consent",
+    }
     assert consent["patient"]["identifier"] == {"system": "urn:ietf:rfc:3986", "value": f"eip155:31337:{PATIENT}"}
     assert consent["dateTime"] == "2027-01-15T08:02:00Z"
     provision = consent["provision"]
@@ -77,17 +97,22 @@ def test_a_grant_maps_to_a_privacy_consent_with_its_provision():
     assert provision["actor"][0]["role"]["coding"][0]["code"] == "IRCP"
     assert [a["coding"][0]["code"] for a in provision["action"]] == ["access"]
     assert [(p["system"], p["code"]) for p in provision["purpose"]] == [
-        (codes.ACT_REASON, "TREAT"), (codes.ACT_REASON, "ETREAT")]
-    assert [c["coding"][0] for c in provision["code"]] == [{"system": codes.RECORD_CATEGORY, "code": "labs"},
-                                                           {"system": codes.RECORD_CATEGORY, "code": "imaging"}]
+        (codes.ACT_REASON, "TREAT"),
+        (codes.ACT_REASON, "ETREAT"),
+    ]
+    assert [c["coding"][0] for c in provision["code"]] == [
+        {"system": codes.RECORD_CATEGORY, "code": "labs"},
+        {"system": codes.RECORD_CATEGORY, "code": "imaging"},
+    ]
 
 
 def test_consent_status_follows_revocation_replacement_and_expiry():
     statuses = [c.status for c in _consents(now=T0)]
     assert statuses == ["inactive", "active"]
     assert [c.status for c in _consents(now=T0 + 2 * 10**6)] == ["inactive", "inactive"]  # expired
-    replaced = consent_resources([_grant(1, CLINIC), _grant(2, CLINIC, purposes=("HPAYMT",))],
-                                 chain_id=CHAIN, patient=PATIENT, now=T0)
+    replaced = consent_resources(
+        [_grant(1, CLINIC), _grant(2, CLINIC, purposes=("HPAYMT",))], chain_id=CHAIN, patient=PATIENT, now=T0
+    )
     assert [c.status for c in replaced] == ["inactive", "active"]
 
 
@@ -104,8 +129,11 @@ def test_an_access_log_maps_to_a_read_audit_event_with_purpose_agent_and_record(
     assert {"system": codes.EVENT_TYPE, "code": "AccessLogged", "display": "AccessLogged"} in access["subtype"]
     assert access["action"] == "R"
     assert access["recorded"] == "2027-01-15T08:02:24Z"
-    assert access["purposeOfEvent"][0]["coding"][0] == {"system": codes.ACT_REASON, "code": "TREAT",
-                                                        "display": "treatment"}
+    assert access["purposeOfEvent"][0]["coding"][0] == {
+        "system": codes.ACT_REASON,
+        "code": "TREAT",
+        "display": "treatment",
+    }
     assert access["agent"][0]["who"]["identifier"]["value"] == f"eip155:31337:{CLINIC}"
     assert access["agent"][0]["requestor"] is True
     assert access["source"]["observer"]["identifier"]["value"] == f"eip155:31337:{CONTRACT}"
@@ -145,8 +173,9 @@ def test_bundle_is_a_collection_of_every_resource_with_unique_full_urls():
 def test_entries_may_be_dataclasses_or_mappings():
     as_events = [chain_event(entry) for entry in HISTORY]
     assert all(isinstance(event, ChainEvent) for event in as_events)
-    assert [c.id for c in consent_resources(as_events, chain_id=CHAIN, patient=PATIENT, now=T0)] == \
-           [c.id for c in _consents()]
+    assert [c.id for c in consent_resources(as_events, chain_id=CHAIN, patient=PATIENT, now=T0)] == [
+        c.id for c in _consents()
+    ]
     with pytest.raises(ValueError, match="missing"):
         chain_event({"block": 1})
     with pytest.raises(TypeError, match="not a history entry"):

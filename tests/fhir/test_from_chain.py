@@ -21,8 +21,9 @@ def test_history_from_the_event_scan_and_from_the_indexer_export_the_same_consen
     assert [c.model_dump_json() for c in from_scan] == [c.model_dump_json() for c in from_index]
     assert [c.status for c in from_index] == ["inactive"]  # granted, then revoked
 
-    trail = audit_events(indexed, chain_id=world.chain.chain_id, patient=patient,
-                         contract=world.deployment.ledger_address)
+    trail = audit_events(
+        indexed, chain_id=world.chain.chain_id, patient=patient, contract=world.deployment.ledger_address
+    )
     assert [e.action for e in trail] == ["C", "C", "R", "D"]
     result = patient_bundle(indexed, chain_id=world.chain.chain_id, patient=patient, now=now)
     assert validate_resource(result.model_dump_json(exclude_none=True)).get_resource_type() == "Bundle"

@@ -18,6 +18,7 @@ def test_a_valid_observation_is_accepted_as_a_model():
 
 def test_json_text_is_accepted():
     import json
+
     assert validate_resource(json.dumps(hba1c_observation("Patient/x"))).get_resource_type() == "Observation"
 
 

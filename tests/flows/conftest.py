@@ -30,6 +30,7 @@ TREATMENT = mask([Purpose.TREAT])
 
 # -- data -------------------------------------------------------------------------------------
 
+
 def write_source(path: Path, size: int, seed: int = 0) -> str:
     """Write `size` deterministic pseudo-random bytes to `path` (1 MiB at a time); return their sha256."""
     digest = hashlib.sha256()
@@ -56,6 +57,7 @@ def sha256_of(path: Path) -> str:
 
 # -- stores -----------------------------------------------------------------------------------
 
+
 def kubo_store(url: str) -> KuboStore:
     return KuboStore(url, block_timeout=5.0, has_timeout=0.5, pin_timeout=5.0)
 
@@ -80,6 +82,7 @@ def any_store(request: pytest.FixtureRequest) -> BlobStore:
 
 # -- people -----------------------------------------------------------------------------------
 
+
 @dataclass
 class People:
     """One Session per actor on the same deployment and store, each with its own home."""
@@ -101,9 +104,15 @@ def make_people(world, store: BlobStore, tmp_path: Path) -> People:  # type: ign
         return Session.open(world.ledger(signer), store, tmp_path / "homes" / name, world.deployment)
 
     actors = world.actors
-    return People(patient=make(actors.patient, "patient"), clinic=make(actors.provider, "clinic"),
-                  researcher=make(actors.researcher, "researcher"), lab=make(lab, "lab"),
-                  stranger=make(actors.stranger, "stranger"), store=store, make=make)
+    return People(
+        patient=make(actors.patient, "patient"),
+        clinic=make(actors.provider, "clinic"),
+        researcher=make(actors.researcher, "researcher"),
+        lab=make(lab, "lab"),
+        stranger=make(actors.stranger, "stranger"),
+        store=store,
+        make=make,
+    )
 
 
 def enrol(people: People, *, keyring: bool = True) -> People:
@@ -111,14 +120,26 @@ def enrol(people: People, *, keyring: bool = True) -> People:
     setup_account(people.patient, [LABS] if keyring else [])
     for session in (people.clinic, people.researcher, people.lab, people.stranger):
         setup_account(session)
-    grant(people.patient, people.lab.address, categories=LABS_MASK, purposes=TREATMENT,
-          permissions=Permission.WRITE, expiry=timedelta(days=365))
+    grant(
+        people.patient,
+        people.lab.address,
+        categories=LABS_MASK,
+        purposes=TREATMENT,
+        permissions=Permission.WRITE,
+        expiry=timedelta(days=365),
+    )
     return people
 
 
 def grant_read(people: People, grantee: Session) -> None:
-    grant(people.patient, grantee.address, categories=LABS_MASK, purposes=TREATMENT,
-          permissions=Permission.READ, expiry=timedelta(days=30))
+    grant(
+        people.patient,
+        grantee.address,
+        categories=LABS_MASK,
+        purposes=TREATMENT,
+        permissions=Permission.READ,
+        expiry=timedelta(days=30),
+    )
 
 
 @pytest.fixture
@@ -146,6 +167,7 @@ def unenrolled_people(world, embedded: LocalBlockStore, tmp_path: Path) -> Peopl
 
 # -- journal and chain helpers ----------------------------------------------------------------
 
+
 class Crash(Exception):
     """What the injected fault raises: the process 'dies' after a step."""
 
@@ -154,6 +176,7 @@ def crash_after(step: str) -> Callable[[str], None]:
     def fault(name: str) -> None:
         if name == step:
             raise Crash(step)
+
     return fault
 
 

@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 
 
 def test_patient_decrypts_every_record_of_theirs_whoever_wrote_it_and_whatever_the_epoch(
-        world, kubo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world, kubo, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
 
     people = enrol(make_people(world, kubo, tmp_path), keyring=False)
     published = []
@@ -91,8 +92,14 @@ def test_read_grantee_may_not_fetch_for_a_purpose_it_was_not_granted(people: Peo
 
 def test_read_grantee_may_not_fetch_a_category_it_was_not_granted(people: People, tmp_path: Path) -> None:
     setup = people.patient
-    grant(setup, people.lab.address, categories=mask([Category.IMAGING]), purposes=TREATMENT,
-          permissions=Permission.WRITE, expiry=timedelta(days=30))
+    grant(
+        setup,
+        people.lab.address,
+        categories=mask([Category.IMAGING]),
+        purposes=TREATMENT,
+        permissions=Permission.WRITE,
+        expiry=timedelta(days=30),
+    )
     source = tmp_path / "scan.bin"
     write_source(source, 4096, seed=12)
     record = publish(people.lab, people.patient.address, Category.IMAGING, source)

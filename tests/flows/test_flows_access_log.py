@@ -26,12 +26,14 @@ def record(people: People, tmp_path: Path) -> PublishResult:
 
 
 def _access_logs(people: People, record: PublishResult) -> list:
-    return people.patient.ledger.events("AccessLogged", from_block=people.patient.from_block,
-                                        patient=people.patient.address, digest=record.digest)
+    return people.patient.ledger.events(
+        "AccessLogged", from_block=people.patient.from_block, patient=people.patient.address, digest=record.digest
+    )
 
 
-def test_fetch_logs_the_access_on_chain_with_reader_and_purpose(people: People, record: PublishResult,
-                                                                 tmp_path: Path) -> None:
+def test_fetch_logs_the_access_on_chain_with_reader_and_purpose(
+    people: People, record: PublishResult, tmp_path: Path
+) -> None:
     grant_read(people, people.clinic)
 
     fetch(people.clinic, people.patient.address, record.digest, tmp_path / "out.json")
@@ -42,8 +44,14 @@ def test_fetch_logs_the_access_on_chain_with_reader_and_purpose(people: People, 
 
 
 def test_fetch_logs_the_purpose_the_reader_gave(people: People, record: PublishResult, tmp_path: Path) -> None:
-    grant(people.patient, people.researcher.address, categories=LABS_MASK, purposes=mask([Purpose.HRESCH]),
-          permissions=Permission.READ, expiry=timedelta(days=30))
+    grant(
+        people.patient,
+        people.researcher.address,
+        categories=LABS_MASK,
+        purposes=mask([Purpose.HRESCH]),
+        permissions=Permission.READ,
+        expiry=timedelta(days=30),
+    )
 
     fetch(people.researcher, people.patient.address, record.digest, tmp_path / "out.json", purpose=Purpose.HRESCH)
 
@@ -76,8 +84,9 @@ def test_patient_reading_its_own_record_is_logged_too(people: People, record: Pu
     assert logged.args.accessor == people.patient.address
 
 
-def test_fetch_without_access_is_refused_and_logs_nothing(people: People, record: PublishResult,
-                                                          tmp_path: Path) -> None:
+def test_fetch_without_access_is_refused_and_logs_nothing(
+    people: People, record: PublishResult, tmp_path: Path
+) -> None:
     with pytest.raises(AccessDeniedError):
         fetch(people.stranger, people.patient.address, record.digest, tmp_path / "refused.json")
 
@@ -85,12 +94,12 @@ def test_fetch_without_access_is_refused_and_logs_nothing(people: People, record
     assert not (tmp_path / "refused.json").exists()
 
 
-def test_fetch_for_a_purpose_outside_the_grant_is_refused_and_logs_nothing(people: People, record: PublishResult,
-                                                                           tmp_path: Path) -> None:
+def test_fetch_for_a_purpose_outside_the_grant_is_refused_and_logs_nothing(
+    people: People, record: PublishResult, tmp_path: Path
+) -> None:
     grant_read(people, people.clinic)  # TREAT only
 
     with pytest.raises(AccessDeniedError):
-        fetch(people.clinic, people.patient.address, record.digest, tmp_path / "refused.json",
-              purpose=Purpose.HPAYMT)
+        fetch(people.clinic, people.patient.address, record.digest, tmp_path / "refused.json", purpose=Purpose.HPAYMT)
 
     assert _access_logs(people, record) == []

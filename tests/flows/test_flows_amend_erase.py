@@ -86,7 +86,8 @@ def test_erasure_removes_the_blob_from_the_store(people_on_any_store: People, tm
 
 
 def test_erasure_deletes_every_block_file_of_a_multi_block_blob_in_the_embedded_store(
-        people_on_embedded: People, tmp_path: Path) -> None:
+    people_on_embedded: People, tmp_path: Path
+) -> None:
     people = people_on_embedded
     store = people.store
     assert isinstance(store, LocalBlockStore)
@@ -119,7 +120,8 @@ def test_erasing_an_erased_record_again_raises_record_erased(people: People, tmp
 
 
 def test_only_the_patient_can_erase_a_record_because_erase_targets_the_callers_own_records(
-        people: People, tmp_path: Path) -> None:
+    people: People, tmp_path: Path
+) -> None:
     record, expected = _publish(people, tmp_path, 8)
 
     with pytest.raises(RecordNotFoundError):
@@ -131,7 +133,8 @@ def test_only_the_patient_can_erase_a_record_because_erase_targets_the_callers_o
 
 
 def test_amending_a_superseded_version_is_refused_before_anything_is_stored_or_journaled(
-        amended, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    amended, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     people, old, _, _, _ = amended
     journaled = len(journal_entries(people.lab.home))
     source = tmp_path / "second-correction.json"

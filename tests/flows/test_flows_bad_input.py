@@ -38,7 +38,8 @@ def _block_files(store: LocalBlockStore) -> list[Path]:
 
 
 def test_tampered_block_in_the_embedded_store_fails_fetch_with_cid_mismatch(
-        people_on_embedded: People, tmp_path: Path) -> None:
+    people_on_embedded: People, tmp_path: Path
+) -> None:
     people = people_on_embedded
     source = tmp_path / "obs.json"
     write_source(source, 4096, seed=1)
@@ -51,7 +52,8 @@ def test_tampered_block_in_the_embedded_store_fails_fetch_with_cid_mismatch(
 
 
 def test_tampered_block_leaves_no_destination_file_and_no_partial_file(
-        people_on_embedded: People, tmp_path: Path) -> None:
+    people_on_embedded: People, tmp_path: Path
+) -> None:
     people = people_on_embedded
     source = tmp_path / "big.bin"
     write_source(source, 2 * 1024 * 1024, seed=2)  # several blocks: the damage is in the middle
@@ -76,7 +78,8 @@ def test_fetch_of_an_unknown_digest_raises_record_not_found(people: People, tmp_
 
 
 def test_publish_for_a_patient_without_a_published_key_stores_and_journals_nothing(
-        unenrolled_people: People, tmp_path: Path) -> None:
+    unenrolled_people: People, tmp_path: Path
+) -> None:
     people = unenrolled_people
     setup_account(people.lab)
     source = tmp_path / "obs.json"
@@ -91,7 +94,8 @@ def test_publish_for_a_patient_without_a_published_key_stores_and_journals_nothi
 
 
 def test_publish_of_a_missing_source_file_raises_file_not_found_and_journals_nothing(
-        people: People, tmp_path: Path) -> None:
+    people: People, tmp_path: Path
+) -> None:
     with pytest.raises(FileNotFoundError):
         publish(people.lab, people.patient.address, LABS, tmp_path / "no-such-file.json")
     assert journal_entries(people.lab.home) == []
@@ -107,7 +111,8 @@ def down_store():  # type: ignore[no-untyped-def]
 
 
 def test_publish_with_the_ipfs_daemon_down_raises_storage_unavailable(
-        people: People, down_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    people: People, down_store, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     lab = Session.open(people.lab.ledger, down_store, people.lab.home)
     source = tmp_path / "obs.json"
     write_source(source, 512, seed=4)
@@ -119,9 +124,11 @@ def test_publish_with_the_ipfs_daemon_down_raises_storage_unavailable(
 
 
 def test_publish_interrupted_by_a_down_daemon_stays_resumable_and_resumes_once_it_is_back(
-        people: People, down_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    lab_offline = Session(ledger=people.lab.ledger, store=down_store, home=people.lab.home,
-                          from_block=people.lab.from_block)
+    people: People, down_store, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    lab_offline = Session(
+        ledger=people.lab.ledger, store=down_store, home=people.lab.home, from_block=people.lab.from_block
+    )
     source = tmp_path / "obs.json"
     expected = write_source(source, 512, seed=5)
     with pytest.raises(StorageUnavailableError):
@@ -138,9 +145,11 @@ def test_publish_interrupted_by_a_down_daemon_stays_resumable_and_resumes_once_i
 
 # -- a failed fetch is not a read: nothing is logged before the blob is whole and verified -------------
 
+
 def _access_logs(people: People) -> list:
-    return people.patient.ledger.events("AccessLogged", from_block=people.patient.from_block,
-                                        patient=people.patient.address)
+    return people.patient.ledger.events(
+        "AccessLogged", from_block=people.patient.from_block, patient=people.patient.address
+    )
 
 
 def test_fetch_of_a_tampered_block_logs_no_access(people_on_embedded: People, tmp_path: Path) -> None:
@@ -158,14 +167,14 @@ def test_fetch_of_a_tampered_block_logs_no_access(people_on_embedded: People, tm
     assert _access_logs(people) == []
 
 
-def test_fetch_with_the_ipfs_daemon_down_logs_no_access(
-        people: People, down_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_with_the_ipfs_daemon_down_logs_no_access(people: People, down_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     grant_read(people, people.clinic)
     source = tmp_path / "obs.json"
     write_source(source, 4096, seed=7)
     record = publish(people.lab, people.patient.address, LABS, source)
-    clinic_offline = Session(ledger=people.clinic.ledger, store=down_store, home=people.clinic.home,
-                             from_block=people.clinic.from_block)
+    clinic_offline = Session(
+        ledger=people.clinic.ledger, store=down_store, home=people.clinic.home, from_block=people.clinic.from_block
+    )
 
     with pytest.raises(StorageUnavailableError):
         fetch(clinic_offline, people.patient.address, record.digest, tmp_path / "out.json")
@@ -174,16 +183,23 @@ def test_fetch_with_the_ipfs_daemon_down_logs_no_access(
     assert not (tmp_path / "out.json").exists()
 
 
-def test_fetch_decrypts_nothing_until_its_access_log_is_mined(
-        people: People, anvil: AnvilNode, tmp_path: Path) -> None:
+def test_fetch_decrypts_nothing_until_its_access_log_is_mined(people: People, anvil: AnvilNode, tmp_path: Path) -> None:
     grant_read(people, people.clinic)
     source = tmp_path / "obs.json"
     write_source(source, 4096, seed=8)
     record = publish(people.lab, people.patient.address, LABS, source)
     clinic = people.clinic
-    impatient = Session(ledger=MedLedger(clinic.ledger.chain, clinic.ledger.address, signer=clinic.signer,
-                                         policy=TxPolicy(receipt_timeout=0.3, poll_interval=0.05)),
-                        store=clinic.store, home=clinic.home, from_block=clinic.from_block)
+    impatient = Session(
+        ledger=MedLedger(
+            clinic.ledger.chain,
+            clinic.ledger.address,
+            signer=clinic.signer,
+            policy=TxPolicy(receipt_timeout=0.3, poll_interval=0.05),
+        ),
+        store=clinic.store,
+        home=clinic.home,
+        from_block=clinic.from_block,
+    )
     anvil.set_automine(False)
     try:
         with pytest.raises(TransactionFailedError, match="still pending"):
@@ -197,8 +213,10 @@ def test_fetch_decrypts_nothing_until_its_access_log_is_mined(
 
 # -- empty records ------------------------------------------------------------------------------------
 
+
 def test_publish_of_an_empty_file_is_refused_before_anything_is_stored_or_sent(
-        people_on_embedded: People, tmp_path: Path) -> None:
+    people_on_embedded: People, tmp_path: Path
+) -> None:
     people = people_on_embedded
     source = tmp_path / "empty.json"
     source.write_bytes(b"")
@@ -214,7 +232,8 @@ def test_publish_of_an_empty_file_is_refused_before_anything_is_stored_or_sent(
 
 
 def test_amending_with_an_empty_file_is_refused_and_the_record_stays_current(
-        people_on_embedded: People, tmp_path: Path) -> None:
+    people_on_embedded: People, tmp_path: Path
+) -> None:
     people = people_on_embedded
     source = tmp_path / "obs.json"
     write_source(source, 512, seed=10)

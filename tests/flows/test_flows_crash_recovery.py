@@ -45,7 +45,8 @@ def _pinned(store, cid: Cid) -> bool:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("step", STEPS)
 def test_resume_completes_a_publish_interrupted_after_any_step(
-        people_on_any_store: People, tmp_path: Path, step: str) -> None:
+    people_on_any_store: People, tmp_path: Path, step: str
+) -> None:
     people = people_on_any_store
     journal_id, expected = _crash(people, tmp_path, step)
 
@@ -74,7 +75,8 @@ def test_resuming_a_finished_publish_again_changes_nothing(people: People, tmp_p
 
 @pytest.mark.parametrize("step", [ENCRYPTED, STORED])
 def test_rollback_before_registration_leaves_no_pointer_no_pin_and_no_staging_file(
-        people_on_any_store: People, tmp_path: Path, step: str) -> None:
+    people_on_any_store: People, tmp_path: Path, step: str
+) -> None:
     people = people_on_any_store
     journal_id, _ = _crash(people, tmp_path, step)
     entry = Journal(people.lab.home).load(journal_id)
@@ -91,7 +93,8 @@ def test_rollback_before_registration_leaves_no_pointer_no_pin_and_no_staging_fi
 
 
 def test_rollback_after_registration_is_refused_saying_already_registered_use_erase_and_changes_nothing(
-        people_on_any_store: People, tmp_path: Path) -> None:
+    people_on_any_store: People, tmp_path: Path
+) -> None:
     people = people_on_any_store
     journal_id, expected = _crash(people, tmp_path, REGISTERED)
     staged = staging_files(people.lab.home)
@@ -135,7 +138,10 @@ def test_pending_lists_every_interrupted_publish_and_only_those(people: People, 
     pending = Journal(people.lab.home).pending()
 
     assert {(e.id, e.state) for e in pending} == {
-        (after_encrypted, ENCRYPTED), (after_stored, STORED), (after_registered, REGISTERED)}
+        (after_encrypted, ENCRYPTED),
+        (after_stored, STORED),
+        (after_registered, REGISTERED),
+    }
 
 
 def test_pending_is_empty_once_every_interrupted_publish_is_resumed(people: People, tmp_path: Path) -> None:
@@ -150,7 +156,8 @@ def test_pending_is_empty_once_every_interrupted_publish_is_resumed(people: Peop
 
 
 def test_resume_does_not_register_twice_when_the_transaction_went_through_but_the_journal_missed_it(
-        people_on_any_store: People, tmp_path: Path) -> None:
+    people_on_any_store: People, tmp_path: Path
+) -> None:
     people = people_on_any_store
     journal_id, expected = _crash(people, tmp_path, STORED)
     cid = Cid.parse(Journal(people.lab.home).load(journal_id).cid)
@@ -166,7 +173,8 @@ def test_resume_does_not_register_twice_when_the_transaction_went_through_but_th
 
 
 def test_rollback_unpins_a_blob_stored_just_before_the_crash_even_if_the_journal_missed_its_cid(
-        people_on_any_store: People, tmp_path: Path) -> None:
+    people_on_any_store: People, tmp_path: Path
+) -> None:
     people = people_on_any_store
     journal_id, _ = _crash(people, tmp_path, ENCRYPTED)
     entry = Journal(people.lab.home).load(journal_id)
@@ -182,7 +190,8 @@ def test_rollback_unpins_a_blob_stored_just_before_the_crash_even_if_the_journal
 
 
 def test_rollback_of_a_publish_that_crashed_while_encrypting_removes_the_partial_staging_file(
-        people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def dies_half_way(src, dst, **kwargs):  # type: ignore[no-untyped-def]
         dst.write(b"\x00" * 4096)
         raise Crash("encrypting")

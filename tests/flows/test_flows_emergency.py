@@ -81,12 +81,10 @@ def test_release_seals_the_emergency_keyrings_to_the_clinician(people: People, s
     assert ALLERGIES in {k.category for k in granted_keyrings(people.clinic, people.patient.address)}
 
 
-def test_released_clinician_reads_an_allergies_record_for_emergency_treatment(released: People,
-                                                                             tmp_path: Path) -> None:
+def test_released_clinician_reads_an_allergies_record_for_emergency_treatment(released: People, tmp_path: Path) -> None:
     record, expected = _publish(released, tmp_path, ALLERGIES, 1)
 
-    fetch(released.clinic, released.patient.address, record.digest, tmp_path / "allergies.json",
-          purpose=Purpose.ETREAT)
+    fetch(released.clinic, released.patient.address, record.digest, tmp_path / "allergies.json", purpose=Purpose.ETREAT)
 
     assert sha256_of(tmp_path / "allergies.json") == expected
 
@@ -99,16 +97,18 @@ def test_break_glass_does_not_allow_reading_for_ordinary_treatment(released: Peo
     record, _ = _publish(released, tmp_path, ALLERGIES, 2)
 
     with pytest.raises(AccessDeniedError):
-        fetch(released.clinic, released.patient.address, record.digest, tmp_path / "refused.json",
-              purpose=Purpose.TREAT)
+        fetch(
+            released.clinic, released.patient.address, record.digest, tmp_path / "refused.json", purpose=Purpose.TREAT
+        )
 
 
 def test_break_glass_does_not_open_a_non_emergency_category(released: People, tmp_path: Path) -> None:
     record, _ = _publish(released, tmp_path, LABS, 3)
 
     with pytest.raises(AccessDeniedError):
-        fetch(released.clinic, released.patient.address, record.digest, tmp_path / "refused.json",
-              purpose=Purpose.ETREAT)
+        fetch(
+            released.clinic, released.patient.address, record.digest, tmp_path / "refused.json", purpose=Purpose.ETREAT
+        )
 
 
 def test_release_after_the_window_is_refused_by_the_flow(people: People, service: Session) -> None:
@@ -145,8 +145,9 @@ def opted_out(people: People, service: Session) -> People:
     return people
 
 
-def test_opted_out_patients_rotated_keyring_carries_no_share_for_the_key_service(opted_out: People,
-                                                                                  service: Session) -> None:
+def test_opted_out_patients_rotated_keyring_carries_no_share_for_the_key_service(
+    opted_out: People, service: Session
+) -> None:
     _, epoch = opted_out.patient.ledger.keys.keyring_of(opted_out.patient.address, ALLERGIES)
 
     held = {(k.category, k.epoch) for k in granted_keyrings(service, opted_out.patient.address)}

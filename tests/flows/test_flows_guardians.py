@@ -64,8 +64,9 @@ def _now(session: Session) -> int:
     return session.ledger.chain.now()
 
 
-def test_guardian_appointed_after_keyrings_exist_reads_an_existing_record(people: People, guardian: Session,
-                                                                          tmp_path: Path) -> None:
+def test_guardian_appointed_after_keyrings_exist_reads_an_existing_record(
+    people: People, guardian: Session, tmp_path: Path
+) -> None:
     before, expected = _publish(people, tmp_path, 1)
 
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
@@ -73,8 +74,9 @@ def test_guardian_appointed_after_keyrings_exist_reads_an_existing_record(people
     assert _fetch(guardian, people.patient.address, before, tmp_path) == expected
 
 
-def test_guardian_reads_a_record_published_after_its_appointment(people: People, guardian: Session,
-                                                                 tmp_path: Path) -> None:
+def test_guardian_reads_a_record_published_after_its_appointment(
+    people: People, guardian: Session, tmp_path: Path
+) -> None:
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
 
     after, expected = _publish(people, tmp_path, 2)
@@ -82,8 +84,7 @@ def test_guardian_reads_a_record_published_after_its_appointment(people: People,
     assert _fetch(guardian, people.patient.address, after, tmp_path) == expected
 
 
-def test_guardian_receives_a_share_of_every_later_rotation(people: People, guardian: Session,
-                                                           tmp_path: Path) -> None:
+def test_guardian_receives_a_share_of_every_later_rotation(people: People, guardian: Session, tmp_path: Path) -> None:
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     grant_read(people, people.clinic)
     revoke(people.patient, people.clinic.address)  # rotates labs to the next epoch
@@ -93,16 +94,25 @@ def test_guardian_receives_a_share_of_every_later_rotation(people: People, guard
     assert _fetch(guardian, people.patient.address, record, tmp_path) == expected
 
 
-def test_guardian_grants_a_clinic_on_the_wards_behalf_and_the_clinic_reads(people: People, guardian: Session,
-                                                                           tmp_path: Path) -> None:
+def test_guardian_grants_a_clinic_on_the_wards_behalf_and_the_clinic_reads(
+    people: People, guardian: Session, tmp_path: Path
+) -> None:
     record, expected = _publish(people, tmp_path, 4)
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
 
-    grant(guardian, people.clinic.address, categories=LABS_MASK, purposes=TREATMENT, permissions=Permission.READ,
-          expiry=timedelta(days=30), on_behalf_of=people.patient.address)
+    grant(
+        guardian,
+        people.clinic.address,
+        categories=LABS_MASK,
+        purposes=TREATMENT,
+        permissions=Permission.READ,
+        expiry=timedelta(days=30),
+        on_behalf_of=people.patient.address,
+    )
 
     assert people.patient.ledger.consent.has_access(
-        people.patient.address, people.clinic.address, LABS, Purpose.TREAT, Permission.READ)
+        people.patient.address, people.clinic.address, LABS, Purpose.TREAT, Permission.READ
+    )
     assert _fetch(people.clinic, people.patient.address, record, tmp_path) == expected
 
 
@@ -114,7 +124,8 @@ def test_guardian_revokes_on_the_wards_behalf_and_rotates_the_wards_keyring(peop
     revoke(guardian, people.clinic.address, on_behalf_of=people.patient.address)
 
     assert not people.patient.ledger.consent.has_access(
-        people.patient.address, people.clinic.address, LABS, Purpose.TREAT, Permission.READ)
+        people.patient.address, people.clinic.address, LABS, Purpose.TREAT, Permission.READ
+    )
     assert people.patient.ledger.keys.keyring_of(people.patient.address, LABS)[1] == epoch + 1
 
 
@@ -131,7 +142,8 @@ def removed(people: People, guardian: Session, tmp_path: Path) -> People:
 def test_removing_a_guardian_ends_its_access_on_chain(removed: People, guardian: Session) -> None:
     assert not removed.patient.ledger.guardians.is_guardian(removed.patient.address, guardian.address)
     assert not removed.patient.ledger.consent.has_access(
-        removed.patient.address, guardian.address, LABS, Purpose.TREAT, Permission.READ)
+        removed.patient.address, guardian.address, LABS, Purpose.TREAT, Permission.READ
+    )
 
 
 def test_removing_a_guardian_rotates_the_wards_keyrings(people: People, guardian: Session) -> None:
@@ -143,18 +155,19 @@ def test_removing_a_guardian_rotates_the_wards_keyrings(people: People, guardian
     assert people.patient.ledger.keys.keyring_of(people.patient.address, LABS)[1] == epoch + 1
 
 
-def test_removed_guardian_held_a_working_key_before_removal(people: People, guardian: Session,
-                                                            tmp_path: Path) -> None:
+def test_removed_guardian_held_a_working_key_before_removal(people: People, guardian: Session, tmp_path: Path) -> None:
     """Control for the next test: the bypass decryption works with a key the guardian holds."""
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     record, expected = _publish(people, tmp_path, 6)
 
-    assert hashlib.sha256(_decrypt_bypassing_the_chain(guardian, people.patient.address, record)).hexdigest() \
-        == expected
+    assert (
+        hashlib.sha256(_decrypt_bypassing_the_chain(guardian, people.patient.address, record)).hexdigest() == expected
+    )
 
 
 def test_record_published_after_removal_opens_with_no_key_the_guardian_ever_received(
-        removed: People, guardian: Session, tmp_path: Path) -> None:
+    removed: People, guardian: Session, tmp_path: Path
+) -> None:
     record, _ = _publish(removed, tmp_path, 7)
 
     assert granted_keyrings(guardian, removed.patient.address)  # it did receive keys while appointed
@@ -184,8 +197,15 @@ def test_guardian_whose_term_ended_is_no_longer_a_guardian(lapsed: People, guard
 
 def test_guardian_whose_term_ended_cannot_grant_for_the_ward(lapsed: People, guardian: Session) -> None:
     with pytest.raises(ContractRevertError) as refused:
-        grant(guardian, lapsed.clinic.address, categories=LABS_MASK, purposes=TREATMENT,
-              permissions=Permission.READ, expiry=timedelta(days=30), on_behalf_of=lapsed.patient.address)
+        grant(
+            guardian,
+            lapsed.clinic.address,
+            categories=LABS_MASK,
+            purposes=TREATMENT,
+            permissions=Permission.READ,
+            expiry=timedelta(days=30),
+            on_behalf_of=lapsed.patient.address,
+        )
 
     assert refused.value.error == "NotGuardian"
     assert not lapsed.patient.ledger.consent.get(lapsed.patient.address, lapsed.clinic.address).exists
@@ -199,7 +219,8 @@ def test_guardian_whose_term_ended_cannot_read(lapsed: People, guardian: Session
 
 
 def test_guardian_removed_by_an_appointing_guardian_gets_no_key_to_later_records(
-        world, people: People, guardian: Session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world, people: People, guardian: Session, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     second = people.make(world.actors.other_patient, "second-guardian")  # an account with no role here
     setup_account(second)
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM, can_appoint=True)

@@ -119,8 +119,10 @@ def _readable(people: People, journal_id: str, expected: str, tmp_path: Path) ->
 
 # -- SENT: the registration transaction is signed and broadcast, not mined -----------------------
 
+
 def test_a_registration_not_yet_mined_is_journaled_as_sent_with_its_hash_and_nonce(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     source, _ = _source(tmp_path)
     with pytest.raises(RegistrationPendingError, match="is sent but not yet mined; run `medledger record resume"):
         publish(impatient(people.lab), people.patient.address, LABS, source)
@@ -132,7 +134,8 @@ def test_a_registration_not_yet_mined_is_journaled_as_sent_with_its_hash_and_non
 
 
 def test_resume_while_the_registration_is_pending_waits_for_it_and_sends_no_second_transaction(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     journal_id, _ = _sent_not_mined(people, tmp_path)
     sent = _entry(people, journal_id)
 
@@ -144,7 +147,8 @@ def test_resume_while_the_registration_is_pending_waits_for_it_and_sends_no_seco
 
 
 def test_resume_once_the_pending_registration_is_mined_finishes_with_that_transaction(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     journal_id, expected = _sent_not_mined(people, tmp_path)
     sent = _entry(people, journal_id)
     mining.mine()
@@ -159,7 +163,8 @@ def test_resume_once_the_pending_registration_is_mined_finishes_with_that_transa
 
 
 def test_rollback_while_the_registration_is_pending_is_refused_and_keeps_the_blob(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     journal_id, expected = _sent_not_mined(people, tmp_path)
     sent = _entry(people, journal_id)
 
@@ -174,7 +179,8 @@ def test_rollback_while_the_registration_is_pending_is_refused_and_keeps_the_blo
 
 
 def test_rollback_once_the_pending_registration_is_mined_is_refused_as_already_registered(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     journal_id, _ = _sent_not_mined(people, tmp_path)
     mining.mine()
 
@@ -187,7 +193,8 @@ def test_rollback_once_the_pending_registration_is_mined_is_refused_as_already_r
 
 
 def test_rollback_after_the_node_dropped_the_registration_uses_up_its_nonce_then_rolls_back(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     journal_id, _ = _sent_not_mined(people, tmp_path)
     sent = _entry(people, journal_id)
     mining.drop(sent.tx_hash)
@@ -203,7 +210,8 @@ def test_rollback_after_the_node_dropped_the_registration_uses_up_its_nonce_then
 
 
 def test_resume_after_the_node_dropped_the_registration_registers_once(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     journal_id, expected = _sent_not_mined(people, tmp_path)
     sent = _entry(people, journal_id)
     mining.drop(sent.tx_hash)
@@ -218,7 +226,8 @@ def test_resume_after_the_node_dropped_the_registration_registers_once(
 
 
 def test_resume_after_the_registrations_nonce_went_to_another_transaction_registers_anew(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     journal_id, expected = _sent_not_mined(people, tmp_path)
     sent = _entry(people, journal_id)
     mining.drop(sent.tx_hash)
@@ -234,8 +243,10 @@ def test_resume_after_the_registrations_nonce_went_to_another_transaction_regist
 
 # -- SENT, journaled but never broadcast (a crash between the two) ---------------------------------
 
+
 def test_resume_after_a_crash_between_journaling_and_broadcasting_registers_once(
-        people: People, tmp_path: Path) -> None:
+    people: People, tmp_path: Path
+) -> None:
     source, expected = _source(tmp_path)
     with pytest.raises(Crash):
         publish(people.lab, people.patient.address, LABS, source, fault=crash_after(SENT))
@@ -248,7 +259,8 @@ def test_resume_after_a_crash_between_journaling_and_broadcasting_registers_once
 
 
 def test_rollback_after_a_crash_between_journaling_and_broadcasting_spends_the_nonce_and_rolls_back(
-        people: People, tmp_path: Path) -> None:
+    people: People, tmp_path: Path
+) -> None:
     source, _ = _source(tmp_path)
     with pytest.raises(Crash):
         publish(people.lab, people.patient.address, LABS, source, fault=crash_after(SENT))
@@ -261,6 +273,7 @@ def test_rollback_after_a_crash_between_journaling_and_broadcasting_spends_the_n
 
 
 # -- the states before SENT and after it, on a chain that does not mine by itself --------------------
+
 
 def _crashed(people: People, tmp_path: Path, step: str) -> str:
     source, _ = _source(tmp_path)
@@ -275,7 +288,8 @@ def _crashed(people: People, tmp_path: Path, step: str) -> str:
 
 @pytest.mark.parametrize("step", [STARTED, ENCRYPTED, STORED])
 def test_resume_before_registration_stops_at_sent_until_mined_then_finishes(
-        people: People, mining: Mining, tmp_path: Path, step: str) -> None:
+    people: People, mining: Mining, tmp_path: Path, step: str
+) -> None:
     mining.automine()
     journal_id = _crashed(people, tmp_path, step)
     mining.pause()
@@ -290,8 +304,7 @@ def test_resume_before_registration_stops_at_sent_until_mined_then_finishes(
 
 
 @pytest.mark.parametrize("step", [STARTED, ENCRYPTED, STORED])
-def test_rollback_before_registration_sends_nothing(
-        people: People, mining: Mining, tmp_path: Path, step: str) -> None:
+def test_rollback_before_registration_sends_nothing(people: People, mining: Mining, tmp_path: Path, step: str) -> None:
     mining.automine()
     journal_id = _crashed(people, tmp_path, step)
     mining.pause()
@@ -302,7 +315,8 @@ def test_rollback_before_registration_sends_nothing(
 
 
 def test_resume_after_registration_finishes_without_a_transaction(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     mining.automine()
     journal_id = _crashed(people, tmp_path, REGISTERED)
     mining.pause()
@@ -313,7 +327,8 @@ def test_resume_after_registration_finishes_without_a_transaction(
 
 
 def test_rollback_after_registration_is_refused_without_a_transaction(
-        people: People, mining: Mining, tmp_path: Path) -> None:
+    people: People, mining: Mining, tmp_path: Path
+) -> None:
     mining.automine()
     journal_id = _crashed(people, tmp_path, REGISTERED)
     mining.pause()
@@ -324,6 +339,7 @@ def test_rollback_after_registration_is_refused_without_a_transaction(
 
 
 # -- STARTED: the source file, by absolute path ------------------------------------------------------
+
 
 def _crash_while_encrypting(people: People, source: Path | str) -> str:
     def dies(src, dst, **kwargs):  # type: ignore[no-untyped-def]
@@ -339,7 +355,8 @@ def _crash_while_encrypting(people: People, source: Path | str) -> str:
 
 
 def test_the_journal_names_the_source_by_its_absolute_path(
-        people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "here").mkdir()
     write_source(tmp_path / "here" / "obs.json", 512, seed=3)
     monkeypatch.chdir(tmp_path / "here")
@@ -350,7 +367,8 @@ def test_the_journal_names_the_source_by_its_absolute_path(
 
 
 def test_resume_from_another_directory_finds_a_source_given_by_a_relative_path(
-        people: People, mining: Mining, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    people: People, mining: Mining, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mining.automine()
     (tmp_path / "here").mkdir()
     (tmp_path / "elsewhere").mkdir()
@@ -365,6 +383,7 @@ def test_resume_from_another_directory_finds_a_source_given_by_a_relative_path(
 
 # -- ENCRYPTED: a publish the store stopped ----------------------------------------------------------
 
+
 @pytest.fixture
 def down_store() -> Iterator[KuboStore]:
     """A KuboStore pointing at a loopback port nothing listens on."""
@@ -375,9 +394,11 @@ def down_store() -> Iterator[KuboStore]:
 
 
 def test_a_publish_stopped_by_the_store_says_what_it_left_and_how_to_resume_or_roll_back(
-        people: People, down_store: KuboStore, tmp_path: Path) -> None:
-    offline = Session(ledger=people.lab.ledger, store=down_store, home=people.lab.home,
-                      from_block=people.lab.from_block)
+    people: People, down_store: KuboStore, tmp_path: Path
+) -> None:
+    offline = Session(
+        ledger=people.lab.ledger, store=down_store, home=people.lab.home, from_block=people.lab.from_block
+    )
     source, _ = _source(tmp_path)
 
     with pytest.raises(StorageUnavailableError) as caught:

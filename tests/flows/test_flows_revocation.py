@@ -50,7 +50,8 @@ def revoked(people: People, tmp_path: Path) -> People:
 
 def test_revoked_grantee_has_no_access_on_chain(revoked: People) -> None:
     assert not revoked.patient.ledger.consent.has_access(
-        revoked.patient.address, revoked.clinic.address, LABS, Purpose.TREAT, Permission.READ)
+        revoked.patient.address, revoked.clinic.address, LABS, Purpose.TREAT, Permission.READ
+    )
 
 
 def test_revocation_moves_the_keyring_to_the_next_epoch(people: People) -> None:
@@ -68,12 +69,15 @@ def test_revoked_grantee_held_a_working_key_before_revocation(people: People, tm
     grant_read(people, people.clinic)
     record, expected = _publish(people, tmp_path, 2)
 
-    assert hashlib.sha256(_decrypt_bypassing_the_chain(people.clinic, people.patient.address, record)).hexdigest() \
+    assert (
+        hashlib.sha256(_decrypt_bypassing_the_chain(people.clinic, people.patient.address, record)).hexdigest()
         == expected
+    )
 
 
 def test_record_written_after_revocation_opens_with_no_key_the_revoked_grantee_ever_received(
-        revoked: People, tmp_path: Path) -> None:
+    revoked: People, tmp_path: Path
+) -> None:
     record, _ = _publish(revoked, tmp_path, 3)
 
     assert granted_keyrings(revoked.clinic, revoked.patient.address)  # it did receive keys
@@ -89,8 +93,7 @@ def test_remaining_grantee_reads_a_record_written_after_revocation(revoked: Peop
     assert sha256_of(out.path) == expected
 
 
-def test_grantee_granted_after_a_rotation_reads_records_of_every_earlier_epoch(
-        people: People, tmp_path: Path) -> None:
+def test_grantee_granted_after_a_rotation_reads_records_of_every_earlier_epoch(people: People, tmp_path: Path) -> None:
     grant_read(people, people.clinic)
     epoch_one, expected_one = _publish(people, tmp_path, 5)
     revoke(people.patient, people.clinic.address)

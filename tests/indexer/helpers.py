@@ -25,8 +25,12 @@ def digest(label: str) -> bytes:
 
 def grant(world, grantee, *, purposes="treatment", categories="labs", permissions=Permission.READ):
     world.ledger(world.actors.patient).consent.grant(
-        grantee.address, categories=category_mask(categories), purposes=purpose_mask(purposes),
-        permissions=permissions, expiry=timedelta(days=30))
+        grantee.address,
+        categories=category_mask(categories),
+        purposes=purpose_mask(purposes),
+        permissions=permissions,
+        expiry=timedelta(days=30),
+    )
 
 
 def add_record(world, label: str, category: Category = Category.LABS) -> bytes:

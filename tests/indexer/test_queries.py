@@ -60,8 +60,13 @@ def test_history_names_the_actor_of_each_event(world, make_indexer):
     indexer = make_indexer()
     indexer.sync()
     actors = [(e.event, e.actor) for e in indexer.history(a.patient.address)]
-    assert actors == [("ConsentGranted", a.patient.address), ("RecordAdded", a.patient.address),
-                      ("AccessLogged", a.provider.address), ("AccessLogged", a.provider.address),
-                      ("EmergencyAccessOpened", a.provider.address), ("EmergencyKeysReleased", a.stranger.address)]
+    assert actors == [
+        ("ConsentGranted", a.patient.address),
+        ("RecordAdded", a.patient.address),
+        ("AccessLogged", a.provider.address),
+        ("AccessLogged", a.provider.address),
+        ("EmergencyAccessOpened", a.provider.address),
+        ("EmergencyKeysReleased", a.stranger.address),
+    ]
     blocks = [(e.block, e.log_index) for e in indexer.history(a.patient.address)]
     assert blocks == sorted(blocks)

@@ -19,8 +19,15 @@ def test_sync_indexes_every_event_of_the_contract(world, make_indexer):
     assert report.events == len(chain_logs(world))
     assert indexer.cursor == world.chain.w3.eth.block_number
     names = {name for _b, _i, name, _a in indexer.iter_events()}
-    assert {"RoleGranted", "ProviderRegistered", "ProviderSuspended", "ConsentGranted", "RecordAdded",
-            "AccessLogged", "ConsentRevoked"} <= names
+    assert {
+        "RoleGranted",
+        "ProviderRegistered",
+        "ProviderSuspended",
+        "ConsentGranted",
+        "RecordAdded",
+        "AccessLogged",
+        "ConsentRevoked",
+    } <= names
 
 
 def test_sync_decodes_events_into_typed_rows_and_keeps_raw_args(world, make_indexer):
@@ -29,12 +36,16 @@ def test_sync_decodes_events_into_typed_rows_and_keeps_raw_args(world, make_inde
     indexer = make_indexer()
     indexer.sync()
     q = indexer.store.query
-    grants = q("SELECT action, patient, grantee, categories, purposes, permissions FROM consent_changes "
-               "ORDER BY block_number")
-    assert grants == [("granted", a.patient.address, a.provider.address, "2", 1, 1),
-                      ("revoked", a.patient.address, a.provider.address, None, None, None)]
+    grants = q(
+        "SELECT action, patient, grantee, categories, purposes, permissions FROM consent_changes ORDER BY block_number"
+    )
+    assert grants == [
+        ("granted", a.patient.address, a.provider.address, "2", 1, 1),
+        ("revoked", a.patient.address, a.provider.address, None, None, None),
+    ]
     assert q("SELECT action, digest, author, codec, category FROM record_changes") == [
-        ("added", "0x" + record.hex(), a.patient.address, 0x55, 1)]
+        ("added", "0x" + record.hex(), a.patient.address, 0x55, 1)
+    ]
     assert q("SELECT digest, accessor, purpose FROM access_logs") == [("0x" + record.hex(), a.provider.address, 0)]
     providers = q("SELECT action, account FROM provider_changes WHERE action IN ('registered', 'suspended')")
     assert ("suspended", a.suspended.address) in providers and len(providers) == 4
@@ -49,8 +60,9 @@ def test_history_matches_the_event_scan_of_flows_audit(world, make_indexer):
     patient = world.actors.patient.address
     expected = patient_history(world.ledger(), patient)
     shared = [entry for entry in indexer.history(patient) if entry.event in {e.event for e in expected}]
-    assert [(e.block, e.timestamp, e.tx_hash, e.log_index, e.event, e.actor) for e in shared] == \
-           [(e.block, e.timestamp, e.tx_hash, e.log_index, e.event, e.actor) for e in expected]
+    assert [(e.block, e.timestamp, e.tx_hash, e.log_index, e.event, e.actor) for e in shared] == [
+        (e.block, e.timestamp, e.tx_hash, e.log_index, e.event, e.actor) for e in expected
+    ]
     for mine, theirs in zip(shared, expected, strict=True):
         assert {k: mine.details[k] for k in theirs.details} == theirs.details
     assert [e.event for e in indexer.history(patient)][-2:] == ["AccessLogged", "ConsentRevoked"]
@@ -72,8 +84,7 @@ def test_sync_keeps_only_the_hashes_needed_for_reorg_detection(world, make_index
     assert indexer.stored_blocks()[0][1] == "0x" + bytes(world.chain.w3.eth.get_block(head)["hash"]).hex()
 
 
-def test_a_failure_mid_range_commits_nothing_of_that_range_and_a_rerun_completes(world, make_indexer,
-                                                                                 monkeypatch):
+def test_a_failure_mid_range_commits_nothing_of_that_range_and_a_rerun_completes(world, make_indexer, monkeypatch):
     story(world)
     deployment_block = world.deployment.contracts["MedLedger"].block
     logs = chain_logs(world)
@@ -126,6 +137,7 @@ def test_a_restarted_indexer_resumes_from_its_cursor_without_duplicates(world, m
 
 def test_open_store_picks_the_engine_from_the_database_string(tmp_path):
     from medledger.indexer import SQLiteStore, StoreError
+
     store = open_store(tmp_path / "x.sqlite")
     assert isinstance(store, SQLiteStore)
     store.close()

@@ -81,8 +81,11 @@ class Fleet:
     def start(self, index: int, *, faulty: bool = False, wait: bool = True) -> None:
         service = self[index]
         assert service.process is None, f"service {index} is already running"
-        program = [sys.executable, str(FAULTY), str(service.config)] if faulty else \
-            [sys.executable, "-m", "medledger.cli", "keyservice", "serve", "--config", str(service.config)]
+        program = (
+            [sys.executable, str(FAULTY), str(service.config)]
+            if faulty
+            else [sys.executable, "-m", "medledger.cli", "keyservice", "serve", "--config", str(service.config)]
+        )
         env = {**os.environ, KEY_VARIABLE: "0x" + service.signer.private_key_bytes().hex()}
         with service.logs.open("ab") as log:
             service.process = subprocess.Popen(program, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
@@ -180,22 +183,41 @@ class KeyWorld:
     def warp(self, seconds: int) -> None:
         self.chain.increase_time(seconds)
 
-    def grant(self, grantee: Signer, categories: list[Category], purposes: list[Purpose] | None = None,
-              expiry: timedelta = timedelta(days=30)) -> None:
-        self.ledger(self.patient).consent.grant(grantee.address, categories=mask(categories),
-                                                purposes=mask(purposes or [Purpose.TREAT]),
-                                                permissions=Permission.READ, expiry=expiry)
+    def grant(
+        self,
+        grantee: Signer,
+        categories: list[Category],
+        purposes: list[Purpose] | None = None,
+        expiry: timedelta = timedelta(days=30),
+    ) -> None:
+        self.ledger(self.patient).consent.grant(
+            grantee.address,
+            categories=mask(categories),
+            purposes=mask(purposes or [Purpose.TREAT]),
+            permissions=Permission.READ,
+            expiry=expiry,
+        )
 
     def publish(self, category: Category, content: bytes) -> bytes:
         """A threshold record of the patient's, stored and registered; its digest."""
         ledger = self.ledger(self.patient)
-        policy = ThresholdPolicy(self.set_version, THRESHOLD, tuple(
-            ServiceRecipient(s.index, derive_encryption_keypair(s.signer.private_key_bytes()).public)
-            for s in self.fleet.services))
+        policy = ThresholdPolicy(
+            self.set_version,
+            THRESHOLD,
+            tuple(
+                ServiceRecipient(s.index, derive_encryption_keypair(s.signer.private_key_bytes()).public)
+                for s in self.fleet.services
+            ),
+        )
         session = self.session(self.patient)
         out = io.BytesIO()
-        encrypt_stream(io.BytesIO(content), out, binding=session.binding(self.patient.address, category),
-                       recipients=[AccountRecipient(session.keypair.public)], threshold_policy=policy)
+        encrypt_stream(
+            io.BytesIO(content),
+            out,
+            binding=session.binding(self.patient.address, category),
+            recipients=[AccountRecipient(session.keypair.public)],
+            threshold_policy=policy,
+        )
         cid = self.store.put(io.BytesIO(out.getvalue()))
         ledger.records.add(self.patient.address, cid.digest, cid.codec, int(category))
         return cid.digest
@@ -206,8 +228,9 @@ def _fund(anvil: AnvilNode, address: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def keyworld(anvil: AnvilNode, anvil_chain: Chain, actors, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[KeyWorld]:  # type: ignore[no-untyped-def]
+def keyworld(
+    anvil: AnvilNode, anvil_chain: Chain, actors, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KeyWorld]:  # type: ignore[no-untyped-def]
     from medledger.chain.accounts import anvil_account
 
     root = tmp_path_factory.mktemp("keyservice")
@@ -253,9 +276,22 @@ rate_burst = 200
 [log]
 database = "{service.database.name}"
 """)
-    world = KeyWorld(anvil_chain, anvil, deployment, version, fleet, LocalBlockStore(root / "blocks", fsync=False),
-                     root / "homes", actors.admin, actors.registrar, actors.provider, actors.researcher,
-                     actors.patient, actors.stranger, anvil_account(8))
+    world = KeyWorld(
+        anvil_chain,
+        anvil,
+        deployment,
+        version,
+        fleet,
+        LocalBlockStore(root / "blocks", fsync=False),
+        root / "homes",
+        actors.admin,
+        actors.registrar,
+        actors.provider,
+        actors.researcher,
+        actors.patient,
+        actors.stranger,
+        anvil_account(8),
+    )
     try:
         fleet.restore()
         yield world

@@ -18,9 +18,21 @@ pytestmark = [pytest.mark.anvil]
 
 def status(kw: KeyWorld, tmp_path: Path) -> dict:  # type: ignore[type-arg]
     save_deployment(tmp_path / "deployments", kw.deployment)
-    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "--json", "keyservice", "status",
-                                       "--rpc-url", kw.anvil.rpc_url, "--deployments", str(tmp_path / "deployments")],
-                                env={"MEDLEDGER_CONFIG": None})
+    result = CliRunner().invoke(
+        main,
+        [
+            "--home",
+            str(tmp_path / "home"),
+            "--json",
+            "keyservice",
+            "status",
+            "--rpc-url",
+            kw.anvil.rpc_url,
+            "--deployments",
+            str(tmp_path / "deployments"),
+        ],
+        env={"MEDLEDGER_CONFIG": None},
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -47,8 +59,11 @@ def test_a_service_stops_cleanly_on_sigterm(kw: KeyWorld) -> None:
 
 
 def test_serve_with_a_missing_config_is_one_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--home", str(tmp_path), "keyservice", "serve", "--config",
-                                       str(tmp_path / "absent.toml")], env={"MEDLEDGER_CONFIG": None})
+    result = CliRunner().invoke(
+        main,
+        ["--home", str(tmp_path), "keyservice", "serve", "--config", str(tmp_path / "absent.toml")],
+        env={"MEDLEDGER_CONFIG": None},
+    )
     assert result.exit_code != 0
     assert "absent.toml does not exist" in result.output
     assert len(result.output.strip().splitlines()) == 1

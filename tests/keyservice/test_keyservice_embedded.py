@@ -44,17 +44,29 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # typ
     chain.increase_time(61)
     threads = []
     for index, signer in enumerate(services):
-        config = ServiceConfig(rpc_url="http://embedded.invalid", ledger=deployment.ledger_address,
-                               chain_id=chain.chain_id, database=root / f"releases-{index}.sqlite",
-                               private_key_env="UNUSED")
+        config = ServiceConfig(
+            rpc_url="http://embedded.invalid",
+            ledger=deployment.ledger_address,
+            chain_id=chain.chain_id,
+            database=root / f"releases-{index}.sqlite",
+            private_key_env="UNUSED",
+        )
         thread = ServiceThread(ReleaseService(config, signer=signer, chain=chain)).start()
         threads.append(thread)
         ledger.as_signer(signer).services.set_endpoint(thread.url)
     store = LocalBlockStore(root / "blocks", fsync=False)
     client = KeyReleaseClient()
     try:
-        yield {"chain": chain, "deployment": deployment, "store": store, "patient": patient, "clinic": clinic,
-               "keys": keys, "root": root, "client": client}
+        yield {
+            "chain": chain,
+            "deployment": deployment,
+            "store": store,
+            "patient": patient,
+            "clinic": clinic,
+            "keys": keys,
+            "root": root,
+            "client": client,
+        }
     finally:
         client.close()
         for thread in threads:
@@ -62,16 +74,25 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # typ
 
 
 def session(world: dict, signer: Signer) -> Session:  # type: ignore[type-arg]
-    return Session.open(MedLedger.from_deployment(world["chain"], world["deployment"], signer=signer),
-                        world["store"], world["root"] / signer.address, world["deployment"])
+    return Session.open(
+        MedLedger.from_deployment(world["chain"], world["deployment"], signer=signer),
+        world["store"],
+        world["root"] / signer.address,
+        world["deployment"],
+    )
 
 
 def publish(world: dict, category: Category, content: bytes) -> bytes:  # type: ignore[type-arg]
     patient = session(world, world["patient"])
     out = io.BytesIO()
     policy = ThresholdPolicy(1, 2, tuple(ServiceRecipient(i + 1, key) for i, key in enumerate(world["keys"])))
-    encrypt_stream(io.BytesIO(content), out, binding=patient.binding(patient.address, category),
-                   recipients=[AccountRecipient(patient.keypair.public)], threshold_policy=policy)
+    encrypt_stream(
+        io.BytesIO(content),
+        out,
+        binding=patient.binding(patient.address, category),
+        recipients=[AccountRecipient(patient.keypair.public)],
+        threshold_policy=policy,
+    )
     cid = world["store"].put(io.BytesIO(out.getvalue()))
     patient.ledger.records.add(patient.address, cid.digest, cid.codec, int(category))
     return cid.digest
@@ -79,15 +100,24 @@ def publish(world: dict, category: Category, content: bytes) -> bytes:  # type: 
 
 def grant(world: dict, categories: list[Category]) -> None:  # type: ignore[type-arg]
     session(world, world["patient"]).ledger.consent.grant(
-        world["clinic"].address, categories=mask(categories), purposes=mask([Purpose.TREAT]),
-        permissions=Permission.READ, expiry=timedelta(days=30))
+        world["clinic"].address,
+        categories=mask(categories),
+        purposes=mask([Purpose.TREAT]),
+        permissions=Permission.READ,
+        expiry=timedelta(days=30),
+    )
 
 
 def test_in_process_services_release_a_granted_read_on_the_embedded_chain(embedded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     grant(embedded, [Category.LABS])
     digest = publish(embedded, Category.LABS, b"sodium 139\n")
-    read_record(session(embedded, embedded["clinic"]), embedded["patient"].address, digest, tmp_path / "labs.txt",
-                client=embedded["client"])
+    read_record(
+        session(embedded, embedded["clinic"]),
+        embedded["patient"].address,
+        digest,
+        tmp_path / "labs.txt",
+        client=embedded["client"],
+    )
     assert (tmp_path / "labs.txt").read_bytes() == b"sodium 139\n"
 
 

@@ -38,6 +38,7 @@ database = "log/releases.sqlite"
 
 # -- configuration ------------------------------------------------------------------------------
 
+
 def test_a_config_file_is_read_with_paths_relative_to_it(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path / "service.toml"))
     assert config.ledger == LEDGER and config.chain_id == 31337 and config.confirmations == 2
@@ -78,6 +79,7 @@ def test_a_missing_config_file_is_one_clear_error(tmp_path: Path) -> None:
 
 # -- release log ---------------------------------------------------------------------------------
 
+
 def test_a_triple_is_claimed_once_and_the_claim_survives_a_restart(tmp_path: Path) -> None:
     log = ReleaseLog(tmp_path / "releases.sqlite")
     assert log.claim(TX, DIGEST, READER)
@@ -91,26 +93,30 @@ def test_a_triple_is_claimed_once_and_the_claim_survives_a_restart(tmp_path: Pat
 
 def test_entries_keep_what_was_decided_and_survive_a_restart(tmp_path: Path) -> None:
     log = ReleaseLog(tmp_path / "releases.sqlite")
-    log.append(reader=READER, patient=LEDGER, digest=DIGEST, purpose=0, access_tx=TX, set_version=1,
-               outcome="released")
-    log.append(reader=READER, patient=LEDGER, digest=DIGEST, purpose=4, access_tx=TX, set_version=None,
-               outcome="no-access")
+    log.append(reader=READER, patient=LEDGER, digest=DIGEST, purpose=0, access_tx=TX, set_version=1, outcome="released")
+    log.append(
+        reader=READER, patient=LEDGER, digest=DIGEST, purpose=4, access_tx=TX, set_version=None, outcome="no-access"
+    )
     log.close()
     entries = ReleaseLog(tmp_path / "releases.sqlite").entries()
     assert [(e.outcome, e.purpose, e.set_version) for e in entries] == [("released", 0, 1), ("no-access", 4, None)]
     assert entries[0].digest == DIGEST and entries[0].access_tx == TX
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE releases SET outcome = 'released'",
-    "DELETE FROM releases",
-    "DELETE FROM claims",
-    "UPDATE claims SET reader = 'x'",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE releases SET outcome = 'released'",
+        "DELETE FROM releases",
+        "DELETE FROM claims",
+        "UPDATE claims SET reader = 'x'",
+    ],
+)
 def test_the_log_refuses_updates_and_deletes(tmp_path: Path, statement: str) -> None:
     log = ReleaseLog(tmp_path / "releases.sqlite")
-    log.append(reader=READER, patient=LEDGER, digest=DIGEST, purpose=0, access_tx=TX, set_version=1,
-               outcome="no-access")
+    log.append(
+        reader=READER, patient=LEDGER, digest=DIGEST, purpose=0, access_tx=TX, set_version=1, outcome="no-access"
+    )
     log.claim(TX, DIGEST, READER)
     log.close()
     db = sqlite3.connect(tmp_path / "releases.sqlite")
@@ -122,8 +128,7 @@ def test_the_log_has_no_column_for_a_share_or_a_key(tmp_path: Path) -> None:
     ReleaseLog(tmp_path / "releases.sqlite").close()
     db = sqlite3.connect(tmp_path / "releases.sqlite")
     columns = {row[1] for table in ("releases", "claims") for row in db.execute(f"PRAGMA table_info({table})")}
-    assert columns == {"id", "time", "reader", "patient", "digest", "purpose", "access_tx", "set_version",
-                       "outcome"}
+    assert columns == {"id", "time", "reader", "patient", "digest", "purpose", "access_tx", "set_version", "outcome"}
 
 
 def test_a_fresh_log_is_writable(tmp_path: Path) -> None:
@@ -131,6 +136,7 @@ def test_a_fresh_log_is_writable(tmp_path: Path) -> None:
 
 
 # -- rate limiter --------------------------------------------------------------------------------
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -163,14 +169,21 @@ def test_one_readers_limit_does_not_touch_another_reader() -> None:
 
 # -- a chain that does not answer ----------------------------------------------------------------
 
+
 def unreachable_service(tmp_path: Path):  # type: ignore[no-untyped-def]
     from medledger.chain.accounts import anvil_account
     from medledger.devnet.ports import free_loopback_port
     from medledger.keyservice.config import ServiceConfig
     from medledger.keyservice.service import ReleaseService
 
-    config = ServiceConfig(rpc_url=f"http://127.0.0.1:{free_loopback_port()}", ledger=LEDGER, chain_id=31337,
-                           database=tmp_path / "releases.sqlite", private_key_env="UNUSED", chain_timeout=2.0)
+    config = ServiceConfig(
+        rpc_url=f"http://127.0.0.1:{free_loopback_port()}",
+        ledger=LEDGER,
+        chain_id=31337,
+        database=tmp_path / "releases.sqlite",
+        private_key_env="UNUSED",
+        chain_timeout=2.0,
+    )
     return ReleaseService(config, signer=anvil_account(9))
 
 

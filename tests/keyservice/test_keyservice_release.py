@@ -35,8 +35,14 @@ def every_service_refuses(failed: pytest.ExceptionInfo[ReleaseFailedError], code
     assert codes(failed) == [code] * SERVICE_COUNT, failed.value
 
 
-def prepared(kw: KeyWorld, reader, tmp_path: Path, category: Category = Category.LABS,  # type: ignore[no-untyped-def]
-             content: bytes = LAB_REPORT, purpose: Purpose = Purpose.TREAT):
+def prepared(
+    kw: KeyWorld,
+    reader,
+    tmp_path: Path,
+    category: Category = Category.LABS,  # type: ignore[no-untyped-def]
+    content: bytes = LAB_REPORT,
+    purpose: Purpose = Purpose.TREAT,
+):
     """A published record, fetched by `reader` with its access logged: (session, blob, access tx)."""
     digest = kw.publish(category, content)
     session = kw.session(reader)
@@ -49,8 +55,9 @@ def post_to_every_service(kw: KeyWorld, session, blob, access_tx: bytes) -> list
     domain = ReleaseDomain(kw.chain.chain_id, kw.deployment.ledger_address)
     answers = []
     for service in service_directory(session.ledger, kw.set_version):
-        request = ReleaseRequest(service.address, kw.patient.address, blob.pointer.digest, 0, access_tx,
-                                 bytes(32 * [7]), kw.now() + 60)
+        request = ReleaseRequest(
+            service.address, kw.patient.address, blob.pointer.digest, 0, access_tx, bytes(32 * [7]), kw.now() + 60
+        )
         body = SignedRelease(request, request.sign(session.signer, domain), blob.proof).to_json()
         response = httpx.post(service.url + "/v1/release", json=body, timeout=10)
         data = response.json()
@@ -59,6 +66,7 @@ def post_to_every_service(kw: KeyWorld, session, blob, access_tx: bytes) -> list
 
 
 # -- reads that work --------------------------------------------------------------------------------
+
 
 def test_a_granted_reader_reads_a_record_through_three_services(kw: KeyWorld, tmp_path: Path) -> None:
     digest = kw.publish(Category.LABS, LAB_REPORT)
@@ -76,7 +84,8 @@ def test_the_read_is_logged_on_chain_before_any_share_is_released(kw: KeyWorld, 
     result = read_record(kw.session(kw.clinic), kw.patient.address, digest, tmp_path / "labs.txt")
     logged = kw.ledger().events("AccessLogged", patient=kw.patient.address, accessor=kw.clinic.address)
     assert [("0x" + bytes(event["transactionHash"]).hex(), event["args"]["digest"]) for event in logged] == [
-        (result.access_tx, digest)]
+        (result.access_tx, digest)
+    ]
 
 
 def test_a_read_succeeds_with_two_services_down(kw: KeyWorld, tmp_path: Path) -> None:
@@ -142,6 +151,7 @@ def test_a_guardians_logged_access_is_refused_once_the_guardianship_ends(kw: Key
 
 
 # -- every honest service refuses ------------------------------------------------------------------
+
 
 def test_every_service_refuses_after_revocation(kw: KeyWorld, tmp_path: Path) -> None:
     kw.grant(kw.clinic, [Category.LABS])
@@ -210,8 +220,11 @@ def test_every_service_refuses_a_purpose_other_than_the_one_logged(kw: KeyWorld,
 def test_every_service_refuses_without_a_logged_access(kw: KeyWorld, tmp_path: Path) -> None:
     kw.grant(kw.clinic, [Category.LABS])
     session, blob, _ = prepared(kw, kw.clinic, tmp_path)
-    grant_tx = kw.ledger(kw.patient).consent.grant(kw.researcher.address, categories=2, purposes=1, permissions=1,
-                                                   expiry=timedelta(days=1)).tx_hash
+    grant_tx = (
+        kw.ledger(kw.patient)
+        .consent.grant(kw.researcher.address, categories=2, purposes=1, permissions=1, expiry=timedelta(days=1))
+        .tx_hash
+    )
     for access_tx in (bytes(32 * [0xAB]), bytes.fromhex(grant_tx[2:])):  # never mined; mined but no AccessLogged
         with pytest.raises(ReleaseFailedError) as failed:
             release_key(session, blob, access_tx)
@@ -251,9 +264,18 @@ def test_every_service_refuses_an_expired_request(kw: KeyWorld, tmp_path: Path) 
     services = service_directory(session.ledger, kw.set_version)
     domain = ReleaseDomain(kw.chain.chain_id, kw.deployment.ledger_address)
     with pytest.raises(ReleaseFailedError) as failed:
-        client.request_key(session.signer, domain, blob.header, blob.proof, patient=kw.patient.address,
-                           digest=blob.pointer.digest, purpose=0, access_tx=access_tx, services=services,
-                           now=kw.now() - 31)  # its deadline is a second in the past
+        client.request_key(
+            session.signer,
+            domain,
+            blob.header,
+            blob.proof,
+            patient=kw.patient.address,
+            digest=blob.pointer.digest,
+            purpose=0,
+            access_tx=access_tx,
+            services=services,
+            now=kw.now() - 31,
+        )  # its deadline is a second in the past
     every_service_refuses(failed, "request-expired")
 
 
@@ -276,6 +298,7 @@ def test_break_glass_opens_an_emergency_read_while_its_window_lasts(kw: KeyWorld
 
 # -- the service's own state ----------------------------------------------------------------------
 
+
 def test_a_restarted_service_keeps_its_log_and_still_refuses_a_replay(kw: KeyWorld, tmp_path: Path) -> None:
     kw.grant(kw.clinic, [Category.LABS])
     session, blob, access_tx = prepared(kw, kw.clinic, tmp_path)
@@ -293,10 +316,13 @@ def test_each_decision_is_in_the_service_log_without_any_secret(kw: KeyWorld, tm
     post_to_every_service(kw, session, blob, access_tx)
     post_to_every_service(kw, session, blob, access_tx)
     db = sqlite3.connect(f"file:{kw.fleet[3].database}?mode=ro", uri=True)
-    rows = db.execute("SELECT reader, digest, access_tx, set_version, outcome FROM releases "
-                      "WHERE access_tx = ?", (access_tx.hex(),)).fetchall()
-    assert rows == [(kw.clinic.address, blob.pointer.digest.hex(), access_tx.hex(), kw.set_version, outcome)
-                    for outcome in ("released", "replayed")]
+    rows = db.execute(
+        "SELECT reader, digest, access_tx, set_version, outcome FROM releases WHERE access_tx = ?", (access_tx.hex(),)
+    ).fetchall()
+    assert rows == [
+        (kw.clinic.address, blob.pointer.digest.hex(), access_tx.hex(), kw.set_version, outcome)
+        for outcome in ("released", "replayed")
+    ]
 
 
 def test_health_reports_membership_of_the_current_set(kw: KeyWorld) -> None:
@@ -306,8 +332,12 @@ def test_health_reports_membership_of_the_current_set(kw: KeyWorld) -> None:
 
 
 def test_an_oversized_body_is_refused_with_413(kw: KeyWorld) -> None:
-    response = httpx.post(kw.fleet[1].url + "/v1/release", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-                          headers={"content-type": "application/json"}, timeout=10)
+    response = httpx.post(
+        kw.fleet[1].url + "/v1/release",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
     assert response.status_code == 413 and response.json()["error"]["code"] == "too-large"
 
 
@@ -315,8 +345,15 @@ def test_a_request_for_another_service_is_refused(kw: KeyWorld, tmp_path: Path) 
     kw.grant(kw.clinic, [Category.LABS])
     session, blob, access_tx = prepared(kw, kw.clinic, tmp_path)
     domain = ReleaseDomain(kw.chain.chain_id, kw.deployment.ledger_address)
-    request = ReleaseRequest(kw.fleet[2].signer.address, kw.patient.address, blob.pointer.digest, 0, access_tx,
-                             bytes(32 * [7]), kw.now() + 60)
+    request = ReleaseRequest(
+        kw.fleet[2].signer.address,
+        kw.patient.address,
+        blob.pointer.digest,
+        0,
+        access_tx,
+        bytes(32 * [7]),
+        kw.now() + 60,
+    )
     body = SignedRelease(request, request.sign(session.signer, domain), blob.proof).to_json()
     response = httpx.post(kw.fleet[1].url + "/v1/release", json=body, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["code"] == "wrong-service"
@@ -327,8 +364,15 @@ def test_a_proof_of_another_blob_is_refused(kw: KeyWorld, tmp_path: Path) -> Non
     _, other, _ = prepared(kw, kw.clinic, tmp_path, content=b"another lab report\n")
     session, blob, access_tx = prepared(kw, kw.clinic, tmp_path)
     domain = ReleaseDomain(kw.chain.chain_id, kw.deployment.ledger_address)
-    request = ReleaseRequest(kw.fleet[1].signer.address, kw.patient.address, blob.pointer.digest, 0, access_tx,
-                             bytes(32 * [7]), kw.now() + 60)
+    request = ReleaseRequest(
+        kw.fleet[1].signer.address,
+        kw.patient.address,
+        blob.pointer.digest,
+        0,
+        access_tx,
+        bytes(32 * [7]),
+        kw.now() + 60,
+    )
     body = SignedRelease(request, request.sign(session.signer, domain), other.proof).to_json()
     response = httpx.post(kw.fleet[1].url + "/v1/release", json=body, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad-proof"

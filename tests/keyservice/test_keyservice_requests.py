@@ -18,9 +18,15 @@ DOMAIN = ReleaseDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 
 
 def a_request(**changes: object) -> ReleaseRequest:
-    fields: dict[str, object] = dict(service=SERVICE, patient=anvil_account(4).address, digest=os.urandom(32),
-                                     purpose=0, access_tx=os.urandom(32), reader_key=os.urandom(32),
-                                     deadline=1_900_000_000)
+    fields: dict[str, object] = dict(
+        service=SERVICE,
+        patient=anvil_account(4).address,
+        digest=os.urandom(32),
+        purpose=0,
+        access_tx=os.urandom(32),
+        reader_key=os.urandom(32),
+        deadline=1_900_000_000,
+    )
     fields.update(changes)
     return ReleaseRequest(**fields)  # type: ignore[arg-type]
 
@@ -48,8 +54,14 @@ def test_the_readers_own_signature_recovers_the_reader() -> None:
 def test_changing_any_signed_field_changes_the_recovered_account() -> None:
     request = a_request()
     signature = request.sign(READER, DOMAIN)
-    for change in (dict(purpose=1), dict(deadline=request.deadline + 1), dict(service=READER.address),
-                   dict(access_tx=os.urandom(32)), dict(reader_key=os.urandom(32)), dict(digest=os.urandom(32))):
+    for change in (
+        dict(purpose=1),
+        dict(deadline=request.deadline + 1),
+        dict(service=READER.address),
+        dict(access_tx=os.urandom(32)),
+        dict(reader_key=os.urandom(32)),
+        dict(digest=os.urandom(32)),
+    ):
         altered = ReleaseRequest(**{**request.__dict__, **change})
         assert altered.recover(signature, DOMAIN) != READER.address
 
@@ -74,16 +86,19 @@ def test_a_body_round_trips_through_json() -> None:
     assert parsed.request == request and parsed.proof == (b"block0", b"block1")
 
 
-@pytest.mark.parametrize("breakage", [
-    lambda body: body.pop("request"),
-    lambda body: body["request"].update(digest="0x1234"),
-    lambda body: body["request"].update(service="not an address"),
-    lambda body: body["request"].update(purpose="treatment"),
-    lambda body: body.update(signature="deadbeef"),
-    lambda body: body.update(proof=[]),
-    lambda body: body.update(proof=["not base64!"]),
-    lambda body: body.update(proof=["AA=="] * 9),
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda body: body.pop("request"),
+        lambda body: body["request"].update(digest="0x1234"),
+        lambda body: body["request"].update(service="not an address"),
+        lambda body: body["request"].update(purpose="treatment"),
+        lambda body: body.update(signature="deadbeef"),
+        lambda body: body.update(proof=[]),
+        lambda body: body.update(proof=["not base64!"]),
+        lambda body: body.update(proof=["AA=="] * 9),
+    ],
+)
 def test_a_malformed_body_is_refused_as_bad_request_naming_the_problem(breakage) -> None:  # type: ignore[no-untyped-def]
     request = a_request()
     body = SignedRelease(request, request.sign(READER, DOMAIN), (b"x",)).to_json()

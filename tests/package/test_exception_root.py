@@ -34,14 +34,22 @@ def _exception_classes_defined_by_the_package() -> list[type[BaseException]]:
 
 def test_the_package_defines_exception_classes_in_every_layer() -> None:
     modules = {cls.__module__ for cls in _exception_classes_defined_by_the_package()}
-    expected = {"medledger.chain.errors", "medledger.crypto.errors", "medledger.storage.errors",
-                "medledger.flows.errors", "medledger.indexer.errors"}
+    expected = {
+        "medledger.chain.errors",
+        "medledger.crypto.errors",
+        "medledger.storage.errors",
+        "medledger.flows.errors",
+        "medledger.indexer.errors",
+    }
     assert expected <= modules
 
 
 def test_every_exception_class_the_package_defines_derives_from_medledger_error() -> None:
-    outside = [f"{cls.__module__}.{cls.__qualname__}" for cls in _exception_classes_defined_by_the_package()
-               if not issubclass(cls, MedLedgerError)]
+    outside = [
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in _exception_classes_defined_by_the_package()
+        if not issubclass(cls, MedLedgerError)
+    ]
     assert outside == []
 
 

@@ -20,9 +20,7 @@ from medledger.storage import (
 )
 from medledger.storage._pb import decode_pb_node, decode_unixfs
 
-EMPTY_FILE_CID = (
-    "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # js-ipfs 0.66.1 / Kubo
-)
+EMPTY_FILE_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"  # js-ipfs 0.66.1 / Kubo
 ONE_BYTE_A_CID = "bafkreigks6arfsq3xxfpvqrrwonchxcnu6do76auprhhfomao6c273sixm"  # b"a"
 
 

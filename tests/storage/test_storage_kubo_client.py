@@ -31,16 +31,12 @@ def _serving(blocks: dict[str, bytes], *, forge: str | None = None, add_hash: st
         if path == "block/get":
             arg = request.url.params["arg"]
             if arg not in blocks:
-                return httpx.Response(
-                    500, json={"Message": "request timed out", "Code": 0, "Type": "error"}
-                )
+                return httpx.Response(500, json={"Message": "request timed out", "Code": 0, "Type": "error"})
             data = blocks[arg]
             return httpx.Response(200, content=b"forged" + data[6:] if arg == forge else data)
         if path == "add":
             request.read()
-            return httpx.Response(
-                200, text=json.dumps({"Name": "blob", "Hash": add_hash, "Size": 1}) + "\n"
-            )
+            return httpx.Response(200, text=json.dumps({"Name": "blob", "Hash": add_hash, "Size": 1}) + "\n")
         return httpx.Response(404, text="404 page not found")
 
     return httpx.MockTransport(handler)
@@ -143,8 +139,10 @@ def test_connection_errors_are_retried_a_bounded_number_of_times():
         attempts.append(request.url.path)
         raise httpx.ConnectError("refused", request=request)
 
-    with KuboStore(transport=httpx.MockTransport(handler), retries=2, backoff=0.001) as store, \
-            pytest.raises(StorageUnavailableError):
+    with (
+        KuboStore(transport=httpx.MockTransport(handler), retries=2, backoff=0.001) as store,
+        pytest.raises(StorageUnavailableError),
+    ):
         store.has(compute_cid(b"x"))
     assert len(attempts) == 3
 

@@ -44,8 +44,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def run_solc(*args: str, stdin: str = "", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """tools/solc.cjs run the way py-solc-x and forge run native solc: stdin and stdout are pipes."""
-    return subprocess.run([str(SOLC), *args], input=stdin, capture_output=True, text=True, cwd=cwd,
-                          timeout=COMPILE_TIMEOUT, check=False)
+    return subprocess.run(
+        [str(SOLC), *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=COMPILE_TIMEOUT, check=False
+    )
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +73,15 @@ def background() -> Iterator[ThreadPoolExecutor]:
 @pytest.fixture(scope="session")
 def freshness_check(background: ThreadPoolExecutor) -> Future[subprocess.CompletedProcess[str]]:
     """`tools/build_artifacts.py --check`, running."""
-    return background.submit(subprocess.run, [sys.executable, str(BUILD_ARTIFACTS), "--check"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=COMPILE_TIMEOUT, check=False)
+    return background.submit(
+        subprocess.run,
+        [sys.executable, str(BUILD_ARTIFACTS), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=COMPILE_TIMEOUT,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +91,9 @@ def solcx_binary_compile(background: ThreadPoolExecutor, build_artifacts: Module
     The request is exactly what tools/build_artifacts.py sends: same source unit names, same settings.
     """
     solcx = pytest.importorskip("solcx")
-    return background.submit(solcx.compile_standard, build_artifacts.standard_json_input(), base_path=ROOT,
-                             solc_binary=SOLC)
+    return background.submit(
+        solcx.compile_standard, build_artifacts.standard_json_input(), base_path=ROOT, solc_binary=SOLC
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

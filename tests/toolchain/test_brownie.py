@@ -52,8 +52,14 @@ def brownie_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def make(target: str, env: dict[str, str], *variables: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", "-C", str(ROOT), target, *variables], env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT, check=False)
+    return subprocess.run(
+        ["make", "-C", str(ROOT), target, *variables],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
 
 
 def test_brownie_test_subset_passes(brownie_env):

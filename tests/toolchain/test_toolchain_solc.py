@@ -29,10 +29,15 @@ def test_standard_json_output_larger_than_a_pipe_buffer_arrives_whole(build_arti
 
 
 def test_import_of_a_missing_file_is_a_compiler_error_in_the_json_not_a_crash(tmp_path):
-    source = ("// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\n"
-              'import {Nothing} from "./does/not/exist.sol";\ncontract A {}\n')
-    request = {"language": "Solidity", "sources": {"A.sol": {"content": source}},
-               "settings": {"outputSelection": {"*": {"*": ["abi"]}}}}
+    source = (
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\n"
+        'import {Nothing} from "./does/not/exist.sol";\ncontract A {}\n'
+    )
+    request = {
+        "language": "Solidity",
+        "sources": {"A.sol": {"content": source}},
+        "settings": {"outputSelection": {"*": {"*": ["abi"]}}},
+    }
     completed = run_solc("--standard-json", "--base-path", str(tmp_path), stdin=json.dumps(request), cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     errors = [e for e in json.loads(completed.stdout)["errors"] if e["severity"] == "error"]
@@ -45,10 +50,16 @@ def test_import_climbing_out_of_the_search_roots_is_refused(tmp_path):
     secret.write_text("// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0; contract Outside {}\n")
     base = tmp_path / "project"
     base.mkdir()
-    request = {"language": "Solidity",
-               "sources": {"A.sol": {"content": "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\n"
-                                                'import "lib/../../outside.sol";\ncontract A {}\n'}},
-               "settings": {"outputSelection": {"*": {"*": ["abi"]}}}}
+    request = {
+        "language": "Solidity",
+        "sources": {
+            "A.sol": {
+                "content": "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\n"
+                'import "lib/../../outside.sol";\ncontract A {}\n'
+            }
+        },
+        "settings": {"outputSelection": {"*": {"*": ["abi"]}}},
+    }
     completed = run_solc("--standard-json", "--base-path", str(base), stdin=json.dumps(request), cwd=base)
     output = json.loads(completed.stdout)
     assert any(e["severity"] == "error" and "not found" in e["message"] for e in output["errors"])
@@ -64,9 +75,11 @@ def test_unsupported_argument_exits_non_zero_with_a_usage_message():
 
 
 def test_allow_paths_is_accepted_for_compatibility():
-    request = {"language": "Solidity", "sources": {"A.sol": {"content": "// SPDX-License-Identifier: MIT\n"
-                                                                         "pragma solidity ^0.8.0; contract A {}"}},
-               "settings": {"outputSelection": {"*": {"*": ["abi"]}}}}
+    request = {
+        "language": "Solidity",
+        "sources": {"A.sol": {"content": "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0; contract A {}"}},
+        "settings": {"outputSelection": {"*": {"*": ["abi"]}}},
+    }
     completed = run_solc("--standard-json", "--allow-paths", "/tmp,/work", stdin=json.dumps(request))
     assert completed.returncode == 0, completed.stderr
     assert "A" in json.loads(completed.stdout)["contracts"]["A.sol"]

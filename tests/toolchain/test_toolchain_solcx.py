@@ -20,7 +20,10 @@ def _project_input(build_artifacts) -> dict:
 
 
 def _runtime_bytecode(output: dict, committed: dict) -> str:
-    return "0x" + output["contracts"][committed["sourceUnit"]][committed["contractName"]]["evm"]["deployedBytecode"]["object"]
+    return (
+        "0x"
+        + output["contracts"][committed["sourceUnit"]][committed["contractName"]]["evm"]["deployedBytecode"]["object"]
+    )
 
 
 @pytest.fixture
@@ -47,6 +50,7 @@ def test_solcx_binary_path_folder_lists_the_stand_in_as_installed(solcx_binary_p
 
 
 def test_solcx_binary_path_route_compiles_the_shipped_runtime_bytecode(
-        solcx_binary_path, build_artifacts, committed_artifact):
+    solcx_binary_path, build_artifacts, committed_artifact
+):
     output = solcx.compile_standard(_project_input(build_artifacts), base_path=ROOT, solc_version=VERSION)
     assert _runtime_bytecode(output, committed_artifact) == committed_artifact["deployedBytecode"]

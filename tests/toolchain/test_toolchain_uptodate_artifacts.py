@@ -10,5 +10,6 @@ def test_build_artifacts_check_passes_because_the_committed_artifacts_are_fresh(
 
 def test_committed_artifact_records_the_pinned_compiler_and_settings(build_artifacts, committed_artifact):
     assert committed_artifact["compiler"].startswith("0.8.28+commit.")
-    assert committed_artifact["settings"] == {k: v for k, v in build_artifacts.SETTINGS.items()
-                                              if k != "outputSelection"}
+    assert committed_artifact["settings"] == {
+        k: v for k, v in build_artifacts.SETTINGS.items() if k != "outputSelection"
+    }

@@ -110,8 +110,9 @@ def from_environment(variable: str = PRIVATE_KEY_ENV) -> Signer:
     try:
         return Signer.from_private_key(value.strip())
     except AccountError:
-        raise AccountError(f"environment variable {variable} does not hold a valid private key "
-                           "(expected 32 bytes of hex)") from None
+        raise AccountError(
+            f"environment variable {variable} does not hold a valid private key (expected 32 bytes of hex)"
+        ) from None
 
 
 def anvil_account(index: int) -> Signer:

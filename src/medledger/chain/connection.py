@@ -74,13 +74,20 @@ def connect(endpoint: str = EMBEDDED, *, timeout: float = 30.0) -> Chain:
         raise ConnectionFailedError(f"{endpoint!r} is not an http(s) RPC URL or 'embedded'")
     # Only eth_chainId is cached: web3's validation asks it before every call, and a live
     # endpoint never changes chains (require_chain_id guards the one that matters).
-    w3 = Web3(HTTPProvider(endpoint, request_kwargs={"timeout": timeout}, cache_allowed_requests=True,
-                           cacheable_requests={RPCEndpoint("eth_chainId")}))
+    w3 = Web3(
+        HTTPProvider(
+            endpoint,
+            request_kwargs={"timeout": timeout},
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
+        )
+    )
     try:
         _ = w3.eth.chain_id  # the first request: does anything answer?
     except Exception as exc:  # requests/aiohttp raise many types; all mean "no answer"
         raise ConnectionFailedError(
-            f"the RPC endpoint {endpoint} does not answer: check the URL or start the node") from exc
+            f"the RPC endpoint {endpoint} does not answer: check the URL or start the node"
+        ) from exc
     return Chain(w3, endpoint)
 
 

@@ -83,8 +83,15 @@ class LedgerSettings:
     def constructor_settings(self) -> tuple[int, int, int, int, int, int, int]:
         """The contract's `Settings` tuple, in its field order."""
         e = self.emergency
-        return (self.admin_delay_seconds, e.window_seconds, e.cooldown_seconds, e.provider_kinds,
-                e.default_categories, self.max_consent_seconds, self.max_guardian_term_seconds)
+        return (
+            self.admin_delay_seconds,
+            e.window_seconds,
+            e.cooldown_seconds,
+            e.provider_kinds,
+            e.default_categories,
+            self.max_consent_seconds,
+            self.max_guardian_term_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -147,15 +154,26 @@ class PendingDeployment:
         return SentTransaction(tx_hash=self.tx_hash, sender=self.deployer, nonce=self.nonce, chain_id=self.chain_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {"chainId": self.chain_id, "txHash": self.tx_hash, "nonce": self.nonce, "deployer": self.deployer,
-                "admin": self.admin, "artifactDigest": self.artifact_digest}
+        return {
+            "chainId": self.chain_id,
+            "txHash": self.tx_hash,
+            "nonce": self.nonce,
+            "deployer": self.deployer,
+            "admin": self.admin,
+            "artifactDigest": self.artifact_digest,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PendingDeployment:
         try:
-            return cls(chain_id=int(data["chainId"]), tx_hash=str(data["txHash"]), nonce=int(data["nonce"]),
-                       deployer=to_checksum_address(data["deployer"]), admin=to_checksum_address(data["admin"]),
-                       artifact_digest=str(data["artifactDigest"]))
+            return cls(
+                chain_id=int(data["chainId"]),
+                tx_hash=str(data["txHash"]),
+                nonce=int(data["nonce"]),
+                deployer=to_checksum_address(data["deployer"]),
+                admin=to_checksum_address(data["admin"]),
+                artifact_digest=str(data["artifactDigest"]),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DeploymentError(f"malformed pending deployment record: {exc}") from exc
 
@@ -195,11 +213,14 @@ def load_deployment(directory: str | Path, chain: Chain) -> Deployment:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DeploymentError(f"{path} is not valid JSON") from exc
     if deployment.chain_id != chain.chain_id:
-        raise DeploymentError(f"{path} records chain {deployment.chain_id}, but the endpoint serves chain {chain.chain_id}")
+        raise DeploymentError(
+            f"{path} records chain {deployment.chain_id}, but the endpoint serves chain {chain.chain_id}"
+        )
     address = deployment.ledger_address
     if not chain.w3.eth.get_code(to_checksum_address(address)):
         raise DeploymentCodeMissingError(
-            f"no contract code at {address} on chain {chain.chain_id}; the chain was reset, deploy again")
+            f"no contract code at {address} on chain {chain.chain_id}; the chain was reset, deploy again"
+        )
     return deployment
 
 
@@ -242,17 +263,23 @@ def deploy(
             if existing.admin != admin:
                 raise DeploymentError(
                     f"chain {chain.chain_id} already has a deployment administered by {existing.admin}, not {admin}; "
-                    f"move {deployment_path(directory, chain.chain_id)} aside to deploy anew")
+                    f"move {deployment_path(directory, chain.chain_id)} aside to deploy anew"
+                )
             _discard_pending(directory, chain.chain_id, existing.contracts[LEDGER_CONTRACT].tx_hash)
             return existing
     if directory is not None:
-        resumed = _resume_pending(directory, chain, TransactionSender(chain, RevertDecoder(artifact.abi), policy),
-                                  artifact, admin)
+        resumed = _resume_pending(
+            directory, chain, TransactionSender(chain, RevertDecoder(artifact.abi), policy), artifact, admin
+        )
         if resumed is not None:
             return resumed
     contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy,
-                               on_signed=_pending_writer(directory, artifact, admin) if directory is not None else None)
+    sender = TransactionSender(
+        chain,
+        RevertDecoder(artifact.abi),
+        policy,
+        on_signed=_pending_writer(directory, artifact, admin) if directory is not None else None,
+    )
     settings = settings or LedgerSettings()
     if emergency is not None:  # `emergency=` alone keeps the other defaults
         settings = replace(settings, emergency=emergency)
@@ -286,8 +313,14 @@ def _pending_writer(directory: str | Path, artifact: Artifact, admin: str) -> On
     """Record the deployment transaction once signed, before it is broadcast."""
 
     def record(sent: SentTransaction) -> None:
-        pending = PendingDeployment(chain_id=sent.chain_id, tx_hash=sent.tx_hash, nonce=sent.nonce,
-                                    deployer=sent.sender, admin=admin, artifact_digest=artifact.digest)
+        pending = PendingDeployment(
+            chain_id=sent.chain_id,
+            tx_hash=sent.tx_hash,
+            nonce=sent.nonce,
+            deployer=sent.sender,
+            admin=admin,
+            artifact_digest=artifact.digest,
+        )
         _write_atomically(pending_path(directory, sent.chain_id), pending.to_json())
 
     return record
@@ -300,8 +333,9 @@ def _discard_pending(directory: str | Path, chain_id: int, tx_hash: str) -> None
         pending_path(directory, chain_id).unlink(missing_ok=True)
 
 
-def _resume_pending(directory: str | Path, chain: Chain, sender: TransactionSender, artifact: Artifact,
-                    admin: str) -> Deployment | None:
+def _resume_pending(
+    directory: str | Path, chain: Chain, sender: TransactionSender, artifact: Artifact, admin: str
+) -> Deployment | None:
     """Finish the deployment an interrupted run left pending; None when there is none to finish
     (no pending record, or its transaction can never be mined: then it is sent anew)."""
     pending = load_pending(directory, chain.chain_id)
@@ -310,26 +344,33 @@ def _resume_pending(directory: str | Path, chain: Chain, sender: TransactionSend
     path = pending_path(directory, chain.chain_id)
     if pending.chain_id != chain.chain_id:
         raise DeploymentError(
-            f"{path} records chain {pending.chain_id}, but the endpoint serves chain {chain.chain_id}")
+            f"{path} records chain {pending.chain_id}, but the endpoint serves chain {chain.chain_id}"
+        )
     if pending.artifact_digest != artifact.digest:
         raise DeploymentError(
             f"transaction {pending.tx_hash} deploying another build of {LEDGER_CONTRACT} is pending on chain "
-            f"{chain.chain_id}; wait for it, or move {path} aside to deploy this build")
+            f"{chain.chain_id}; wait for it, or move {path} aside to deploy this build"
+        )
     if pending.admin != admin:
         raise DeploymentError(
             f"transaction {pending.tx_hash} deploying {LEDGER_CONTRACT} administered by {pending.admin}, not {admin}, "
-            f"is pending on chain {chain.chain_id}; wait for it, or move {path} aside to deploy anew")
+            f"is pending on chain {chain.chain_id}; wait for it, or move {path} aside to deploy anew"
+        )
     status = sender.status(pending.sent)
     if status in (TxStatus.DROPPED, TxStatus.REVERTED):
-        log.warning("deployment transaction %s %s; sending a new one", pending.tx_hash,
-                    "was dropped by the node" if status is TxStatus.DROPPED else "reverted")
+        log.warning(
+            "deployment transaction %s %s; sending a new one",
+            pending.tx_hash,
+            "was dropped by the node" if status is TxStatus.DROPPED else "reverted",
+        )
         path.unlink(missing_ok=True)
         return None
     if status is TxStatus.REPLACED:
         raise DeploymentError(
             f"deployment transaction {pending.tx_hash} is unknown to the node, but nonce {pending.nonce} of "
             f"{pending.deployer} was used by another transaction; check that account's transactions for a "
-            f"{LEDGER_CONTRACT} deployment, then move {path} aside to deploy anew")
+            f"{LEDGER_CONTRACT} deployment, then move {path} aside to deploy anew"
+        )
     receipt = sender.wait_for(pending.tx_hash)  # pending or mined: wait for it (and its confirmations)
     deployment = _deployment_from(chain, pending.deployer, admin, artifact, receipt)
     save_deployment(directory, deployment)

@@ -40,7 +40,10 @@ class RevertDecoder:
         selector, payload = data[:4], data[4:]
         if selector in self._errors:
             name, types, names = self._errors[selector]
-            values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, decode(types, payload), strict=True)]
+            values = [
+                to_checksum_address(v) if t == "address" else v
+                for t, v in zip(types, decode(types, payload), strict=True)
+            ]
             return revert_class(name)(name, dict(zip(names, values, strict=True)))
         if selector == _ERROR_STRING:
             (reason,) = decode(["string"], payload)

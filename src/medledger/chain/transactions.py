@@ -77,8 +77,9 @@ class TransactionSender:
     `on_signed`, if given, is told of every transaction this sender signs, before it is broadcast
     (a per-call `on_signed` takes its place for that call)."""
 
-    def __init__(self, chain: Chain, decoder: RevertDecoder, policy: TxPolicy | None = None, *,
-                 on_signed: OnSigned | None = None):
+    def __init__(
+        self, chain: Chain, decoder: RevertDecoder, policy: TxPolicy | None = None, *, on_signed: OnSigned | None = None
+    ):
         self.chain = chain
         self.decoder = decoder
         self.policy = policy or TxPolicy()
@@ -91,8 +92,9 @@ class TransactionSender:
         except Exception as exc:
             raise self._refusal(exc, sender) from None
 
-    def send(self, signer: Signer, function: ContractFunction, *, value: int = 0,
-             on_signed: OnSigned | None = None) -> Receipt:
+    def send(
+        self, signer: Signer, function: ContractFunction, *, value: int = 0, on_signed: OnSigned | None = None
+    ) -> Receipt:
         """Estimate, sign, send and wait for `function` from `signer`; raise on any refusal.
 
         `on_signed` receives the signed transaction's hash and nonce before it is broadcast."""
@@ -153,8 +155,15 @@ class TransactionSender:
         """Use up `signer`'s `nonce` with an empty transfer to itself, so that no transaction
         signed earlier with that nonce can ever be mined (fees doubled, to replace one in a pool)."""
         fees = {key: 2 * value for key, value in self._fees().items()}
-        tx: dict[str, Any] = {"from": signer.address, "to": signer.address, "value": 0, "gas": 21_000,
-                              "nonce": nonce, "chainId": self.chain.chain_id, **fees}
+        tx: dict[str, Any] = {
+            "from": signer.address,
+            "to": signer.address,
+            "value": 0,
+            "gas": 21_000,
+            "nonce": nonce,
+            "chainId": self.chain.chain_id,
+            **fees,
+        }
         self._require_funds(signer.address, tx)
         return self._wait(self._broadcast(signer, tx, None), tx)
 
@@ -163,8 +172,14 @@ class TransactionSender:
     def _broadcast(self, signer: Signer, built: Mapping[str, Any], on_signed: OnSigned | None) -> HexBytes:
         raw = signer.sign_transaction(built)
         if on_signed is not None:
-            on_signed(SentTransaction(tx_hash=_hex(keccak(raw)), sender=signer.address, nonce=int(built["nonce"]),
-                                      chain_id=self.chain.chain_id))
+            on_signed(
+                SentTransaction(
+                    tx_hash=_hex(keccak(raw)),
+                    sender=signer.address,
+                    nonce=int(built["nonce"]),
+                    chain_id=self.chain.chain_id,
+                )
+            )
         try:
             return self.chain.w3.eth.send_raw_transaction(raw)
         except Exception as exc:

@@ -27,10 +27,22 @@ from medledger.cli.settings import DEFAULT_HOME, Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="MEDLEDGER_HOME",
-              default=DEFAULT_HOME, show_default=True, help="Local state: keystores, journal, devnet, block store.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), envvar="MEDLEDGER_CONFIG",
-              default=None, help="Config file (TOML) [default: <home>/config.toml].")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="MEDLEDGER_HOME",
+    default=DEFAULT_HOME,
+    show_default=True,
+    help="Local state: keystores, journal, devnet, block store.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MEDLEDGER_CONFIG",
+    default=None,
+    help="Config file (TOML) [default: <home>/config.toml].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 @click.version_option(package_name="medledger")
 @click.pass_context
@@ -49,8 +61,22 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
     ctx.obj = AppContext(settings)
 
 
-for module in (account, deploy, provider, keys, consent, guardian, record, emergency, relay, audit, index, devnet, demo,
-               keyservice):
+for module in (
+    account,
+    deploy,
+    provider,
+    keys,
+    consent,
+    guardian,
+    record,
+    emergency,
+    relay,
+    audit,
+    index,
+    devnet,
+    demo,
+    keyservice,
+):
     main.add_command(module.command)
 main.add_command(index.export)
 

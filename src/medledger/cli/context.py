@@ -71,7 +71,9 @@ class AppContext:
             if url is None and self.devnet:
                 url = self.devnet["anvil"]["rpc_url"]
             if url is None:
-                raise click.UsageError("no chain: pass --rpc-url (or MEDLEDGER_RPC_URL), or start `medledger devnet up`")
+                raise click.UsageError(
+                    "no chain: pass --rpc-url (or MEDLEDGER_RPC_URL), or start `medledger devnet up`"
+                )
             chain = connect(str(url))
             expected = self.option("chain_id")
             if expected is not None:
@@ -117,17 +119,22 @@ class AppContext:
         dev = self.option("dev_account")
         if dev is not None:
             if self.chain().chain_id != DEVNET_CHAIN_ID:
-                raise click.UsageError(f"--dev-account is only for a local devnet (chain {DEVNET_CHAIN_ID}); "
-                                       "use --keystore on other chains")
+                raise click.UsageError(
+                    f"--dev-account is only for a local devnet (chain {DEVNET_CHAIN_ID}); "
+                    "use --keystore on other chains"
+                )
             return accounts.anvil_account(int(dev))
-        raise click.UsageError("no account: pass --keystore FILE (or MEDLEDGER_KEYSTORE), set "
-                               f"{accounts.PRIVATE_KEY_ENV}, or use --dev-account N on a devnet")
+        raise click.UsageError(
+            "no account: pass --keystore FILE (or MEDLEDGER_KEYSTORE), set "
+            f"{accounts.PRIVATE_KEY_ENV}, or use --dev-account N on a devnet"
+        )
 
     def ledger(self, *, signed: bool = True) -> MedLedger:
         from medledger.ledger import MedLedger
 
-        return MedLedger.from_deployment(self.chain(), self.deployment(), signer=self.signer() if signed else None,
-                                         policy=self.policy())
+        return MedLedger.from_deployment(
+            self.chain(), self.deployment(), signer=self.signer() if signed else None, policy=self.policy()
+        )
 
     def store(self) -> BlobStore:
         if "store" not in self._cache:
@@ -142,8 +149,9 @@ class AppContext:
     def session(self) -> Session:
         from medledger.flows import Session
 
-        return Session.open(self.ledger(), self.store(), self.settings.home / "accounts" / self.signer().address,
-                            self.deployment())
+        return Session.open(
+            self.ledger(), self.store(), self.settings.home / "accounts" / self.signer().address, self.deployment()
+        )
 
 
 def resolve_keystore(home: Path, name: str) -> Path:
@@ -168,31 +176,77 @@ def resolve_keystore(home: Path, name: str) -> Path:
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--rpc-url, --ipfs-api, --keystore, --dev-account, --deployments, --confirmations, --chain-id."""
     options = [
-        click.option("--rpc-url", envvar="MEDLEDGER_RPC_URL", default=None,
-                     help="Ethereum RPC URL [env MEDLEDGER_RPC_URL; default: the running devnet]."),
-        click.option("--ipfs-api", envvar="MEDLEDGER_IPFS_API", default=None,
-                     help="IPFS RPC API URL [env MEDLEDGER_IPFS_API; default: the devnet's, else an embedded store]."),
-        click.option("--keystore", envvar="MEDLEDGER_KEYSTORE", default=None,
-                     help=f"Keystore file or account name [env MEDLEDGER_KEYSTORE; password from {PASSWORD_ENV} or a prompt]."),
-        click.option("--dev-account", type=click.IntRange(0, 9), envvar="MEDLEDGER_DEV_ACCOUNT", default=None,
-                     help="Use anvil's dev account N (devnets only)."),
-        click.option("--deployments", envvar="MEDLEDGER_DEPLOYMENTS", default=None,
-                     help="Directory of deployments/<chainId>.json [default: ./deployments]."),
-        click.option("--confirmations", type=click.IntRange(1, 64), envvar="MEDLEDGER_CONFIRMATIONS", default=None,
-                     help="Blocks to wait for after each transaction [default 1]."),
-        click.option("--chain-id", type=int, envvar="MEDLEDGER_CHAIN_ID", default=None,
-                     help="Refuse to act unless the endpoint serves this chain."),
+        click.option(
+            "--rpc-url",
+            envvar="MEDLEDGER_RPC_URL",
+            default=None,
+            help="Ethereum RPC URL [env MEDLEDGER_RPC_URL; default: the running devnet].",
+        ),
+        click.option(
+            "--ipfs-api",
+            envvar="MEDLEDGER_IPFS_API",
+            default=None,
+            help="IPFS RPC API URL [env MEDLEDGER_IPFS_API; default: the devnet's, else an embedded store].",
+        ),
+        click.option(
+            "--keystore",
+            envvar="MEDLEDGER_KEYSTORE",
+            default=None,
+            help=f"Keystore file or account name [env MEDLEDGER_KEYSTORE; password from {PASSWORD_ENV} or a prompt].",
+        ),
+        click.option(
+            "--dev-account",
+            type=click.IntRange(0, 9),
+            envvar="MEDLEDGER_DEV_ACCOUNT",
+            default=None,
+            help="Use anvil's dev account N (devnets only).",
+        ),
+        click.option(
+            "--deployments",
+            envvar="MEDLEDGER_DEPLOYMENTS",
+            default=None,
+            help="Directory of deployments/<chainId>.json [default: ./deployments].",
+        ),
+        click.option(
+            "--confirmations",
+            type=click.IntRange(1, 64),
+            envvar="MEDLEDGER_CONFIRMATIONS",
+            default=None,
+            help="Blocks to wait for after each transaction [default 1].",
+        ),
+        click.option(
+            "--chain-id",
+            type=int,
+            envvar="MEDLEDGER_CHAIN_ID",
+            default=None,
+            help="Refuse to act unless the endpoint serves this chain.",
+        ),
     ]
 
     @functools.wraps(command)
-    def wrapper(*args: Any, rpc_url: str | None, ipfs_api: str | None, keystore: str | None,
-                dev_account: int | None, deployments: str | None, confirmations: int | None, chain_id: int | None,
-                **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        rpc_url: str | None,
+        ipfs_api: str | None,
+        keystore: str | None,
+        dev_account: int | None,
+        deployments: str | None,
+        confirmations: int | None,
+        chain_id: int | None,
+        **kwargs: Any,
+    ) -> Any:
         app = click.get_current_context().find_object(AppContext)
         if app is None:  # only a command invoked outside the `medledger` group has no AppContext
             raise click.UsageError("medledger commands run under the `medledger` command group")
-        app.options.update(rpc_url=rpc_url, ipfs_api=ipfs_api, keystore=keystore, dev_account=dev_account,
-                           deployments=deployments, confirmations=confirmations, chain_id=chain_id)
+        app.options.update(
+            rpc_url=rpc_url,
+            ipfs_api=ipfs_api,
+            keystore=keystore,
+            dev_account=dev_account,
+            deployments=deployments,
+            confirmations=confirmations,
+            chain_id=chain_id,
+        )
         return command(*args, **kwargs)
 
     for option in reversed(options):
@@ -241,10 +295,22 @@ def exit_code_for(exc: Exception) -> int | None:
 
     for classes, code in (
         ((ConnectionFailedError, StorageUnavailableError, StorageTimeoutError), EXIT_UNREACHABLE),
-        ((ContractRevertError, AccessDeniedError, NoReadableKeyError, RecordErasedError, RecordNotFoundError),
-         EXIT_REFUSED),
-        ((InvalidArgumentError, ScopeError, AccountError, WrongChainError, DeploymentError, FileNotFoundError,
-          IsADirectoryError), EXIT_USAGE),
+        (
+            (ContractRevertError, AccessDeniedError, NoReadableKeyError, RecordErasedError, RecordNotFoundError),
+            EXIT_REFUSED,
+        ),
+        (
+            (
+                InvalidArgumentError,
+                ScopeError,
+                AccountError,
+                WrongChainError,
+                DeploymentError,
+                FileNotFoundError,
+                IsADirectoryError,
+            ),
+            EXIT_USAGE,
+        ),
         ((ChainError, FlowError, CryptoError, StorageError), EXIT_FAILED),
     ):
         if isinstance(exc, classes):

@@ -34,8 +34,13 @@ def file_progress(app: AppContext, description: str, total: int | None) -> Itera
             if time.monotonic() - started < SHOW_AFTER_SECONDS:
                 pending += n
                 return
-            progress = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                                TransferSpeedColumn(), transient=True)
+            progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                transient=True,
+            )
             progress.start()
             shown = (progress, progress.add_task(description, total=total, completed=pending))
         bar, task = shown

@@ -32,8 +32,9 @@ class Settings:
             raise click.BadParameter(f"config file {path} is not valid TOML: {exc}", param_hint="--config") from None
         unknown = sorted(set(data) - set(CONFIG_KEYS))
         if unknown:
-            raise click.BadParameter(f"config file {path} has unknown keys {unknown}; known: {list(CONFIG_KEYS)}",
-                                     param_hint="--config")
+            raise click.BadParameter(
+                f"config file {path} has unknown keys {unknown}; known: {list(CONFIG_KEYS)}", param_hint="--config"
+            )
         self.values = data
 
     def pick(self, name: str, given: object) -> object:

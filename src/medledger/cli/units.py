@@ -26,8 +26,8 @@ def parse_expiry(text: str, now: int) -> int:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(
-            f"{text!r} is neither a duration (90d, 12h, 2w, 1y) nor an ISO date (2027-01-31)",
-            param_hint="--expires") from None
+            f"{text!r} is neither a duration (90d, 12h, 2w, 1y) nor an ISO date (2027-01-31)", param_hint="--expires"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())

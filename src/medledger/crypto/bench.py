@@ -144,9 +144,7 @@ def _child_peak_rss(mode: str, src: str, dst: str, pair: EncryptionKeyPair, chun
             "chunk_size": chunk_size,
         }
     )
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD], input=request, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", _CHILD], input=request, capture_output=True, text=True, check=True)
     return int(json.loads(done.stdout)["peak_rss_kib"])
 
 

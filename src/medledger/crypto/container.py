@@ -232,9 +232,7 @@ class ContainerBinding:
 
     def encode(self) -> bytes:
         """Canonical 49-byte encoding: chain_id u64 || registry || patient || category u8."""
-        return (
-            self.chain_id.to_bytes(8, "big") + self.registry + self.patient + bytes([self.category])
-        )
+        return self.chain_id.to_bytes(8, "big") + self.registry + self.patient + bytes([self.category])
 
     def digest(self) -> bytes:
         return hashlib.blake2b(self.encode(), digest_size=32, person=_PERSON_BINDING).digest()
@@ -254,9 +252,7 @@ class DataKey:
         return cls(nacl.utils.random(DATA_KEY_BYTES))
 
     def commitment(self) -> bytes:
-        return hashlib.blake2b(
-            b"key-commitment", digest_size=32, key=self.secret, person=_PERSON_COMMIT
-        ).digest()
+        return hashlib.blake2b(b"key-commitment", digest_size=32, key=self.secret, person=_PERSON_COMMIT).digest()
 
 
 @dataclass(frozen=True)
@@ -266,9 +262,7 @@ class AccountRecipient:
     public: bytes
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "public", require_length(self.public, X25519_KEY_BYTES, "recipient public key")
-        )
+        object.__setattr__(self, "public", require_length(self.public, X25519_KEY_BYTES, "recipient public key"))
 
 
 @dataclass(frozen=True)
@@ -282,9 +276,7 @@ class KeyringRecipient:
     def __post_init__(self) -> None:
         check_category(self.category)
         check_epoch(self.epoch)
-        object.__setattr__(
-            self, "public", require_length(self.public, X25519_KEY_BYTES, "keyring public key")
-        )
+        object.__setattr__(self, "public", require_length(self.public, X25519_KEY_BYTES, "keyring public key"))
 
     @classmethod
     def of(cls, keyring: CategoryKeyring) -> KeyringRecipient:
@@ -320,9 +312,7 @@ class ServiceRecipient:
 
     def __post_init__(self) -> None:
         _check_service_index(self.index, "service")
-        object.__setattr__(
-            self, "public", require_length(self.public, X25519_KEY_BYTES, "service public key")
-        )
+        object.__setattr__(self, "public", require_length(self.public, X25519_KEY_BYTES, "service public key"))
 
 
 @dataclass(frozen=True)
@@ -347,8 +337,7 @@ class ThresholdPolicy:
         services = tuple(sorted(services, key=lambda service: service.index))
         if [service.index for service in services] != list(range(1, len(services) + 1)):
             raise ValueError(
-                f"service indexes must be 1..{len(services)}, each once, got "
-                f"{[service.index for service in services]}"
+                f"service indexes must be 1..{len(services)}, each once, got {[service.index for service in services]}"
             )
         if len({service.public for service in services}) != len(services):
             raise ValueError("two services of the policy share one X25519 key")
@@ -370,17 +359,13 @@ class ShareStanza:
 
     def __post_init__(self) -> None:
         _check_service_index(self.index, "share stanza")
-        object.__setattr__(
-            self, "public", require_length(self.public, X25519_KEY_BYTES, "service public key")
-        )
+        object.__setattr__(self, "public", require_length(self.public, X25519_KEY_BYTES, "service public key"))
         object.__setattr__(
             self,
             "commitment",
             require_length(self.commitment, SHARE_COMMITMENT_BYTES, "share commitment"),
         )
-        object.__setattr__(
-            self, "sealed_share", require_length(self.sealed_share, SEALED_SHARE_BYTES, "sealed share")
-        )
+        object.__setattr__(self, "sealed_share", require_length(self.sealed_share, SEALED_SHARE_BYTES, "sealed share"))
 
 
 @dataclass(frozen=True)
@@ -496,13 +481,9 @@ def read_header(src: BinaryIO) -> ContainerHeader:
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedVersionError(version, SUPPORTED_VERSIONS)
     rest = _read_header_field(src, _FIXED_HEAD.size - len(MAGIC) - 1, "fixed fields", raw)
-    _, _, chunk_size, binding_digest, commitment, count = _FIXED_HEAD.unpack(
-        magic + bytes([version]) + rest
-    )
+    _, _, chunk_size, binding_digest, commitment, count = _FIXED_HEAD.unpack(magic + bytes([version]) + rest)
     if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
-        raise MalformedContainerError(
-            f"chunk size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, got {chunk_size}"
-        )
+        raise MalformedContainerError(f"chunk size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, got {chunk_size}")
     if not 1 <= count <= MAX_RECIPIENTS:
         raise MalformedContainerError(f"recipient count must be 1..{MAX_RECIPIENTS}, got {count}")
     stanzas: list[RecipientStanza] = []
@@ -514,19 +495,13 @@ def read_header(src: BinaryIO) -> ContainerHeader:
             public = _read_header_field(src, X25519_KEY_BYTES, what, raw)
             recipient = AccountRecipient(public)
         elif kind == _KIND_KEYRING:
-            category, epoch = _KEYRING_LABEL.unpack(
-                _read_header_field(src, _KEYRING_LABEL.size, what, raw)
-            )
+            category, epoch = _KEYRING_LABEL.unpack(_read_header_field(src, _KEYRING_LABEL.size, what, raw))
             public = _read_header_field(src, X25519_KEY_BYTES, what, raw)
             recipient = KeyringRecipient(category, epoch, public)
         else:
             raise MalformedContainerError(f"{what} has unknown kind {kind:#04x}")
-        stanzas.append(
-            RecipientStanza(recipient, _read_header_field(src, SEALED_KEY_BYTES, what, raw))
-        )
-    threshold = (
-        _read_threshold_section(src, raw) if version == THRESHOLD_FORMAT_VERSION else None
-    )
+        stanzas.append(RecipientStanza(recipient, _read_header_field(src, SEALED_KEY_BYTES, what, raw)))
+    threshold = _read_threshold_section(src, raw) if version == THRESHOLD_FORMAT_VERSION else None
     stream_header = _read_header_field(src, _STREAM_HEADER_BYTES, "stream header", raw)
     return ContainerHeader(
         version=version,
@@ -574,24 +549,16 @@ def read_header_bytes(prefix: bytes) -> ContainerHeader:
 
 
 def _associated_data(binding: ContainerBinding, header_raw: bytes) -> bytes:
-    return (
-        binding.encode()
-        + hashlib.blake2b(header_raw, digest_size=32, person=_PERSON_HEADER).digest()
-    )
+    return binding.encode() + hashlib.blake2b(header_raw, digest_size=32, person=_PERSON_HEADER).digest()
 
 
-def _check_recipients(
-    recipients: Sequence[Recipient], binding: ContainerBinding
-) -> tuple[Recipient, ...]:
+def _check_recipients(recipients: Sequence[Recipient], binding: ContainerBinding) -> tuple[Recipient, ...]:
     recipients = tuple(recipients)
     if not 1 <= len(recipients) <= MAX_RECIPIENTS:
         raise ValueError(f"a container needs 1..{MAX_RECIPIENTS} recipients, got {len(recipients)}")
     for recipient in recipients:
         if not isinstance(recipient, (AccountRecipient, KeyringRecipient)):
-            raise TypeError(
-                "recipients must be AccountRecipient or KeyringRecipient, "
-                f"got {type(recipient).__name__}"
-            )
+            raise TypeError(f"recipients must be AccountRecipient or KeyringRecipient, got {type(recipient).__name__}")
         # Sealing a record to another category's keyring would leak it to that category's readers.
         if isinstance(recipient, KeyringRecipient) and recipient.category != binding.category:
             raise ValueError(
@@ -604,9 +571,7 @@ def _check_recipients(
 # --- encryption -------------------------------------------------------------------------
 
 
-def _make_threshold_section(
-    policy: ThresholdPolicy, data_key: DataKey, binding_digest: bytes
-) -> ThresholdSection:
+def _make_threshold_section(policy: ThresholdPolicy, data_key: DataKey, binding_digest: bytes) -> ThresholdSection:
     shares = split_secret(data_key.secret, policy.threshold, len(policy.services))
     stanzas = tuple(
         ShareStanza(
@@ -622,8 +587,7 @@ def _make_threshold_section(
 
 def _encode_threshold_section(section: ThresholdSection) -> bytes:
     return _THRESHOLD_HEAD.pack(section.set_version, section.threshold, len(section.stanzas)) + b"".join(
-        bytes([stanza.index]) + stanza.public + stanza.commitment + stanza.sealed_share
-        for stanza in section.stanzas
+        bytes([stanza.index]) + stanza.public + stanza.commitment + stanza.sealed_share for stanza in section.stanzas
     )
 
 
@@ -641,14 +605,10 @@ def _encrypt(
     if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, got {chunk_size}")
     if threshold_policy is not None and not isinstance(threshold_policy, ThresholdPolicy):
-        raise TypeError(
-            f"threshold_policy must be a ThresholdPolicy, got {type(threshold_policy).__name__}"
-        )
+        raise TypeError(f"threshold_policy must be a ThresholdPolicy, got {type(threshold_policy).__name__}")
     version = FORMAT_VERSION if threshold_policy is None else THRESHOLD_FORMAT_VERSION
     section = (
-        None
-        if threshold_policy is None
-        else _make_threshold_section(threshold_policy, data_key, binding.digest())
+        None if threshold_policy is None else _make_threshold_section(threshold_policy, data_key, binding.digest())
     )
     state = crypto_secretstream_xchacha20poly1305_state()
     stream_header = crypto_secretstream_xchacha20poly1305_init_push(state, data_key.secret)
@@ -730,8 +690,7 @@ def _as_identities(identity: Identity | Iterable[Identity]) -> list[Identity]:
     for item in identities:
         if not isinstance(item, (EncryptionKeyPair, CategoryKeyring, DataKey)):
             raise TypeError(
-                "identity must be EncryptionKeyPair, CategoryKeyring or DataKey, "
-                f"got {type(item).__name__}"
+                f"identity must be EncryptionKeyPair, CategoryKeyring or DataKey, got {type(item).__name__}"
             )
     return identities
 
@@ -763,8 +722,7 @@ def unwrap_data_key(header: ContainerHeader, identity: Identity | Iterable[Ident
     if failure is not None:
         raise WrongKeyError(failure)
     raise NotARecipientError(
-        f"none of the container's {len(header.stanzas)} recipient stanzas is addressed "
-        "to the given identity"
+        f"none of the container's {len(header.stanzas)} recipient stanzas is addressed to the given identity"
     )
 
 
@@ -790,9 +748,7 @@ def _pull_chunks(
         (length,) = _LENGTH.unpack(prefix)
         # Checked before reading, so a hostile length cannot force a large allocation.
         if not _ABYTES <= length <= max_length:
-            raise MalformedContainerError(
-                f"chunk {index} length {length} is outside {_ABYTES}..{max_length}"
-            )
+            raise MalformedContainerError(f"chunk {index} length {length} is outside {_ABYTES}..{max_length}")
         ciphertext = _read_exact(src, length)
         if len(ciphertext) < length:
             raise TruncatedContainerError(f"container ends inside chunk {index}")
@@ -822,9 +778,7 @@ def _open(
 ) -> tuple[ContainerHeader, DataKey]:
     header = read_header(src)
     if not hmac.compare_digest(header.binding_digest, binding.digest()):
-        raise BindingMismatchError(
-            "container was made for another chain, registry, patient or category"
-        )
+        raise BindingMismatchError("container was made for another chain, registry, patient or category")
     return header, unwrap_data_key(header, identity)
 
 
@@ -883,9 +837,7 @@ def _decrypt_body(
 
 def _threshold_of(header: ContainerHeader) -> ThresholdSection:
     if header.threshold is None:
-        raise NotAServiceError(
-            f"the container (format version {header.version}) has no threshold section"
-        )
+        raise NotAServiceError(f"the container (format version {header.version}) has no threshold section")
     return header.threshold
 
 
@@ -943,8 +895,7 @@ def data_key_from_shares(header: ContainerHeader, shares: Sequence[KeyShare]) ->
         raise ShareError("a share index is given more than once")
     if len(shares) < section.threshold:
         raise InsufficientSharesError(
-            f"{len(shares)} shares given, the container needs {section.threshold} "
-            f"of set version {section.set_version}"
+            f"{len(shares)} shares given, the container needs {section.threshold} of set version {section.set_version}"
         )
     for share in shares:
         if not verify_share(header, share):

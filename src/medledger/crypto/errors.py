@@ -62,8 +62,7 @@ class UnsupportedVersionError(ContainerError):
         self.version = version
         self.supported = supported
         super().__init__(
-            f"container format version {version} is not supported "
-            f"(supported: {', '.join(map(str, supported))})"
+            f"container format version {version} is not supported (supported: {', '.join(map(str, supported))})"
         )
 
 

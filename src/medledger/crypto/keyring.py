@@ -158,9 +158,7 @@ def _read_envelope_head(reader: ByteReader, expected_type: int, name: str) -> No
         )
     kind = reader.uint(1, f"{name} type")
     if kind != expected_type:
-        raise EnvelopeError(
-            f"not a {name}: type byte is {kind:#04x}, expected {expected_type:#04x}"
-        )
+        raise EnvelopeError(f"not a {name}: type byte is {kind:#04x}, expected {expected_type:#04x}")
 
 
 # --- grant envelope ---------------------------------------------------------------------
@@ -203,9 +201,7 @@ def parse_grant_envelope(envelope: bytes) -> GrantEnvelope:
     entries: list[GrantEntry] = []
     previous: tuple[int, int] | None = None
     for index in range(count):
-        category, epoch = _GRANT_ENTRY.unpack(
-            reader.take(_GRANT_ENTRY.size, f"grant entry {index}")
-        )
+        category, epoch = _GRANT_ENTRY.unpack(reader.take(_GRANT_ENTRY.size, f"grant entry {index}"))
         # Canonical order makes one grant have one encoding, and rules out duplicates.
         if previous is not None and (category, epoch) <= previous:
             raise EnvelopeError(f"grant entry {index} is out of order or duplicated")
@@ -262,10 +258,7 @@ def build_rotation_envelope(
     one share per remaining grantee (``grantee address -> grantee X25519 public key``)."""
     if len(grantee_publics) > MAX_ROTATION_SHARES:
         raise ValueError(f"a rotation envelope holds at most {MAX_ROTATION_SHARES} shares")
-    shares = sorted(
-        (_check_address(address, "grantee address"), public)
-        for address, public in grantee_publics.items()
-    )
+    shares = sorted((_check_address(address, "grantee address"), public) for address, public in grantee_publics.items())
     if len({address for address, _ in shares}) != len(shares):
         raise ValueError("a rotation envelope must not hold the same grantee twice")
     parts = [
@@ -296,9 +289,7 @@ def parse_rotation_envelope(envelope: bytes) -> RotationEnvelope:
         if previous is not None and address <= previous:
             raise EnvelopeError(f"rotation share {index} is out of order or duplicated")
         previous = address
-        shares.append(
-            RotationShare(address, reader.take(SEALED_KEY_BYTES, f"rotation share {index} secret"))
-        )
+        shares.append(RotationShare(address, reader.take(SEALED_KEY_BYTES, f"rotation share {index} secret")))
     reader.finish("rotation envelope")
     return RotationEnvelope(category, epoch, public, patient_sealed, tuple(shares))
 

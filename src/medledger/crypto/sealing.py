@@ -43,9 +43,7 @@ def seal(plaintext: bytes, recipient_public: bytes) -> bytes:
 def open_sealed(ciphertext: bytes, keypair: X25519KeyPair) -> bytes:
     """Open a sealed box with ``keypair``; :class:`SealedBoxError` if it does not open."""
     if len(ciphertext) < SEAL_OVERHEAD:
-        raise SealedBoxError(
-            f"sealed box must be at least {SEAL_OVERHEAD} bytes, got {len(ciphertext)}"
-        )
+        raise SealedBoxError(f"sealed box must be at least {SEAL_OVERHEAD} bytes, got {len(ciphertext)}")
     try:
         return crypto_box_seal_open(bytes(ciphertext), keypair.public, keypair.secret)
     except NaclCryptoError:

@@ -90,8 +90,7 @@ def split_secret(secret: bytes, threshold: int, count: int) -> list[KeyShare]:
     low = Shamir.split(threshold, count, raw[:_HALF], ssss=False)
     high = Shamir.split(threshold, count, raw[_HALF:], ssss=False)
     return [
-        KeyShare(index, low_value + high_value)
-        for (index, low_value), (_, high_value) in zip(low, high, strict=True)
+        KeyShare(index, low_value + high_value) for (index, low_value), (_, high_value) in zip(low, high, strict=True)
     ]
 
 

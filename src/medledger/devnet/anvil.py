@@ -44,9 +44,17 @@ class AnvilNode:
     `state_file` keeps the chain across restarts (`--state`), for `medledger devnet`.
     """
 
-    def __init__(self, *, port: int | None = None, chain_id: int = ANVIL_CHAIN_ID, state_file: Path | None = None,
-                 automine: bool = True, block_time: float | None = None, binary: Path | None = None,
-                 log_file: Path | None = None):
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        chain_id: int = ANVIL_CHAIN_ID,
+        state_file: Path | None = None,
+        automine: bool = True,
+        block_time: float | None = None,
+        binary: Path | None = None,
+        log_file: Path | None = None,
+    ):
         self.port = port or free_loopback_port()
         self.chain_id = chain_id
         self.state_file = state_file
@@ -65,8 +73,16 @@ class AnvilNode:
         return self.process.pid if self.process else None
 
     def command(self) -> list[str]:
-        command = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port),
-                   "--chain-id", str(self.chain_id), "--silent"]
+        command = [
+            str(self.binary),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(self.chain_id),
+            "--silent",
+        ]
         if self.state_file is not None:
             command += ["--state", str(self.state_file)]
         if self.block_time:
@@ -79,8 +95,9 @@ class AnvilNode:
         # The child keeps its own descriptor of the log; this process closes its copy at once.
         with contextlib.ExitStack() as stack:
             output = stack.enter_context(open(self.log_file, "ab")) if self.log_file else subprocess.DEVNULL
-            self.process = subprocess.Popen(self.command(), stdout=output, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -99,8 +116,9 @@ class AnvilNode:
             return False
 
     def rpc(self, method: str, params: list[object] | None = None) -> object:
-        response = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []},
-                              timeout=10)
+        response = httpx.post(
+            self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10
+        )
         body = response.json()
         if "error" in body:
             raise AnvilError(f"{method} failed: {body['error'].get('message')}")

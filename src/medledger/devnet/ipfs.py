@@ -40,8 +40,7 @@ def find_project_root(start: str | os.PathLike[str] | None = None) -> Path:
                 return directory
     where = ", ".join(str(s) for s in starts)
     raise IpfsDaemonError(
-        f"node_modules/ipfs not found above {where}: run `npm ci` in the project root "
-        "(package.json pins ipfs 0.66.1)"
+        f"node_modules/ipfs not found above {where}: run `npm ci` in the project root (package.json pins ipfs 0.66.1)"
     )
 
 
@@ -163,14 +162,10 @@ class IpfsDaemon:
         except FileNotFoundError as exc:
             raise IpfsDaemonError(f"cannot run node ({self.node}): {exc}") from exc
         except subprocess.TimeoutExpired as exc:
-            raise IpfsDaemonError(
-                f"`jsipfs init` did not finish within {self.startup_timeout}s"
-            ) from exc
+            raise IpfsDaemonError(f"`jsipfs init` did not finish within {self.startup_timeout}s") from exc
         if result.returncode != 0:
             output = (result.stdout + result.stderr).decode(errors="replace")[-2000:]
-            raise IpfsDaemonError(
-                f"`jsipfs init --profile test` failed ({result.returncode}):\n{output}"
-            )
+            raise IpfsDaemonError(f"`jsipfs init --profile test` failed ({result.returncode}):\n{output}")
 
     def _configure(self) -> None:
         # Editing the JSON directly saves a Node start-up (~1 s) per `jsipfs config` call.
@@ -212,8 +207,7 @@ class IpfsDaemon:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
                     raise IpfsDaemonError(
-                        f"js-ipfs daemon exited with {self._process.returncode}:\n"
-                        + self._log_tail()
+                        f"js-ipfs daemon exited with {self._process.returncode}:\n" + self._log_tail()
                     )
                 try:
                     if client.post(url).status_code == 200:
@@ -222,8 +216,7 @@ class IpfsDaemon:
                     pass
                 time.sleep(0.1)
         raise IpfsDaemonError(
-            f"js-ipfs daemon not ready at {self.api_url} after {self.startup_timeout}s:\n"
-            + self._log_tail()
+            f"js-ipfs daemon not ready at {self.api_url} after {self.startup_timeout}s:\n" + self._log_tail()
         )
 
     def _kill(self) -> None:

@@ -60,8 +60,10 @@ def find_postgres_bin(explicit: str | os.PathLike[str] | None = None) -> Path:
     for directory in candidates:
         if (directory / "initdb").is_file() and (directory / "postgres").is_file():
             return directory
-    raise PostgresError("PostgreSQL server binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin, "
-                        f"$PG_BIN or PATH: install them with `apt-get install -y {DEBIAN_PACKAGE}`")
+    raise PostgresError(
+        "PostgreSQL server binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin, "
+        f"$PG_BIN or PATH: install them with `apt-get install -y {DEBIAN_PACKAGE}`"
+    )
 
 
 class PostgresServer:
@@ -71,8 +73,14 @@ class PostgresServer:
     ...     url = server.create_database("index")
     """
 
-    def __init__(self, *, port: int | None = None, bin_dir: str | os.PathLike[str] | None = None,
-                 run_as: str | None = None, fast_unsafe: bool = True):
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        bin_dir: str | os.PathLike[str] | None = None,
+        run_as: str | None = None,
+        fast_unsafe: bool = True,
+    ):
         self.bin_dir = find_postgres_bin(bin_dir)
         self.port = port or free_loopback_port()
         # PostgreSQL will not run as root: fall back to the distribution's `postgres` account.
@@ -113,8 +121,10 @@ class PostgresServer:
         try:
             entry = pwd.getpwnam(self.run_as)
         except KeyError:
-            raise PostgresError(f"running as root, but there is no {self.run_as!r} system user to run PostgreSQL "
-                                f"as (the Debian package `{DEBIAN_PACKAGE}` creates it)") from None
+            raise PostgresError(
+                f"running as root, but there is no {self.run_as!r} system user to run PostgreSQL "
+                f"as (the Debian package `{DEBIAN_PACKAGE}` creates it)"
+            ) from None
         return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
     def start(self, timeout: float = 30.0) -> PostgresServer:
@@ -125,9 +135,22 @@ class PostgresServer:
         if "user" in user and "group" in user:
             for path in (self.base_dir, self.socket_dir, self.log_file):
                 os.chown(path, user["user"], user["group"])
-        init = subprocess.run([str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                               "--auth=trust", "--encoding=UTF8", "--no-sync", "--locale=C"],
-                              capture_output=True, cwd=self.base_dir, **user)
+        init = subprocess.run(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+                "--locale=C",
+            ],
+            capture_output=True,
+            cwd=self.base_dir,
+            **user,
+        )
         if init.returncode != 0:
             message = (init.stderr or init.stdout).decode(errors="replace").strip()
             self._remove_dir()
@@ -136,9 +159,15 @@ class PostgresServer:
         if self.fast_unsafe:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         with open(self.log_file, "ab") as log:  # the server keeps its own descriptor
-            self.process = subprocess.Popen([str(self.bin_dir / "postgres"), "-D", str(self.data_dir), *options],
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=self.base_dir, start_new_session=True, **user)
+            self.process = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), *options],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.base_dir,
+                start_new_session=True,
+                **user,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -165,6 +194,7 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         """Create an empty database and return its URL."""
         import psycopg
+
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise PostgresError(f"database name {name!r} must be lowercase letters, digits and underscores")
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -173,6 +203,7 @@ class PostgresServer:
 
     def drop_database(self, name: str) -> None:
         import psycopg
+
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

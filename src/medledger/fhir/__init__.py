@@ -18,7 +18,19 @@ from medledger.fhir.events import ChainEvent, HistoryLike, chain_event, chain_ev
 from medledger.fhir.validate import FHIR_VERSION, FhirValidationError, to_json, validate_resource
 
 __all__ = [
-    "FHIR_VERSION", "ChainEvent", "FhirValidationError", "HistoryLike", "account_uri", "audit_event_json",
-    "audit_events", "bundle", "chain_event", "chain_events", "consent_json", "consent_resources",
-    "patient_bundle", "to_json", "validate_resource",
+    "FHIR_VERSION",
+    "ChainEvent",
+    "FhirValidationError",
+    "HistoryLike",
+    "account_uri",
+    "audit_event_json",
+    "audit_events",
+    "bundle",
+    "chain_event",
+    "chain_events",
+    "consent_json",
+    "consent_resources",
+    "patient_bundle",
+    "to_json",
+    "validate_resource",
 ]

@@ -30,9 +30,18 @@ _SECURITY_ALERT = {"system": codes.DICOM, "code": "110113", "display": "Security
 _EXPORT = {"system": codes.DICOM, "code": "110106", "display": "Export"}
 
 _ACTION = {
-    "ConsentGranted": "C", "ConsentRevoked": "D", "KeyringRotated": "U", "RecordAdded": "C", "RecordErased": "D",
-    "AccessLogged": "R", "GuardianAppointed": "C", "GuardianRemoved": "D", "EmergencyAccessOpened": "E",
-    "EmergencyAccessClosed": "E", "EmergencyPreferencesSet": "U", "EmergencyKeysReleased": "E",
+    "ConsentGranted": "C",
+    "ConsentRevoked": "D",
+    "KeyringRotated": "U",
+    "RecordAdded": "C",
+    "RecordErased": "D",
+    "AccessLogged": "R",
+    "GuardianAppointed": "C",
+    "GuardianRemoved": "D",
+    "EmergencyAccessOpened": "E",
+    "EmergencyAccessClosed": "E",
+    "EmergencyPreferencesSet": "U",
+    "EmergencyKeysReleased": "E",
 }
 _REST = {"RecordAdded": "create", "AccessLogged": "read", "RecordErased": "delete"}
 
@@ -54,6 +63,7 @@ def _record_cid(details: Mapping[str, Any]) -> str | None:
         return str(details["cid"])
     if details.get("digest") and details.get("codec") is not None:
         from medledger.storage.cid import Cid
+
         try:
             return str(Cid.from_digest(bytes.fromhex(str(details["digest"])[2:]), int(details["codec"])))
         except ValueError:
@@ -104,17 +114,30 @@ def audit_event_json(event: ChainEvent, *, chain_id: int, patient: str, contract
             record["name"] = cid
         entities.append(record)
     if event.event == "ConsentGranted":
-        entities.append({"what": {"reference": f"Consent/{consent_id(event)}"},
-                         "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "2", "display": "System Object"}})
+        entities.append(
+            {
+                "what": {"reference": f"Consent/{consent_id(event)}"},
+                "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "2", "display": "System Object"},
+            }
+        )
     for key in ("grantee", "guardian", "provider"):
         if d.get(key):
-            entities.append({"what": _identifier(codes.account_uri(chain_id, str(d[key]))),
-                             "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "1", "display": "Person"},
-                             "description": key})
-    chain_entity: dict[str, Any] = {"what": _identifier(codes.event_uri(chain_id, event.tx_hash, event.log_index)),
-                    "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "2", "display": "System Object"},
-                    "name": "ethereum log", "detail": [{"type": "block", "valueString": str(event.block)},
-                                                       {"type": "transaction", "valueString": event.tx_hash}]}
+            entities.append(
+                {
+                    "what": _identifier(codes.account_uri(chain_id, str(d[key]))),
+                    "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "1", "display": "Person"},
+                    "description": key,
+                }
+            )
+    chain_entity: dict[str, Any] = {
+        "what": _identifier(codes.event_uri(chain_id, event.tx_hash, event.log_index)),
+        "type": {"system": codes.AUDIT_ENTITY_TYPE, "code": "2", "display": "System Object"},
+        "name": "ethereum log",
+        "detail": [
+            {"type": "block", "valueString": str(event.block)},
+            {"type": "transaction", "valueString": event.tx_hash},
+        ],
+    }
     if d.get("reason"):
         chain_entity["detail"].append({"type": "emergency-reason", "valueString": str(d["reason"])})
     entities.append(chain_entity)
@@ -130,8 +153,10 @@ def audit_event_json(event: ChainEvent, *, chain_id: int, patient: str, contract
         "recorded": fhir_instant(event.timestamp),
         "outcome": "0",
         "agent": [agent],
-        "source": {"observer": observer, "type": [{"system": codes.SECURITY_SOURCE_TYPE, "code": "4",
-                                                    "display": "Application Server"}]},
+        "source": {
+            "observer": observer,
+            "type": [{"system": codes.SECURITY_SOURCE_TYPE, "code": "4", "display": "Application Server"}],
+        },
         "entity": entities,
     }
     if event.event in _ACTION:
@@ -141,18 +166,22 @@ def audit_event_json(event: ChainEvent, *, chain_id: int, patient: str, contract
     return resource
 
 
-def audit_events(entries: Iterable[HistoryLike | Mapping[str, Any]], *, chain_id: int, patient: str,
-                 contract: str | None = None) -> list[AuditEvent]:
+def audit_events(
+    entries: Iterable[HistoryLike | Mapping[str, Any]], *, chain_id: int, patient: str, contract: str | None = None
+) -> list[AuditEvent]:
     """One validated AuditEvent per history entry of `patient`, in chain order."""
     events = chain_events(entries)
     # an access names only the digest: take codec and category from the record's RecordAdded, if present
-    added = {str(e.details["digest"]): e.details for e in events if e.event == "RecordAdded" and e.details.get("digest")}
+    added = {
+        str(e.details["digest"]): e.details for e in events if e.event == "RecordAdded" and e.details.get("digest")
+    }
     resources = []
     for event in events:
         record = added.get(str(event.details.get("digest")))
         if record is not None and event.event != "RecordAdded":
             extra = {key: record[key] for key in ("codec", "category", "cid") if record.get(key) is not None}
             event = replace(event, details={**extra, **{k: v for k, v in event.details.items() if v is not None}})
-        resources.append(AuditEvent.model_validate(
-            audit_event_json(event, chain_id=chain_id, patient=patient, contract=contract)))
+        resources.append(
+            AuditEvent.model_validate(audit_event_json(event, chain_id=chain_id, patient=patient, contract=contract))
+        )
     return resources

@@ -25,18 +25,29 @@ def full_url(resource: Resource) -> str:
 def bundle(resources: Iterable[Resource], *, bundle_id: str | None = None, timestamp: int | None = None) -> Bundle:
     """A validated `collection` Bundle of `resources`."""
     entries = [{"fullUrl": full_url(resource), "resource": resource} for resource in resources]
-    data: dict[str, Any] = {"resourceType": "Bundle", "type": "collection",
-                            "timestamp": fhir_instant(int(time.time()) if timestamp is None else timestamp),
-                            "entry": entries}
+    data: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": fhir_instant(int(time.time()) if timestamp is None else timestamp),
+        "entry": entries,
+    }
     if bundle_id:
         data["id"] = bundle_id
     return Bundle.model_validate(data)
 
 
-def patient_bundle(entries: Iterable[HistoryLike | Mapping[str, Any]], *, chain_id: int, patient: str,
-                   contract: str | None = None, now: int | None = None) -> Bundle:
+def patient_bundle(
+    entries: Iterable[HistoryLike | Mapping[str, Any]],
+    *,
+    chain_id: int,
+    patient: str,
+    contract: str | None = None,
+    now: int | None = None,
+) -> Bundle:
     """A patient's consents and audit trail in one collection Bundle."""
     entries = list(entries)
-    resources: list[Resource] = [*consent_resources(entries, chain_id=chain_id, patient=patient, now=now),
-                                 *audit_events(entries, chain_id=chain_id, patient=patient, contract=contract)]
+    resources: list[Resource] = [
+        *consent_resources(entries, chain_id=chain_id, patient=patient, now=now),
+        *audit_events(entries, chain_id=chain_id, patient=patient, contract=contract),
+    ]
     return bundle(resources, timestamp=now)

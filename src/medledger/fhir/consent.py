@@ -42,24 +42,36 @@ def consent_json(event: ChainEvent, *, chain_id: int, patient: str, status: str)
     if d.get("read"):
         actions.append({"coding": [{"system": codes.CONSENT_ACTION, "code": "access", "display": "Access"}]})
     if d.get("write"):
-        actions.append({"coding": [{"system": codes.CONSENT_ACTION, "code": "correct", "display": "Access and Correct"}]})
+        actions.append(
+            {"coding": [{"system": codes.CONSENT_ACTION, "code": "correct", "display": "Access and Correct"}]}
+        )
     provision: dict[str, Any] = {
         "type": "permit",
         "period": {"start": fhir_instant(event.timestamp), "end": fhir_instant(int(d["expiry"]))},
-        "actor": [{"role": {"coding": [{"system": codes.PARTICIPATION_TYPE, "code": "IRCP",
-                                        "display": "information recipient"}]},
-                   "reference": _account(chain_id, str(d["grantee"]))}],
-        "purpose": [{"system": codes.ACT_REASON, "code": code, "display": codes.PURPOSE_DISPLAY.get(code, code)}
-                    for code in d.get("purposes", [])],
-        "code": [{"coding": [{"system": codes.RECORD_CATEGORY, "code": str(name)}]}
-                 for name in d.get("categories", [])],
+        "actor": [
+            {
+                "role": {
+                    "coding": [{"system": codes.PARTICIPATION_TYPE, "code": "IRCP", "display": "information recipient"}]
+                },
+                "reference": _account(chain_id, str(d["grantee"])),
+            }
+        ],
+        "purpose": [
+            {"system": codes.ACT_REASON, "code": code, "display": codes.PURPOSE_DISPLAY.get(code, code)}
+            for code in d.get("purposes", [])
+        ],
+        "code": [
+            {"coding": [{"system": codes.RECORD_CATEGORY, "code": str(name)}]} for name in d.get("categories", [])
+        ],
     }
     if actions:
         provision["action"] = actions
     return {
         "resourceType": "Consent",
         "id": consent_id(event),
-        "identifier": [{"system": codes.URI_SYSTEM, "value": codes.event_uri(chain_id, event.tx_hash, event.log_index)}],
+        "identifier": [
+            {"system": codes.URI_SYSTEM, "value": codes.event_uri(chain_id, event.tx_hash, event.log_index)}
+        ],
         "status": status,
         "scope": {"coding": [{"system": codes.CONSENT_SCOPE, "code": "patient-privacy", "display": "Privacy Consent"}]},
         "category": [{"coding": [{"system": codes.LOINC, "code": "59284-0", "display": "Patient Consent"}]}],
@@ -71,8 +83,9 @@ def consent_json(event: ChainEvent, *, chain_id: int, patient: str, status: str)
     }
 
 
-def consent_resources(entries: Iterable[HistoryLike | Mapping[str, Any]], *, chain_id: int, patient: str,
-                      now: int | None = None) -> list[Consent]:
+def consent_resources(
+    entries: Iterable[HistoryLike | Mapping[str, Any]], *, chain_id: int, patient: str, now: int | None = None
+) -> list[Consent]:
     """One validated Consent per grant in `entries` (history entries of `patient`), in chain order."""
     now = int(time.time()) if now is None else int(now)
     events = chain_events(entries)

@@ -80,9 +80,15 @@ def chain_event(entry: HistoryLike | Mapping[str, Any]) -> ChainEvent:
             values = {name: getattr(entry, name) for name in _FIELDS}
         except AttributeError as exc:
             raise TypeError(f"{type(entry).__name__} is not a history entry: {exc}") from None
-    return ChainEvent(int(values["block"]), int(values["timestamp"]), str(values["tx_hash"]),
-                      int(values["log_index"]), str(values["event"]), str(values["actor"]),
-                      dict(values["details"] or {}))
+    return ChainEvent(
+        int(values["block"]),
+        int(values["timestamp"]),
+        str(values["tx_hash"]),
+        int(values["log_index"]),
+        str(values["event"]),
+        str(values["actor"]),
+        dict(values["details"] or {}),
+    )
 
 
 def chain_events(entries: Iterable[HistoryLike | Mapping[str, Any]]) -> list[ChainEvent]:

@@ -24,12 +24,28 @@ FHIR_VERSION = "4.0.1"  # what the exports claim; validated with the R4B (4.3.0)
 
 # Required bindings of the resources medledger exchanges: resource -> element -> allowed codes.
 _REQUIRED_CODES: dict[str, dict[str, frozenset[str]]] = {
-    "Observation": {"status": frozenset({"registered", "preliminary", "final", "amended", "corrected",
-                                         "cancelled", "entered-in-error", "unknown"})},
+    "Observation": {
+        "status": frozenset(
+            {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
+        )
+    },
     "Consent": {"status": frozenset({"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"})},
     "AuditEvent": {"action": frozenset({"C", "R", "U", "D", "E"}), "outcome": frozenset({"0", "4", "8", "12"})},
-    "Bundle": {"type": frozenset({"document", "message", "transaction", "transaction-response", "batch",
-                                  "batch-response", "history", "searchset", "collection"})},
+    "Bundle": {
+        "type": frozenset(
+            {
+                "document",
+                "message",
+                "transaction",
+                "transaction-response",
+                "batch",
+                "batch-response",
+                "history",
+                "searchset",
+                "collection",
+            }
+        )
+    },
 }
 
 
@@ -73,9 +89,11 @@ def validate_resource(data: Mapping[str, Any] | str | bytes, *, resource_type: s
         model = get_fhir_model_class(declared)
     except (KeyError, ValueError):
         raise FhirValidationError(declared, [f"resourceType: {declared!r} is not an R4 resource type"]) from None
-    problems = [f"{element}: {data[element]!r} is not one of {', '.join(sorted(codes))}"
-                for element, codes in _REQUIRED_CODES.get(declared, {}).items()
-                if element in data and data[element] not in codes]
+    problems = [
+        f"{element}: {data[element]!r} is not one of {', '.join(sorted(codes))}"
+        for element, codes in _REQUIRED_CODES.get(declared, {}).items()
+        if element in data and data[element] not in codes
+    ]
     try:
         resource = model.model_validate(dict(data))
     except ValidationError as exc:

@@ -55,8 +55,10 @@ def key_envelope(session: Session, patient: str, recipient: str, categories: int
         held = readable_keyrings(session, patient, category)
         if not held:
             if session.ledger.keys.keyring_of(patient, category):
-                raise NoReadableKeyError(f"{session.address} holds no {category_name(category)} keyring of {patient} "
-                                         "to share; the patient must grant this")
+                raise NoReadableKeyError(
+                    f"{session.address} holds no {category_name(category)} keyring of {patient} "
+                    "to share; the patient must grant this"
+                )
             call, keyring = rotation_call(session, category, patient=patient)
             calls.append(call)
             held = [keyring]
@@ -64,8 +66,16 @@ def key_envelope(session: Session, patient: str, recipient: str, categories: int
     return calls, build_grant_envelope(keyrings, recipient_key)
 
 
-def grant(session: Session, grantee: str, *, categories: int, purposes: int, permissions: int,
-          expiry: int | datetime | timedelta, on_behalf_of: str | None = None) -> Receipt:
+def grant(
+    session: Session,
+    grantee: str,
+    *,
+    categories: int,
+    purposes: int,
+    permissions: int,
+    expiry: int | datetime | timedelta,
+    on_behalf_of: str | None = None,
+) -> Receipt:
     """Grant `grantee` consent and, for read access, hand it every epoch of each granted
     category's keyring (creating keyrings that do not exist yet) in the same transaction."""
     patient = on_behalf_of or session.address
@@ -73,9 +83,17 @@ def grant(session: Session, grantee: str, *, categories: int, purposes: int, per
     envelope = b""  # a write-only grantee seals to the keyring's public key and needs no secret
     if permissions & Permission.READ:
         calls, envelope = key_envelope(session, patient, grantee, categories)
-    calls.append(session.ledger.consent.grant_call(grantee, categories=categories, purposes=purposes,
-                                                   permissions=permissions, expiry=expiry, envelope=envelope,
-                                                   patient=on_behalf_of))
+    calls.append(
+        session.ledger.consent.grant_call(
+            grantee,
+            categories=categories,
+            purposes=purposes,
+            permissions=permissions,
+            expiry=expiry,
+            envelope=envelope,
+            patient=on_behalf_of,
+        )
+    )
     return session.ledger.multicall(calls)
 
 

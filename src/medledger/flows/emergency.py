@@ -37,22 +37,28 @@ def break_glass(session: Session, patient: str, reason: EmergencyReason | int) -
 def emergency_open(session: Session, patient: str, provider: str) -> bool:
     """The contract's rule: the window is open, the patient has not opted out, the provider is active."""
     now = session.ledger.chain.now()
-    return (session.ledger.emergency.access_until(patient, provider) > now
-            and not session.ledger.emergency.preferences(patient)[0]
-            and session.ledger.providers.is_active(provider))
+    return (
+        session.ledger.emergency.access_until(patient, provider) > now
+        and not session.ledger.emergency.preferences(patient)[0]
+        and session.ledger.providers.is_active(provider)
+    )
 
 
 def release_emergency_keys(service: Session, patient: str, provider: str) -> Release:
     """Run by the emergency key service: re-seal `patient`'s emergency keyrings to `provider`,
     only if the chain says the provider's break-glass is open now."""
     if not emergency_open(service, patient, provider):
-        raise AccessDeniedError(f"{provider} has no open emergency access to {patient} "
-                                "(window closed, patient opted out, or provider suspended)")
+        raise AccessDeniedError(
+            f"{provider} has no open emergency access to {patient} "
+            "(window closed, patient opted out, or provider suspended)"
+        )
     _, categories = service.ledger.emergency.preferences(patient)
     keyrings = [k for k in granted_keyrings(service, patient) if categories >> k.category & 1]
     if not keyrings:
-        raise NoReadableKeyError(f"the emergency key service holds no emergency keyrings of {patient} "
-                                 "(the patient created none, or opted out)")
+        raise NoReadableKeyError(
+            f"the emergency key service holds no emergency keyrings of {patient} "
+            "(the patient created none, or opted out)"
+        )
     envelope = build_grant_envelope(keyrings, encryption_key(service, provider))
     receipt = service.ledger.emergency.release_keys(patient, provider, envelope)
     return Release(patient, provider, sorted({k.category for k in keyrings}), receipt)
@@ -61,8 +67,10 @@ def release_emergency_keys(service: Session, patient: str, provider: str) -> Rel
 def pending_releases(service: Session) -> list[tuple[str, str]]:
     """(patient, provider) pairs with open break-glass and no release yet: the service's work."""
     now = service.ledger.chain.now()
-    released = {(e.args.patient, e.args.provider, e.blockNumber)
-                for e in service.ledger.events("EmergencyKeysReleased", from_block=service.from_block)}
+    released = {
+        (e.args.patient, e.args.provider, e.blockNumber)
+        for e in service.ledger.events("EmergencyKeysReleased", from_block=service.from_block)
+    }
     pending = []
     for opened in service.ledger.events("EmergencyAccessOpened", from_block=service.from_block):
         pair = (opened.args.patient, opened.args.provider)

@@ -8,16 +8,18 @@ from medledger.flows.keyrings import keyring_categories, rotation_call
 from medledger.flows.session import Session
 
 
-def appoint_guardian(session: Session, guardian: str, *, until: int, can_appoint: bool = False,
-                     patient: str | None = None) -> Receipt:
+def appoint_guardian(
+    session: Session, guardian: str, *, until: int, can_appoint: bool = False, patient: str | None = None
+) -> Receipt:
     """Appoint `guardian` until `until` (a unix time; every guardianship ends, within the
     deployment's maximum term) for the session patient, or for `patient` by an appointing
     guardian, sealing every keyring the appointer holds to the guardian in the same transaction."""
     ward = patient or session.address
     mask = sum(1 << c for c in keyring_categories(session, ward))
     calls, envelope = key_envelope(session, ward, guardian, mask) if mask else ([], b"")
-    calls.append(session.ledger.contract.functions.appointGuardian(ward, guardian, int(until), bool(can_appoint),
-                                                                   envelope))
+    calls.append(
+        session.ledger.contract.functions.appointGuardian(ward, guardian, int(until), bool(can_appoint), envelope)
+    )
     return session.ledger.multicall(calls)
 
 

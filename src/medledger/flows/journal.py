@@ -33,7 +33,14 @@ from medledger.flows.errors import JournalError
 # States, in order. A publish moves forward one step at a time (from SENT back to STORED when
 # its transaction can never be mined); a rollback ends in ROLLED_BACK.
 STARTED, ENCRYPTED, STORED, SENT, REGISTERED, DONE, ROLLED_BACK = (
-    "started", "encrypted", "stored", "sent", "registered", "done", "rolled-back")
+    "started",
+    "encrypted",
+    "stored",
+    "sent",
+    "registered",
+    "done",
+    "rolled-back",
+)
 STATES = (STARTED, ENCRYPTED, STORED, SENT, REGISTERED, DONE, ROLLED_BACK)
 
 
@@ -63,11 +70,18 @@ class Journal:
         self.directory = Path(home) / "journal"
         self.staging_directory = Path(home) / "staging"
 
-    def begin(self, *, author: str, patient: str, category: int, source: Path,
-              supersedes: bytes | None) -> JournalEntry:
-        entry = JournalEntry(id=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4), state=STARTED,
-                             author=author, patient=patient, category=int(category), source=str(source),
-                             supersedes=supersedes.hex() if supersedes else None)
+    def begin(
+        self, *, author: str, patient: str, category: int, source: Path, supersedes: bytes | None
+    ) -> JournalEntry:
+        entry = JournalEntry(
+            id=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4),
+            state=STARTED,
+            author=author,
+            patient=patient,
+            category=int(category),
+            source=str(source),
+            supersedes=supersedes.hex() if supersedes else None,
+        )
         self.save(entry)
         return entry
 

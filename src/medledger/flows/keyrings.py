@@ -40,15 +40,17 @@ def encryption_key(session: Session, account: str) -> bytes:
     key = session.ledger.keys.encryption_key_of(account)
     if key is None:
         raise MissingEncryptionKeyError(
-            f"{account} has not published an encryption key; they must run `medledger keys publish` first")
+            f"{account} has not published an encryption key; they must run `medledger keys publish` first"
+        )
     return key
 
 
 def patient_keyrings(session: Session, category: int) -> list[CategoryKeyring]:
     """Every epoch of the session account's own keyring for `category` (the patient's view)."""
     keyrings = []
-    for event in session.ledger.events("KeyringRotated", from_block=session.from_block,
-                                       patient=session.address, category=int(category)):
+    for event in session.ledger.events(
+        "KeyringRotated", from_block=session.from_block, patient=session.address, category=int(category)
+    ):
         try:
             keyrings.append(open_rotation_envelope(bytes(event.args.envelope), session.keypair))
         except CryptoError:
@@ -60,9 +62,11 @@ def granted_keyrings(session: Session, patient: str) -> list[CategoryKeyring]:
     """Every keyring of `patient` this account received: grant and guardian envelopes, emergency
     releases, and rotation shares."""
     found: dict[tuple[int, int], CategoryKeyring] = {}
-    sources = (("ConsentGranted", {"grantee": session.address}),
-               ("GuardianAppointed", {"guardian": session.address}),
-               ("EmergencyKeysReleased", {"provider": session.address}))
+    sources = (
+        ("ConsentGranted", {"grantee": session.address}),
+        ("GuardianAppointed", {"guardian": session.address}),
+        ("EmergencyKeysReleased", {"provider": session.address}),
+    )
     for name, recipient in sources:
         for event in session.ledger.events(name, from_block=session.from_block, patient=patient, **recipient):
             envelope = bytes(event.args.envelope)
@@ -85,8 +89,10 @@ def granted_keyrings(session: Session, patient: str) -> list[CategoryKeyring]:
 
 def keyring_categories(session: Session, patient: str) -> list[int]:
     """The categories `patient` has keyrings for, from one log query (not one call per category)."""
-    found = {int(log.args.category)
-             for log in session.ledger.events("KeyringRotated", from_block=session.from_block, patient=patient)}
+    found = {
+        int(log.args.category)
+        for log in session.ledger.events("KeyringRotated", from_block=session.from_block, patient=patient)
+    }
     return sorted(found)
 
 
@@ -111,8 +117,11 @@ def _accounts_named(session: Session, event: str, field: str, **filters: Any) ->
 
 def emergency_key_services(session: Session) -> list[str]:
     """Accounts ever granted the emergency key service role that still hold it."""
-    return [account for account in _accounts_named(session, "RoleGranted", "account", role=EMERGENCY_KEY_SERVICE_ROLE)
-            if session.ledger.contract.functions.hasRole(EMERGENCY_KEY_SERVICE_ROLE, account).call()]
+    return [
+        account
+        for account in _accounts_named(session, "RoleGranted", "account", role=EMERGENCY_KEY_SERVICE_ROLE)
+        if session.ledger.contract.functions.hasRole(EMERGENCY_KEY_SERVICE_ROLE, account).call()
+    ]
 
 
 def current_readers(session: Session, patient: str, category: int) -> dict[bytes, bytes]:
@@ -139,9 +148,9 @@ def current_readers(session: Session, patient: str, category: int) -> dict[bytes
     return shares
 
 
-
-def rotation_call(session: Session, category: int, *, excluding: str | None = None,
-                  patient: str | None = None) -> tuple[Any, CategoryKeyring]:
+def rotation_call(
+    session: Session, category: int, *, excluding: str | None = None, patient: str | None = None
+) -> tuple[Any, CategoryKeyring]:
     """The call that starts the next epoch of `patient`'s keyring for `category` (the session's
     own by default; a guardian passes the ward), sealed to the patient and every current reader
     except `excluding`."""
@@ -156,6 +165,7 @@ def rotation_call(session: Session, category: int, *, excluding: str | None = No
         shares.pop(bytes.fromhex(excluding[2:]), None)
     patient_public = session.keypair.public if owner == session.address else encryption_key(session, owner)
     envelope = build_rotation_envelope(keyring, patient_public, shares)
-    call = session.ledger.keys.rotate_keyring_call(category, keyring.public, envelope,
-                                                   patient=None if owner == session.address else owner)
+    call = session.ledger.keys.rotate_keyring_call(
+        category, keyring.public, envelope, patient=None if owner == session.address else owner
+    )
     return call, keyring

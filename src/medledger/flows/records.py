@@ -89,13 +89,24 @@ def can_write(session: Session, patient: str, category: int) -> bool:
         return True
     terms = session.ledger.consent.get(patient, session.address)
     now = session.ledger.chain.now()
-    return (terms.expiry > now and bool(terms.categories >> int(category) & 1)
-            and bool(terms.permissions & Permission.WRITE) and session.ledger.providers.is_active(session.address))
+    return (
+        terms.expiry > now
+        and bool(terms.categories >> int(category) & 1)
+        and bool(terms.permissions & Permission.WRITE)
+        and session.ledger.providers.is_active(session.address)
+    )
 
 
-def publish(session: Session, patient: str, category: int, source: str | os.PathLike[str], *,
-            supersedes: bytes | None = None, fault: Fault | None = None,
-            progress: Progress | None = None) -> PublishResult:
+def publish(
+    session: Session,
+    patient: str,
+    category: int,
+    source: str | os.PathLike[str],
+    *,
+    supersedes: bytes | None = None,
+    fault: Fault | None = None,
+    progress: Progress | None = None,
+) -> PublishResult:
     """Encrypt `source` for `patient`, store and pin it, and register its pointer on chain."""
     patient = checked_address(patient, "patient")
     source = Path(os.path.abspath(source))  # journaled absolute: a resume may run from anywhere
@@ -105,22 +116,26 @@ def publish(session: Session, patient: str, category: int, source: str | os.Path
         raise _empty(source)
     if not can_write(session, patient, category):
         raise AccessDeniedError(
-            f"{session.address} has no write consent from {patient} for {category_name(category)} records")
+            f"{session.address} has no write consent from {patient} for {category_name(category)} records"
+        )
     recipients = _recipients(session, patient, category)  # fails early if the patient has no key
     journal = Journal(session.home)
-    entry = journal.begin(author=session.address, patient=patient, category=category, source=source,
-                          supersedes=supersedes)
+    entry = journal.begin(
+        author=session.address, patient=patient, category=category, source=source, supersedes=supersedes
+    )
     return _run(session, journal, entry, fault, recipients, progress)
 
 
-def amend(session: Session, patient: str, previous: bytes, source: str | os.PathLike[str], *,
-          fault: Fault | None = None) -> PublishResult:
+def amend(
+    session: Session, patient: str, previous: bytes, source: str | os.PathLike[str], *, fault: Fault | None = None
+) -> PublishResult:
     """Publish a new version of a record; the old one is marked superseded, never overwritten."""
     patient = checked_address(patient, "patient")
     pointer = _pointer(session, patient, previous)
     if pointer.superseded:  # the contract would refuse only after encrypting and storing
         raise revert_class("RecordAlreadySuperseded")(
-            "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(previous)})
+            "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(previous)}
+        )
     return publish(session, patient, pointer.category, source, supersedes=previous, fault=fault)
 
 
@@ -136,18 +151,29 @@ def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) ->
     pointer = _pointer(session, patient, digest)
     if pointer.superseded:
         raise revert_class("RecordAlreadySuperseded")(
-            "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(digest)})
+            "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(digest)}
+        )
     binding = session.binding(patient, pointer.category)
     recipients = _recipients(session, patient, pointer.category)
     journal = Journal(session.home)
-    entry = journal.begin(author=patient, patient=patient, category=pointer.category,
-                          source=Path(f"reencrypt:0x{digest.hex()}"), supersedes=digest)
+    entry = journal.begin(
+        author=patient,
+        patient=patient,
+        category=pointer.category,
+        source=Path(f"reencrypt:0x{digest.hex()}"),
+        supersedes=digest,
+    )
     staging = journal.staging_path(entry)
     tmp = staging.with_suffix(".tmp")
     old = Cid.from_digest(pointer.digest, pointer.codec)
     with tmp.open("wb") as dst:
-        rewrap(cast(BinaryIO, IteratorReader(session.store.get(old))), dst, binding=binding,
-               identity=_identities(session, patient, pointer.category), recipients=recipients)
+        rewrap(
+            cast(BinaryIO, IteratorReader(session.store.get(old))),
+            dst,
+            binding=binding,
+            identity=_identities(session, patient, pointer.category),
+            recipients=recipients,
+        )
         dst.flush()
         os.fsync(dst.fileno())
     os.replace(tmp, staging)
@@ -178,9 +204,16 @@ def resume(session: Session, journal_id: str, *, rollback: bool = False) -> Jour
     return entry
 
 
-def fetch(session: Session, patient: str, digest: bytes, destination: str | os.PathLike[str], *,
-          purpose: Purpose = Purpose.TREAT, progress: Progress | None = None,
-          log_access: bool = True) -> FetchResult:
+def fetch(
+    session: Session,
+    patient: str,
+    digest: bytes,
+    destination: str | os.PathLike[str],
+    *,
+    purpose: Purpose = Purpose.TREAT,
+    progress: Progress | None = None,
+    log_access: bool = True,
+) -> FetchResult:
     """Fetch and decrypt one record to `destination` (written whole or not at all).
 
     Steps: resolve the pointer (and check access) -> fetch the blob, every block verified
@@ -193,7 +226,8 @@ def fetch(session: Session, patient: str, digest: bytes, destination: str | os.P
     pointer = _pointer(session, patient, digest)
     if not session.ledger.consent.has_access(patient, session.address, pointer.category, purpose, Permission.READ):
         raise AccessDeniedError(
-            f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}")
+            f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}"
+        )
     cid = Cid.from_digest(pointer.digest, pointer.codec)
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -218,6 +252,7 @@ def erase(session: Session, digest: bytes) -> RecordPointer:
 
 # -- internals ---------------------------------------------------------------------------------
 
+
 def _recipients(session: Session, patient: str, category: int) -> list[Recipient]:
     recipients: list[Recipient] = [AccountRecipient(encryption_key(session, patient))]
     keyring = current_keyring(session, patient, category)
@@ -226,8 +261,14 @@ def _recipients(session: Session, patient: str, category: int) -> list[Recipient
     return recipients
 
 
-def _run(session: Session, journal: Journal, entry: JournalEntry, fault: Fault | None,
-         recipients: list[Recipient] | None, progress: Progress | None = None) -> PublishResult:
+def _run(
+    session: Session,
+    journal: Journal,
+    entry: JournalEntry,
+    fault: Fault | None,
+    recipients: list[Recipient] | None,
+    progress: Progress | None = None,
+) -> PublishResult:
     """Drive `entry` forward from whatever state it is in. Every step is idempotent."""
     checkpoint = fault or (lambda step: None)
     while entry.state not in (DONE, ROLLED_BACK):
@@ -250,8 +291,13 @@ def _run(session: Session, journal: Journal, entry: JournalEntry, fault: Fault |
     return PublishResult(entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, keyring is not None)
 
 
-def _encrypt(session: Session, journal: Journal, entry: JournalEntry, recipients: list[Recipient] | None,
-             progress: Progress | None) -> None:
+def _encrypt(
+    session: Session,
+    journal: Journal,
+    entry: JournalEntry,
+    recipients: list[Recipient] | None,
+    progress: Progress | None,
+) -> None:
     staging = journal.staging_path(entry)
     recipients = recipients or _recipients(session, entry.patient, entry.category)
     source = Path(entry.source)
@@ -278,9 +324,11 @@ def _store(session: Session, journal: Journal, entry: JournalEntry) -> None:
             cid = session.store.put(blob)  # content-addressed: a repeat stores the same CID
     except StorageError as exc:
         # Same exception (its type says what failed), its one line now also saying what is left.
-        exc.args = (f"{exc}; the publish is kept as journal entry {entry.id} with its encrypted copy "
-                    f"{entry.staging}: run `medledger record resume {entry.id}` once the store is back, "
-                    f"or `medledger record resume {entry.id} --rollback` to discard both",)
+        exc.args = (
+            f"{exc}; the publish is kept as journal entry {entry.id} with its encrypted copy "
+            f"{entry.staging}: run `medledger record resume {entry.id}` once the store is back, "
+            f"or `medledger record resume {entry.id} --rollback` to discard both",
+        )
         raise
     journal.advance(entry, STORED, cid=str(cid))
 
@@ -298,8 +346,9 @@ def _register(session: Session, journal: Journal, entry: JournalEntry, checkpoin
         checkpoint(SENT)
 
     try:
-        receipt = session.ledger.records.add(entry.patient, cid.digest, cid.codec, entry.category,
-                                             supersedes=supersedes, on_signed=journaled)
+        receipt = session.ledger.records.add(
+            entry.patient, cid.digest, cid.codec, entry.category, supersedes=supersedes, on_signed=journaled
+        )
     except ChainError:
         if entry.state == SENT and session.ledger.sender.status(_sent(session, entry)) is TxStatus.PENDING:
             raise _still_pending(entry, rolling_back=False) from None
@@ -329,7 +378,8 @@ def _settle(session: Session, journal: Journal, entry: JournalEntry, *, rolling_
                 raise RegistrationPendingError(
                     f"journal entry {entry.id}: the node no longer knows registration transaction {sent.tx_hash}, "
                     f"and using up its nonce {sent.nonce} failed ({exc}); run `medledger record resume "
-                    f"{entry.id} --rollback` again once nonce {sent.nonce} of {sent.sender} is used") from None
+                    f"{entry.id} --rollback` again once nonce {sent.nonce} of {sent.sender} is used"
+                ) from None
     if _pointer_exists(session, entry):
         journal.advance(entry, REGISTERED)
     else:
@@ -343,7 +393,8 @@ def _rollback(session: Session, journal: Journal, entry: JournalEntry) -> None:
         raise AlreadyRegisteredError(
             f"journal entry {entry.id} is already registered on chain as {entry.cid}, so it cannot be rolled back: "
             f"use erase (`medledger record erase {entry.cid}`, by the patient) to remove the record, and "
-            f"`medledger record resume {entry.id}` to close the entry")
+            f"`medledger record resume {entry.id}` to close the entry"
+        )
     cid = entry.cid or _staged_cid(entry)  # a crash after put, before the CID was journaled
     if cid:
         session.store.unpin(cid)
@@ -357,8 +408,9 @@ def _rollback(session: Session, journal: Journal, entry: JournalEntry) -> None:
 def _sent(session: Session, entry: JournalEntry) -> SentTransaction:
     if entry.tx_hash is None or entry.nonce is None:
         raise JournalError(f"journal entry {entry.id} is {entry.state} but names no transaction; it is damaged")
-    return SentTransaction(tx_hash=entry.tx_hash, sender=entry.author, nonce=entry.nonce,
-                           chain_id=session.ledger.chain.chain_id)
+    return SentTransaction(
+        tx_hash=entry.tx_hash, sender=entry.author, nonce=entry.nonce, chain_id=session.ledger.chain.chain_id
+    )
 
 
 def _still_pending(entry: JournalEntry, rolling_back: bool) -> RegistrationPendingError:
@@ -366,11 +418,13 @@ def _still_pending(entry: JournalEntry, rolling_back: bool) -> RegistrationPendi
         return RegistrationPendingError(
             f"journal entry {entry.id}: its registration transaction {entry.tx_hash} is sent but not yet mined, "
             f"and may still register the record, so nothing was rolled back; run `medledger record resume "
-            f"{entry.id} --rollback` again once it is mined or dropped")
+            f"{entry.id} --rollback` again once it is mined or dropped"
+        )
     return RegistrationPendingError(
         f"journal entry {entry.id}: its registration transaction {entry.tx_hash} is sent but not yet mined; "
         f"run `medledger record resume {entry.id}` once it is (it waits for that transaction and never sends "
-        "a second one)")
+        "a second one)"
+    )
 
 
 def _empty(source: Path, advice: str = "") -> EmptyRecordError:
@@ -412,16 +466,23 @@ def _verified_blob(session: Session, cid: Cid, progress: Progress | None) -> Ite
         yield blob
 
 
-def _decrypt_to(session: Session, patient: str, pointer: RecordPointer, blob: BinaryIO,
-                identities: list[EncryptionKeyPair | CategoryKeyring], destination: Path) -> ContainerInfo:
+def _decrypt_to(
+    session: Session,
+    patient: str,
+    pointer: RecordPointer,
+    blob: BinaryIO,
+    identities: list[EncryptionKeyPair | CategoryKeyring],
+    destination: Path,
+) -> ContainerInfo:
     """Decrypt into a temporary file beside `destination`, renamed into place once every chunk
     authenticated."""
     fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                info = decrypt_stream(blob, out, binding=session.binding(patient, pointer.category),
-                                      identity=identities)
+                info = decrypt_stream(
+                    blob, out, binding=session.binding(patient, pointer.category), identity=identities
+                )
             except NotARecipientError:
                 raise _no_key(session, patient, pointer) from None
         os.replace(tmp, destination)
@@ -439,7 +500,8 @@ def _no_key(session: Session, patient: str, pointer: RecordPointer) -> Exception
     return NoReadableKeyError(
         f"none of {session.address}'s keys opens record {pointer.digest.hex()}: it was sealed to a keyring "
         "epoch this account never received (written after a revocation, or before a grant the patient has "
-        "not re-encrypted it for)")
+        "not re-encrypted it for)"
+    )
 
 
 class _CountingReader:

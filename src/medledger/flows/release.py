@@ -32,8 +32,16 @@ from medledger.scopes import Permission, Purpose, category_name
 from medledger.storage import Cid
 from medledger.storage.proof import header_proof_blocks
 
-__all__ = ["FetchedBlob", "ReadResult", "decrypt_blob", "default_client", "fetch_blob", "log_read", "read_record",
-           "release_key"]
+__all__ = [
+    "FetchedBlob",
+    "ReadResult",
+    "decrypt_blob",
+    "default_client",
+    "fetch_blob",
+    "log_read",
+    "read_record",
+    "release_key",
+]
 
 Step = Callable[[str], None]  # one progress line per step
 
@@ -72,8 +80,9 @@ def default_client() -> KeyReleaseClient:
         return _default_client
 
 
-def fetch_blob(session: Session, patient: str, digest: bytes, directory: Path,
-               purpose: Purpose = Purpose.TREAT) -> FetchedBlob:
+def fetch_blob(
+    session: Session, patient: str, digest: bytes, directory: Path, purpose: Purpose = Purpose.TREAT
+) -> FetchedBlob:
     """Steps 1-3: the pointer, the reader's access now, the verified blob and its header proof."""
     patient = checked_address(patient, "patient")
     pointer = session.ledger.records.get(patient, digest)
@@ -83,7 +92,8 @@ def fetch_blob(session: Session, patient: str, digest: bytes, directory: Path,
         raise RecordErasedError(f"record {bytes(digest).hex()} of {patient} was erased; its content no longer exists")
     if not session.ledger.consent.has_access(patient, session.address, pointer.category, purpose, Permission.READ):
         raise AccessDeniedError(
-            f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}")
+            f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}"
+        )
     cid = Cid.from_digest(pointer.digest, pointer.codec)
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=directory, prefix=".blob.", suffix=".part")
@@ -107,23 +117,40 @@ def log_read(session: Session, blob: FetchedBlob, purpose: Purpose = Purpose.TRE
     return bytes.fromhex(receipt.tx_hash[2:])
 
 
-def release_key(session: Session, blob: FetchedBlob, access_tx: bytes, purpose: Purpose = Purpose.TREAT, *,
-                client: KeyReleaseClient | None = None,
-                on_answer: Callable[[ServiceAttempt], None] | None = None) -> ReleaseResult:
+def release_key(
+    session: Session,
+    blob: FetchedBlob,
+    access_tx: bytes,
+    purpose: Purpose = Purpose.TREAT,
+    *,
+    client: KeyReleaseClient | None = None,
+    on_answer: Callable[[ServiceAttempt], None] | None = None,
+) -> ReleaseResult:
     """Step 5: the data key, from k services of the set the record was written under."""
     section = blob.header.threshold
     if section is None:
         raise ReleaseFailedError(
             f"record {blob.pointer.digest.hex()} is a keyring-era container with no service shares; "
-            "its patient can re-encrypt it (`medledger record reencrypt`)", ())
+            "its patient can re-encrypt it (`medledger record reencrypt`)",
+            (),
+        )
     ledger = session.ledger
     client = client or default_client()
     services = client.directory(ledger, section.set_version)
     now = ledger.chain.now()
     return client.request_key(
-        session.signer, ReleaseDomain(ledger.chain.chain_id, ledger.address), blob.header, blob.proof,
-        patient=blob.pointer.patient, digest=blob.pointer.digest, purpose=int(purpose), access_tx=access_tx,
-        services=services, now=now, on_answer=on_answer)
+        session.signer,
+        ReleaseDomain(ledger.chain.chain_id, ledger.address),
+        blob.header,
+        blob.proof,
+        patient=blob.pointer.patient,
+        digest=blob.pointer.digest,
+        purpose=int(purpose),
+        access_tx=access_tx,
+        services=services,
+        now=now,
+        on_answer=on_answer,
+    )
 
 
 def decrypt_blob(session: Session, blob: FetchedBlob, data_key: DataKey, destination: str | os.PathLike[str]) -> int:
@@ -133,8 +160,9 @@ def decrypt_blob(session: Session, blob: FetchedBlob, data_key: DataKey, destina
     fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, blob.path.open("rb") as src:
-            info = decrypt_stream_with_key(src, out, session.binding(blob.pointer.patient, blob.pointer.category),
-                                           data_key)
+            info = decrypt_stream_with_key(
+                src, out, session.binding(blob.pointer.patient, blob.pointer.category), data_key
+            )
         os.replace(tmp, destination)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -142,9 +170,16 @@ def decrypt_blob(session: Session, blob: FetchedBlob, data_key: DataKey, destina
     return info.plaintext_bytes
 
 
-def read_record(session: Session, patient: str, digest: bytes, destination: str | os.PathLike[str], *,
-                purpose: Purpose = Purpose.TREAT, client: KeyReleaseClient | None = None,
-                step: Step | None = None) -> ReadResult:
+def read_record(
+    session: Session,
+    patient: str,
+    digest: bytes,
+    destination: str | os.PathLike[str],
+    *,
+    purpose: Purpose = Purpose.TREAT,
+    client: KeyReleaseClient | None = None,
+    step: Step | None = None,
+) -> ReadResult:
     """Fetch, log, release, decrypt: one record to `destination`, with a progress line per step."""
     say = step or (lambda line: None)
     destination = Path(destination)
@@ -153,8 +188,14 @@ def read_record(session: Session, patient: str, digest: bytes, destination: str 
         say(f"fetched and verified blob {blob.cid} ({blob.path.stat().st_size} bytes)")
         access_tx = log_read(session, blob, purpose)
         say(f"access logged on chain in transaction 0x{access_tx.hex()}")
-        result = release_key(session, blob, access_tx, purpose, client=client,
-                             on_answer=lambda attempt: say(f"key service {attempt.describe()}"))
+        result = release_key(
+            session,
+            blob,
+            access_tx,
+            purpose,
+            client=client,
+            on_answer=lambda attempt: say(f"key service {attempt.describe()}"),
+        )
         say(f"data key recovered from {sum(a.outcome == 'share' for a in result.attempts)} services")
         size = decrypt_blob(session, blob, result.data_key, destination)
         say(f"decrypted {size} bytes to {destination}")

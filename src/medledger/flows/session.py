@@ -46,8 +46,9 @@ class Session:
 
     def as_account(self, signer: Signer) -> Session:
         """The same deployment, store and home, acting as `signer`."""
-        return Session(ledger=self.ledger.as_signer(signer), store=self.store, home=self.home,
-                       from_block=self.from_block)
+        return Session(
+            ledger=self.ledger.as_signer(signer), store=self.store, home=self.home, from_block=self.from_block
+        )
 
     def binding(self, patient: str, category: int) -> ContainerBinding:
         """What every record container is bound to: this chain, this contract, the patient, the category."""

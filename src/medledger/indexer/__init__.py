@@ -22,7 +22,20 @@ from medledger.indexer.queries import Disclosure, HistoryEntry, disclosures, his
 from medledger.indexer.store import PostgresStore, SQLiteStore, Store, open_store
 
 __all__ = [
-    "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_REORG_DEPTH", "Disclosure", "HistoryEntry", "Indexer",
-    "IndexerChainMismatchError", "IndexerError", "PostgresStore", "ReorgTooDeepError", "SQLiteStore", "Store",
-    "StoreError", "SyncReport", "disclosures", "history", "open_store",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MAX_REORG_DEPTH",
+    "Disclosure",
+    "HistoryEntry",
+    "Indexer",
+    "IndexerChainMismatchError",
+    "IndexerError",
+    "PostgresStore",
+    "ReorgTooDeepError",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "SyncReport",
+    "disclosures",
+    "history",
+    "open_store",
 ]

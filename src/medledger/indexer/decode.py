@@ -33,8 +33,13 @@ def plain_args(args: Any) -> dict[str, Any]:
 
 def args_json(args: dict[str, Any]) -> str:
     # uint64/uint256 values may exceed what some JSON readers hold exactly: write big ints as strings.
-    return json.dumps({k: (str(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**53 else v)
-                       for k, v in args.items()}, sort_keys=True)
+    return json.dumps(
+        {
+            k: (str(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**53 else v)
+            for k, v in args.items()
+        },
+        sort_keys=True,
+    )
 
 
 def _envelope_bytes(value: str) -> int:
@@ -44,12 +49,22 @@ def _envelope_bytes(value: str) -> int:
 def actor_of(event: str, args: dict[str, Any], tx_sender: str | None) -> str | None:
     """Who caused the event: the account the event names as acting, else the transaction's sender."""
     field = {
-        "ConsentGranted": "patient", "ConsentRevoked": "patient", "KeyringRotated": "patient",
-        "EncryptionKeySet": "account", "RecordAdded": "author", "RecordErased": "patient",
-        "AccessLogged": "accessor", "GuardianAppointed": "appointedBy", "GuardianRemoved": "removedBy",
-        "EmergencyAccessOpened": "provider", "EmergencyAccessClosed": "closedBy",
-        "EmergencyPreferencesSet": "patient", "ProviderRegistered": "registrar",
-        "ProviderSuspended": "registrar", "ProviderReinstated": "registrar", "RoleGranted": "sender",
+        "ConsentGranted": "patient",
+        "ConsentRevoked": "patient",
+        "KeyringRotated": "patient",
+        "EncryptionKeySet": "account",
+        "RecordAdded": "author",
+        "RecordErased": "patient",
+        "AccessLogged": "accessor",
+        "GuardianAppointed": "appointedBy",
+        "GuardianRemoved": "removedBy",
+        "EmergencyAccessOpened": "provider",
+        "EmergencyAccessClosed": "closedBy",
+        "EmergencyPreferencesSet": "patient",
+        "ProviderRegistered": "registrar",
+        "ProviderSuspended": "registrar",
+        "ProviderReinstated": "registrar",
+        "RoleGranted": "sender",
         "RoleRevoked": "sender",
     }.get(event)
     return args.get(field) if field else tx_sender
@@ -64,51 +79,120 @@ class TypedRow:
 def typed_row(event: str, a: dict[str, Any]) -> TypedRow | None:
     """The typed-table row for an event (None for events kept only in `events`)."""
     if event == "ConsentGranted":
-        return TypedRow("consent_changes", dict(
-            action="granted", patient=a["patient"], grantee=a["grantee"], categories=str(a["categories"]),
-            purposes=a["purposes"], permissions=a["permissions"], expiry=a["expiry"],
-            envelope_bytes=_envelope_bytes(a["envelope"])))
+        return TypedRow(
+            "consent_changes",
+            dict(
+                action="granted",
+                patient=a["patient"],
+                grantee=a["grantee"],
+                categories=str(a["categories"]),
+                purposes=a["purposes"],
+                permissions=a["permissions"],
+                expiry=a["expiry"],
+                envelope_bytes=_envelope_bytes(a["envelope"]),
+            ),
+        )
     if event == "ConsentRevoked":
         return TypedRow("consent_changes", dict(action="revoked", patient=a["patient"], grantee=a["grantee"]))
     if event == "RecordAdded":
-        return TypedRow("record_changes", dict(
-            action="added", patient=a["patient"], digest=a["digest"], author=a["author"], codec=a["codec"],
-            category=a["category"], supersedes=None if a["supersedes"] == _ZERO32 else a["supersedes"]))
+        return TypedRow(
+            "record_changes",
+            dict(
+                action="added",
+                patient=a["patient"],
+                digest=a["digest"],
+                author=a["author"],
+                codec=a["codec"],
+                category=a["category"],
+                supersedes=None if a["supersedes"] == _ZERO32 else a["supersedes"],
+            ),
+        )
     if event == "RecordErased":
         return TypedRow("record_changes", dict(action="erased", patient=a["patient"], digest=a["digest"]))
     if event == "AccessLogged":
-        return TypedRow("access_logs", dict(patient=a["patient"], digest=a["digest"], accessor=a["accessor"],
-                                            purpose=a["purpose"]))
+        return TypedRow(
+            "access_logs", dict(patient=a["patient"], digest=a["digest"], accessor=a["accessor"], purpose=a["purpose"])
+        )
     if event == "GuardianAppointed":
-        return TypedRow("guardian_changes", dict(
-            action="appointed", patient=a["patient"], guardian=a["guardian"], until_time=a["until"],
-            can_appoint=int(a["canAppoint"]), changed_by=a["appointedBy"]))
+        return TypedRow(
+            "guardian_changes",
+            dict(
+                action="appointed",
+                patient=a["patient"],
+                guardian=a["guardian"],
+                until_time=a["until"],
+                can_appoint=int(a["canAppoint"]),
+                changed_by=a["appointedBy"],
+            ),
+        )
     if event == "GuardianRemoved":
-        return TypedRow("guardian_changes", dict(action="removed", patient=a["patient"], guardian=a["guardian"],
-                                                 changed_by=a["removedBy"]))
+        return TypedRow(
+            "guardian_changes",
+            dict(action="removed", patient=a["patient"], guardian=a["guardian"], changed_by=a["removedBy"]),
+        )
     if event == "EmergencyAccessOpened":
-        return TypedRow("emergency_events", dict(action="opened", patient=a["patient"], provider=a["provider"],
-                                                 reason=a["reason"], until_time=a["until"]))
+        return TypedRow(
+            "emergency_events",
+            dict(
+                action="opened", patient=a["patient"], provider=a["provider"], reason=a["reason"], until_time=a["until"]
+            ),
+        )
     if event == "EmergencyAccessClosed":
-        return TypedRow("emergency_events", dict(action="closed", patient=a["patient"], provider=a["provider"],
-                                                 closed_by=a["closedBy"]))
+        return TypedRow(
+            "emergency_events",
+            dict(action="closed", patient=a["patient"], provider=a["provider"], closed_by=a["closedBy"]),
+        )
     if event == "EmergencyPreferencesSet":
-        return TypedRow("emergency_events", dict(action="preferences", patient=a["patient"],
-                                                 opted_out=int(a["optedOut"]), categories=str(a["categories"])))
+        return TypedRow(
+            "emergency_events",
+            dict(
+                action="preferences",
+                patient=a["patient"],
+                opted_out=int(a["optedOut"]),
+                categories=str(a["categories"]),
+            ),
+        )
     if event == "EmergencyKeysReleased":
-        return TypedRow("emergency_events", dict(action="keys_released", patient=a["patient"], provider=a["provider"],
-                                                 envelope_bytes=_envelope_bytes(a["envelope"])))
+        return TypedRow(
+            "emergency_events",
+            dict(
+                action="keys_released",
+                patient=a["patient"],
+                provider=a["provider"],
+                envelope_bytes=_envelope_bytes(a["envelope"]),
+            ),
+        )
     if event in ("ProviderRegistered", "ProviderSuspended", "ProviderReinstated"):
-        action = {"ProviderRegistered": "registered", "ProviderSuspended": "suspended",
-                  "ProviderReinstated": "reinstated"}[event]
-        return TypedRow("provider_changes", dict(action=action, account=a["provider"], kind=a.get("kind"),
-                                                 changed_by=a["registrar"]))
+        action = {
+            "ProviderRegistered": "registered",
+            "ProviderSuspended": "suspended",
+            "ProviderReinstated": "reinstated",
+        }[event]
+        return TypedRow(
+            "provider_changes",
+            dict(action=action, account=a["provider"], kind=a.get("kind"), changed_by=a["registrar"]),
+        )
     if event in ("RoleGranted", "RoleRevoked"):
-        return TypedRow("provider_changes", dict(action="role_granted" if event == "RoleGranted" else "role_revoked",
-                                                 account=a["account"], role=a["role"], changed_by=a["sender"]))
+        return TypedRow(
+            "provider_changes",
+            dict(
+                action="role_granted" if event == "RoleGranted" else "role_revoked",
+                account=a["account"],
+                role=a["role"],
+                changed_by=a["sender"],
+            ),
+        )
     if event == "EncryptionKeySet":
         return TypedRow("key_changes", dict(action="encryption_key", account=a["account"], public_key=a["publicKey"]))
     if event == "KeyringRotated":
-        return TypedRow("key_changes", dict(action="keyring", account=a["patient"], category=a["category"],
-                                            epoch=a["epoch"], public_key=a["publicKey"]))
+        return TypedRow(
+            "key_changes",
+            dict(
+                action="keyring",
+                account=a["patient"],
+                category=a["category"],
+                epoch=a["epoch"],
+                public_key=a["publicKey"],
+            ),
+        )
     return None

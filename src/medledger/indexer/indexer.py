@@ -70,9 +70,17 @@ class Indexer:
     >>> indexer.history(patient)
     """
 
-    def __init__(self, chain: Chain, address: str, store: Store, *, deployment_block: int,
-                 batch_size: int = DEFAULT_BATCH_SIZE, confirmations: int = 0,
-                 max_reorg_depth: int = DEFAULT_MAX_REORG_DEPTH):
+    def __init__(
+        self,
+        chain: Chain,
+        address: str,
+        store: Store,
+        *,
+        deployment_block: int,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        confirmations: int = 0,
+        max_reorg_depth: int = DEFAULT_MAX_REORG_DEPTH,
+    ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if confirmations < 0 or max_reorg_depth < 0:
@@ -88,13 +96,15 @@ class Indexer:
         contract = chain.w3.eth.contract(address=self.address, abi=abi)
         self._events_by_topic = {
             hexstr(event_abi_to_log_topic(cast(ABIEvent, item))): getattr(contract.events, item["name"])()
-            for item in abi if item["type"] == "event" and not item.get("anonymous")
+            for item in abi
+            if item["type"] == "event" and not item.get("anonymous")
         }
         self._bind()
 
     @classmethod
-    def from_deployment(cls, chain: Chain, deployment: Deployment, database: str | Path | Store,
-                        **options: Any) -> Indexer:
+    def from_deployment(
+        cls, chain: Chain, deployment: Deployment, database: str | Path | Store, **options: Any
+    ) -> Indexer:
         """An indexer for `deployment`'s MedLedger contract, on a database path/URL or an open store."""
         chain.require_chain_id(deployment.chain_id)
         store = open_store(database) if isinstance(database, (str, Path)) else database
@@ -115,7 +125,8 @@ class Indexer:
         if deployment_hash is None:
             raise IndexerChainMismatchError(
                 f"{self.chain.endpoint} (chain {self.chain.chain_id}) has no block {self.deployment_block}: "
-                "this is not the chain the contract was deployed on")
+                "this is not the chain the contract was deployed on"
+            )
         expected = {
             "chain_id": str(self.chain.chain_id),
             "contract": self.address,
@@ -125,8 +136,11 @@ class Indexer:
         with self.store.transaction():
             meta = self._meta()
             if "chain_id" not in meta:
-                rows = {**expected, "schema_version": schema.SCHEMA_VERSION,
-                        "last_block": str(self.deployment_block - 1)}
+                rows = {
+                    **expected,
+                    "schema_version": schema.SCHEMA_VERSION,
+                    "last_block": str(self.deployment_block - 1),
+                }
                 self.store.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows.items())
                 return
         for key, value in expected.items():
@@ -135,10 +149,13 @@ class Indexer:
                     f"this database indexes chain {meta.get('chain_id')} contract {meta.get('contract')} "
                     f"deployed at block {meta.get('deployment_block')}; it cannot index chain {expected['chain_id']} "
                     f"contract {self.address} deployed at block {self.deployment_block} ({key} differs). "
-                    "Use another database.")
+                    "Use another database."
+                )
         if meta.get("schema_version") != schema.SCHEMA_VERSION:
-            raise IndexerError(f"database schema version {meta.get('schema_version')} is not "
-                               f"{schema.SCHEMA_VERSION}; rebuild the index in a new database")
+            raise IndexerError(
+                f"database schema version {meta.get('schema_version')} is not "
+                f"{schema.SCHEMA_VERSION}; rebuild the index in a new database"
+            )
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -189,7 +206,8 @@ class Indexer:
         raise ReorgTooDeepError(
             f"the chain no longer contains any of the last {len(stored)} indexed blocks "
             f"({oldest}..{newest}): the reorg is deeper than max_reorg_depth={self.max_reorg_depth}. "
-            "Rebuild the index in a new database, or raise max_reorg_depth.")
+            "Rebuild the index in a new database, or raise max_reorg_depth."
+        )
 
     def rollback(self, fork: int) -> int:
         """Delete every row of blocks >= `fork` and move the cursor to fork - 1; events deleted."""
@@ -198,8 +216,7 @@ class Indexer:
             for table in schema.EVENT_TABLES:
                 self.store.execute(f"DELETE FROM {table} WHERE block_number >= ?", (fork,))
             self.store.execute("DELETE FROM blocks WHERE number >= ?", (fork,))
-            self.store.execute("UPDATE meta SET value = ? WHERE key = 'last_block'",
-                               (str(min(self.cursor, fork - 1)),))
+            self.store.execute("UPDATE meta SET value = ? WHERE key = 'last_block'", (str(min(self.cursor, fork - 1)),))
         return orphaned
 
     # -- sync -----------------------------------------------------------------------------
@@ -241,8 +258,7 @@ class Indexer:
             if block is None:
                 raise _ChainMoved()
             headers[number] = block
-        senders = {hexstr(tx["hash"]): tx["from"] for number in log_blocks
-                   for tx in headers[number]["transactions"]}
+        senders = {hexstr(tx["hash"]): tx["from"] for number in log_blocks for tx in headers[number]["transactions"]}
         rows = []
         for log in sorted(logs, key=lambda item: (int(item["blockNumber"]), int(item["logIndex"]))):
             number = int(log["blockNumber"])
@@ -253,15 +269,20 @@ class Indexer:
             for event_row, typed in rows:
                 self.store.execute(
                     "INSERT INTO events (block_number, log_index, block_hash, block_timestamp, tx_hash, tx_sender, "
-                    "event, patient, actor, args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", event_row)
+                    "event, patient, actor, args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    event_row,
+                )
                 if typed is not None:
                     columns = ["block_number", "log_index", *typed.columns]
                     self.store.execute(
                         f"INSERT INTO {typed.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                        (event_row[0], event_row[1], *typed.columns.values()))
+                        (event_row[0], event_row[1], *typed.columns.values()),
+                    )
             for number in range(keep_from, end + 1):
-                self.store.execute("INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
-                                   (number, hexstr(headers[number]["hash"]), int(headers[number]["timestamp"])))
+                self.store.execute(
+                    "INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
+                    (number, hexstr(headers[number]["hash"]), int(headers[number]["timestamp"])),
+                )
             self.store.execute("DELETE FROM blocks WHERE number < ?", (end - self.max_reorg_depth,))
             self.store.execute("UPDATE meta SET value = ? WHERE key = 'last_block'", (str(end),))
         return len(rows)
@@ -277,24 +298,34 @@ class Indexer:
         else:
             decoded = event.process_log(log)
             name, args = decoded["event"], plain_args(decoded["args"])
-        row = (int(log["blockNumber"]), int(log["logIndex"]), hexstr(log["blockHash"]), int(header["timestamp"]),
-               tx_hash, sender, name, args.get("patient"), actor_of(name, args, sender), args_json(args))
+        row = (
+            int(log["blockNumber"]),
+            int(log["logIndex"]),
+            hexstr(log["blockHash"]),
+            int(header["timestamp"]),
+            tx_hash,
+            sender,
+            name,
+            args.get("patient"),
+            actor_of(name, args, sender),
+            args_json(args),
+        )
         return row, (typed_row(name, args) if event is not None else None)
 
     # -- queries --------------------------------------------------------------------------
     def history(self, patient: str, **options: Any) -> list[HistoryEntry]:
         from medledger.indexer.queries import history
+
         return history(self.store, patient, **options)
 
     def disclosures(self, patient: str, since: Any = None, until: Any = None) -> list[Disclosure]:
         from medledger.indexer.queries import disclosures
+
         return disclosures(self.store, patient, since, until)
 
     def iter_events(self) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
         """(block, log index, event, args) of every indexed event, in chain order."""
         for block, index, name, args in self.store.query(
-                "SELECT block_number, log_index, event, args FROM events ORDER BY block_number, log_index"):
+            "SELECT block_number, log_index, event, args FROM events ORDER BY block_number, log_index"
+        ):
             yield int(block), int(index), name, json.loads(args)
-
-
-

@@ -61,6 +61,7 @@ def _cid(digest: str | None, codec: int | None) -> str | None:
     if not digest or codec is None:
         return None
     from medledger.storage.cid import Cid
+
     try:
         return str(Cid.from_digest(bytes.fromhex(digest[2:]), int(codec)))
     except ValueError:
@@ -83,38 +84,61 @@ def _reason(code: int) -> str:
 
 def _records(store: Store, patient: str) -> dict[str, tuple[int, int, str]]:
     """digest -> (codec, category, author) of the patient's added records."""
-    return {digest: (int(codec), int(category), author) for digest, codec, category, author in store.query(
-        "SELECT digest, codec, category, author FROM record_changes WHERE patient = ? AND action = 'added'",
-        (patient,))}
+    return {
+        digest: (int(codec), int(category), author)
+        for digest, codec, category, author in store.query(
+            "SELECT digest, codec, category, author FROM record_changes WHERE patient = ? AND action = 'added'",
+            (patient,),
+        )
+    }
 
 
-def details_of(event: str, a: dict[str, Any], records: dict[str, tuple[int, int, str]] | None = None,
-               sender: str | None = None) -> dict[str, object]:
+def details_of(
+    event: str, a: dict[str, Any], records: dict[str, tuple[int, int, str]] | None = None, sender: str | None = None
+) -> dict[str, object]:
     """Readable details of an event; the keys of flows.audit for the events it knows."""
     records = records or {}
     if event == "ConsentGranted":
-        d: dict[str, object] = {"grantee": a["grantee"], "categories": categories_in(int(a["categories"])),
-                                "purposes": purposes_in(int(a["purposes"])), "read": bool(a["permissions"] & 1),
-                                "write": bool(a["permissions"] & 2), "expiry": int(a["expiry"]),
-                                "envelope_bytes": (len(a["envelope"]) - 2) // 2}
+        d: dict[str, object] = {
+            "grantee": a["grantee"],
+            "categories": categories_in(int(a["categories"])),
+            "purposes": purposes_in(int(a["purposes"])),
+            "read": bool(a["permissions"] & 1),
+            "write": bool(a["permissions"] & 2),
+            "expiry": int(a["expiry"]),
+            "envelope_bytes": (len(a["envelope"]) - 2) // 2,
+        }
     elif event == "ConsentRevoked":
         d = {"grantee": a["grantee"]}
     elif event == "KeyringRotated":
         d = {"category": category_name(a["category"]), "epoch": a["epoch"]}
     elif event == "RecordAdded":
-        d = {"digest": a["digest"], "codec": a["codec"], "category": category_name(a["category"]),
-             "supersedes": None if a["supersedes"] == _ZERO32 else a["supersedes"],
-             "cid": _cid(a["digest"], a["codec"])}
+        d = {
+            "digest": a["digest"],
+            "codec": a["codec"],
+            "category": category_name(a["category"]),
+            "supersedes": None if a["supersedes"] == _ZERO32 else a["supersedes"],
+            "cid": _cid(a["digest"], a["codec"]),
+        }
     elif event == "RecordErased":
         d = {"digest": a["digest"]}
     elif event == "AccessLogged":
         codec, category, author = records.get(a["digest"], (None, None, None))
-        d = {"digest": a["digest"], "accessor": a["accessor"], "purpose": _purpose(a["purpose"]),
-             "category": category_name(category) if category is not None else None,
-             "cid": _cid(a["digest"], codec), "author": author}
+        d = {
+            "digest": a["digest"],
+            "accessor": a["accessor"],
+            "purpose": _purpose(a["purpose"]),
+            "category": category_name(category) if category is not None else None,
+            "cid": _cid(a["digest"], codec),
+            "author": author,
+        }
     elif event == "GuardianAppointed":
-        d = {"guardian": a["guardian"], "until": a["until"], "can_appoint": a["canAppoint"],
-             "appointed_by": a["appointedBy"]}
+        d = {
+            "guardian": a["guardian"],
+            "until": a["until"],
+            "can_appoint": a["canAppoint"],
+            "appointed_by": a["appointedBy"],
+        }
     elif event == "GuardianRemoved":
         d = {"guardian": a["guardian"], "removed_by": a["removedBy"]}
     elif event == "EmergencyAccessOpened":
@@ -132,22 +156,35 @@ def details_of(event: str, a: dict[str, Any], records: dict[str, tuple[int, int,
     return d
 
 
-def history(store: Store, patient: str, *, events: tuple[str, ...] | None = None,
-            from_block: int = 0) -> list[HistoryEntry]:
+def history(
+    store: Store, patient: str, *, events: tuple[str, ...] | None = None, from_block: int = 0
+) -> list[HistoryEntry]:
     """Every indexed event about `patient`, in chain order."""
     patient = to_checksum_address(patient)
     records = _records(store, patient)
-    sql = ("SELECT block_number, block_timestamp, tx_hash, log_index, event, actor, args, tx_sender FROM events "
-           "WHERE patient = ? AND block_number >= ?")
+    sql = (
+        "SELECT block_number, block_timestamp, tx_hash, log_index, event, actor, args, tx_sender FROM events "
+        "WHERE patient = ? AND block_number >= ?"
+    )
     params: list[Any] = [patient, from_block]
     if events:
         sql += f" AND event IN ({', '.join('?' * len(events))})"
         params += list(events)
     entries = []
     for block, timestamp, tx_hash, log_index, event, actor, args, sender in store.query(
-            sql + " ORDER BY block_number, log_index", params):
-        entries.append(HistoryEntry(int(block), int(timestamp), tx_hash, int(log_index), event, actor,
-                                    details_of(event, json.loads(args), records, sender)))
+        sql + " ORDER BY block_number, log_index", params
+    ):
+        entries.append(
+            HistoryEntry(
+                int(block),
+                int(timestamp),
+                tx_hash,
+                int(log_index),
+                event,
+                actor,
+                details_of(event, json.loads(args), records, sender),
+            )
+        )
     return entries
 
 
@@ -159,8 +196,9 @@ def _unix(value: int | float | datetime | None, default: int) -> int:
     return int(value)
 
 
-def disclosures(store: Store, patient: str, since: int | datetime | None = None,
-                until: int | datetime | None = None) -> list[Disclosure]:
+def disclosures(
+    store: Store, patient: str, since: int | datetime | None = None, until: int | datetime | None = None
+) -> list[Disclosure]:
     """An accounting of disclosures of `patient`'s records between `since` and `until` (unix times or
     aware datetimes, both inclusive): record reads (AccessLogged), break-glass openings and
     emergency key releases, in chain order."""
@@ -169,16 +207,28 @@ def disclosures(store: Store, patient: str, since: int | datetime | None = None,
     records = _records(store, patient)
     result = []
     for block, timestamp, tx_hash, log_index, event, args, sender in store.query(
-            "SELECT block_number, block_timestamp, tx_hash, log_index, event, args, tx_sender FROM events "
-            "WHERE patient = ? AND event IN ('AccessLogged', 'EmergencyAccessOpened', 'EmergencyKeysReleased') "
-            "AND block_timestamp >= ? AND block_timestamp <= ? ORDER BY block_number, log_index",
-            (patient, start, end)):
+        "SELECT block_number, block_timestamp, tx_hash, log_index, event, args, tx_sender FROM events "
+        "WHERE patient = ? AND event IN ('AccessLogged', 'EmergencyAccessOpened', 'EmergencyKeysReleased') "
+        "AND block_timestamp >= ? AND block_timestamp <= ? ORDER BY block_number, log_index",
+        (patient, start, end),
+    ):
         a = json.loads(args)
         d = details_of(event, a, records, sender)
         common = (int(block), int(timestamp), tx_hash, int(log_index))
         if event == "AccessLogged":
-            result.append(Disclosure(*common, "record-access", a["accessor"], str(d["purpose"]), a["digest"],
-                                     _text(d["cid"]), _text(d["category"]), _text(d["author"]), d))
+            result.append(
+                Disclosure(
+                    *common,
+                    "record-access",
+                    a["accessor"],
+                    str(d["purpose"]),
+                    a["digest"],
+                    _text(d["cid"]),
+                    _text(d["category"]),
+                    _text(d["author"]),
+                    d,
+                )
+            )
         elif event == "EmergencyAccessOpened":
             result.append(Disclosure(*common, "emergency-access", a["provider"], "ETREAT", details=d))
         else:

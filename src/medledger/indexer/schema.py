@@ -134,8 +134,27 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS emergency_patient ON emergency_events (patient, block_number)",
 )
 
-EVENT_TABLES = ("events", "consent_changes", "record_changes", "access_logs", "guardian_changes",
-                "emergency_events", "provider_changes", "key_changes")
+EVENT_TABLES = (
+    "events",
+    "consent_changes",
+    "record_changes",
+    "access_logs",
+    "guardian_changes",
+    "emergency_events",
+    "provider_changes",
+    "key_changes",
+)
 
-STATEMENTS = (META, BLOCKS, EVENTS, CONSENT_CHANGES, RECORD_CHANGES, ACCESS_LOGS, GUARDIAN_CHANGES,
-              EMERGENCY_EVENTS, PROVIDER_CHANGES, KEY_CHANGES, *INDEXES)
+STATEMENTS = (
+    META,
+    BLOCKS,
+    EVENTS,
+    CONSENT_CHANGES,
+    RECORD_CHANGES,
+    ACCESS_LOGS,
+    GUARDIAN_CHANGES,
+    EMERGENCY_EVENTS,
+    PROVIDER_CHANGES,
+    KEY_CHANGES,
+    *INDEXES,
+)

@@ -180,5 +180,5 @@ def open_store(database: str | Path) -> SQLiteStore | PostgresStore:
     if "://" in text and not text.startswith("sqlite://"):
         raise StoreError(f"unsupported database URL {text!r}: use a file path or postgresql://...")
     if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///"):]
+        text = text[len("sqlite:///") :]
     return SQLiteStore(text)

@@ -75,8 +75,11 @@ def _via_web3(w3: Web3, method: str, params: list[Any]) -> Any:
     eth = w3.eth
     if method == "eth_call":
         # The tester prices even a read: it is made from its own pre-funded account.
-        call: dict[str, Any] = {"from": eth.accounts[0], "to": to_checksum_address(params[0]["to"]),
-                                "data": params[0]["data"]}
+        call: dict[str, Any] = {
+            "from": eth.accounts[0],
+            "to": to_checksum_address(params[0]["to"]),
+            "data": params[0]["data"],
+        }
         return _hex(eth.call(call, params[1]))  # type: ignore[arg-type]
     if method in ("eth_getBlockByNumber", "eth_getBlockByHash"):
         block = eth.get_block(params[0])
@@ -86,10 +89,15 @@ def _via_web3(w3: Web3, method: str, params: list[Any]) -> Any:
             receipt = eth.get_transaction_receipt(params[0])
         except TransactionNotFound:
             return None
-        return {"status": hex(receipt["status"]), "blockNumber": hex(receipt["blockNumber"]),
-                "blockHash": _hex(receipt["blockHash"]),
-                "logs": [{"address": log["address"], "topics": [_hex(t) for t in log["topics"]],
-                          "data": _hex(log["data"])} for log in receipt["logs"]]}
+        return {
+            "status": hex(receipt["status"]),
+            "blockNumber": hex(receipt["blockNumber"]),
+            "blockHash": _hex(receipt["blockHash"]),
+            "logs": [
+                {"address": log["address"], "topics": [_hex(t) for t in log["topics"]], "data": _hex(log["data"])}
+                for log in receipt["logs"]
+            ],
+        }
     if method == "eth_chainId":
         return hex(eth.chain_id)
     if method == "eth_blockNumber":
@@ -104,7 +112,7 @@ def call_reverted(exc: Exception) -> bool:
 def _abi_type(entry: dict[str, Any]) -> str:
     if entry["type"].startswith("tuple"):
         inner = ",".join(_abi_type(component) for component in entry["components"])
-        return f"({inner}){entry['type'][len('tuple'):]}"
+        return f"({inner}){entry['type'][len('tuple') :]}"
     return str(entry["type"])
 
 
@@ -119,8 +127,10 @@ _STATIC_WORDS = frozenset(["address", "bool", "bytes32", *(f"uint{bits}" for bit
 
 
 def _static(types: tuple[str, ...]) -> bool:
-    return all(t in _STATIC_WORDS or (t.startswith("(") and t.endswith(")") and _static(tuple(t[1:-1].split(","))))
-               for t in types)
+    return all(
+        t in _STATIC_WORDS or (t.startswith("(") and t.endswith(")") and _static(tuple(t[1:-1].split(","))))
+        for t in types
+    )
 
 
 def _encode_word(kind: str, value: Any) -> bytes:
@@ -138,7 +148,7 @@ def _decode_words(types: tuple[str, ...], data: bytes, offset: int = 0) -> tuple
             inner, offset = _decode_words(tuple(kind[1:-1].split(",")), data, offset)
             values.append(tuple(inner))
             continue
-        word = data[offset:offset + 32]
+        word = data[offset : offset + 32]
         if len(word) != 32:
             raise ValueError("the call returned too few bytes")
         offset += 32
@@ -159,8 +169,9 @@ def _functions_of(artifact: str) -> dict[str, _Function]:
         if entry.get("type") == "function":
             inputs = tuple(_abi_type(item) for item in entry["inputs"])
             signature = f"{entry['name']}({','.join(inputs)})"
-            functions[entry["name"]] = _Function(keccak(text=signature)[:4], inputs,
-                                                 tuple(_abi_type(item) for item in entry["outputs"]))
+            functions[entry["name"]] = _Function(
+                keccak(text=signature)[:4], inputs, tuple(_abi_type(item) for item in entry["outputs"])
+            )
     return functions
 
 
@@ -191,8 +202,10 @@ class ChainView:
         self._connections: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._functions = {LEDGER_ARTIFACT: _functions_of(LEDGER_ARTIFACT),
-                           SERVICES_ARTIFACT: _functions_of(SERVICES_ARTIFACT)}
+        self._functions = {
+            LEDGER_ARTIFACT: _functions_of(LEDGER_ARTIFACT),
+            SERVICES_ARTIFACT: _functions_of(SERVICES_ARTIFACT),
+        }
         self._services: str | None = None
 
     def call(self, name: str, *args: Any) -> RpcCall:
@@ -221,13 +234,15 @@ class ChainView:
         """Send `calls` as one batch; their results in order (eth_call results decoded, a single
         output unwrapped)."""
         ids = [next(self._ids) for _ in calls]
-        payload: list[dict[str, Any]] = [{"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params}
-                   for i, c in zip(ids, calls, strict=True)]
+        payload: list[dict[str, Any]] = [
+            {"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params} for i, c in zip(ids, calls, strict=True)
+        ]
         try:
             if self._w3 is not None:
                 with _provider_lock(self._w3):  # an in-process chain is not thread-safe
-                    answers = [{"id": p["id"], "result": _via_web3(self._w3, p["method"], p["params"])}
-                               for p in payload]
+                    answers = [
+                        {"id": p["id"], "result": _via_web3(self._w3, p["method"], p["params"])} for p in payload
+                    ]
             else:
                 answers = json.loads(self._post(json.dumps(payload).encode()))
         except TimeoutError:
@@ -279,8 +294,13 @@ class ChainView:
                 connection.request("POST", path, body, headers)
                 response = connection.getresponse()
                 data = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
-                    http.client.CannotSendRequest, http.client.ResponseNotReady):
+            except (
+                http.client.RemoteDisconnected,
+                BrokenPipeError,
+                ConnectionResetError,
+                http.client.CannotSendRequest,
+                http.client.ResponseNotReady,
+            ):
                 connection.close()
                 if attempt == 2:
                     raise

@@ -69,8 +69,10 @@ def service_directory(ledger: MedLedger, version: int) -> tuple[ServiceInfo, ...
     """The members of service set `version`, with their keys and published endpoints."""
     services = ledger.services
     found = services.service_set(version)
-    return tuple(ServiceInfo(member, services.endpoint(member) or "", position + 1, key)
-                 for position, (member, key) in enumerate(zip(found.members, found.encryption_keys, strict=True)))
+    return tuple(
+        ServiceInfo(member, services.endpoint(member) or "", position + 1, key)
+        for position, (member, key) in enumerate(zip(found.members, found.encryption_keys, strict=True))
+    )
 
 
 class KeyReleaseClient:
@@ -81,8 +83,9 @@ class KeyReleaseClient:
     synchronous code or itself inside an event loop. Service directories are cached for
     `directory_ttl` seconds. `close()` (or a `with` block) stops the loop."""
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, lifetime: int = DEFAULT_LIFETIME,
-                 directory_ttl: float = 30.0):
+    def __init__(
+        self, *, timeout: float = DEFAULT_TIMEOUT, lifetime: int = DEFAULT_LIFETIME, directory_ttl: float = 30.0
+    ):
         self.timeout = timeout
         self.lifetime = lifetime
         self.directory_ttl = directory_ttl
@@ -111,9 +114,21 @@ class KeyReleaseClient:
             self._directories[key] = (now + self.directory_ttl, services)
         return services
 
-    def request_key(self, signer: Signer, domain: ReleaseDomain, header: ContainerHeader, proof: Sequence[bytes],
-                    *, patient: str, digest: bytes, purpose: int, access_tx: bytes,
-                    services: Sequence[ServiceInfo], now: int, on_answer: OnAnswer | None = None) -> ReleaseResult:
+    def request_key(
+        self,
+        signer: Signer,
+        domain: ReleaseDomain,
+        header: ContainerHeader,
+        proof: Sequence[bytes],
+        *,
+        patient: str,
+        digest: bytes,
+        purpose: int,
+        access_tx: bytes,
+        services: Sequence[ServiceInfo],
+        now: int,
+        on_answer: OnAnswer | None = None,
+    ) -> ReleaseResult:
         """The record's data key from k services of its set. `now` is the chain's time (deadlines
         are on the chain's clock); `on_answer` is called with each service's answer as it comes
         (from the client's thread)."""
@@ -123,12 +138,21 @@ class KeyReleaseClient:
         if len(services) != section.share_count:
             raise ReleaseFailedError(
                 f"service set {section.set_version} has {len(services)} members but the record holds "
-                f"{section.share_count} shares", ())
+                f"{section.share_count} shares",
+                (),
+            )
         reader_key = EncryptionKeyPair.generate()
         bodies: dict[str, dict[str, Any]] = {}
         for service in services:
-            request = ReleaseRequest(service=service.address, patient=patient, digest=digest, purpose=int(purpose),
-                                     access_tx=access_tx, reader_key=reader_key.public, deadline=now + self.lifetime)
+            request = ReleaseRequest(
+                service=service.address,
+                patient=patient,
+                digest=digest,
+                purpose=int(purpose),
+                access_tx=access_tx,
+                reader_key=reader_key.public,
+                deadline=now + self.lifetime,
+            )
             bodies[service.address] = SignedRelease(request, request.sign(signer, domain), tuple(proof)).to_json()
         loop = self._running_loop()
         work = self._gather(header, services, bodies, reader_key, on_answer)
@@ -160,8 +184,14 @@ class KeyReleaseClient:
             self._http = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_keepalive_connections=64))
         return self._http
 
-    async def _gather(self, header: ContainerHeader, services: Sequence[ServiceInfo], bodies: dict[str, dict[str, Any]],
-                      reader_key: EncryptionKeyPair, on_answer: OnAnswer | None) -> ReleaseResult:
+    async def _gather(
+        self,
+        header: ContainerHeader,
+        services: Sequence[ServiceInfo],
+        bodies: dict[str, dict[str, Any]],
+        reader_key: EncryptionKeyPair,
+        on_answer: OnAnswer | None,
+    ) -> ReleaseResult:
         section = header.threshold
         assert section is not None
         attempts: dict[str, ServiceAttempt] = {}
@@ -200,11 +230,14 @@ class KeyReleaseClient:
             reasons = "; ".join(attempt.describe() for attempt in ordered)
             raise ReleaseFailedError(
                 f"only {len(good)} of the {section.threshold} shares needed (set {section.set_version}) were "
-                f"released: {reasons}", ordered)
+                f"released: {reasons}",
+                ordered,
+            )
         return ReleaseResult(data_key_from_shares(header, good), ordered)
 
-    async def _ask(self, http: httpx.AsyncClient, service: ServiceInfo,
-                   body: dict[str, Any]) -> tuple[int, object] | str:
+    async def _ask(
+        self, http: httpx.AsyncClient, service: ServiceInfo, body: dict[str, Any]
+    ) -> tuple[int, object] | str:
         """(status, decoded JSON) or a one-line reason the service did not answer."""
         try:
             response = await http.post(service.url.rstrip("/") + RELEASE_PATH, json=body)
@@ -218,28 +251,39 @@ class KeyReleaseClient:
             return f"answered HTTP {response.status_code} without JSON"
 
     @staticmethod
-    def _judge(service: ServiceInfo, answer: tuple[int, object] | str, header: ContainerHeader,
-               reader_key: EncryptionKeyPair) -> tuple[ServiceAttempt, KeyShare | None]:
+    def _judge(
+        service: ServiceInfo, answer: tuple[int, object] | str, header: ContainerHeader, reader_key: EncryptionKeyPair
+    ) -> tuple[ServiceAttempt, KeyShare | None]:
         if isinstance(answer, str):
             return ServiceAttempt(service.address, service.url, "unreachable", detail=answer), None
         status, data = answer
         if status != 200:
             error = data.get("error") if isinstance(data, dict) else None
             if isinstance(error, dict):
-                return ServiceAttempt(service.address, service.url, "refused", code=str(error.get("code", "")),
-                                      detail=str(error.get("message", ""))[:300]), None
+                return ServiceAttempt(
+                    service.address,
+                    service.url,
+                    "refused",
+                    code=str(error.get("code", "")),
+                    detail=str(error.get("message", ""))[:300],
+                ), None
             return ServiceAttempt(service.address, service.url, "refused", code=f"http-{status}"), None
         try:
             sealed = base64.b64decode(data["sealedShare"], validate=True)  # type: ignore[index]
             share = decode_share(open_sealed(sealed, reader_key))
         except (KeyError, TypeError, ValueError, binascii.Error, CryptoError):
-            return ServiceAttempt(service.address, service.url, "wrong-share",
-                                  detail="its reply does not open to a share"), None
+            return ServiceAttempt(
+                service.address, service.url, "wrong-share", detail="its reply does not open to a share"
+            ), None
         try:
             verified = share.index == service.index and verify_share(header, share)
         except CryptoError:
             verified = False
         if not verified:
-            return ServiceAttempt(service.address, service.url, "wrong-share",
-                                  detail=f"the share for index {service.index} fails its commitment"), None
+            return ServiceAttempt(
+                service.address,
+                service.url,
+                "wrong-share",
+                detail=f"the share for index {service.index} fails its commitment",
+            ), None
         return ServiceAttempt(service.address, service.url, "share"), share

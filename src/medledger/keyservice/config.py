@@ -76,10 +76,14 @@ class ServiceConfig:
         if (self.keystore is None) == (self.private_key_env is None):
             raise ConfigError("the [account] section needs exactly one of keystore or private_key_env")
         checks = (
-            ("chain_id", self.chain_id > 0), ("port", 0 <= self.port < 65536),
-            ("timeout", self.chain_timeout > 0), ("confirmations", 1 <= self.confirmations <= 64),
-            ("max_access_age", self.max_access_age > 0), ("max_request_lifetime", self.max_request_lifetime > 0),
-            ("rate_limit", self.rate_limit > 0), ("rate_burst", self.rate_burst >= 1),
+            ("chain_id", self.chain_id > 0),
+            ("port", 0 <= self.port < 65536),
+            ("timeout", self.chain_timeout > 0),
+            ("confirmations", 1 <= self.confirmations <= 64),
+            ("max_access_age", self.max_access_age > 0),
+            ("max_request_lifetime", self.max_request_lifetime > 0),
+            ("rate_limit", self.rate_limit > 0),
+            ("rate_burst", self.rate_burst >= 1),
             ("max_body_bytes", self.max_body_bytes >= 1024),
         )
         for name, ok in checks:
@@ -104,13 +108,25 @@ class ServiceConfig:
 
 
 _SCHEMA: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
-    "chain": {"rpc_url": ("rpc_url", str), "ledger": ("ledger", str), "chain_id": ("chain_id", int),
-              "timeout": ("chain_timeout", (int, float)), "confirmations": ("confirmations", int)},
-    "account": {"keystore": ("keystore", str), "password_env": ("password_env", str),
-                "private_key_env": ("private_key_env", str)},
+    "chain": {
+        "rpc_url": ("rpc_url", str),
+        "ledger": ("ledger", str),
+        "chain_id": ("chain_id", int),
+        "timeout": ("chain_timeout", (int, float)),
+        "confirmations": ("confirmations", int),
+    },
+    "account": {
+        "keystore": ("keystore", str),
+        "password_env": ("password_env", str),
+        "private_key_env": ("private_key_env", str),
+    },
     "server": {"host": ("host", str), "port": ("port", int), "max_body_bytes": ("max_body_bytes", int)},
-    "policy": {"max_access_age": ("max_access_age", int), "max_request_lifetime": ("max_request_lifetime", int),
-               "rate_limit": ("rate_limit", (int, float)), "rate_burst": ("rate_burst", int)},
+    "policy": {
+        "max_access_age": ("max_access_age", int),
+        "max_request_lifetime": ("max_request_lifetime", int),
+        "rate_limit": ("rate_limit", (int, float)),
+        "rate_burst": ("rate_burst", int),
+    },
     "log": {"database": ("database", str)},
 }
 _REQUIRED = ("rpc_url", "ledger", "chain_id", "database")

@@ -12,8 +12,9 @@ __all__ = ["RateLimiter"]
 class RateLimiter:
     """`rate` requests per second per key on average, bursts of up to `burst`."""
 
-    def __init__(self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 100_000):
+    def __init__(
+        self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ):
         self.rate = float(rate)
         self.burst = float(burst)
         self._clock = clock

@@ -80,34 +80,51 @@ class ReleaseLog:
         """Record that this triple is released; False when it already was (a replay)."""
         with self._lock:
             try:
-                self._db.execute("INSERT INTO claims VALUES (?, ?, ?, ?)",
-                                 (access_tx.hex(), digest.hex(), reader, time.time()))
+                self._db.execute(
+                    "INSERT INTO claims VALUES (?, ?, ?, ?)", (access_tx.hex(), digest.hex(), reader, time.time())
+                )
             except sqlite3.IntegrityError:
                 return False
             return True
 
     def was_claimed(self, access_tx: bytes, digest: bytes, reader: str) -> bool:
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM claims WHERE access_tx = ? AND digest = ? AND reader = ?",
-                                   (access_tx.hex(), digest.hex(), reader)).fetchone()
+            row = self._db.execute(
+                "SELECT 1 FROM claims WHERE access_tx = ? AND digest = ? AND reader = ?",
+                (access_tx.hex(), digest.hex(), reader),
+            ).fetchone()
         return row is not None
 
-    def append(self, *, reader: str, patient: str, digest: bytes, purpose: int, access_tx: bytes,
-               set_version: int | None, outcome: str) -> None:
+    def append(
+        self,
+        *,
+        reader: str,
+        patient: str,
+        digest: bytes,
+        purpose: int,
+        access_tx: bytes,
+        set_version: int | None,
+        outcome: str,
+    ) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO releases (time, reader, patient, digest, purpose, access_tx, set_version, outcome) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), reader, patient, digest.hex(), purpose, access_tx.hex(), set_version, outcome))
+                (time.time(), reader, patient, digest.hex(), purpose, access_tx.hex(), set_version, outcome),
+            )
 
     def entries(self, *, limit: int = 1000) -> list[ReleaseEntry]:
         """The latest entries, oldest first."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT time, reader, patient, digest, purpose, access_tx, set_version, outcome FROM releases "
-                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [ReleaseEntry(row[0], row[1], row[2], bytes.fromhex(row[3]), row[4], bytes.fromhex(row[5]),
-                             row[6], row[7]) for row in reversed(rows)]
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            ReleaseEntry(row[0], row[1], row[2], bytes.fromhex(row[3]), row[4], bytes.fromhex(row[5]), row[6], row[7])
+            for row in reversed(rows)
+        ]
 
     def writable(self) -> bool:
         """Whether the log can take a write now (for the health endpoint); writes nothing."""

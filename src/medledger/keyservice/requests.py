@@ -80,8 +80,12 @@ def _keccak(data: bytes) -> bytes:
 def checksum_address(value: object) -> str:
     """EIP-55 form of a 0x-prefixed 20-byte hex address (a mixed-case input must carry a valid
     checksum); ValueError otherwise. The hot path of every request, so done directly."""
-    if not isinstance(value, str) or len(value) != 42 or value[:2] not in ("0x", "0X") \
-            or not _HEX.issuperset(value[2:]):
+    if (
+        not isinstance(value, str)
+        or len(value) != 42
+        or value[:2] not in ("0x", "0X")
+        or not _HEX.issuperset(value[2:])
+    ):
         raise ValueError("not a 0x-prefixed 20-byte hex address")
     lowered = value[2:].lower()
     digest = _keccak(lowered.encode()).hex()
@@ -117,8 +121,12 @@ class ReleaseDomain:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": self.chain_id,
-                "verifyingContract": checksum_address(self.ledger)}
+        return {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": self.chain_id,
+            "verifyingContract": checksum_address(self.ledger),
+        }
 
 
 @dataclass(frozen=True)
@@ -180,31 +188,54 @@ class ReleaseRequest:
             raise ReleaseRefusedError("bad-signature", "the signature's r or s is out of range", 401)
         try:
             public = PublicKey.from_signature_and_message(
-                signature[:64] + bytes([recovery]), self.signing_hash(domain, separator), hasher=None)
+                signature[:64] + bytes([recovery]), self.signing_hash(domain, separator), hasher=None
+            )
         except (ValueError, TypeError):
             raise ReleaseRefusedError("bad-signature", "the signature does not recover an account", 401) from None
         return checksum_address("0x" + _keccak(public.format(compressed=False)[1:])[-20:].hex())
 
     def typed_data(self, domain: ReleaseDomain) -> dict[str, Any]:
         """The full EIP-712 document (for wallets and independent verifiers)."""
-        return {"types": RELEASE_TYPES, "primaryType": "ReleaseRequest", "domain": domain.to_json(),
-                "message": {"service": self.service, "patient": self.patient, "digest": self.digest,
-                            "purpose": self.purpose, "accessTx": self.access_tx, "readerKey": self.reader_key,
-                            "deadline": self.deadline}}
+        return {
+            "types": RELEASE_TYPES,
+            "primaryType": "ReleaseRequest",
+            "domain": domain.to_json(),
+            "message": {
+                "service": self.service,
+                "patient": self.patient,
+                "digest": self.digest,
+                "purpose": self.purpose,
+                "accessTx": self.access_tx,
+                "readerKey": self.reader_key,
+                "deadline": self.deadline,
+            },
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"service": self.service, "patient": self.patient, "digest": "0x" + self.digest.hex(),
-                "purpose": self.purpose, "accessTx": "0x" + self.access_tx.hex(),
-                "readerKey": "0x" + self.reader_key.hex(), "deadline": self.deadline}
+        return {
+            "service": self.service,
+            "patient": self.patient,
+            "digest": "0x" + self.digest.hex(),
+            "purpose": self.purpose,
+            "accessTx": "0x" + self.access_tx.hex(),
+            "readerKey": "0x" + self.reader_key.hex(),
+            "deadline": self.deadline,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> ReleaseRequest:
         if not isinstance(data, dict):
             raise ValueError("request must be a JSON object")
         try:
-            return cls(service=data["service"], patient=data["patient"], digest=_hex32(data["digest"], "digest"),
-                       purpose=data["purpose"], access_tx=_hex32(data["accessTx"], "accessTx"),
-                       reader_key=_hex32(data["readerKey"], "readerKey"), deadline=data["deadline"])
+            return cls(
+                service=data["service"],
+                patient=data["patient"],
+                digest=_hex32(data["digest"], "digest"),
+                purpose=data["purpose"],
+                access_tx=_hex32(data["accessTx"], "accessTx"),
+                reader_key=_hex32(data["readerKey"], "readerKey"),
+                deadline=data["deadline"],
+            )
         except KeyError as exc:
             raise ValueError(f"request has no field {exc.args[0]}") from None
 
@@ -218,8 +249,11 @@ class SignedRelease:
     proof: tuple[bytes, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"request": self.request.to_json(), "signature": "0x" + self.signature.hex(),
-                "proof": [base64.b64encode(block).decode() for block in self.proof]}
+        return {
+            "request": self.request.to_json(),
+            "signature": "0x" + self.signature.hex(),
+            "proof": [base64.b64encode(block).decode() for block in self.proof],
+        }
 
 
 def parse_release_body(data: Any) -> SignedRelease:

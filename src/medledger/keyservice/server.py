@@ -102,8 +102,10 @@ def create_app(service: ReleaseService) -> Starlette:
         finally:
             service.close()
 
-    return Starlette(routes=[Route("/v1/release", release, methods=["POST"]),
-                             Route("/health", health, methods=["GET"])], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/v1/release", release, methods=["POST"]), Route("/health", health, methods=["GET"])],
+        lifespan=lifespan,
+    )
 
 
 class _Server(uvicorn.Server):
@@ -121,9 +123,19 @@ class _Server(uvicorn.Server):
 def serve(config: ServiceConfig, *, service: ReleaseService | None = None, log_level: str = "warning") -> None:
     """Run the service until SIGTERM or SIGINT, then shut down cleanly and return (blocks)."""
     service = service or ReleaseService(config)
-    server = _Server(uvicorn.Config(
-        create_app(service), host=config.host, port=config.port, log_level=log_level, access_log=False,
-        timeout_graceful_shutdown=10, timeout_keep_alive=5, server_header=False, lifespan="on"))
+    server = _Server(
+        uvicorn.Config(
+            create_app(service),
+            host=config.host,
+            port=config.port,
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            timeout_keep_alive=5,
+            server_header=False,
+            lifespan="on",
+        )
+    )
     server.run()
 
 
@@ -133,8 +145,17 @@ class ServiceThread:
 
     def __init__(self, service: ReleaseService, *, host: str = "127.0.0.1", port: int = 0):
         self.service = service
-        self._server = _Server(uvicorn.Config(create_app(service), host=host, port=port, log_level="warning",
-                                              access_log=False, timeout_graceful_shutdown=5, lifespan="on"))
+        self._server = _Server(
+            uvicorn.Config(
+                create_app(service),
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=5,
+                lifespan="on",
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, name=f"key-release {service.address}", daemon=True)
 
     @property

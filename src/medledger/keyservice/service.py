@@ -71,6 +71,7 @@ from .requests import ReleaseDomain, ReleaseRequest, SignedRelease, parse_releas
 
 __all__ = ["ACCESS_LOGGED_TOPIC", "Health", "ReleaseService"]
 
+
 def _quantity(value: Any) -> int:
     """A JSON-RPC quantity: a 0x-hex string (some nodes send a plain number)."""
     return value if isinstance(value, int) else int(str(value), 16)
@@ -95,10 +96,19 @@ class Health:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "chain": self.chain, "chainId": self.chain_id, "block": self.block,
-                "service": self.service, "currentSet": self.current_set, "memberIndex": self.member_index,
-                "holdsKey": self.holds_key, "paused": self.paused, "logWritable": self.log_writable,
-                "detail": self.detail}
+        return {
+            "ok": self.ok,
+            "chain": self.chain,
+            "chainId": self.chain_id,
+            "block": self.block,
+            "service": self.service,
+            "currentSet": self.current_set,
+            "memberIndex": self.member_index,
+            "holdsKey": self.holds_key,
+            "paused": self.paused,
+            "logWritable": self.log_writable,
+            "detail": self.detail,
+        }
 
 
 class ReleaseService:
@@ -107,15 +117,22 @@ class ReleaseService:
     With `chain` (e.g. the embedded in-process chain of the demo) reads go through that web3
     connection one at a time; otherwise they are JSON-RPC batches to `config.rpc_url`."""
 
-    def __init__(self, config: ServiceConfig, *, signer: Signer | None = None, chain: Chain | None = None,
-                 log: ReleaseLog | None = None):
+    def __init__(
+        self,
+        config: ServiceConfig,
+        *,
+        signer: Signer | None = None,
+        chain: Chain | None = None,
+        log: ReleaseLog | None = None,
+    ):
         self.config = config
         signer = signer or config.signer()
         self.address = signer.address
         self._keypair: EncryptionKeyPair = derive_encryption_keypair(signer.private_key_bytes())
         self.public_key = self._keypair.public
-        self.view = ChainView(config.rpc_url, config.ledger, timeout=config.chain_timeout,
-                              w3=chain.w3 if chain is not None else None)
+        self.view = ChainView(
+            config.rpc_url, config.ledger, timeout=config.chain_timeout, w3=chain.w3 if chain is not None else None
+        )
         self.domain = ReleaseDomain(config.chain_id, config.ledger)
         self._separator = self.domain.separator()
         self._ledger_bytes = bytes.fromhex(config.ledger[2:])
@@ -148,46 +165,61 @@ class ReleaseService:
         request = signed.request
         if request.service != self.address:
             raise ReleaseRefusedError(
-                "wrong-service", f"this request is for service {request.service}, this is {self.address}", 400)
+                "wrong-service", f"this request is for service {request.service}, this is {self.address}", 400
+            )
         if request.purpose >= len(Purpose):
-            raise ReleaseRefusedError("bad-request", f"purpose {request.purpose} is not an HL7 PurposeOfUse bit "
-                                      f"0..{len(Purpose) - 1}", 400)
+            raise ReleaseRefusedError(
+                "bad-request", f"purpose {request.purpose} is not an HL7 PurposeOfUse bit 0..{len(Purpose) - 1}", 400
+            )
         view = self.view
         # One batch in the common case: a record's category never changes, so once known it is
         # asked for together with everything else; a block time comes with the receipt on nodes
         # that include it (anvil, recent geth). Refusals below are still decided in the order above.
         known_category = self._known_category(request.patient, request.digest)
-        calls = [view.request("eth_getBlockByNumber", "latest", False), view.call("paused"),
-                 view.call("recordOf", request.patient, request.digest),
-                 view.request("eth_getTransactionReceipt", "0x" + request.access_tx.hex())]
+        calls = [
+            view.request("eth_getBlockByNumber", "latest", False),
+            view.call("paused"),
+            view.call("recordOf", request.patient, request.digest),
+            view.request("eth_getTransactionReceipt", "0x" + request.access_tx.hex()),
+        ]
         if known_category is not None:
-            calls.append(view.call("hasAccess", request.patient, reader, known_category, request.purpose,
-                                   int(Permission.READ)))
+            calls.append(
+                view.call("hasAccess", request.patient, reader, known_category, request.purpose, int(Permission.READ))
+            )
         latest, paused, record, receipt, *access = self._batch(calls)
         now, head = int(latest["timestamp"], 16), int(latest["number"], 16)
         if request.deadline <= now:
-            raise ReleaseRefusedError("request-expired", f"the request expired at {request.deadline} "
-                                      f"(chain time is {now})", 400)
+            raise ReleaseRefusedError(
+                "request-expired", f"the request expired at {request.deadline} (chain time is {now})", 400
+            )
         if request.deadline > now + self.config.max_request_lifetime:
-            raise ReleaseRefusedError("deadline-too-far", f"the request's deadline is more than "
-                                      f"{self.config.max_request_lifetime} s ahead", 400)
+            raise ReleaseRefusedError(
+                "deadline-too-far",
+                f"the request's deadline is more than {self.config.max_request_lifetime} s ahead",
+                400,
+            )
         if paused:
             raise ReleaseRefusedError("paused", "the ledger is paused: no key is released until it resumes", 503)
         author, codec, category, _, _, erased = record
         if int(author, 16) == 0:
-            raise ReleaseRefusedError("unknown-record", f"{request.patient} has no record 0x{request.digest.hex()}",
-                                      404)
+            raise ReleaseRefusedError(
+                "unknown-record", f"{request.patient} has no record 0x{request.digest.hex()}", 404
+            )
         self._remember_category(request.patient, request.digest, category)
         if erased:
             raise ReleaseRefusedError("record-erased", f"record 0x{request.digest.hex()} was erased", 410)
         block_hash = self._check_access_logged(request, reader, receipt, head)
-        block_time = _quantity(receipt["blockTimestamp"]) if receipt.get("blockTimestamp") is not None else \
-            self._cached_block_time(block_hash)
+        block_time = (
+            _quantity(receipt["blockTimestamp"])
+            if receipt.get("blockTimestamp") is not None
+            else self._cached_block_time(block_hash)
+        )
         need_access = not access or known_category != category
         more = []
         if need_access:
-            more.append(view.call("hasAccess", request.patient, reader, category, request.purpose,
-                                  int(Permission.READ)))
+            more.append(
+                view.call("hasAccess", request.patient, reader, category, request.purpose, int(Permission.READ))
+            )
         if block_time is None:
             more.append(view.request("eth_getBlockByHash", block_hash, False))
         answers = self._batch(more) if more else []
@@ -198,20 +230,27 @@ class ReleaseService:
         age = now - block_time
         if age > self.config.max_access_age:
             raise ReleaseRefusedError(
-                "access-stale", f"the logged access is {age} s old (at most {self.config.max_access_age} s); "
-                "log the access again", 403)
+                "access-stale",
+                f"the logged access is {age} s old (at most {self.config.max_access_age} s); log the access again",
+                403,
+            )
         if not access[0]:
             raise ReleaseRefusedError(
-                "no-access", f"{reader} may not read this record's category for purpose {request.purpose} now", 403)
+                "no-access", f"{reader} may not read this record's category for purpose {request.purpose} now", 403
+            )
         header = self._verified_header(signed, request.digest, codec)
-        binding = ContainerBinding(chain_id=self.config.chain_id, registry=self._ledger_bytes,
-                                   patient=bytes.fromhex(request.patient[2:]), category=category)
+        binding = ContainerBinding(
+            chain_id=self.config.chain_id,
+            registry=self._ledger_bytes,
+            patient=bytes.fromhex(request.patient[2:]),
+            category=category,
+        )
         if header.binding_digest != binding.digest():
             raise ReleaseRefusedError(
-                "wrong-binding", "the container is not bound to this chain, ledger, patient and category", 400)
+                "wrong-binding", "the container is not bound to this chain, ledger, patient and category", 400
+            )
         if header.threshold is None:
-            raise ReleaseRefusedError("no-share", "the record has no threshold section (a keyring-era container)",
-                                      409)
+            raise ReleaseRefusedError("no-share", "the record has no threshold section (a keyring-era container)", 409)
         context["set_version"] = header.threshold.set_version
         index = self._member_index(header.threshold.set_version, now)
         if self.log.was_claimed(request.access_tx, request.digest, reader):
@@ -238,20 +277,32 @@ class ReleaseService:
             raise ReleaseRefusedError("access-not-logged", f"transaction {tx} is not mined on this chain", 403)
         if int(receipt["status"], 16) != 1:
             raise ReleaseRefusedError("access-not-logged", f"transaction {tx} failed", 403)
-        expected = ["0x" + ACCESS_LOGGED_TOPIC.hex(), "0x" + request.patient[2:].lower().rjust(64, "0"),
-                    "0x" + request.digest.hex(), "0x" + reader[2:].lower().rjust(64, "0")]
+        expected = [
+            "0x" + ACCESS_LOGGED_TOPIC.hex(),
+            "0x" + request.patient[2:].lower().rjust(64, "0"),
+            "0x" + request.digest.hex(),
+            "0x" + reader[2:].lower().rjust(64, "0"),
+        ]
         purpose = "0x" + request.purpose.to_bytes(32, "big").hex()
         ledger = self.config.ledger.lower()
-        if not any(str(log["address"]).lower() == ledger and [str(t).lower() for t in log["topics"]] == expected
-                   and str(log["data"]).lower() == purpose for log in receipt["logs"]):
+        if not any(
+            str(log["address"]).lower() == ledger
+            and [str(t).lower() for t in log["topics"]] == expected
+            and str(log["data"]).lower() == purpose
+            for log in receipt["logs"]
+        ):
             raise ReleaseRefusedError(
                 "access-not-logged",
-                f"transaction {tx} logs no access by {reader} to this record for purpose {request.purpose}", 403)
+                f"transaction {tx} logs no access by {reader} to this record for purpose {request.purpose}",
+                403,
+            )
         depth = head - int(receipt["blockNumber"], 16) + 1
         if depth < self.config.confirmations:
             raise ReleaseRefusedError(
                 "access-unconfirmed",
-                f"the logged access has {depth} of {self.config.confirmations} confirmations; retry shortly", 425)
+                f"the logged access has {depth} of {self.config.confirmations} confirmations; retry shortly",
+                425,
+            )
         return str(receipt["blockHash"])
 
     def _verified_header(self, signed: SignedRelease, digest: bytes, codec: int) -> ContainerHeader:
@@ -275,7 +326,8 @@ class ReleaseService:
             raise ReleaseRefusedError("not-a-member", f"{self.address} is not a member of service set {version}", 409)
         if view.encryption_keys[index - 1] != self.public_key:
             raise ReleaseRefusedError(
-                "key-mismatch", f"service set {version} registers another key for {self.address}", 409)
+                "key-mismatch", f"service set {version} registers another key for {self.address}", 409
+            )
         return index
 
     # -- chain reads ---------------------------------------------------------------------------
@@ -286,14 +338,25 @@ class ReleaseService:
             cached = self._sets.get(version)
         if cached is not None:
             return cached
-        count, latest = self._batch(lambda: [self.view.services_call("serviceSetCount"),
-                                             self.view.request("eth_getBlockByNumber", "latest", False)])
+        count, latest = self._batch(
+            lambda: [
+                self.view.services_call("serviceSetCount"),
+                self.view.request("eth_getBlockByNumber", "latest", False),
+            ]
+        )
         if not 1 <= version <= count:
             return None
         members, keys, threshold, activates_at, cancelled = self._batch(
-            lambda: [self.view.services_call("serviceSet", version)])[0]
-        view = ServiceSetInfo(version, tuple(to_checksum_address(m) for m in members),
-                              tuple(bytes(k) for k in keys), int(threshold), int(activates_at), bool(cancelled))
+            lambda: [self.view.services_call("serviceSet", version)]
+        )[0]
+        view = ServiceSetInfo(
+            version,
+            tuple(to_checksum_address(m) for m in members),
+            tuple(bytes(k) for k in keys),
+            int(threshold),
+            int(activates_at),
+            bool(cancelled),
+        )
         if not view.cancelled and view.activates_at <= int(latest["timestamp"], 16):  # active: fixed for ever
             with self._cache_lock:
                 self._sets[version] = view
@@ -333,8 +396,15 @@ class ReleaseService:
             raise ReleaseRefusedError("chain-unavailable", str(exc), 503) from None
 
     def _record(self, request: ReleaseRequest, reader: str, set_version: int | None, outcome: str) -> None:
-        self.log.append(reader=reader, patient=request.patient, digest=request.digest, purpose=request.purpose,
-                        access_tx=request.access_tx, set_version=set_version, outcome=outcome)
+        self.log.append(
+            reader=reader,
+            patient=request.patient,
+            digest=request.digest,
+            purpose=request.purpose,
+            access_tx=request.access_tx,
+            set_version=set_version,
+            outcome=outcome,
+        )
 
     # -- health --------------------------------------------------------------------------------
 
@@ -342,25 +412,45 @@ class ReleaseService:
         """Chain reachable, this service a member of the current set with its key, log writable."""
         writable = self.log.writable()
         try:
-            chain_id, block, paused, version = self.view.batch([
-                self.view.request("eth_chainId"), self.view.request("eth_blockNumber"),
-                self.view.call("paused"), self.view.services_call("currentServiceSet")])
+            chain_id, block, paused, version = self.view.batch(
+                [
+                    self.view.request("eth_chainId"),
+                    self.view.request("eth_blockNumber"),
+                    self.view.call("paused"),
+                    self.view.services_call("currentServiceSet"),
+                ]
+            )
             chain_id, block = int(chain_id, 16), int(block, 16)
             view = self.service_set(version) if version else None
         except (KeyServiceError, ReleaseRefusedError) as exc:
             return Health(False, False, None, None, self.address, None, 0, False, None, writable, str(exc))
         index = view.index_of(self.address) if view else 0
         holds = view is not None and index > 0 and view.encryption_keys[index - 1] == self.public_key
-        problems = [text for bad, text in (
-            (chain_id != self.config.chain_id, f"the RPC serves chain {chain_id}, not {self.config.chain_id}"),
-            (version == 0, "no service set is active"),
-            (version != 0 and index == 0, f"not a member of the current set {version}"),
-            (index > 0 and not holds, f"the current set {version} registers another key for this service"),
-            (bool(paused), "the ledger is paused"),
-            (not writable, "the release log is not writable"),
-        ) if bad]
-        return Health(not problems, chain_id == self.config.chain_id, chain_id, block, self.address,
-                      version or None, index, holds, bool(paused), writable, "; ".join(problems))
+        problems = [
+            text
+            for bad, text in (
+                (chain_id != self.config.chain_id, f"the RPC serves chain {chain_id}, not {self.config.chain_id}"),
+                (version == 0, "no service set is active"),
+                (version != 0 and index == 0, f"not a member of the current set {version}"),
+                (index > 0 and not holds, f"the current set {version} registers another key for this service"),
+                (bool(paused), "the ledger is paused"),
+                (not writable, "the release log is not writable"),
+            )
+            if bad
+        ]
+        return Health(
+            not problems,
+            chain_id == self.config.chain_id,
+            chain_id,
+            block,
+            self.address,
+            version or None,
+            index,
+            holds,
+            bool(paused),
+            writable,
+            "; ".join(problems),
+        )
 
     def close(self) -> None:
         self.view.close()

@@ -12,5 +12,13 @@ from medledger.ledger.values import (
     ServiceSetInfo,
 )
 
-__all__ = ["ConsentTerms", "KeyReleaseServices", "MedLedger", "ProviderInfo", "ProviderKind", "ProviderStatus",
-           "RecordPointer", "ServiceSetInfo"]
+__all__ = [
+    "ConsentTerms",
+    "KeyReleaseServices",
+    "MedLedger",
+    "ProviderInfo",
+    "ProviderKind",
+    "ProviderStatus",
+    "RecordPointer",
+    "ServiceSetInfo",
+]

@@ -28,12 +28,28 @@ class ConsentClient(ModuleClient):
         envelope: bytes = b"",
     ) -> Receipt:
         """Grant `grantee` (an active provider) access to the signer's records, or replace a grant."""
-        return self._send(self.grant_call(grantee, categories=categories, purposes=purposes,
-                                          permissions=permissions, expiry=expiry, envelope=envelope))
+        return self._send(
+            self.grant_call(
+                grantee,
+                categories=categories,
+                purposes=purposes,
+                permissions=permissions,
+                expiry=expiry,
+                envelope=envelope,
+            )
+        )
 
-    def grant_call(self, grantee: str, *, categories: int, purposes: int, permissions: int | Permission,
-                   expiry: int | datetime | timedelta, envelope: bytes = b"", patient: str | None = None
-                   ) -> ContractFunction:
+    def grant_call(
+        self,
+        grantee: str,
+        *,
+        categories: int,
+        purposes: int,
+        permissions: int | Permission,
+        expiry: int | datetime | timedelta,
+        envelope: bytes = b"",
+        patient: str | None = None,
+    ) -> ContractFunction:
         """The unsent grant; with `patient`, a guardian's grant on that patient's behalf."""
         grantee = checked_address(grantee, "grantee")
         granter = checked_address(patient, "patient") if patient else (self.signer.address if self.signer else None)
@@ -44,8 +60,14 @@ class ConsentClient(ModuleClient):
             return self.functions.grantFor(granter, grantee, *terms, bytes(envelope))
         return self.functions.grant(grantee, *terms, bytes(envelope))
 
-    def checked_terms(self, categories: int, purposes: int, permissions: int | Permission,
-                      expiry: int | datetime | timedelta, envelope: bytes = b"") -> tuple[int, int, int, int]:
+    def checked_terms(
+        self,
+        categories: int,
+        purposes: int,
+        permissions: int | Permission,
+        expiry: int | datetime | timedelta,
+        envelope: bytes = b"",
+    ) -> tuple[int, int, int, int]:
         """(categories, purposes, permissions, expiry) checked as the contract will check them."""
         if not 0 < categories < 2**CATEGORY_COUNT:
             raise InvalidArgumentError("the category mask is empty or wider than 64 bits")
@@ -72,11 +94,20 @@ class ConsentClient(ModuleClient):
         categories, purposes, permissions, expiry, nonce = self._call(self.functions.consentOf(patient, grantee))
         return ConsentTerms(patient, grantee, categories, purposes, permissions, expiry, nonce)
 
-    def has_access(self, patient: str, grantee: str, category: int, purpose: Purpose | int,
-                   permission: Permission | int) -> bool:
-        return bool(self._call(self.functions.hasAccess(
-            checked_address(patient, "patient"), checked_address(grantee, "grantee"),
-            int(category), int(purpose), int(permission))))
+    def has_access(
+        self, patient: str, grantee: str, category: int, purpose: Purpose | int, permission: Permission | int
+    ) -> bool:
+        return bool(
+            self._call(
+                self.functions.hasAccess(
+                    checked_address(patient, "patient"),
+                    checked_address(grantee, "grantee"),
+                    int(category),
+                    int(purpose),
+                    int(permission),
+                )
+            )
+        )
 
     def resolve_expiry(self, expiry: int | datetime | timedelta) -> int:
         """A unix time from a timestamp, a datetime, or a duration from the chain's current time."""

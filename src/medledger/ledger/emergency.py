@@ -25,12 +25,17 @@ class EmergencyReason(IntEnum):
 class EmergencyClient(ModuleClient):
     def break_glass(self, patient: str, reason: EmergencyReason | int) -> Receipt:
         if int(reason) not in {r.value for r in EmergencyReason}:
-            raise InvalidArgumentError(f"unknown emergency reason {reason}; use one of {[r.name for r in EmergencyReason]}")
+            raise InvalidArgumentError(
+                f"unknown emergency reason {reason}; use one of {[r.name for r in EmergencyReason]}"
+            )
         return self._send(self.functions.breakGlass(checked_address(patient, "patient"), int(reason)))
 
     def close(self, patient: str, provider: str) -> Receipt:
-        return self._send(self.functions.closeEmergencyAccess(checked_address(patient, "patient"),
-                                                              checked_address(provider, "provider")))
+        return self._send(
+            self.functions.closeEmergencyAccess(
+                checked_address(patient, "patient"), checked_address(provider, "provider")
+            )
+        )
 
     def set_preferences(self, *, opt_out: bool, categories: int = 0) -> Receipt:
         if not 0 <= categories < 2**64:
@@ -38,16 +43,24 @@ class EmergencyClient(ModuleClient):
         return self._send(self.functions.setEmergencyPreferences(bool(opt_out), int(categories)))
 
     def release_keys(self, patient: str, provider: str, envelope: bytes) -> Receipt:
-        return self._send(self.functions.releaseEmergencyKeys(checked_address(patient, "patient"),
-                                                              checked_address(provider, "provider"), bytes(envelope)))
+        return self._send(
+            self.functions.releaseEmergencyKeys(
+                checked_address(patient, "patient"), checked_address(provider, "provider"), bytes(envelope)
+            )
+        )
 
     def add_key_service(self, account: str) -> Receipt:
         """Admin only: let `account` release emergency keys."""
         return self._send(self.functions.grantRole(EMERGENCY_KEY_SERVICE_ROLE, checked_address(account)))
 
     def access_until(self, patient: str, provider: str) -> int:
-        return int(self._call(self.functions.emergencyAccessUntil(checked_address(patient, "patient"),
-                                                                  checked_address(provider, "provider"))))
+        return int(
+            self._call(
+                self.functions.emergencyAccessUntil(
+                    checked_address(patient, "patient"), checked_address(provider, "provider")
+                )
+            )
+        )
 
     def preferences(self, patient: str) -> tuple[bool, int]:
         opted_out, categories = self._call(self.functions.emergencyPreferencesOf(checked_address(patient, "patient")))
@@ -57,15 +70,22 @@ class EmergencyClient(ModuleClient):
         """The provider's break-glass slot on the patient: opened, until, cool-down end."""
         patient, provider = checked_address(patient, "patient"), checked_address(provider, "provider")
         opened_at, until, cooldown_until, provider_epoch = self._call(
-            self.functions.emergencyWindowOf(patient, provider))
-        return EmergencyWindowInfo(patient, provider, int(opened_at), int(until), int(cooldown_until),
-                                   int(provider_epoch))
+            self.functions.emergencyWindowOf(patient, provider)
+        )
+        return EmergencyWindowInfo(
+            patient, provider, int(opened_at), int(until), int(cooldown_until), int(provider_epoch)
+        )
 
     def is_open(self, patient: str, provider: str) -> bool:
         """Whether the provider's break-glass access to the patient counts now (window running, no
         opt-out or credential change since it opened, provider active)."""
-        return bool(self._call(self.functions.isEmergencyOpen(checked_address(patient, "patient"),
-                                                              checked_address(provider, "provider"))))
+        return bool(
+            self._call(
+                self.functions.isEmergencyOpen(
+                    checked_address(patient, "patient"), checked_address(provider, "provider")
+                )
+            )
+        )
 
     def window(self) -> int:
         return int(self._call(self.functions.emergencyWindow()))

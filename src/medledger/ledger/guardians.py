@@ -10,14 +10,26 @@ from medledger.ledger.values import GuardianInfo
 
 
 class GuardiansClient(ModuleClient):
-    def appoint(self, patient: str, guardian: str, *, until: int | datetime | timedelta,
-                can_appoint: bool = False, envelope: bytes = b"") -> Receipt:
+    def appoint(
+        self,
+        patient: str,
+        guardian: str,
+        *,
+        until: int | datetime | timedelta,
+        can_appoint: bool = False,
+        envelope: bytes = b"",
+    ) -> Receipt:
         """Appoint `guardian` for `patient` until `until` (a unix time, a datetime, or a duration from
         chain time; at most `max_term()` ahead). The signer is the patient or an appointing guardian."""
-        return self._send(self.functions.appointGuardian(checked_address(patient, "patient"),
-                                                         checked_address(guardian, "guardian"),
-                                                         self.resolve_until(until), bool(can_appoint),
-                                                         bytes(envelope)))
+        return self._send(
+            self.functions.appointGuardian(
+                checked_address(patient, "patient"),
+                checked_address(guardian, "guardian"),
+                self.resolve_until(until),
+                bool(can_appoint),
+                bytes(envelope),
+            )
+        )
 
     def resolve_until(self, until: int | datetime | timedelta) -> int:
         """A guardianship end as a unix time, checked against chain time and the maximum term."""
@@ -29,8 +41,10 @@ class GuardiansClient(ModuleClient):
         else:
             value = int(until)
         if value <= now:
-            raise InvalidArgumentError(f"guardianship end {value} is not in the future (chain time is {now}); "
-                                       "every guardianship has an end date")
+            raise InvalidArgumentError(
+                f"guardianship end {value} is not in the future (chain time is {now}); "
+                "every guardianship has an end date"
+            )
         limit = now + self.max_term()
         if value > limit:
             raise InvalidArgumentError(f"guardianship end {value} is beyond the maximum term (latest {limit})")
@@ -41,16 +55,29 @@ class GuardiansClient(ModuleClient):
         return int(self._call(self.functions.maxGuardianTerm()))
 
     def remove(self, patient: str, guardian: str) -> Receipt:
-        return self._send(self.functions.removeGuardian(checked_address(patient, "patient"),
-                                                        checked_address(guardian, "guardian")))
+        return self._send(
+            self.functions.removeGuardian(checked_address(patient, "patient"), checked_address(guardian, "guardian"))
+        )
 
     def get(self, patient: str, guardian: str) -> GuardianInfo:
         patient, guardian = checked_address(patient, "patient"), checked_address(guardian, "guardian")
         active, can_appoint, removed, until, nonce, term, appointer_term, appointer = self._call(
-            self.functions.guardianOf(patient, guardian))
-        return GuardianInfo(patient, guardian, active, can_appoint, until, nonce, removed, term,
-                            appointer if appointer_term else None, appointer_term)
+            self.functions.guardianOf(patient, guardian)
+        )
+        return GuardianInfo(
+            patient,
+            guardian,
+            active,
+            can_appoint,
+            until,
+            nonce,
+            removed,
+            term,
+            appointer if appointer_term else None,
+            appointer_term,
+        )
 
     def is_guardian(self, patient: str, account: str) -> bool:
-        return bool(self._call(self.functions.isGuardian(checked_address(patient, "patient"),
-                                                         checked_address(account))))
+        return bool(
+            self._call(self.functions.isGuardian(checked_address(patient, "patient"), checked_address(account)))
+        )

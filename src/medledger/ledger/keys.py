@@ -31,15 +31,17 @@ class KeysClient(ModuleClient):
     def rotate_keyring(self, category: int, public_key: bytes, envelope: bytes) -> Receipt:
         return self._send(self.rotate_keyring_call(category, public_key, envelope))
 
-    def rotate_keyring_call(self, category: int, public_key: bytes, envelope: bytes, *,
-                            patient: str | None = None) -> ContractFunction:
+    def rotate_keyring_call(
+        self, category: int, public_key: bytes, envelope: bytes, *, patient: str | None = None
+    ) -> ContractFunction:
         """The unsent call, for batching into a multicall with a revocation; with `patient`, a
         guardian's rotation on that patient's behalf."""
         if not 0 <= int(category) < CATEGORY_COUNT:
             raise InvalidArgumentError(f"category {category} is out of range 0..{CATEGORY_COUNT - 1}")
         if patient:
-            return self.functions.rotateKeyringFor(checked_address(patient, "patient"), int(category),
-                                                   _public_key(public_key), bytes(envelope))
+            return self.functions.rotateKeyringFor(
+                checked_address(patient, "patient"), int(category), _public_key(public_key), bytes(envelope)
+            )
         return self.functions.rotateKeyring(int(category), _public_key(public_key), bytes(envelope))
 
     def keyring_of(self, patient: str, category: int) -> tuple[bytes, int] | None:

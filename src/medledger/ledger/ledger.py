@@ -56,8 +56,9 @@ class MedLedger:
         return self._services
 
     @classmethod
-    def from_deployment(cls, chain: Chain, deployment: Deployment, *, signer: Signer | None = None,
-                        policy: TxPolicy | None = None) -> MedLedger:
+    def from_deployment(
+        cls, chain: Chain, deployment: Deployment, *, signer: Signer | None = None, policy: TxPolicy | None = None
+    ) -> MedLedger:
         chain.require_chain_id(deployment.chain_id)
         return cls(chain, deployment.ledger_address, signer=signer, policy=policy)
 
@@ -72,8 +73,7 @@ class MedLedger:
         data = [self.contract.encode_abi(call.abi_element_identifier.split("(")[0], args=call.args) for call in calls]
         return self.sender.send(self.signer, self.contract.functions.multicall(data))
 
-    def events(self, name: str, *, from_block: int = 0, to_block: int | str = "latest",
-               **filters: Any) -> list[Any]:
+    def events(self, name: str, *, from_block: int = 0, to_block: int | str = "latest", **filters: Any) -> list[Any]:
         """Decoded logs of event `name`, filtered on indexed arguments."""
         event = getattr(self.contract.events, name)
         return list(event.get_logs(from_block=from_block, to_block=to_block, argument_filters=filters or None))

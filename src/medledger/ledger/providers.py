@@ -75,8 +75,12 @@ class ProvidersClient(ModuleClient):
         pending, schedule = self._call(self.functions.pendingDefaultAdmin())
         delay = self._call(self.functions.defaultAdminDelay())
         no_one = int(pending, 16) == 0
-        return AdminState(to_checksum_address(admin), None if no_one else to_checksum_address(pending),
-                          0 if no_one else int(schedule), int(delay))
+        return AdminState(
+            to_checksum_address(admin),
+            None if no_one else to_checksum_address(pending),
+            0 if no_one else int(schedule),
+            int(delay),
+        )
 
     def register(self, provider: str, kind: ProviderKind | str) -> Receipt:
         kind = _kind(kind)

@@ -20,8 +20,15 @@ def _digest(value: bytes, what: str = "digest") -> bytes:
 
 
 class RecordsClient(ModuleClient):
-    def add(self, patient: str, digest: bytes, codec: int, category: int,
-            supersedes: bytes | None = None, on_signed: OnSigned | None = None) -> Receipt:
+    def add(
+        self,
+        patient: str,
+        digest: bytes,
+        codec: int,
+        category: int,
+        supersedes: bytes | None = None,
+        on_signed: OnSigned | None = None,
+    ) -> Receipt:
         """Add a pointer to an encrypted blob (the patient, or a provider with WRITE consent);
         `on_signed` learns the transaction's hash and nonce before it is broadcast (to journal them)."""
         digest = _digest(digest)
@@ -32,8 +39,10 @@ class RecordsClient(ModuleClient):
         if not 0 <= int(category) < CATEGORY_COUNT:
             raise InvalidArgumentError(f"category {category} is out of range 0..{CATEGORY_COUNT - 1}")
         previous = _digest(supersedes, "supersedes digest") if supersedes else NO_RECORD
-        return self._send(self.functions.addRecord(checked_address(patient, "patient"), digest, codec,
-                                                   int(category), previous), on_signed=on_signed)
+        return self._send(
+            self.functions.addRecord(checked_address(patient, "patient"), digest, codec, int(category), previous),
+            on_signed=on_signed,
+        )
 
     def erase(self, digest: bytes) -> Receipt:
         """Mark one of the signer's own records erased."""
@@ -48,5 +57,6 @@ class RecordsClient(ModuleClient):
     def get(self, patient: str, digest: bytes) -> RecordPointer:
         patient = checked_address(patient, "patient")
         author, codec, category, created_at, superseded, erased = self._call(
-            self.functions.recordOf(patient, _digest(digest)))
+            self.functions.recordOf(patient, _digest(digest))
+        )
         return RecordPointer(patient, _digest(digest), author, codec, category, created_at, superseded, erased)

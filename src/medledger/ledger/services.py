@@ -31,8 +31,9 @@ class KeyReleaseServices(ModuleClient):
     """Propose, cancel and read key-release service sets; publish a member's endpoint."""
 
     @classmethod
-    def for_ledger(cls, ledger_contract: Contract, sender: TransactionSender,
-                   signer: Signer | None) -> KeyReleaseServices:
+    def for_ledger(
+        cls, ledger_contract: Contract, sender: TransactionSender, signer: Signer | None
+    ) -> KeyReleaseServices:
         """The module of the MedLedger at `ledger_contract` (its address is read from the ledger)."""
         artifact = load_artifact(SERVICES_CONTRACT)
         address = sender.call(ledger_contract.functions.keyReleaseServices())
@@ -73,10 +74,15 @@ class KeyReleaseServices(ModuleClient):
         return int(self._call(self.functions.currentServiceSet()))
 
     def service_set(self, version: int) -> ServiceSetInfo:
-        members, keys, threshold, activates_at, cancelled = self._call(
-            self.functions.serviceSet(_version(version)))
-        return ServiceSetInfo(int(version), tuple(to_checksum_address(m) for m in members),
-                              tuple(bytes(k) for k in keys), int(threshold), int(activates_at), bool(cancelled))
+        members, keys, threshold, activates_at, cancelled = self._call(self.functions.serviceSet(_version(version)))
+        return ServiceSetInfo(
+            int(version),
+            tuple(to_checksum_address(m) for m in members),
+            tuple(bytes(k) for k in keys),
+            int(threshold),
+            int(activates_at),
+            bool(cancelled),
+        )
 
     def current(self) -> ServiceSetInfo | None:
         version = self.current_version()
@@ -101,8 +107,7 @@ class KeyReleaseServices(ModuleClient):
         url = str(self._call(self.functions.serviceEndpoint(checked_address(service, "service"))))
         return url or None
 
-    def events(self, name: str, *, from_block: int = 0, to_block: int | str = "latest",
-               **filters: Any) -> list[Any]:
+    def events(self, name: str, *, from_block: int = 0, to_block: int | str = "latest", **filters: Any) -> list[Any]:
         """Decoded logs of this module's event `name` (ServiceSetProposed, ServiceSetCancelled,
         ServiceEndpointSet), filtered on indexed arguments."""
         event = getattr(self.contract.events, name)

@@ -37,32 +37,48 @@ _DOMAIN_FIELDS = [
 ]
 TYPES: dict[str, list[dict[str, str]]] = {
     "Grant": [
-        {"name": "patient", "type": "address"}, {"name": "grantee", "type": "address"},
-        {"name": "categories", "type": "uint64"}, {"name": "purposes", "type": "uint16"},
-        {"name": "permissions", "type": "uint8"}, {"name": "expiry", "type": "uint40"},
-        {"name": "envelopeHash", "type": "bytes32"}, {"name": "nonce", "type": "uint64"},
-        {"name": "issuedAt", "type": "uint256"}, {"name": "deadline", "type": "uint256"},
+        {"name": "patient", "type": "address"},
+        {"name": "grantee", "type": "address"},
+        {"name": "categories", "type": "uint64"},
+        {"name": "purposes", "type": "uint16"},
+        {"name": "permissions", "type": "uint8"},
+        {"name": "expiry", "type": "uint40"},
+        {"name": "envelopeHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "issuedAt", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
     ],
     "Revoke": [
-        {"name": "patient", "type": "address"}, {"name": "grantee", "type": "address"},
-        {"name": "nonce", "type": "uint64"}, {"name": "issuedAt", "type": "uint256"},
+        {"name": "patient", "type": "address"},
+        {"name": "grantee", "type": "address"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "issuedAt", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
     "AppointGuardian": [
-        {"name": "patient", "type": "address"}, {"name": "guardian", "type": "address"},
-        {"name": "until", "type": "uint40"}, {"name": "canAppoint", "type": "bool"},
-        {"name": "envelopeHash", "type": "bytes32"}, {"name": "nonce", "type": "uint64"},
-        {"name": "issuedAt", "type": "uint256"}, {"name": "deadline", "type": "uint256"},
+        {"name": "patient", "type": "address"},
+        {"name": "guardian", "type": "address"},
+        {"name": "until", "type": "uint40"},
+        {"name": "canAppoint", "type": "bool"},
+        {"name": "envelopeHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "issuedAt", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
     ],
     "RemoveGuardian": [
-        {"name": "patient", "type": "address"}, {"name": "guardian", "type": "address"},
-        {"name": "nonce", "type": "uint64"}, {"name": "issuedAt", "type": "uint256"},
+        {"name": "patient", "type": "address"},
+        {"name": "guardian", "type": "address"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "issuedAt", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
     "CancelNonces": [
-        {"name": "patient", "type": "address"}, {"name": "counterparty", "type": "address"},
-        {"name": "consentNonce", "type": "uint64"}, {"name": "guardianNonce", "type": "uint64"},
-        {"name": "issuedAt", "type": "uint256"}, {"name": "deadline", "type": "uint256"},
+        {"name": "patient", "type": "address"},
+        {"name": "counterparty", "type": "address"},
+        {"name": "consentNonce", "type": "uint64"},
+        {"name": "guardianNonce", "type": "uint64"},
+        {"name": "issuedAt", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
     ],
 }
 
@@ -88,8 +104,14 @@ class SignedMessage:
         return self.typed_data["message"]
 
     def to_json(self) -> str:
-        return json.dumps({"typedData": self.typed_data, "signature": "0x" + self.signature.hex(),
-                           "envelope": "0x" + self.envelope.hex()}, indent=1)
+        return json.dumps(
+            {
+                "typedData": self.typed_data,
+                "signature": "0x" + self.signature.hex(),
+                "envelope": "0x" + self.envelope.hex(),
+            },
+            indent=1,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> SignedMessage:
@@ -117,8 +139,12 @@ def typed_data(kind: str, *, chain_id: int, contract: str, message: dict[str, An
     return {
         "types": {"EIP712Domain": _DOMAIN_FIELDS, kind: TYPES[kind]},
         "primaryType": kind,
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": int(chain_id),
-                   "verifyingContract": to_checksum_address(contract)},
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": int(chain_id),
+            "verifyingContract": to_checksum_address(contract),
+        },
         "message": message,
     }
 
@@ -129,38 +155,89 @@ def sign(signer: Signer, data: dict[str, Any], envelope: bytes = b"") -> SignedM
     return SignedMessage(data, bytes(signed.signature), envelope)
 
 
-def grant_message(*, patient: str, grantee: str, categories: int, purposes: int, permissions: int, expiry: int,
-                  envelope: bytes, nonce: int, issued_at: int, deadline: int) -> dict[str, Any]:
-    return {"patient": checked_address(patient, "patient"), "grantee": checked_address(grantee, "grantee"),
-            "categories": int(categories), "purposes": int(purposes), "permissions": int(permissions),
-            "expiry": int(expiry), "envelopeHash": "0x" + keccak(envelope).hex(), "nonce": int(nonce),
-            "issuedAt": int(issued_at), "deadline": int(deadline)}
+def grant_message(
+    *,
+    patient: str,
+    grantee: str,
+    categories: int,
+    purposes: int,
+    permissions: int,
+    expiry: int,
+    envelope: bytes,
+    nonce: int,
+    issued_at: int,
+    deadline: int,
+) -> dict[str, Any]:
+    return {
+        "patient": checked_address(patient, "patient"),
+        "grantee": checked_address(grantee, "grantee"),
+        "categories": int(categories),
+        "purposes": int(purposes),
+        "permissions": int(permissions),
+        "expiry": int(expiry),
+        "envelopeHash": "0x" + keccak(envelope).hex(),
+        "nonce": int(nonce),
+        "issuedAt": int(issued_at),
+        "deadline": int(deadline),
+    }
 
 
 def revoke_message(*, patient: str, grantee: str, nonce: int, issued_at: int, deadline: int) -> dict[str, Any]:
-    return {"patient": checked_address(patient, "patient"), "grantee": checked_address(grantee, "grantee"),
-            "nonce": int(nonce), "issuedAt": int(issued_at), "deadline": int(deadline)}
+    return {
+        "patient": checked_address(patient, "patient"),
+        "grantee": checked_address(grantee, "grantee"),
+        "nonce": int(nonce),
+        "issuedAt": int(issued_at),
+        "deadline": int(deadline),
+    }
 
 
-def appoint_guardian_message(*, patient: str, guardian: str, until: int, can_appoint: bool, envelope: bytes,
-                             nonce: int, issued_at: int, deadline: int) -> dict[str, Any]:
-    return {"patient": checked_address(patient, "patient"), "guardian": checked_address(guardian, "guardian"),
-            "until": int(until), "canAppoint": bool(can_appoint), "envelopeHash": "0x" + keccak(envelope).hex(),
-            "nonce": int(nonce), "issuedAt": int(issued_at), "deadline": int(deadline)}
+def appoint_guardian_message(
+    *,
+    patient: str,
+    guardian: str,
+    until: int,
+    can_appoint: bool,
+    envelope: bytes,
+    nonce: int,
+    issued_at: int,
+    deadline: int,
+) -> dict[str, Any]:
+    return {
+        "patient": checked_address(patient, "patient"),
+        "guardian": checked_address(guardian, "guardian"),
+        "until": int(until),
+        "canAppoint": bool(can_appoint),
+        "envelopeHash": "0x" + keccak(envelope).hex(),
+        "nonce": int(nonce),
+        "issuedAt": int(issued_at),
+        "deadline": int(deadline),
+    }
 
 
-def remove_guardian_message(*, patient: str, guardian: str, nonce: int, issued_at: int,
-                            deadline: int) -> dict[str, Any]:
-    return {"patient": checked_address(patient, "patient"), "guardian": checked_address(guardian, "guardian"),
-            "nonce": int(nonce), "issuedAt": int(issued_at), "deadline": int(deadline)}
+def remove_guardian_message(
+    *, patient: str, guardian: str, nonce: int, issued_at: int, deadline: int
+) -> dict[str, Any]:
+    return {
+        "patient": checked_address(patient, "patient"),
+        "guardian": checked_address(guardian, "guardian"),
+        "nonce": int(nonce),
+        "issuedAt": int(issued_at),
+        "deadline": int(deadline),
+    }
 
 
-def cancel_nonces_message(*, patient: str, counterparty: str, consent_nonce: int, guardian_nonce: int,
-                          issued_at: int, deadline: int) -> dict[str, Any]:
-    return {"patient": checked_address(patient, "patient"),
-            "counterparty": checked_address(counterparty, "counterparty"),
-            "consentNonce": int(consent_nonce), "guardianNonce": int(guardian_nonce),
-            "issuedAt": int(issued_at), "deadline": int(deadline)}
+def cancel_nonces_message(
+    *, patient: str, counterparty: str, consent_nonce: int, guardian_nonce: int, issued_at: int, deadline: int
+) -> dict[str, Any]:
+    return {
+        "patient": checked_address(patient, "patient"),
+        "counterparty": checked_address(counterparty, "counterparty"),
+        "consentNonce": int(consent_nonce),
+        "guardianNonce": int(guardian_nonce),
+        "issuedAt": int(issued_at),
+        "deadline": int(deadline),
+    }
 
 
 class SignedConsentClient(ModuleClient):
@@ -170,8 +247,7 @@ class SignedConsentClient(ModuleClient):
         return bytes(self._call(self.functions.DOMAIN_SEPARATOR()))
 
     def _typed(self, kind: str, message: dict[str, Any]) -> dict[str, Any]:
-        return typed_data(kind, chain_id=self.contract.w3.eth.chain_id, contract=self.contract.address,
-                          message=message)
+        return typed_data(kind, chain_id=self.contract.w3.eth.chain_id, contract=self.contract.address, message=message)
 
     def _validity(self, seconds: int) -> dict[str, int]:
         """issuedAt (chain time now) and deadline (`seconds` later)."""
@@ -181,41 +257,103 @@ class SignedConsentClient(ModuleClient):
         return {"issued_at": now, "deadline": now + seconds}
 
     def _consent_nonce(self, patient: str, grantee: str) -> int:
-        return int(self._call(self.functions.consentOf(checked_address(patient, "patient"),
-                                                       checked_address(grantee, "grantee")))[4])
+        return int(
+            self._call(
+                self.functions.consentOf(checked_address(patient, "patient"), checked_address(grantee, "grantee"))
+            )[4]
+        )
 
     def _guardian_nonce(self, patient: str, guardian: str) -> int:
-        return int(self._call(self.functions.guardianOf(checked_address(patient, "patient"),
-                                                        checked_address(guardian, "guardian")))[4])
+        return int(
+            self._call(
+                self.functions.guardianOf(checked_address(patient, "patient"), checked_address(guardian, "guardian"))
+            )[4]
+        )
 
-    def grant_data(self, patient: str, grantee: str, *, categories: int, purposes: int, permissions: int,
-                   expiry: int, envelope: bytes = b"", valid_for: int = 3600) -> dict[str, Any]:
-        return self._typed("Grant", grant_message(patient=patient, grantee=grantee, categories=categories,
-                                                  purposes=purposes, permissions=permissions, expiry=expiry,
-                                                  envelope=envelope, nonce=self._consent_nonce(patient, grantee),
-                                                  **self._validity(valid_for)))
+    def grant_data(
+        self,
+        patient: str,
+        grantee: str,
+        *,
+        categories: int,
+        purposes: int,
+        permissions: int,
+        expiry: int,
+        envelope: bytes = b"",
+        valid_for: int = 3600,
+    ) -> dict[str, Any]:
+        return self._typed(
+            "Grant",
+            grant_message(
+                patient=patient,
+                grantee=grantee,
+                categories=categories,
+                purposes=purposes,
+                permissions=permissions,
+                expiry=expiry,
+                envelope=envelope,
+                nonce=self._consent_nonce(patient, grantee),
+                **self._validity(valid_for),
+            ),
+        )
 
     def revoke_data(self, patient: str, grantee: str, *, valid_for: int = 3600) -> dict[str, Any]:
-        return self._typed("Revoke", revoke_message(patient=patient, grantee=grantee,
-                                                    nonce=self._consent_nonce(patient, grantee),
-                                                    **self._validity(valid_for)))
+        return self._typed(
+            "Revoke",
+            revoke_message(
+                patient=patient,
+                grantee=grantee,
+                nonce=self._consent_nonce(patient, grantee),
+                **self._validity(valid_for),
+            ),
+        )
 
-    def appoint_guardian_data(self, patient: str, guardian: str, *, until: int, can_appoint: bool = False,
-                              envelope: bytes = b"", valid_for: int = 3600) -> dict[str, Any]:
-        return self._typed("AppointGuardian", appoint_guardian_message(
-            patient=patient, guardian=guardian, until=until, can_appoint=can_appoint, envelope=envelope,
-            nonce=self._guardian_nonce(patient, guardian), **self._validity(valid_for)))
+    def appoint_guardian_data(
+        self,
+        patient: str,
+        guardian: str,
+        *,
+        until: int,
+        can_appoint: bool = False,
+        envelope: bytes = b"",
+        valid_for: int = 3600,
+    ) -> dict[str, Any]:
+        return self._typed(
+            "AppointGuardian",
+            appoint_guardian_message(
+                patient=patient,
+                guardian=guardian,
+                until=until,
+                can_appoint=can_appoint,
+                envelope=envelope,
+                nonce=self._guardian_nonce(patient, guardian),
+                **self._validity(valid_for),
+            ),
+        )
 
     def remove_guardian_data(self, patient: str, guardian: str, *, valid_for: int = 3600) -> dict[str, Any]:
-        return self._typed("RemoveGuardian", remove_guardian_message(
-            patient=patient, guardian=guardian, nonce=self._guardian_nonce(patient, guardian),
-            **self._validity(valid_for)))
+        return self._typed(
+            "RemoveGuardian",
+            remove_guardian_message(
+                patient=patient,
+                guardian=guardian,
+                nonce=self._guardian_nonce(patient, guardian),
+                **self._validity(valid_for),
+            ),
+        )
 
     def cancel_nonces_data(self, patient: str, counterparty: str, *, valid_for: int = 3600) -> dict[str, Any]:
         """A CancelNonces message binding the pair's current nonces (so it works once)."""
-        return self._typed("CancelNonces", cancel_nonces_message(
-            patient=patient, counterparty=counterparty, consent_nonce=self._consent_nonce(patient, counterparty),
-            guardian_nonce=self._guardian_nonce(patient, counterparty), **self._validity(valid_for)))
+        return self._typed(
+            "CancelNonces",
+            cancel_nonces_message(
+                patient=patient,
+                counterparty=counterparty,
+                consent_nonce=self._consent_nonce(patient, counterparty),
+                guardian_nonce=self._guardian_nonce(patient, counterparty),
+                **self._validity(valid_for),
+            ),
+        )
 
     def cancel_nonces(self, counterparty: str) -> Receipt:
         """Void every message the signer signed for (signer, `counterparty`) and nobody relayed yet."""
@@ -225,11 +363,14 @@ class SignedConsentClient(ModuleClient):
         """The unsent *BySig call for `signed`, after checking it targets this chain and contract."""
         domain = signed.typed_data.get("domain", {})
         if int(domain.get("chainId", -1)) != int(self.contract.w3.eth.chain_id):
-            raise SignedMessageError(f"the message was signed for chain {domain.get('chainId')}, "
-                                     f"this is chain {self.contract.w3.eth.chain_id}")
+            raise SignedMessageError(
+                f"the message was signed for chain {domain.get('chainId')}, "
+                f"this is chain {self.contract.w3.eth.chain_id}"
+            )
         if to_checksum_address(domain.get("verifyingContract", "0x" + "00" * 20)) != self.contract.address:
-            raise SignedMessageError(f"the message was signed for contract {domain.get('verifyingContract')}, "
-                                     f"not {self.contract.address}")
+            raise SignedMessageError(
+                f"the message was signed for contract {domain.get('verifyingContract')}, not {self.contract.address}"
+            )
         m, sig, env = signed.message, signed.signature, signed.envelope
         if "envelopeHash" in m and "0x" + keccak(env).hex() != m["envelopeHash"].lower():
             raise SignedMessageError("the envelope does not match the signed envelope hash")
@@ -238,13 +379,21 @@ class SignedConsentClient(ModuleClient):
             return f.cancelNoncesBySig(m["patient"], m["counterparty"], m["issuedAt"], m["deadline"], sig)
         validity = (m["nonce"], m["issuedAt"], m["deadline"])
         if signed.kind == "Grant":
-            return f.grantBySig(m["patient"], m["grantee"], m["categories"], m["purposes"], m["permissions"],
-                                m["expiry"], env, validity, sig)
+            return f.grantBySig(
+                m["patient"],
+                m["grantee"],
+                m["categories"],
+                m["purposes"],
+                m["permissions"],
+                m["expiry"],
+                env,
+                validity,
+                sig,
+            )
         if signed.kind == "Revoke":
             return f.revokeBySig(m["patient"], m["grantee"], validity, sig)
         if signed.kind == "AppointGuardian":
-            return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env,
-                                          validity, sig)
+            return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env, validity, sig)
         if signed.kind == "RemoveGuardian":
             return f.removeGuardianBySig(m["patient"], m["guardian"], validity, sig)
         raise SignedMessageError(f"unknown signed message type {signed.kind!r}")

@@ -30,9 +30,7 @@ if sys.platform != "win32":  # POSIX file locks; on Windows the store is safe fo
 class LocalBlockStore:
     """Directory-backed BlobStore computing the same CIDs as Kubo's `add --raw-leaves`."""
 
-    def __init__(
-        self, root: str | os.PathLike[str], *, fsync: bool = True, auto_gc: bool = True
-    ) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True, auto_gc: bool = True) -> None:
         """`fsync`: flush each block to disk before it becomes visible (records must survive a
         crash). `auto_gc`: `unpin` collects garbage at once, so an erased blob leaves the disk."""
         self.root = Path(root)
@@ -59,9 +57,7 @@ class LocalBlockStore:
     def get(self, cid: Cid | str) -> Iterator[bytes]:
         root = Cid.coerce(cid)
         if not self.block_path(root).exists():  # fail at the call, not at first next()
-            raise BlobNotFoundError(
-                f"blob {root} is not in the local block store {self.root}", cid=str(root)
-            )
+            raise BlobNotFoundError(f"blob {root} is not in the local block store {self.root}", cid=str(root))
         return iter_file(root, self._read_block)
 
     def pin(self, cid: Cid | str) -> None:
@@ -117,9 +113,7 @@ class LocalBlockStore:
                 try:
                     keep.update(str(c) for c in iter_dag_cids(pin, self._read_block))
                 except (BlobNotFoundError, CidMismatchError) as exc:
-                    raise StorageError(
-                        f"garbage collection refused: pinned blob {pin} is damaged: {exc}"
-                    ) from exc
+                    raise StorageError(f"garbage collection refused: pinned blob {pin} is damaged: {exc}") from exc
             removed = 0
             for shard in self._blocks.iterdir():
                 for block in shard.iterdir():
@@ -146,13 +140,9 @@ class LocalBlockStore:
             with path.open("rb") as handle:
                 data = handle.read(MAX_BLOCK_SIZE + 1)
         except FileNotFoundError:
-            raise BlobNotFoundError(
-                f"block {cid} is not in the local block store {self.root}", cid=str(cid)
-            ) from None
+            raise BlobNotFoundError(f"block {cid} is not in the local block store {self.root}", cid=str(cid)) from None
         if len(data) > MAX_BLOCK_SIZE:
-            raise CidMismatchError(
-                f"block {cid} on disk is larger than any valid block", expected=str(cid)
-            )
+            raise CidMismatchError(f"block {cid} on disk is larger than any valid block", expected=str(cid))
         return data
 
     def _write_block(self, block: Block) -> None:

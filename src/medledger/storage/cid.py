@@ -45,9 +45,7 @@ def _b58decode(text: str) -> bytes:
         try:
             number = number * 58 + _B58_INDEX[char]
         except KeyError:
-            raise InvalidCidError(
-                f"invalid CID {text!r}: {char!r} is not a base58btc character"
-            ) from None
+            raise InvalidCidError(f"invalid CID {text!r}: {char!r} is not a base58btc character") from None
     body = number.to_bytes((number.bit_length() + 7) // 8, "big")
     zeros = len(text) - len(text.lstrip("1"))
     return b"\0" * zeros + body
@@ -75,9 +73,7 @@ class Cid:
         if self.version not in (0, 1):
             raise InvalidCidError(f"unsupported CID version {self.version}")
         if self.codec not in _CODECS:
-            raise InvalidCidError(
-                f"unsupported CID codec 0x{self.codec:x} (expected raw 0x55 or dag-pb 0x70)"
-            )
+            raise InvalidCidError(f"unsupported CID codec 0x{self.codec:x} (expected raw 0x55 or dag-pb 0x70)")
         if not isinstance(self.digest, bytes) or len(self.digest) != SHA2_256_LENGTH:
             raise InvalidCidError("CID digest must be 32 bytes of sha2-256")
         if self.version == 0 and self.codec != CODEC_DAG_PB:
@@ -133,18 +129,12 @@ class Cid:
         if version != 1:
             raise InvalidCidError(f"invalid CID {label}: version {version} (expected 1)")
         if codec not in _CODECS:
-            raise InvalidCidError(
-                f"invalid CID {label}: codec 0x{codec:x} is not raw (0x55) or dag-pb (0x70)"
-            )
+            raise InvalidCidError(f"invalid CID {label}: codec 0x{codec:x} is not raw (0x55) or dag-pb (0x70)")
         if hash_code != SHA2_256 or length != SHA2_256_LENGTH:
-            raise InvalidCidError(
-                f"invalid CID {label}: multihash 0x{hash_code:x}/{length} is not sha2-256/32"
-            )
+            raise InvalidCidError(f"invalid CID {label}: multihash 0x{hash_code:x}/{length} is not sha2-256/32")
         digest = bytes(raw[pos:])
         if len(digest) != SHA2_256_LENGTH:
-            raise InvalidCidError(
-                f"invalid CID {label}: digest is {len(digest)} bytes, expected {SHA2_256_LENGTH}"
-            )
+            raise InvalidCidError(f"invalid CID {label}: digest is {len(digest)} bytes, expected {SHA2_256_LENGTH}")
         return cls(1, codec, digest)
 
     @classmethod
@@ -272,9 +262,7 @@ class CidBuilder:
     def _parent(self, links: list[_Link]) -> _Link:
         filesize = sum(link.filesize for link in links)
         data = _pb.encode_unixfs_file(filesize, [link.filesize for link in links])
-        block = _pb.encode_pb_node(
-            [_pb.PBLink(link.cid.to_bytes(), "", link.tsize) for link in links], data
-        )
+        block = _pb.encode_pb_node([_pb.PBLink(link.cid.to_bytes(), "", link.tsize) for link in links], data)
         cid = Cid.for_block(block, CODEC_DAG_PB)
         self._emit(cid, block)
         return _Link(cid, len(block) + sum(link.tsize for link in links), filesize)

@@ -16,9 +16,7 @@ class InvalidCidError(StorageError, ValueError):
 class CidMismatchError(StorageError):
     """Bytes received do not hash to the CID that named them."""
 
-    def __init__(
-        self, message: str, *, expected: str | None = None, actual: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, expected: str | None = None, actual: str | None = None) -> None:
         super().__init__(message)
         self.expected = expected
         self.actual = actual

@@ -138,14 +138,11 @@ class KuboStore:
             raise StorageError(f"IPFS node at {self.api_url} refused add: {exc.message}") from None
         reported = _last_hash(response.text)
         if reported is None:
-            raise StorageError(
-                f"IPFS node at {self.api_url} returned no CID for add: {response.text[:200]!r}"
-            )
+            raise StorageError(f"IPFS node at {self.api_url} returned no CID for add: {response.text[:200]!r}")
         local = upload.builder.finish()
         if reported != local:
             raise CidMismatchError(
-                f"IPFS node at {self.api_url} reported CID {reported} for the upload, "
-                f"but its bytes hash to {local}",
+                f"IPFS node at {self.api_url} reported CID {reported} for the upload, but its bytes hash to {local}",
                 expected=str(local),
                 actual=str(reported),
             )
@@ -179,9 +176,7 @@ class KuboStore:
                     f"within {self.pin_timeout}s ({exc.message})",
                     cid=str(root),
                 ) from None
-            raise StorageError(
-                f"IPFS node at {self.api_url} refused pin/add {root}: {exc.message}"
-            ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused pin/add {root}: {exc.message}") from None
 
     def unpin(self, cid: Cid | str) -> None:
         root = Cid.coerce(cid)
@@ -190,9 +185,7 @@ class KuboStore:
         except _NodeError as exc:
             if "not pinned" in exc.message.lower():
                 return  # unpinning is idempotent
-            raise StorageError(
-                f"IPFS node at {self.api_url} refused pin/rm {root}: {exc.message}"
-            ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused pin/rm {root}: {exc.message}") from None
 
     def has(self, cid: Cid | str) -> bool:
         root = Cid.coerce(cid)
@@ -211,9 +204,7 @@ class KuboStore:
         except _NodeError as exc:
             if exc.means_absent:
                 return False
-            raise StorageError(
-                f"IPFS node at {self.api_url} refused block/stat {root}: {exc.message}"
-            ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused block/stat {root}: {exc.message}") from None
         return True
 
     def get_block(self, cid: Cid | str) -> bytes:
@@ -237,9 +228,7 @@ class KuboStore:
         except _NodeError as exc:
             if "not pinned" in exc.message.lower():
                 return False
-            raise StorageError(
-                f"IPFS node at {self.api_url} refused pin/ls {root}: {exc.message}"
-            ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused pin/ls {root}: {exc.message}") from None
         keys = data.get("Keys") or {}
         return any(Cid.parse(key).to_v1() == root.to_v1() for key in keys)
 
@@ -248,9 +237,7 @@ class KuboStore:
         try:
             response = self._call("repo/gc", {}, read_timeout=self.timeout)
         except _NodeError as exc:
-            raise StorageError(
-                f"IPFS node at {self.api_url} refused repo/gc: {exc.message}"
-            ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused repo/gc: {exc.message}") from None
         return sum(1 for line in response.text.splitlines() if line.strip())
 
     def id(self) -> dict[str, Any]:
@@ -264,9 +251,7 @@ class KuboStore:
     def _fetch_block(self, cid: Cid) -> bytes:
         params = {"arg": str(cid.to_v1()), "timeout": _duration(self.block_timeout)}
         try:
-            with self._send_stream(
-                "block/get", params, read_timeout=self.block_timeout + 5
-            ) as response:
+            with self._send_stream("block/get", params, read_timeout=self.block_timeout + 5) as response:
                 if response.status_code != 200:
                     response.read()
                     self._check(response)
@@ -275,8 +260,7 @@ class KuboStore:
                     data += piece
                     if len(data) > MAX_BLOCK_SIZE:  # a lying node cannot make us buffer gigabytes
                         raise CidMismatchError(
-                            f"IPFS node at {self.api_url} sent more than {MAX_BLOCK_SIZE} "
-                            f"bytes for block {cid}",
+                            f"IPFS node at {self.api_url} sent more than {MAX_BLOCK_SIZE} bytes for block {cid}",
                             expected=str(cid),
                         )
         except _NodeError as exc:
@@ -286,13 +270,10 @@ class KuboStore:
                     f"within {self.block_timeout}s ({exc.message})",
                     cid=str(cid),
                 ) from None
-            raise StorageError(
-                f"IPFS node at {self.api_url} refused block/get {cid}: {exc.message}"
-            ) from None
+            raise StorageError(f"IPFS node at {self.api_url} refused block/get {cid}: {exc.message}") from None
         except httpx.TimeoutException as exc:
             raise StorageTimeoutError(
-                f"IPFS node at {self.api_url} did not return block {cid} "
-                f"within {self.block_timeout}s"
+                f"IPFS node at {self.api_url} did not return block {cid} within {self.block_timeout}s"
             ) from exc
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from exc
@@ -315,18 +296,14 @@ class KuboStore:
             return contextlib.closing(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _call(
-        self, path: str, params: dict[str, str], *, read_timeout: float | None = None
-    ) -> httpx.Response:
+    def _call(self, path: str, params: dict[str, str], *, read_timeout: float | None = None) -> httpx.Response:
         """POST and read the whole (small) answer; raises _NodeError for error answers."""
         seconds = read_timeout if read_timeout is not None else self.timeout
         try:
             with self._send_stream(path, params, read_timeout=seconds) as response:
                 response.read()
         except httpx.TimeoutException as exc:
-            raise StorageTimeoutError(
-                f"IPFS node at {self.api_url} did not answer {path} within {seconds}s"
-            ) from exc
+            raise StorageTimeoutError(f"IPFS node at {self.api_url} did not answer {path} within {seconds}s") from exc
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from exc
         self._check(response)

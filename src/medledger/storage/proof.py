@@ -52,9 +52,7 @@ def header_proof_blocks(store: BlobStore, cid: Cid | str, *, max_blocks: int = D
     blocks: list[bytes] = []
     while expected is not None:
         if len(blocks) == max_blocks:
-            raise HeaderProofError(
-                f"blob {cid} is more than {max_blocks} levels deep; no header proof is built"
-            )
+            raise HeaderProofError(f"blob {cid} is more than {max_blocks} levels deep; no header proof is built")
         block = store.get_block(expected)
         blocks.append(block)
         _, expected = _first_step(expected, block)
@@ -88,9 +86,7 @@ def verify_header_proof(
             raise HeaderProofError(f"header proof block {position} is not bytes")
         data = bytes(block)
         if len(data) > MAX_BLOCK_SIZE:
-            raise HeaderProofError(
-                f"header proof block {position} is {len(data)} bytes, larger than any valid block"
-            )
+            raise HeaderProofError(f"header proof block {position} is {len(data)} bytes, larger than any valid block")
         try:
             verify_block(expected, data)
         except CidMismatchError as exc:
@@ -107,6 +103,4 @@ def verify_header_proof(
                     f"header proof for {root} continues after its leaf (block {position} of {len(blocks)})"
                 )
             return prefix
-    raise HeaderProofError(
-        f"header proof for {root} stops after {len(blocks)} blocks, before reaching the first leaf"
-    )
+    raise HeaderProofError(f"header proof for {root} stops after {len(blocks)} blocks, before reaching the first leaf")

@@ -43,14 +43,20 @@ def new(app: AppContext, kdf: Kdf) -> None:
     signer = new_keystore(tmp_path, password, kdf=kdf)
     path = directory / f"{signer.address}.json"
     os.replace(tmp_path, path)
-    app.output({"address": signer.address, "keystore": str(path)},
-               f"created account {signer.address}\nkeystore: {path}\nback up this file and its password: "
-               "they are the only way to your records")
+    app.output(
+        {"address": signer.address, "keystore": str(path)},
+        f"created account {signer.address}\nkeystore: {path}\nback up this file and its password: "
+        "they are the only way to your records",
+    )
 
 
 @command.command("import")
-@click.option("--private-key-env", default="MEDLEDGER_IMPORT_KEY", show_default=True,
-              help="Environment variable holding the hex private key (otherwise prompted, hidden).")
+@click.option(
+    "--private-key-env",
+    default="MEDLEDGER_IMPORT_KEY",
+    show_default=True,
+    help="Environment variable holding the hex private key (otherwise prompted, hidden).",
+)
 @click.option("--kdf", type=click.Choice(["scrypt", "pbkdf2"]), default="scrypt", show_default=True)
 @pass_app
 @guarded
@@ -89,6 +95,9 @@ def list_(app: AppContext) -> None:
     from medledger.chain.accounts import keystore_address
 
     directory = app.settings.home / "keystores"
-    rows = [{"address": keystore_address(path), "keystore": str(path)}
-            for path in sorted(directory.glob("*.json"))] if directory.exists() else []
+    rows = (
+        [{"address": keystore_address(path), "keystore": str(path)} for path in sorted(directory.glob("*.json"))]
+        if directory.exists()
+        else []
+    )
     app.output(rows, "\n".join(f"{row['address']}  {row['keystore']}" for row in rows) or "no accounts yet")

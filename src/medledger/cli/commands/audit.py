@@ -18,18 +18,32 @@ if TYPE_CHECKING:
 
 @click.command("audit")
 @click.argument("patient")
-@click.option("--disclosures", is_flag=True,
-              help="An accounting of disclosures (who received which records, when, why) instead of the history.")
+@click.option(
+    "--disclosures",
+    is_flag=True,
+    help="An accounting of disclosures (who received which records, when, why) instead of the history.",
+)
 @click.option("--since", default=None, help="Start of the period: a date (2026-01-01) or a duration back (90d).")
 @click.option("--until", "until_text", default=None, help="End of the period (a date) [default: now].")
-@click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB",
-              help="Index database (SQLite file or postgresql:// URL) [default: <home>/index/...].")
+@click.option(
+    "--db",
+    default=None,
+    envvar="MEDLEDGER_INDEX_DB",
+    help="Index database (SQLite file or postgresql:// URL) [default: <home>/index/...].",
+)
 @click.option("--no-index", is_flag=True, help="Scan the chain's events directly instead of the indexer.")
 @connection_options
 @pass_app
 @guarded
-def command(app: AppContext, patient: str, disclosures: bool, since: str | None, until_text: str | None,
-            db: str | None, no_index: bool) -> None:
+def command(
+    app: AppContext,
+    patient: str,
+    disclosures: bool,
+    since: str | None,
+    until_text: str | None,
+    db: str | None,
+    no_index: bool,
+) -> None:
     """PATIENT's grants, revocations, keyrings, records, reads, guardians and break-glass, in chain order."""
     from rich.console import Console
     from rich.table import Table
@@ -55,8 +69,9 @@ def command(app: AppContext, patient: str, disclosures: bool, since: str | None,
     else:
         from medledger.flows.audit import patient_history
 
-        rows = patient_history(app.ledger(signed=False), patient,
-                               from_block=app.deployment().contracts["MedLedger"].block)
+        rows = patient_history(
+            app.ledger(signed=False), patient, from_block=app.deployment().contracts["MedLedger"].block
+        )
     payload = [asdict(row) for row in rows]
 
     def human() -> None:
@@ -65,8 +80,13 @@ def command(app: AppContext, patient: str, disclosures: bool, since: str | None,
             for column in ("time", "kind", "recipient", "purpose", "record"):
                 table.add_column(column)
             for row in payload:
-                table.add_row(format_time(row["timestamp"]), row["kind"], row["recipient"], row["purpose"],
-                              str(row.get("cid") or row.get("digest") or row.get("categories") or ""))
+                table.add_row(
+                    format_time(row["timestamp"]),
+                    row["kind"],
+                    row["recipient"],
+                    row["purpose"],
+                    str(row.get("cid") or row.get("digest") or row.get("categories") or ""),
+                )
         else:
             table = Table(title=f"history of {patient}")
             for column in ("time", "block", "event", "actor", "details"):

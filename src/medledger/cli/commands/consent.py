@@ -34,9 +34,13 @@ def _confirm(yes: bool, summary: str) -> None:
 @command.command("grant")
 @click.argument("grantee")
 @click.option("--categories", required=True, help="Record categories, e.g. labs,imaging.")
-@click.option("--purpose", "purposes", required=True,
-              help="Purposes of use: treatment, emergency, payment, operations, research, public-health, "
-                   "patient-request (or HL7 codes TREAT, ETREAT, ...).")
+@click.option(
+    "--purpose",
+    "purposes",
+    required=True,
+    help="Purposes of use: treatment, emergency, payment, operations, research, public-health, "
+    "patient-request (or HL7 codes TREAT, ETREAT, ...).",
+)
 @click.option("--access", default="read", show_default=True, help="read, write or read,write.")
 @click.option("--expires", required=True, help="A duration (90d, 12h, 2w, 1y) or an ISO date (2027-01-31).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
@@ -44,8 +48,16 @@ def _confirm(yes: bool, summary: str) -> None:
 @connection_options
 @pass_app
 @guarded
-def grant(app: AppContext, grantee: str, categories: str, purposes: str, access: str, expires: str, yes: bool,
-          ward: str | None) -> None:
+def grant(
+    app: AppContext,
+    grantee: str,
+    categories: str,
+    purposes: str,
+    access: str,
+    expires: str,
+    yes: bool,
+    ward: str | None,
+) -> None:
     """Let GRANTEE (an active provider) access your records within a scope, until a time."""
     from medledger.flows.consent import grant as grant_flow
     from medledger.ledger.base import checked_address
@@ -62,32 +74,60 @@ def grant(app: AppContext, grantee: str, categories: str, purposes: str, access:
         raise click.BadParameter(f"{expires} is in the past", param_hint="--expires")
     # Ask the contract first (a read-only call sends nothing), so a refusal such as UnknownProvider,
     # ProviderNotActive or NotGuardian is reported before keys are looked up or confirmation is asked for.
-    session.ledger.sender.call(session.ledger.consent.grant_call(
-        grantee, categories=category_bits, purposes=purpose_bits, permissions=permission_bits, expiry=expiry,
-        patient=ward), sender=session.address)
+    session.ledger.sender.call(
+        session.ledger.consent.grant_call(
+            grantee,
+            categories=category_bits,
+            purposes=purpose_bits,
+            permissions=permission_bits,
+            expiry=expiry,
+            patient=ward,
+        ),
+        sender=session.address,
+    )
     provider = session.ledger.providers.get(grantee)
     verbs = " and ".join(v for v, bit in (("read", 1), ("write", 2)) if permission_bits & bit)
-    _confirm(yes, (
-        (f"As guardian of {ward}, you" if ward else f"You ({session.address})") + f" are about to let {grantee} "
-        f"({provider.kind.name.lower()}, {provider.status.name.lower()})\n"
-        f"  {verbs} your records in: {', '.join(categories_in(category_bits))}\n"
-        f"  for: {', '.join(purposes_in(purpose_bits))}\n"
-        f"  until: {format_time(expiry)}\n"
-        "You can revoke at any time; what they read before that they keep."))
-    receipt = grant_flow(session, grantee, categories=category_bits, purposes=purpose_bits,
-                         permissions=permission_bits, expiry=expiry,
-                         on_behalf_of=ward)
-    payload = {"patient": ward or session.address, "grantee": grantee, "categories": categories_in(category_bits),
-               "purposes": purposes_in(purpose_bits), "read": bool(permission_bits & 1),
-               "write": bool(permission_bits & 2), "expiry": expiry, "txHash": receipt.tx_hash,
-               "gasUsed": receipt.gas_used}
+    _confirm(
+        yes,
+        (
+            (f"As guardian of {ward}, you" if ward else f"You ({session.address})") + f" are about to let {grantee} "
+            f"({provider.kind.name.lower()}, {provider.status.name.lower()})\n"
+            f"  {verbs} your records in: {', '.join(categories_in(category_bits))}\n"
+            f"  for: {', '.join(purposes_in(purpose_bits))}\n"
+            f"  until: {format_time(expiry)}\n"
+            "You can revoke at any time; what they read before that they keep."
+        ),
+    )
+    receipt = grant_flow(
+        session,
+        grantee,
+        categories=category_bits,
+        purposes=purpose_bits,
+        permissions=permission_bits,
+        expiry=expiry,
+        on_behalf_of=ward,
+    )
+    payload = {
+        "patient": ward or session.address,
+        "grantee": grantee,
+        "categories": categories_in(category_bits),
+        "purposes": purposes_in(purpose_bits),
+        "read": bool(permission_bits & 1),
+        "write": bool(permission_bits & 2),
+        "expiry": expiry,
+        "txHash": receipt.tx_hash,
+        "gasUsed": receipt.gas_used,
+    }
     app.output(payload, f"granted; tx {receipt.tx_hash}")
 
 
 @command.command("revoke")
 @click.argument("grantee")
-@click.option("--no-rotate", is_flag=True,
-              help="Do not rotate keyrings (the revoked party could still decrypt records written later).")
+@click.option(
+    "--no-rotate",
+    is_flag=True,
+    help="Do not rotate keyrings (the revoked party could still decrypt records written later).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--for", "ward", default=None, help="Act as guardian for this patient.")
 @connection_options
@@ -104,11 +144,22 @@ def revoke(app: AppContext, grantee: str, no_rotate: bool, yes: bool, ward: str 
     terms = session.ledger.consent.get(patient, grantee)
     if not terms.exists:
         raise click.UsageError(f"you have no consent for {grantee} to revoke")
-    _confirm(yes, f"Revoke {grantee}'s access to: {', '.join(categories_in(terms.categories))}"
-                  + ("" if no_rotate else " (and rotate those keyrings)"))
+    _confirm(
+        yes,
+        f"Revoke {grantee}'s access to: {', '.join(categories_in(terms.categories))}"
+        + ("" if no_rotate else " (and rotate those keyrings)"),
+    )
     receipt = revoke_flow(session, grantee, rotate=not no_rotate, on_behalf_of=patient if ward else None)
-    app.output({"patient": patient, "grantee": grantee, "rotated": not no_rotate, "txHash": receipt.tx_hash,
-                "gasUsed": receipt.gas_used}, f"revoked; tx {receipt.tx_hash}")
+    app.output(
+        {
+            "patient": patient,
+            "grantee": grantee,
+            "rotated": not no_rotate,
+            "txHash": receipt.tx_hash,
+            "gasUsed": receipt.gas_used,
+        },
+        f"revoked; tx {receipt.tx_hash}",
+    )
 
 
 def _terms_payload(terms: ConsentTerms, now: int) -> dict[str, Any]:
@@ -128,8 +179,9 @@ def list_(app: AppContext, patient: str | None) -> None:
     patient = checked_address(patient, "patient") if patient else app.signer().address
     now = ledger.chain.now()
     grantees = []
-    for event in ledger.events("ConsentGranted", from_block=app.deployment().contracts["MedLedger"].block,
-                               patient=patient):
+    for event in ledger.events(
+        "ConsentGranted", from_block=app.deployment().contracts["MedLedger"].block, patient=patient
+    ):
         if event.args.grantee not in grantees:
             grantees.append(event.args.grantee)
     rows = [_terms_payload(ledger.consent.get(patient, grantee), now) for grantee in grantees]
@@ -140,8 +192,10 @@ def list_(app: AppContext, patient: str | None) -> None:
         for row in rows:
             state = "active" if row["active"] else "inactive"
             access = "+".join(v for v in ("read", "write") if row[v])
-            click.echo(f"{row['grantee']}  {state:8}  {access or '-':10}  {','.join(row['categories']) or '-'}  "
-                       f"{','.join(row['purposes']) or '-'}  until {format_time(row['expiry']) if row['expiry'] else '-'}")
+            click.echo(
+                f"{row['grantee']}  {state:8}  {access or '-':10}  {','.join(row['categories']) or '-'}  "
+                f"{','.join(row['purposes']) or '-'}  until {format_time(row['expiry']) if row['expiry'] else '-'}"
+            )
 
     app.output(rows, human)
 
@@ -161,10 +215,13 @@ def show(app: AppContext, grantee: str, patient: str | None) -> None:
     terms = ledger.consent.get(patient, checked_address(grantee, "grantee"))
     now = ledger.chain.now()
     row = _terms_payload(terms, now)
-    human = (f"{terms.grantee}: no consent" if not terms.exists else
-             f"{terms.grantee}: {'active' if row['active'] else 'expired'}; "
-             f"{'+'.join(v for v in ('read', 'write') if row[v])} {', '.join(row['categories'])} "
-             f"for {', '.join(row['purposes'])} until {format_time(terms.expiry)}")
+    human = (
+        f"{terms.grantee}: no consent"
+        if not terms.exists
+        else f"{terms.grantee}: {'active' if row['active'] else 'expired'}; "
+        f"{'+'.join(v for v in ('read', 'write') if row[v])} {', '.join(row['categories'])} "
+        f"for {', '.join(row['purposes'])} until {format_time(terms.expiry)}"
+    )
     app.output(row, human)
 
 
@@ -180,8 +237,17 @@ def show(app: AppContext, grantee: str, patient: str | None) -> None:
 @connection_options
 @pass_app
 @guarded
-def sign(app: AppContext, grantee: str, revoking: bool, categories: str | None, purposes: str | None, access: str,
-         expires: str | None, valid_for: str, out: Path) -> None:
+def sign(
+    app: AppContext,
+    grantee: str,
+    revoking: bool,
+    categories: str | None,
+    purposes: str | None,
+    access: str,
+    expires: str | None,
+    valid_for: str,
+    out: Path,
+) -> None:
     """Sign a Grant (or --revoke) to a file, paying no gas; anyone can `medledger relay` it.
 
     Reads the chain (nonce, keyrings) but sends nothing.
@@ -206,12 +272,23 @@ def sign(app: AppContext, grantee: str, revoking: bool, categories: str | None, 
         if permission_bits & 1:
             calls, envelope = key_envelope(session, session.address, grantee, category_bits)
             if calls:
-                raise click.UsageError("create keyrings for these categories first (`medledger keys publish "
-                                       "--categories ...`): a signed grant cannot create them")
-        data = signed_client.grant_data(session.address, grantee, categories=category_bits, purposes=purpose_bits,
-                                        permissions=permission_bits, expiry=parse_expiry(expires, now),
-                                        envelope=envelope, valid_for=lifetime)
+                raise click.UsageError(
+                    "create keyrings for these categories first (`medledger keys publish "
+                    "--categories ...`): a signed grant cannot create them"
+                )
+        data = signed_client.grant_data(
+            session.address,
+            grantee,
+            categories=category_bits,
+            purposes=purpose_bits,
+            permissions=permission_bits,
+            expiry=parse_expiry(expires, now),
+            envelope=envelope,
+            valid_for=lifetime,
+        )
     signed = sign_message(session.signer, data, envelope)
     out.write_text(signed.to_json())
-    app.output({"kind": signed.kind, "file": str(out), "deadline": data["message"]["deadline"]},
-               f"signed {signed.kind} written to {out}; valid until {format_time(data['message']['deadline'])}")
+    app.output(
+        {"kind": signed.kind, "file": str(out), "deadline": data["message"]["deadline"]},
+        f"signed {signed.kind} written to {out}; valid until {format_time(data['message']['deadline'])}",
+    )

@@ -17,13 +17,26 @@ EMBEDDED = "embedded"  # medledger.chain.connection.EMBEDDED, spelled out so `--
 
 
 @click.command("demo")
-@click.option("--rpc-url", default=EMBEDDED, show_default=True, envvar="MEDLEDGER_RPC_URL",
-              help="Ethereum RPC URL of a development chain (anvil), or 'embedded'.")
-@click.option("--ipfs-api", default=None, envvar="MEDLEDGER_IPFS_API",
-              help="Kubo-compatible IPFS RPC API URL [default: an embedded block store].")
+@click.option(
+    "--rpc-url",
+    default=EMBEDDED,
+    show_default=True,
+    envvar="MEDLEDGER_RPC_URL",
+    help="Ethereum RPC URL of a development chain (anvil), or 'embedded'.",
+)
+@click.option(
+    "--ipfs-api",
+    default=None,
+    envvar="MEDLEDGER_IPFS_API",
+    help="Kubo-compatible IPFS RPC API URL [default: an embedded block store].",
+)
 @click.option("--devnet", is_flag=True, help="Use the chain and IPFS daemon of `medledger devnet up`.")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the demo keeps its files [default: a new temporary directory].")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the demo keeps its files [default: a new temporary directory].",
+)
 @pass_app
 @guarded
 def command(app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, workdir: Path | None) -> None:

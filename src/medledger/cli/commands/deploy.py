@@ -47,12 +47,22 @@ def command(app: AppContext, admin: str | None, registrars: tuple[str, ...]) -> 
     reused = recorded is not None and entry.tx_hash == recorded and deployment.chain_id == chain.chain_id
     # Resumed: the transaction an interrupted run sent is the one that deployed it.
     resumed = not reused and pending is not None and entry.tx_hash == pending.tx_hash
-    payload = {"chainId": deployment.chain_id, "address": entry.address, "txHash": entry.tx_hash,
-               "block": entry.block, "reused": bool(reused), "resumed": resumed, "registrars": appointed,
-               "file": str(deployment_path(directory, chain.chain_id))}
+    payload = {
+        "chainId": deployment.chain_id,
+        "address": entry.address,
+        "txHash": entry.tx_hash,
+        "block": entry.block,
+        "reused": bool(reused),
+        "resumed": resumed,
+        "registrars": appointed,
+        "file": str(deployment_path(directory, chain.chain_id)),
+    }
     verb = "reusing" if reused else "finished the interrupted deployment of" if resumed else "deployed"
-    app.output(payload, f"{verb} MedLedger at {entry.address} on chain {deployment.chain_id} "
-                        f"(block {entry.block}, tx {entry.tx_hash})\nrecorded in {payload['file']}")
+    app.output(
+        payload,
+        f"{verb} MedLedger at {entry.address} on chain {deployment.chain_id} "
+        f"(block {entry.block}, tx {entry.tx_hash})\nrecorded in {payload['file']}",
+    )
 
 
 @contextlib.contextmanager

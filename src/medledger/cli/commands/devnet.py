@@ -46,10 +46,16 @@ def up(app: AppContext, anvil_port: int | None, ipfs_port: int | None) -> None:
     except BaseException:
         anvil.stop()
         raise
-    state = {"anvil": {"pid": anvil.pid, "rpc_url": anvil.rpc_url, "chain_id": anvil.chain_id,
-                       "state_file": str(directory / "anvil-state.json")},
-             "ipfs": {"pid": ipfs.pid, "api_url": ipfs.api_url, "repo": str(directory / "ipfs")},
-             "started": int(time.time())}
+    state = {
+        "anvil": {
+            "pid": anvil.pid,
+            "rpc_url": anvil.rpc_url,
+            "chain_id": anvil.chain_id,
+            "state_file": str(directory / "anvil-state.json"),
+        },
+        "ipfs": {"pid": ipfs.pid, "api_url": ipfs.api_url, "repo": str(directory / "ipfs")},
+        "started": int(time.time()),
+    }
     save_devnet(home, state)
     _print(app, state, "started")
 
@@ -73,17 +79,23 @@ def status(app: AppContext) -> None:
         app.output({"running": False}, "no devnet (start one with `medledger devnet up`)")
         return
     rows = {name: {**state[name], "running": pid_alive(state[name].get("pid"))} for name in ("anvil", "ipfs")}
-    app.output({"running": all(r["running"] for r in rows.values()), **rows},
-               "\n".join(f"{name}: {'running' if r['running'] else 'stopped'} pid {r['pid']} "
-                         f"{r.get('rpc_url') or r.get('api_url')}" for name, r in rows.items()))
+    app.output(
+        {"running": all(r["running"] for r in rows.values()), **rows},
+        "\n".join(
+            f"{name}: {'running' if r['running'] else 'stopped'} pid {r['pid']} {r.get('rpc_url') or r.get('api_url')}"
+            for name, r in rows.items()
+        ),
+    )
 
 
 def _print(app: AppContext, state: dict[str, Any], verb: str) -> None:
-    app.output({"running": True, **state},
-               f"devnet {verb}\n  chain (anvil): {state['anvil']['rpc_url']}  chain id {state['anvil']['chain_id']}\n"
-               f"  IPFS API:      {state['ipfs']['api_url']}\n"
-               f"  state:         {state_file(app.settings.home)}\n"
-               "commands pick these endpoints up automatically; use --dev-account N for funded accounts")
+    app.output(
+        {"running": True, **state},
+        f"devnet {verb}\n  chain (anvil): {state['anvil']['rpc_url']}  chain id {state['anvil']['chain_id']}\n"
+        f"  IPFS API:      {state['ipfs']['api_url']}\n"
+        f"  state:         {state_file(app.settings.home)}\n"
+        "commands pick these endpoints up automatically; use --dev-account N for funded accounts",
+    )
 
 
 def _stop_recorded(home: Path) -> list[str]:
@@ -114,4 +126,3 @@ def _terminate(pid: int, timeout: float = 10.0) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-

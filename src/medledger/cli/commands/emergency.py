@@ -30,10 +30,17 @@ def break_glass(app: AppContext, patient: str, reason: str) -> None:
     ledger = app.ledger()
     receipt = ledger.emergency.break_glass(patient, EmergencyReason[reason.upper().replace("-", "_")])
     until = ledger.emergency.access_until(patient, app.signer().address)
-    app.output({"patient": patient, "provider": app.signer().address, "reason": reason, "until": until,
-                "txHash": receipt.tx_hash},
-               f"emergency access to {patient} open until {format_time(until)}; this is logged for the patient "
-               "and auditors. The emergency key service will release the keys.")
+    app.output(
+        {
+            "patient": patient,
+            "provider": app.signer().address,
+            "reason": reason,
+            "until": until,
+            "txHash": receipt.tx_hash,
+        },
+        f"emergency access to {patient} open until {format_time(until)}; this is logged for the patient "
+        "and auditors. The emergency key service will release the keys.",
+    )
 
 
 @command.command("close")
@@ -61,8 +68,10 @@ def preferences(app: AppContext, opt_out: bool, categories: str | None) -> None:
     ledger = app.ledger()
     mask = categories_option(categories) if categories else 0
     receipt = ledger.emergency.set_preferences(opt_out=opt_out, categories=mask)
-    app.output({"optedOut": opt_out, "categories": mask, "txHash": receipt.tx_hash},
-               "opted out of break-glass" if opt_out else "break-glass allowed")
+    app.output(
+        {"optedOut": opt_out, "categories": mask, "txHash": receipt.tx_hash},
+        "opted out of break-glass" if opt_out else "break-glass allowed",
+    )
 
 
 @command.command("release")
@@ -76,8 +85,10 @@ def release(app: AppContext, patient: str, provider: str) -> None:
     from medledger.flows.emergency import release_emergency_keys
 
     result = release_emergency_keys(app.session(), patient, provider)
-    app.output({"patient": patient, "provider": provider, "categories": result.categories,
-                "txHash": result.receipt.tx_hash}, f"released emergency keys of {patient} to {provider}")
+    app.output(
+        {"patient": patient, "provider": provider, "categories": result.categories, "txHash": result.receipt.tx_hash},
+        f"released emergency keys of {patient} to {provider}",
+    )
 
 
 @command.command("serve")

@@ -17,8 +17,12 @@ def command() -> None:
 
 @command.command("appoint")
 @click.argument("guardian")
-@click.option("--until", "until_text", required=True,
-              help="End of the guardianship (every guardianship ends): a duration (18y) or a date.")
+@click.option(
+    "--until",
+    "until_text",
+    required=True,
+    help="End of the guardianship (every guardianship ends): a duration (18y) or a date.",
+)
 @click.option("--can-appoint", is_flag=True, help="Let this guardian appoint further (plain) guardians.")
 @click.option("--patient", default=None, help="Appoint for this ward (you must be a guardian allowed to appoint).")
 @connection_options
@@ -34,11 +38,13 @@ def appoint(app: AppContext, guardian: str, until_text: str, can_appoint: bool, 
     ward = checked_address(patient, "patient") if patient else session.address
     now = session.ledger.chain.now()
     until = parse_expiry(until_text, now)
-    receipt = appoint_guardian(session, guardian, until=until, can_appoint=can_appoint,
-                               patient=None if ward == session.address else ward)
-    app.output({"patient": ward, "guardian": guardian, "until": until, "canAppoint": can_appoint,
-                "txHash": receipt.tx_hash},
-               f"{guardian} is now a guardian of {ward}" + (f" until {format_time(until)}" if until else ""))
+    receipt = appoint_guardian(
+        session, guardian, until=until, can_appoint=can_appoint, patient=None if ward == session.address else ward
+    )
+    app.output(
+        {"patient": ward, "guardian": guardian, "until": until, "canAppoint": can_appoint, "txHash": receipt.tx_hash},
+        f"{guardian} is now a guardian of {ward}" + (f" until {format_time(until)}" if until else ""),
+    )
 
 
 @command.command("remove")
@@ -54,8 +60,9 @@ def remove(app: AppContext, guardian: str, patient: str | None) -> None:
 
     session = app.session()
     ward = checked_address(patient, "patient") if patient else session.address
-    receipt = remove_guardian(session, checked_address(guardian, "guardian"),
-                              patient=None if ward == session.address else ward)
+    receipt = remove_guardian(
+        session, checked_address(guardian, "guardian"), patient=None if ward == session.address else ward
+    )
     app.output({"patient": ward, "guardian": guardian, "txHash": receipt.tx_hash}, f"removed guardian {guardian}")
 
 
@@ -71,16 +78,29 @@ def list_(app: AppContext, patient: str | None) -> None:
     ledger = app.ledger(signed=patient is None)
     ward = checked_address(patient, "patient") if patient else app.signer().address
     seen: list[str] = []
-    for event in ledger.events("GuardianAppointed", from_block=app.deployment().contracts["MedLedger"].block,
-                               patient=ward):
+    for event in ledger.events(
+        "GuardianAppointed", from_block=app.deployment().contracts["MedLedger"].block, patient=ward
+    ):
         if event.args.guardian not in seen:
             seen.append(event.args.guardian)
     rows: list[dict[str, Any]] = []
     for guardian in seen:
         info = ledger.guardians.get(ward, guardian)
-        rows.append({"guardian": guardian, "active": ledger.guardians.is_guardian(ward, guardian),
-                     "canAppoint": info.can_appoint, "until": info.until})
-    app.output(rows, "\n".join(f"{r['guardian']}  {'active' if r['active'] else 'inactive'}"
-                               f"{'  can appoint' if r['canAppoint'] else ''}"
-                               f"{'  until ' + format_time(r['until']) if r['until'] else ''}" for r in rows)
-               or "no guardians")
+        rows.append(
+            {
+                "guardian": guardian,
+                "active": ledger.guardians.is_guardian(ward, guardian),
+                "canAppoint": info.can_appoint,
+                "until": info.until,
+            }
+        )
+    app.output(
+        rows,
+        "\n".join(
+            f"{r['guardian']}  {'active' if r['active'] else 'inactive'}"
+            f"{'  can appoint' if r['canAppoint'] else ''}"
+            f"{'  until ' + format_time(r['until']) if r['until'] else ''}"
+            for r in rows
+        )
+        or "no guardians",
+    )

@@ -35,8 +35,13 @@ def command() -> None:
 
 @command.command("sync")
 @click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help=DB_HELP)
-@click.option("--lag", type=click.IntRange(0, 1000), default=0, show_default=True,
-              help="Stay this many blocks behind the head (events this recent are not indexed yet).")
+@click.option(
+    "--lag",
+    type=click.IntRange(0, 1000),
+    default=0,
+    show_default=True,
+    help="Stay this many blocks behind the head (events this recent are not indexed yet).",
+)
 @click.option("--batch", type=click.IntRange(1, 100_000), default=2000, show_default=True, help="Blocks per range.")
 @connection_options
 @pass_app
@@ -48,8 +53,11 @@ def sync(app: AppContext, db: str | None, lag: int, batch: int) -> None:
         report = indexer.sync()
     finally:
         indexer.close()
-    app.output(asdict(report), f"indexed blocks {report.from_block}..{report.to_block}: {report.events} events"
-               + (f"; rolled back a reorg from block {report.rolled_back_from}" if report.rolled_back_from else ""))
+    app.output(
+        asdict(report),
+        f"indexed blocks {report.from_block}..{report.to_block}: {report.events} events"
+        + (f"; rolled back a reorg from block {report.rolled_back_from}" if report.rolled_back_from else ""),
+    )
 
 
 @click.group("export")

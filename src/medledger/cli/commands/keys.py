@@ -17,8 +17,9 @@ def command() -> None:
 
 
 @command.command("publish")
-@click.option("--categories", default=None,
-              help="Patients: also create keyrings for these categories (e.g. labs,imaging).")
+@click.option(
+    "--categories", default=None, help="Patients: also create keyrings for these categories (e.g. labs,imaging)."
+)
 @connection_options
 @pass_app
 @guarded
@@ -33,12 +34,18 @@ def publish(app: AppContext, categories: str | None) -> None:
         wanted = [Category(bit) for bit in range(64) if mask >> bit & 1]
     session = app.session()
     result = setup_account(session, wanted)
-    payload: dict[str, Any] = {"address": session.address, "publicKey": "0x" + session.keypair.public.hex(),
-               "published": result.published_key, "keyringsCreated": categories_in(sum(1 << c for c in result.created_keyrings)),
-               "txHash": result.receipt.tx_hash if result.receipt else None}
-    human = (f"encryption key of {session.address}: 0x{session.keypair.public.hex()}"
-             + ("" if result.published_key else " (already published)")
-             + (f"\nkeyrings created: {', '.join(payload['keyringsCreated'])}" if result.created_keyrings else ""))
+    payload: dict[str, Any] = {
+        "address": session.address,
+        "publicKey": "0x" + session.keypair.public.hex(),
+        "published": result.published_key,
+        "keyringsCreated": categories_in(sum(1 << c for c in result.created_keyrings)),
+        "txHash": result.receipt.tx_hash if result.receipt else None,
+    }
+    human = (
+        f"encryption key of {session.address}: 0x{session.keypair.public.hex()}"
+        + ("" if result.published_key else " (already published)")
+        + (f"\nkeyrings created: {', '.join(payload['keyringsCreated'])}" if result.created_keyrings else "")
+    )
     app.output(payload, human)
 
 
@@ -78,5 +85,7 @@ def rotate(app: AppContext, categories: str) -> None:
     session = app.session()
     calls = [rotation_call(session, bit)[0] for bit in range(64) if mask >> bit & 1]
     receipt = session.ledger.multicall(calls)
-    app.output({"categories": categories_in(mask), "txHash": receipt.tx_hash},
-               f"rotated keyrings: {', '.join(categories_in(mask))}")
+    app.output(
+        {"categories": categories_in(mask), "txHash": receipt.tx_hash},
+        f"rotated keyrings: {', '.join(categories_in(mask))}",
+    )

@@ -10,8 +10,13 @@ import click
 
 from medledger.cli.context import EXIT_USAGE, AppContext, connection_options, guarded, pass_app
 
-CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                             required=True, help="The service's TOML configuration file.")
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The service's TOML configuration file.",
+)
 
 
 @click.group("keyservice")
@@ -31,8 +36,13 @@ def _load(config_path: Path) -> Any:
 
 @command.command("serve")
 @CONFIG_OPTION
-@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-              default="warning", show_default=True, help="uvicorn's log level (no level logs a secret).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="warning",
+    show_default=True,
+    help="uvicorn's log level (no level logs a secret).",
+)
 @guarded
 def serve(config_path: Path, log_level: str) -> None:
     """Serve POST /v1/release and GET /health until SIGTERM or Ctrl-C."""
@@ -46,8 +56,11 @@ def serve(config_path: Path, log_level: str) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_USAGE) from None
-    click.echo(f"key-release service {service.address} on {config.url} (chain {config.chain_id}, "
-               f"ledger {config.ledger}, log {config.database})", err=True)
+    click.echo(
+        f"key-release service {service.address} on {config.url} (chain {config.chain_id}, "
+        f"ledger {config.ledger}, log {config.database})",
+        err=True,
+    )
     run(config, service=service, log_level=log_level)
     click.echo("key-release service stopped", err=True)
 
@@ -100,15 +113,31 @@ def status(app: AppContext, version: int | None, timeout: float) -> None:
                 health = response.json()
             except (httpx.HTTPError, ValueError) as exc:
                 health = {"ok": False, "detail": f"unreachable ({type(exc).__name__})"}
-        rows.append({"index": service.index, "address": service.address, "url": service.url,
-                     "ok": bool(health.get("ok")), "detail": health.get("detail", "")})
-    payload = {"version": version, "threshold": threshold, "members": len(rows), "activatesAt": activates_at,
-               "cancelled": cancelled, "services": rows, "healthy": sum(row["ok"] for row in rows),
-               "paused": bool(ledger.sender.call(ledger.contract.functions.paused()))}
+        rows.append(
+            {
+                "index": service.index,
+                "address": service.address,
+                "url": service.url,
+                "ok": bool(health.get("ok")),
+                "detail": health.get("detail", ""),
+            }
+        )
+    payload = {
+        "version": version,
+        "threshold": threshold,
+        "members": len(rows),
+        "activatesAt": activates_at,
+        "cancelled": cancelled,
+        "services": rows,
+        "healthy": sum(row["ok"] for row in rows),
+        "paused": bool(ledger.sender.call(ledger.contract.functions.paused())),
+    }
 
     def human() -> None:
-        click.echo(f"service set {version}: {threshold} of {len(rows)}"
-                   f"{' (cancelled)' if cancelled else ''}{' — LEDGER PAUSED' if payload['paused'] else ''}")
+        click.echo(
+            f"service set {version}: {threshold} of {len(rows)}"
+            f"{' (cancelled)' if cancelled else ''}{' — LEDGER PAUSED' if payload['paused'] else ''}"
+        )
         for row in rows:
             state = "ok" if row["ok"] else f"DOWN: {row['detail']}"
             click.echo(f"  {row['index']:>2}  {row['address']}  {row['url'] or '-'}  {state}")

@@ -56,8 +56,12 @@ def reinstate(app: AppContext, address: str) -> None:
 def show(app: AppContext, address: str) -> None:
     """Show a provider's kind and status."""
     info = app.ledger(signed=False).providers.get(address)
-    payload = {"address": info.address, "kind": info.kind.name.lower(), "status": info.status.name.lower(),
-               "since": info.since}
+    payload = {
+        "address": info.address,
+        "kind": info.kind.name.lower(),
+        "status": info.status.name.lower(),
+        "since": info.since,
+    }
     app.output(payload, f"{info.address}: {payload['kind']}, {payload['status']}")
 
 

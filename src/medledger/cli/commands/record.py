@@ -63,11 +63,19 @@ def _nonempty(file: Path) -> Path:
 
 
 def _published(app: AppContext, result: PublishResult) -> None:
-    payload = {"cid": result.cid, "digest": "0x" + result.digest.hex(), "codec": result.codec,
-               "txHash": result.tx_hash, "journal": result.journal_id,
-               "sealedToKeyring": result.readable_by_keyring}
-    note = "" if result.readable_by_keyring else (
-        "\nnote: the patient has no keyring for this category yet, so only the patient can read this record")
+    payload = {
+        "cid": result.cid,
+        "digest": "0x" + result.digest.hex(),
+        "codec": result.codec,
+        "txHash": result.tx_hash,
+        "journal": result.journal_id,
+        "sealedToKeyring": result.readable_by_keyring,
+    }
+    note = (
+        ""
+        if result.readable_by_keyring
+        else ("\nnote: the patient has no keyring for this category yet, so only the patient can read this record")
+    )
     app.output(payload, f"published {result.cid}\ndigest 0x{result.digest.hex()}\ntx {result.tx_hash}{note}")
 
 
@@ -109,8 +117,13 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
 @command.command("fetch")
 @click.argument("record")
 @click.option("--patient", required=True)
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the decrypted record (written whole or not at all).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the decrypted record (written whole or not at all).",
+)
 @click.option("--purpose", default="treatment", show_default=True, help="Why you are reading it.")
 @click.option("--no-log", is_flag=True, help="Do not record this read on chain (the default logs it for the audit).")
 @connection_options
@@ -123,11 +136,18 @@ def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str, n
 
     session = app.session()
     with file_progress(app, "downloading and decrypting", None) as advance:
-        result = fetch_flow(session, patient, _digest(record), out, purpose=_purpose(purpose), progress=advance,
-                            log_access=not no_log)
-    app.output({"cid": result.cid, "path": str(result.path), "bytes": result.size,
-                "category": categories_in(1 << result.pointer.category)[0]},
-               f"wrote {result.size} bytes to {result.path}")
+        result = fetch_flow(
+            session, patient, _digest(record), out, purpose=_purpose(purpose), progress=advance, log_access=not no_log
+        )
+    app.output(
+        {
+            "cid": result.cid,
+            "path": str(result.path),
+            "bytes": result.size,
+            "category": categories_in(1 << result.pointer.category)[0],
+        },
+        f"wrote {result.size} bytes to {result.path}",
+    )
 
 
 @command.command("list")
@@ -143,13 +163,22 @@ def list_(app: AppContext, patient: str) -> None:
     ledger = app.ledger(signed=False)
     patient = checked_address(patient, "patient")
     rows: list[dict[str, Any]] = []
-    for event in ledger.events("RecordAdded", from_block=app.deployment().contracts["MedLedger"].block,
-                               patient=patient):
+    for event in ledger.events(
+        "RecordAdded", from_block=app.deployment().contracts["MedLedger"].block, patient=patient
+    ):
         pointer = ledger.records.get(patient, bytes(event.args.digest))
-        rows.append({"cid": str(Cid.from_digest(pointer.digest, pointer.codec)), "digest": "0x" + pointer.digest.hex(),
-                     "category": categories_in(1 << pointer.category)[0], "author": pointer.author,
-                     "created": pointer.created_at, "superseded": pointer.superseded, "erased": pointer.erased,
-                     "supersedes": ("0x" + bytes(event.args.supersedes).hex()) if any(event.args.supersedes) else None})
+        rows.append(
+            {
+                "cid": str(Cid.from_digest(pointer.digest, pointer.codec)),
+                "digest": "0x" + pointer.digest.hex(),
+                "category": categories_in(1 << pointer.category)[0],
+                "author": pointer.author,
+                "created": pointer.created_at,
+                "superseded": pointer.superseded,
+                "erased": pointer.erased,
+                "supersedes": ("0x" + bytes(event.args.supersedes).hex()) if any(event.args.supersedes) else None,
+            }
+        )
 
     def human() -> None:
         if not rows:
@@ -180,8 +209,7 @@ def erase(app: AppContext, record: str, yes: bool) -> None:
             raise click.UsageError("not confirmed: pass --yes to erase without a prompt")
         click.confirm(f"Erase record 0x{digest.hex()}? This cannot be undone", abort=True, err=True)
     pointer = erase_flow(app.session(), digest)
-    app.output({"digest": "0x" + pointer.digest.hex(), "erased": pointer.erased},
-               f"erased 0x{pointer.digest.hex()}")
+    app.output({"digest": "0x" + pointer.digest.hex(), "erased": pointer.erased}, f"erased 0x{pointer.digest.hex()}")
 
 
 @command.command("reencrypt")
@@ -199,14 +227,19 @@ def reencrypt(app: AppContext, record: str) -> None:
 
     old = _digest(record)
     result = reencrypt_flow(app.session(), old)
-    app.output({"old": "0x" + old.hex(), "cid": result.cid, "digest": "0x" + result.digest.hex(),
-                "txHash": result.tx_hash}, f"re-encrypted as {result.cid}; the old version is erased")
+    app.output(
+        {"old": "0x" + old.hex(), "cid": result.cid, "digest": "0x" + result.digest.hex(), "txHash": result.tx_hash},
+        f"re-encrypted as {result.cid}; the old version is erased",
+    )
 
 
 @command.command("resume")
 @click.argument("journal_id", required=False)
-@click.option("--rollback", is_flag=True,
-              help="Undo instead of finishing (refused once registered on chain: erase the record instead).")
+@click.option(
+    "--rollback",
+    is_flag=True,
+    help="Undo instead of finishing (refused once registered on chain: erase the record instead).",
+)
 @connection_options
 @pass_app
 @guarded

@@ -20,5 +20,12 @@ def command(app: AppContext, file: Path) -> None:
 
     signed = SignedMessage.from_json(file.read_text())
     receipt = app.ledger().signed.relay(signed)
-    app.output({"kind": signed.kind, "patient": signed.message["patient"], "txHash": receipt.tx_hash,
-                "gasUsed": receipt.gas_used}, f"relayed {signed.kind} of {signed.message['patient']}; tx {receipt.tx_hash}")
+    app.output(
+        {
+            "kind": signed.kind,
+            "patient": signed.message["patient"],
+            "txHash": receipt.tx_hash,
+            "gasUsed": receipt.gas_used,
+        },
+        f"relayed {signed.kind} of {signed.message['patient']}; tx {receipt.tx_hash}",
+    )
