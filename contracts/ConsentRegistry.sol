@@ -28,10 +28,9 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         uint64 categories,
         uint16 purposes,
         uint8 permissions,
-        uint40 expiry,
-        bytes calldata envelope
+        uint40 expiry
     ) external {
-        _grant(msg.sender, grantee, categories, purposes, permissions, expiry, envelope);
+        _grant(msg.sender, grantee, categories, purposes, permissions, expiry);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -41,8 +40,7 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         uint64 categories,
         uint16 purposes,
         uint8 permissions,
-        uint40 expiry,
-        bytes calldata envelope
+        uint40 expiry
     ) external {
         if (msg.sender != patient) {
             _requirePatientOrGuardian(patient);
@@ -51,7 +49,7 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
             uint40 guardianUntil = _guardianUntil(patient, msg.sender);
             if (expiry > guardianUntil) revert ConsentOutlastsGuardian(expiry, guardianUntil);
         }
-        _grant(patient, grantee, categories, purposes, permissions, expiry, envelope);
+        _grant(patient, grantee, categories, purposes, permissions, expiry);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -88,8 +86,7 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         uint64 categories,
         uint16 purposes,
         uint8 permissions,
-        uint40 expiry,
-        bytes calldata envelope
+        uint40 expiry
     ) internal {
         if (grantee == address(0)) revert ZeroAddress();
         if (grantee == patient) revert SelfGrant();
@@ -103,7 +100,7 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         _requireActiveProvider(grantee);
         uint64 nonce = _consents[patient][grantee].nonce + 1;
         _consents[patient][grantee] = Consent(categories, purposes, permissions, expiry, nonce);
-        emit ConsentGranted(patient, grantee, categories, purposes, permissions, expiry, envelope);
+        emit ConsentGranted(patient, grantee, categories, purposes, permissions, expiry);
     }
 
     function _revoke(address patient, address grantee) internal {

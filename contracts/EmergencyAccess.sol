@@ -93,17 +93,6 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
     }
 
     /// @inheritdoc IEmergencyAccess
-    function releaseEmergencyKeys(address patient, address provider, bytes calldata envelope)
-        external
-        onlyRole(EMERGENCY_KEY_SERVICE_ROLE)
-        whenNotPaused
-    {
-        // Keys go only where access is open now: not after the window, an opt-out or a suspension.
-        if (!_emergencyOpen(patient, provider)) revert NoEmergencyAccess(patient, provider);
-        emit EmergencyKeysReleased(patient, provider, envelope);
-    }
-
-    /// @inheritdoc IEmergencyAccess
     function emergencyAccessUntil(address patient, address provider) external view returns (uint40) {
         return _windows[patient][provider].until;
     }

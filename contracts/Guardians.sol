@@ -19,9 +19,7 @@ abstract contract Guardians is ProviderStore, IGuardians {
     }
 
     /// @inheritdoc IGuardians
-    function appointGuardian(address patient, address guardian, uint40 until, bool canAppoint, bytes calldata envelope)
-        external
-    {
+    function appointGuardian(address patient, address guardian, uint40 until, bool canAppoint) external {
         if (msg.sender != patient) {
             Guardian storage appointer = _guardians[patient][msg.sender];
             // A guardian may appoint only plain guardians, and none that outlasts itself.
@@ -34,7 +32,7 @@ abstract contract Guardians is ProviderStore, IGuardians {
             // nor overrule the patient's removal of a guardian.
             if (_guardians[patient][guardian].removedByPatient) revert RemovedByPatient(patient, guardian);
         }
-        _appointGuardian(msg.sender, patient, guardian, until, canAppoint, envelope);
+        _appointGuardian(msg.sender, patient, guardian, until, canAppoint);
     }
 
     /// @inheritdoc IGuardians
@@ -68,8 +66,7 @@ abstract contract Guardians is ProviderStore, IGuardians {
         address patient,
         address guardian,
         uint40 until,
-        bool canAppoint,
-        bytes calldata envelope
+        bool canAppoint
     ) internal {
         if (patient == address(0) || guardian == address(0)) revert ZeroAddress();
         // Guardianship is not transitive, so only a direct two-way loop could lock a patient out.
@@ -95,7 +92,7 @@ abstract contract Guardians is ProviderStore, IGuardians {
             entry.appointer = appointedBy;
             entry.appointerTerm = _guardians[patient][appointedBy].term;
         }
-        emit GuardianAppointed(patient, guardian, until, canAppoint, appointedBy, envelope);
+        emit GuardianAppointed(patient, guardian, until, canAppoint, appointedBy);
     }
 
     /// @dev `removedBy` is who authorised the removal (for a relayed signature: the patient).

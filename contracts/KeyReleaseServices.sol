@@ -15,12 +15,11 @@ import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 /// activates after MedLedger's `defaultAdminDelay()`, the same delay as an admin transfer, and can
 /// be cancelled until then, so patients and services see every change coming. Members are kept
 /// off every duty role and off the provider registry (separation of duties); MedLedger asks
-/// `holdsServiceSeat` before granting any role.
+/// `holdsServiceSeat` before granting any role or registering a provider.
 contract KeyReleaseServices is IKeyReleaseServices {
     bytes32 private constant DEFAULT_ADMIN_ROLE = 0x00;
     bytes32 private constant REGISTRAR_ROLE = keccak256("medledger.REGISTRAR");
     bytes32 private constant PAUSER_ROLE = keccak256("medledger.PAUSER");
-    bytes32 private constant EMERGENCY_KEY_SERVICE_ROLE = keccak256("medledger.EMERGENCY_KEY_SERVICE");
 
     /// @notice The most members a set may have.
     uint8 public constant MAX_SERVICES = 16;
@@ -140,7 +139,6 @@ contract KeyReleaseServices is IKeyReleaseServices {
         _requireNoRole(member, DEFAULT_ADMIN_ROLE);
         _requireNoRole(member, REGISTRAR_ROLE);
         _requireNoRole(member, PAUSER_ROLE);
-        _requireNoRole(member, EMERGENCY_KEY_SERVICE_ROLE);
         if (IProviderRegistry(ledger).providerOf(member).status != IProviderRegistry.ProviderStatus.None) {
             revert ServiceMemberIsProvider(member);
         }

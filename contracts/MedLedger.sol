@@ -21,8 +21,8 @@ import {SignedConsent} from "./SignedConsent.sol";
 /// service sets live in a module contract this one deploys (`keyReleaseServices`), which keeps
 /// MedLedger under the EIP-170 code-size limit. ProviderStore and EIP712Domain are the shared
 /// state the modules build on. Not upgradeable: the rules a patient consented under cannot
-/// change beneath them. `multicall` lets a patient revoke and rotate keyrings in one
-/// transaction, leaving no window in which a writer could use the old keyring.
+/// change beneath them. `multicall` batches several of the caller's changes (say, a revocation
+/// and a narrowed re-grant to someone else) into one atomic transaction.
 /// @custom:version 2
 contract MedLedger is
     Roles,

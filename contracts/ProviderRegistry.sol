@@ -7,7 +7,9 @@ import {Roles} from "./Roles.sol";
 
 /// @title Provider registry module
 /// @notice The admin (DEFAULT_ADMIN_ROLE) appoints registrars; registrars credential providers.
-/// Registration and reinstatement stop while paused; suspension and withdrawal never do.
+/// Registration and reinstatement stop while paused; suspension and withdrawal never do. A member
+/// of a key-release service set is never registered (a service that could also read as a
+/// provider would check its own access), as the service-set module never seats a provider.
 abstract contract ProviderRegistry is Roles, ProviderStore, IProviderRegistry {
     /// @inheritdoc IProviderRegistry
     function registerProvider(address provider, ProviderKind kind) external onlyRole(REGISTRAR_ROLE) whenNotPaused {
@@ -16,6 +18,7 @@ abstract contract ProviderRegistry is Roles, ProviderStore, IProviderRegistry {
         ProviderStatus status = _providers[provider].status;
         if (status == ProviderStatus.Withdrawn) revert ProviderIsWithdrawn(provider);
         if (status != ProviderStatus.None) revert ProviderAlreadyRegistered(provider);
+        if (_holdsServiceSeat(provider)) revert ServiceMemberMayNotBeProvider(provider);
         _providers[provider] = Provider(kind, ProviderStatus.Active, uint40(block.timestamp), 1);
         emit ProviderRegistered(provider, kind, msg.sender);
     }

@@ -10,13 +10,11 @@ import {IRoles} from "../interfaces/IRoles.sol";
 /// @title Roles module: delayed two-step admin, separated duties, circuit breaker
 /// @notice The admin is transferred only in two steps after `defaultAdminDelay()` (OpenZeppelin
 /// AccessControlDefaultAdminRules) and can never be renounced. Each duty role sits on its own
-/// account; `_holdsServiceSeat` lets the key-release service module keep its members off all of them.
+/// account; `_holdsServiceSeat` keeps key-release service members off all of them (and, in
+/// ProviderRegistry, off the provider registry).
 abstract contract Roles is AccessControlDefaultAdminRules, Pausable, IRoles {
     bytes32 public constant REGISTRAR_ROLE = keccak256("medledger.REGISTRAR");
     bytes32 public constant PAUSER_ROLE = keccak256("medledger.PAUSER");
-    /// @notice Holds the emergency key service's role: it re-seals emergency keyrings to a
-    /// provider whose break-glass is open (see README, "Emergency keys").
-    bytes32 public constant EMERGENCY_KEY_SERVICE_ROLE = keccak256("medledger.EMERGENCY_KEY_SERVICE");
     /// @notice The longest admin delay (admin transfer, service-set activation) that may be set.
     uint48 internal constant MAX_ADMIN_DELAY = 30 days;
 
@@ -55,7 +53,6 @@ abstract contract Roles is AccessControlDefaultAdminRules, Pausable, IRoles {
             _requireNoOtherDuty(account, role, DEFAULT_ADMIN_ROLE);
             _requireNoOtherDuty(account, role, REGISTRAR_ROLE);
             _requireNoOtherDuty(account, role, PAUSER_ROLE);
-            _requireNoOtherDuty(account, role, EMERGENCY_KEY_SERVICE_ROLE);
             // No service set exists while this contract is being constructed (no code yet).
             if (address(this).code.length != 0 && _holdsServiceSeat(account)) {
                 revert ServiceMemberMayNotHoldRole(account, role);

@@ -19,12 +19,12 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
     uint256 public constant MAX_SIGNATURE_LIFETIME = 30 days;
 
     bytes32 public constant GRANT_TYPEHASH = keccak256(
-        "Grant(address patient,address grantee,uint64 categories,uint16 purposes,uint8 permissions,uint40 expiry,bytes32 envelopeHash,uint64 nonce,uint256 issuedAt,uint256 deadline)"
+        "Grant(address patient,address grantee,uint64 categories,uint16 purposes,uint8 permissions,uint40 expiry,uint64 nonce,uint256 issuedAt,uint256 deadline)"
     );
     bytes32 public constant REVOKE_TYPEHASH =
         keccak256("Revoke(address patient,address grantee,uint64 nonce,uint256 issuedAt,uint256 deadline)");
     bytes32 public constant APPOINT_GUARDIAN_TYPEHASH = keccak256(
-        "AppointGuardian(address patient,address guardian,uint40 until,bool canAppoint,bytes32 envelopeHash,uint64 nonce,uint256 issuedAt,uint256 deadline)"
+        "AppointGuardian(address patient,address guardian,uint40 until,bool canAppoint,uint64 nonce,uint256 issuedAt,uint256 deadline)"
     );
     bytes32 public constant REMOVE_GUARDIAN_TYPEHASH =
         keccak256("RemoveGuardian(address patient,address guardian,uint64 nonce,uint256 issuedAt,uint256 deadline)");
@@ -40,7 +40,6 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
         uint16 purposes,
         uint8 permissions,
         uint40 expiry,
-        bytes calldata envelope,
         Validity calldata validity,
         bytes calldata signature
     ) external {
@@ -54,14 +53,13 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
                 purposes,
                 permissions,
                 expiry,
-                keccak256(envelope),
                 validity.nonce,
                 validity.issuedAt,
                 validity.deadline
             )
         );
         _requireSignature(patient, structHash, signature);
-        _grant(patient, grantee, categories, purposes, permissions, expiry, envelope);
+        _grant(patient, grantee, categories, purposes, permissions, expiry);
     }
 
     /// @inheritdoc ISignedConsent
@@ -85,7 +83,6 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
         address guardian,
         uint40 until,
         bool canAppoint,
-        bytes calldata envelope,
         Validity calldata validity,
         bytes calldata signature
     ) external {
@@ -97,14 +94,13 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
                 guardian,
                 until,
                 canAppoint,
-                keccak256(envelope),
                 validity.nonce,
                 validity.issuedAt,
                 validity.deadline
             )
         );
         _requireSignature(patient, structHash, signature);
-        _appointGuardian(patient, patient, guardian, until, canAppoint, envelope);
+        _appointGuardian(patient, patient, guardian, until, canAppoint);
     }
 
     /// @inheritdoc ISignedConsent

@@ -20,15 +20,15 @@ interface IConsentRegistry is IMedLedgerErrors {
         uint64 nonce;
     }
 
-    /// @notice `envelope` is opaque key material for the grantee (keyring secrets sealed to it).
+    /// @notice A grant carries no key material: readers obtain record keys from the key-release
+    /// services, which check this consent at every read.
     event ConsentGranted(
         address indexed patient,
         address indexed grantee,
         uint64 categories,
         uint16 purposes,
         uint8 permissions,
-        uint40 expiry,
-        bytes envelope
+        uint40 expiry
     );
     event ConsentRevoked(address indexed patient, address indexed grantee);
 
@@ -53,8 +53,7 @@ interface IConsentRegistry is IMedLedgerErrors {
         uint64 categories,
         uint16 purposes,
         uint8 permissions,
-        uint40 expiry,
-        bytes calldata envelope
+        uint40 expiry
     ) external;
 
     /// @notice Ends the consent the caller gave `grantee`.
@@ -68,8 +67,7 @@ interface IConsentRegistry is IMedLedgerErrors {
         uint64 categories,
         uint16 purposes,
         uint8 permissions,
-        uint40 expiry,
-        bytes calldata envelope
+        uint40 expiry
     ) external;
 
     /// @notice `revoke` on behalf of `patient`, by one of the patient's guardians.

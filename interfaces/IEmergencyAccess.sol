@@ -24,8 +24,6 @@ interface IEmergencyAccess is IMedLedgerErrors {
     event EmergencyAccessOpened(address indexed patient, address indexed provider, uint8 reason, uint40 until);
     event EmergencyAccessClosed(address indexed patient, address indexed provider, address indexed closedBy);
     event EmergencyPreferencesSet(address indexed patient, bool optedOut, uint64 categories);
-    /// @notice The emergency key service released the patient's emergency keyrings to `provider`.
-    event EmergencyKeysReleased(address indexed patient, address indexed provider, bytes envelope);
 
     error EmergencyOptOut(address patient);
     error ProviderKindNotAllowed(address provider, uint8 kind);
@@ -50,10 +48,6 @@ interface IEmergencyAccess is IMedLedgerErrors {
     /// @notice The caller opts out of (or back into) break-glass and chooses its categories
     /// (0 keeps the deployment's default categories). An opt-out ends open windows for good.
     function setEmergencyPreferences(bool optOut, uint64 categories) external;
-
-    /// @notice Publishes emergency keyring secrets sealed to a provider with open emergency access.
-    /// Emergency key service only; not while paused.
-    function releaseEmergencyKeys(address patient, address provider, bytes calldata envelope) external;
 
     /// @notice Until when `provider`'s break-glass window on `patient` runs (0 or past: none). Access
     /// also ends earlier if the patient opts out or the provider is suspended.

@@ -25,14 +25,10 @@ interface IGuardians is IMedLedgerErrors {
         address appointer;
     }
 
-    /// @notice `envelope` carries the patient's keyring secrets sealed to the guardian.
+    /// @notice An appointment carries no key material: a guardian reads through the key-release
+    /// services like any other reader, and only while its guardianship holds.
     event GuardianAppointed(
-        address indexed patient,
-        address indexed guardian,
-        uint40 until,
-        bool canAppoint,
-        address indexed appointedBy,
-        bytes envelope
+        address indexed patient, address indexed guardian, uint40 until, bool canAppoint, address indexed appointedBy
     );
     event GuardianRemoved(address indexed patient, address indexed guardian, address indexed removedBy);
 
@@ -48,8 +44,7 @@ interface IGuardians is IMedLedgerErrors {
     /// Callable by the patient, or by a guardian allowed to appoint, who can neither grant that
     /// right on, nor outlast itself, nor rewrite a guardianship already in force, nor bring back a
     /// guardian the patient removed.
-    function appointGuardian(address patient, address guardian, uint40 until, bool canAppoint, bytes calldata envelope)
-        external;
+    function appointGuardian(address patient, address guardian, uint40 until, bool canAppoint) external;
 
     /// @notice Ends a guardianship. Callable by the patient, the guardian itself, or a guardian
     /// allowed to appoint (for guardians without that right).

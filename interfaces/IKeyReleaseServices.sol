@@ -43,8 +43,8 @@ interface IKeyReleaseServices is IMedLedgerErrors {
 
     /// @notice Proposes a new service set; it activates `defaultAdminDelay()` seconds from now.
     /// Admin only. 1 <= threshold <= members <= 16; no zero or duplicate member or key; no member
-    /// may hold the admin, registrar, pauser or emergency key-service role or be a registered
-    /// provider (separation of duties).
+    /// may hold the admin, registrar or pauser role or be a registered provider (separation of
+    /// duties; the provider registry refuses service members in turn).
     function proposeServiceSet(address[] calldata members, bytes32[] calldata encryptionKeys, uint8 threshold)
         external
         returns (uint32 version);

@@ -51,8 +51,10 @@ interface IProviderRegistry is IMedLedgerErrors {
     error ProviderNotSuspended(address provider);
     error ProviderIsWithdrawn(address provider);
     error ProviderKindUnchanged(address provider, uint8 kind);
+    error ServiceMemberMayNotBeProvider(address account);
 
-    /// @notice Credentials `provider` as a provider of `kind`. Registrar only; not while paused.
+    /// @notice Credentials `provider` as a provider of `kind`. Registrar only; not while paused;
+    /// never a member of a key-release service set that is proposed or active (not cancelled).
     function registerProvider(address provider, ProviderKind kind) external;
 
     /// @notice Suspends an active provider: every consent it holds stops working at once.

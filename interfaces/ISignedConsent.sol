@@ -38,7 +38,6 @@ interface ISignedConsent is IMedLedgerErrors {
         uint16 purposes,
         uint8 permissions,
         uint40 expiry,
-        bytes calldata envelope,
         Validity calldata validity,
         bytes calldata signature
     ) external;
@@ -53,7 +52,6 @@ interface ISignedConsent is IMedLedgerErrors {
         address guardian,
         uint40 until,
         bool canAppoint,
-        bytes calldata envelope,
         Validity calldata validity,
         bytes calldata signature
     ) external;

@@ -8,6 +8,7 @@ import click
 
 from medledger.cli.commands import (
     account,
+    admin,
     audit,
     consent,
     demo,
@@ -64,6 +65,7 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
 for module in (
     account,
     deploy,
+    admin,
     provider,
     keys,
     consent,
