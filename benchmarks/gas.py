@@ -20,14 +20,19 @@ from medledger.scopes import Category, Permission, Purpose, mask
 
 # (operation, target or None, floor quoted by the issue for a minimal contract or None)
 TARGETS = {
-    "grant (new slot)": 55_000,
+    "grant (no envelope, new slot)": 55_000,
     "revoke": 30_000,
     "addRecord (steady state)": 75_000,
     "grantBySig (relayed, new slot)": 60_000,
     "logAccess (grantee)": 30_000,
     "breakGlass": 60_000,
 }
-FLOORS = {"grant (new slot)": 48_900, "revoke": 23_600, "addRecord (first)": 52_000, "addRecord (steady state)": 52_000}
+FLOORS = {
+    "grant (no envelope, new slot)": 48_900,
+    "revoke": 23_600,
+    "addRecord (first)": 52_000,
+    "addRecord (steady state)": 52_000,
+}
 
 
 def measure() -> list[tuple[str, int]]:
@@ -49,31 +54,20 @@ def measure() -> list[tuple[str, int]]:
         me = ledger.as_signer(patient)
         rows.append(("setEncryptionKey (first)", me.keys.publish(os.urandom(32)).gas_used))
         rows.append(("setEncryptionKey (rotate)", me.keys.publish(os.urandom(32)).gas_used))
-        rows.append(
-            (
-                "rotateKeyring (first, empty envelope)",
-                me.keys.rotate_keyring(Category.LABS, os.urandom(32), b"").gas_used,
-            )
-        )
         terms = dict(
             categories=mask([Category.LABS]),
             purposes=mask([Purpose.TREAT]),
             permissions=Permission.READ,
             expiry=timedelta(days=30),
         )
-        rows.append(("grant (new slot)", me.consent.grant(clinic.address, **terms).gas_used))
+        rows.append(("grant (no envelope, new slot)", me.consent.grant(clinic.address, **terms).gas_used))
         rows.append(
             (
                 "re-grant (update slot)",
                 me.consent.grant(clinic.address, **{**terms, "expiry": timedelta(days=60)}).gas_used,
             )
         )
-        rows.append(
-            (
-                "grant with 1-category key envelope (85 B)",
-                me.consent.grant(lab.address, **terms, envelope=os.urandom(85)).gas_used,
-            )
-        )
+        me.consent.grant(lab.address, **terms)
         rows.append(("revoke", me.consent.revoke(clinic.address).gas_used))
         rows.append(
             ("addRecord (first)", me.records.add(patient.address, os.urandom(32), 0x55, Category.LABS).gas_used)
@@ -174,14 +168,15 @@ def measure() -> list[tuple[str, int]]:
 
 
 def render(rows: list[tuple[str, int]]) -> str:
-    lines = [f"{'operation':44} {'gas':>9} {'target':>9} {'floor':>9}  ok", "-" * 78]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'operation':{width}} {'gas':>9} {'target':>9} {'floor':>9}  ok", "-" * (width + 34)]
     for name, gas in rows:
         target = TARGETS.get(name)
         floor = FLOORS.get(name)
         verdict = "" if target is None else ("yes" if gas <= target else "NO")
         target_text = f"{target:,}" if target else ""
         floor_text = f"{floor:,}" if floor else ""
-        lines.append(f"{name:44} {gas:>9,} {target_text:>9} {floor_text:>9}  {verdict}")
+        lines.append(f"{name:{width}} {gas:>9,} {target_text:>9} {floor_text:>9}  {verdict}")
     return "\n".join(lines)
 
 

@@ -23,13 +23,7 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
     }
 
     /// @inheritdoc IConsentRegistry
-    function grant(
-        address grantee,
-        uint64 categories,
-        uint16 purposes,
-        uint8 permissions,
-        uint40 expiry
-    ) external {
+    function grant(address grantee, uint64 categories, uint16 purposes, uint8 permissions, uint40 expiry) external {
         _grant(msg.sender, grantee, categories, purposes, permissions, expiry);
     }
 
@@ -80,6 +74,8 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         return _hasAccess(patient, grantee, category, uint16(1) << purpose, permission);
     }
 
+    // slither-disable-start timestamp
+    // Consent expiry is a days-scale rule; a validator's ~15 s drift is irrelevant.
     function _grant(
         address patient,
         address grantee,
@@ -102,6 +98,7 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         _consents[patient][grantee] = Consent(categories, purposes, permissions, expiry, nonce);
         emit ConsentGranted(patient, grantee, categories, purposes, permissions, expiry);
     }
+    // slither-disable-end timestamp
 
     function _revoke(address patient, address grantee) internal {
         Consent storage consent = _consents[patient][grantee];
@@ -120,6 +117,8 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         return ++_consents[patient][grantee].nonce;
     }
 
+    // slither-disable-start timestamp
+    // Consent expiry is a days-scale rule; a validator's ~15 s drift is irrelevant.
     /// @dev `purposeMask` lets writes accept any purpose (purposes scope disclosure, not authorship).
     function _hasAccess(address patient, address grantee, uint8 category, uint16 purposeMask, uint8 permission)
         internal
@@ -137,4 +136,5 @@ abstract contract ConsentRegistry is Guardians, EmergencyAccess, IConsentRegistr
         if (_isGuardian(patient, grantee)) return true;
         return purposeMask & (uint16(1) << Scopes.PURPOSE_ETREAT) != 0 && _emergencyCovers(patient, grantee, category);
     }
+    // slither-disable-end timestamp
 }

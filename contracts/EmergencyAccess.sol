@@ -6,6 +6,8 @@ import {IProviderRegistry} from "../interfaces/IProviderRegistry.sol";
 import {Guardians} from "./Guardians.sol";
 import {Roles} from "./Roles.sol";
 
+// slither-disable-start timestamp
+// Break-glass windows and cool-downs last hours to days; a validator's ~15 s drift is irrelevant.
 /// @title Break-glass module
 /// @notice The window, cool-down, provider kinds allowed and default categories are fixed at
 /// deployment: no one can widen emergency access afterwards. A window counts only while the
@@ -57,6 +59,8 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
         if (reason == 0 || reason > MAX_REASON) revert InvalidReason(reason);
         IProviderRegistry.Provider memory provider = _provider(msg.sender);
         _requireActiveProvider(msg.sender);
+        // A bit test on a mask, not a balance or a time: strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         if ((emergencyKinds >> uint8(provider.kind)) & 1 == 0) {
             revert ProviderKindNotAllowed(msg.sender, uint8(provider.kind));
         }
@@ -110,6 +114,8 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
     /// @inheritdoc IEmergencyAccess
     function emergencyPreferencesOf(address patient) public view returns (bool optedOut, uint64 categories) {
         EmergencyPreferences memory preferences = _preferences[patient];
+        // Zero means "no categories chosen", not a balance or a time: strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         return (preferences.optedOut, preferences.categories == 0 ? defaultEmergencyCategories : preferences.categories);
     }
 
@@ -117,6 +123,8 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
     function _emergencyCovers(address patient, address provider, uint8 category) internal view returns (bool) {
         if (!_emergencyOpen(patient, provider)) return false;
         (, uint64 categories) = emergencyPreferencesOf(patient);
+        // A bit test on a mask, not a balance or a time: strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         return (categories >> category) & 1 == 1;
     }
 
@@ -125,6 +133,8 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
     function _emergencyOpen(address patient, address provider) private view returns (bool) {
         EmergencyPreferences memory preferences = _preferences[patient];
         IProviderRegistry.Provider memory entry = _provider(provider);
+        // An enum comparison, not a balance or a time: strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         return !preferences.optedOut && entry.status == IProviderRegistry.ProviderStatus.Active
             && _counts(_windows[patient][provider], entry.epoch, preferences.optedOutAt);
     }
@@ -133,6 +143,9 @@ abstract contract EmergencyAccess is Roles, Guardians, IEmergencyAccess {
     /// reinstatement, withdrawal or kind correction since it opened), and opened after the
     /// patient's last opt-out (an opt-out in the opening second ends it too).
     function _counts(EmergencyWindow memory window, uint32 epoch, uint40 optedOutAt) private view returns (bool) {
+        // An epoch counter comparison (the time test is `>`): strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         return window.until > block.timestamp && window.providerEpoch == epoch && window.openedAt > optedOutAt;
     }
 }
+// slither-disable-end timestamp

@@ -4,6 +4,8 @@ pragma solidity 0.8.28;
 import {IGuardians} from "../interfaces/IGuardians.sol";
 import {ProviderStore} from "./ProviderStore.sol";
 
+// slither-disable-start timestamp
+// Guardianship terms are days-scale rules; a validator's ~15 s drift is irrelevant.
 /// @title Guardians module
 /// @notice Reads provider status (a suspended or withdrawn provider loses its guardian powers).
 abstract contract Guardians is ProviderStore, IGuardians {
@@ -61,13 +63,9 @@ abstract contract Guardians is ProviderStore, IGuardians {
 
     /// @dev `appointedBy` is who authorised the appointment (for a relayed signature: the patient,
     /// never the relayer), as the event reports it.
-    function _appointGuardian(
-        address appointedBy,
-        address patient,
-        address guardian,
-        uint40 until,
-        bool canAppoint
-    ) internal {
+    function _appointGuardian(address appointedBy, address patient, address guardian, uint40 until, bool canAppoint)
+        internal
+    {
         if (patient == address(0) || guardian == address(0)) revert ZeroAddress();
         // Guardianship is not transitive, so only a direct two-way loop could lock a patient out.
         if (guardian == patient || _isGuardian(guardian, patient)) revert GuardianLoop(patient, guardian);
@@ -142,3 +140,4 @@ abstract contract Guardians is ProviderStore, IGuardians {
         return entry.active && entry.until > block.timestamp;
     }
 }
+// slither-disable-end timestamp

@@ -79,6 +79,8 @@ contract KeyReleaseServices is IKeyReleaseServices {
         emit ServiceSetProposed(version, members, encryptionKeys, threshold, activatesAt);
     }
 
+    // slither-disable-start timestamp
+    // Activation follows the admin delay (days); a validator's ~15 s drift is irrelevant.
     /// @inheritdoc IKeyReleaseServices
     function cancelServiceSet(uint32 version) external onlyAdmin {
         ServiceSet storage set = _existingSet(version);
@@ -104,6 +106,8 @@ contract KeyReleaseServices is IKeyReleaseServices {
             if (!set.cancelled && set.activatesAt <= block.timestamp) return version;
         }
     }
+
+    // slither-disable-end timestamp
 
     /// @inheritdoc IKeyReleaseServices
     function serviceSet(uint32 version) external view returns (ServiceSet memory) {
@@ -139,12 +143,16 @@ contract KeyReleaseServices is IKeyReleaseServices {
         _requireNoRole(member, DEFAULT_ADMIN_ROLE);
         _requireNoRole(member, REGISTRAR_ROLE);
         _requireNoRole(member, PAUSER_ROLE);
+        // Bounded by MAX_SERVICES; the call goes to the trusted ledger that deployed this module.
+        // slither-disable-next-line calls-loop
         if (IProviderRegistry(ledger).providerOf(member).status != IProviderRegistry.ProviderStatus.None) {
             revert ServiceMemberIsProvider(member);
         }
     }
 
     function _requireNoRole(address member, bytes32 role) private view {
+        // Bounded by MAX_SERVICES; the call goes to the trusted ledger that deployed this module.
+        // slither-disable-next-line calls-loop
         if (IAccessControl(ledger).hasRole(role, member)) revert ServiceMemberHoldsRole(member, role);
     }
 

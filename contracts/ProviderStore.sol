@@ -14,6 +14,8 @@ abstract contract ProviderStore is IMedLedgerErrors {
     }
 
     function _isActiveProvider(address account) internal view returns (bool) {
+        // An enum comparison, not a balance or a time: strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         return _providers[account].status == IProviderRegistry.ProviderStatus.Active;
     }
 
@@ -26,6 +28,8 @@ abstract contract ProviderStore is IMedLedgerErrors {
     /// @dev Reverts unless `provider` is an active provider (a grant needs one).
     function _requireActiveProvider(address provider) internal view {
         IProviderRegistry.ProviderStatus status = _providers[provider].status;
+        // An enum comparison, not a balance or a time: strict equality is exact here.
+        // slither-disable-next-line incorrect-equality
         if (status == IProviderRegistry.ProviderStatus.None) revert IProviderRegistry.UnknownProvider(provider);
         if (status != IProviderRegistry.ProviderStatus.Active) revert IProviderRegistry.ProviderNotActive(provider);
     }

@@ -156,11 +156,14 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
         _cancelNonces(patient, counterparty);
     }
 
+    // slither-disable-start naming-convention
+    // DOMAIN_SEPARATOR is the name EIP-2612 and wallets expect.
     /// @inheritdoc ISignedConsent
     // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
     }
+    // slither-disable-end naming-convention
 
     function _cancelNonces(address patient, address counterparty) private {
         if (counterparty == address(0)) revert ZeroAddress();
@@ -174,6 +177,8 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
         if (validity.nonce != expectedNonce) revert InvalidNonce(expectedNonce, validity.nonce);
     }
 
+    // slither-disable-start timestamp
+    // Signature lifetimes are hours to 30 days; a validator's ~15 s drift is irrelevant.
     /// @dev issuedAt <= now <= deadline and deadline - issuedAt <= MAX_SIGNATURE_LIFETIME.
     function _checkLifetime(uint256 issuedAt, uint256 deadline) private view {
         if (issuedAt > block.timestamp) revert SignatureNotYetValid(issuedAt);
@@ -181,10 +186,13 @@ abstract contract SignedConsent is Guardians, ConsentRegistry, EIP712Domain, ISi
         // issuedAt <= now <= deadline here, so the subtraction cannot underflow.
         if (deadline - issuedAt > MAX_SIGNATURE_LIFETIME) revert SignatureLifetimeTooLong(issuedAt, deadline);
     }
+    // slither-disable-end timestamp
 
     function _requireSignature(address signer, bytes32 structHash, bytes calldata signature) private view {
         if (signer == address(0)) revert ZeroAddress();
         bytes32 digest = _hashTypedDataV4(structHash);
+        // The third value only details a failure already in `error`; any failure falls through to ERC-1271.
+        // slither-disable-next-line unused-return
         (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, signature);
         if (error == ECDSA.RecoverError.NoError && recovered == signer) return;
         if (!SignatureChecker.isValidERC1271SignatureNow(signer, digest, signature)) revert InvalidSignature(signer);

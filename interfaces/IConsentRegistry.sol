@@ -48,13 +48,7 @@ interface IConsentRegistry is IMedLedgerErrors {
     /// @notice Grants (or replaces the grant of) `grantee`, an active provider, access to the
     /// caller's records. A re-grant replaces scope and expiry entirely. The expiry is at most
     /// `maxConsentDuration` from now.
-    function grant(
-        address grantee,
-        uint64 categories,
-        uint16 purposes,
-        uint8 permissions,
-        uint40 expiry
-    ) external;
+    function grant(address grantee, uint64 categories, uint16 purposes, uint8 permissions, uint40 expiry) external;
 
     /// @notice Ends the consent the caller gave `grantee`.
     function revoke(address grantee) external;

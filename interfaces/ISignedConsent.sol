@@ -78,6 +78,8 @@ interface ISignedConsent is IMedLedgerErrors {
         bytes calldata signature
     ) external;
 
+    // DOMAIN_SEPARATOR is the name EIP-2612 and wallets expect.
     /// @notice The EIP-712 domain separator (chain id and this contract).
+    // slither-disable-next-line naming-convention
     function DOMAIN_SEPARATOR() external view returns (bytes32);
 }

@@ -4,8 +4,10 @@
 
 RECORD is the record's CID or its 0x-prefixed sha2-256 digest (both printed by publish.py).
 PURPOSE defaults to treatment. Or MEDLEDGER_PATIENT, MEDLEDGER_RECORD, MEDLEDGER_DESTINATION,
-MEDLEDGER_PURPOSE. The reader (BROWNIE_ACCOUNT or MEDLEDGER_PRIVATE_KEY) needs read consent for
-that purpose, or is the patient; see scripts/_medledger.py.
+MEDLEDGER_PURPOSE. The patient and the record's author decrypt with their own key; any other
+reader (BROWNIE_ACCOUNT or MEDLEDGER_PRIVATE_KEY) needs read consent for that purpose, logs the
+read on chain and gets the key from the deployment's key-release services (which must be
+running); see scripts/_medledger.py.
 """
 
 import os
@@ -27,6 +29,6 @@ def main(patient: str = "", record: str = "", destination: str = "", for_purpose
     digest = record_digest(record or os.environ["MEDLEDGER_RECORD"])
     destination = destination or os.environ["MEDLEDGER_DESTINATION"]
     chosen = purpose(for_purpose or os.environ.get("MEDLEDGER_PURPOSE", "treatment"))
-    result = fetch(session(), patient, digest, destination, purpose=chosen)
+    result = fetch(session(), patient, digest, destination, purpose=chosen, step=print)
     print(f"fetched {result.cid} ({result.size} bytes) to {result.path}")
     return result

@@ -1,4 +1,4 @@
-"""Grant a provider consent (as the patient), handing it the category keyrings for read access.
+"""Grant a provider consent (as the patient): one transaction, no key material.
 
     brownie run scripts/grant.py main GRANTEE [CATEGORIES] [PURPOSES] [PERMISSIONS] [DAYS]
 
@@ -6,9 +6,10 @@ Defaults: CATEGORIES labs, PURPOSES treatment, PERMISSIONS read, DAYS 30. Lists 
 comma-separated names (categories: labs, imaging, medications, ...; purposes: HL7
 PurposeOfUse codes or aliases such as treatment; permissions: read, write, read,write).
 The same values may come from MEDLEDGER_GRANTEE, MEDLEDGER_CATEGORIES, MEDLEDGER_PURPOSES,
-MEDLEDGER_PERMISSIONS and MEDLEDGER_DAYS. The grantee must be an active provider that has
-published its encryption key (scripts/setup_account.py). The patient is BROWNIE_ACCOUNT (or
-MEDLEDGER_PRIVATE_KEY); see scripts/_medledger.py.
+MEDLEDGER_PERMISSIONS and MEDLEDGER_DAYS. The grantee must be an active provider. A reader gets
+no key: it reads through the key-release services, which check this consent at every read (so
+a narrower grant later, or a revocation, holds for every record). The patient is BROWNIE_ACCOUNT
+(or MEDLEDGER_PRIVATE_KEY); see scripts/_medledger.py.
 """
 
 import os

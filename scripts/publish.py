@@ -24,4 +24,9 @@ def main(patient: str = "", record_category: str = "", path: str = ""):
         f"published {path} for {patient} as {chosen.name.lower()}: cid {result.cid} "
         f"digest 0x{result.digest.hex()} (tx {result.tx_hash})"
     )
+    if result.service_set is None:
+        print(
+            "note: no key-release service set is current, so nobody but the patient and the author can read "
+            "this record until the patient re-encrypts it under a service set"
+        )
     return result

@@ -1,9 +1,9 @@
-"""Revoke a grantee's consent (as the patient) and rotate the keyrings it could read, in one transaction.
+"""Revoke a grantee's consent (as the patient), in one transaction.
 
     brownie run scripts/revoke.py main GRANTEE          # or MEDLEDGER_GRANTEE=0x...
 
-Records written afterwards are sealed to keyring epochs the grantee never received; what it
-already downloaded it keeps. The patient is BROWNIE_ACCOUNT (or MEDLEDGER_PRIVATE_KEY); see
+From the next block no key-release service releases the grantee a key, for any record; what it
+already decrypted it keeps. The patient is BROWNIE_ACCOUNT (or MEDLEDGER_PRIVATE_KEY); see
 scripts/_medledger.py.
 """
 

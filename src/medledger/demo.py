@@ -1,16 +1,23 @@
 """The README's main job: the whole medledger story, end to end, on real components.
 
-A lab publishes an encrypted FHIR R4 Observation for a patient; the patient grants a clinic
-read access to labs for treatment for 30 days; the clinic fetches and decrypts it; the patient
-revokes; a new record is unreadable to the clinic and the clinic's hasAccess is false.
+The admin proposes a 2-of-3 set of key-release services (three real HTTP services, run here
+in-process) and the set takes effect after the admin delay. A lab publishes two encrypted FHIR R4
+resources for a patient (an HbA1c Observation under labs, a penicillin AllergyIntolerance under
+allergies); each record's key is sealed to the patient and the lab and split 2-of-3 over the
+services. The patient grants a clinic labs and allergies for treatment; the clinic reads through
+the services (fetch and verify, log the access on chain, two shares, decrypt). Then every change
+the patient makes holds for the records already written, because the services check the chain at
+each release: after the patient narrows the grant to allergies only, the services refuse the
+clinic the lab record; after the grant expires (time travel), they refuse the allergies record;
+after a revocation, likewise.
 
 By default everything is embedded (an in-process py-evm chain, a local block store); with an
-RPC URL (e.g. anvil) and/or a Kubo-compatible IPFS API the same story runs against them.
+RPC URL (anvil: its dev accounts are used) and/or a Kubo-compatible IPFS API the same story runs
+against them. The services always run in this process, on loopback, and stop at the end.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -20,25 +27,36 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from eth_utils import keccak
+
 from medledger.chain.accounts import Signer, anvil_account
-from medledger.chain.connection import EMBEDDED, connect
-from medledger.chain.deploy import deploy
-from medledger.crypto import CategoryKeyring, EncryptionKeyPair, NotARecipientError, decrypt_stream
+from medledger.chain.connection import EMBEDDED, Chain, connect
+from medledger.chain.deploy import LedgerSettings, deploy
+from medledger.crypto import derive_encryption_keypair
 from medledger.fhir import validate_resource
 from medledger.flows import Session
 from medledger.flows.consent import grant, revoke, setup_account
-from medledger.flows.keyrings import granted_keyrings
 from medledger.flows.records import fetch, publish
-from medledger.flows.streams import chunk_reader
+from medledger.flows.release import fetch_blob, log_read, release_key
+from medledger.keyservice.client import KeyReleaseClient
+from medledger.keyservice.config import ServiceConfig
+from medledger.keyservice.errors import ReleaseFailedError
+from medledger.keyservice.server import ServiceThread
+from medledger.keyservice.service import ReleaseService
 from medledger.ledger import MedLedger, ProviderKind
 from medledger.scopes import Category, Permission, Purpose, mask
-from medledger.storage import BlobStore, Cid, KuboStore, LocalBlockStore
+from medledger.storage import BlobStore, KuboStore, LocalBlockStore
+
+ADMIN_DELAY = 60  # seconds before the proposed service set takes effect (the demo deployment's setting)
+SERVICES, THRESHOLD = 3, 2
+SHORT_GRANT = timedelta(minutes=5)  # the narrowed grant, so that its expiry can be shown
 
 
 @dataclass
 class DemoStep:
     title: str
     details: dict[str, object] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)  # per-step progress lines of a read, or a refusal
 
 
 def hba1c_observation(patient_ref: str) -> dict[str, Any]:
@@ -60,6 +78,21 @@ def hba1c_observation(patient_ref: str) -> dict[str, Any]:
     }
 
 
+def penicillin_allergy(patient_ref: str) -> dict[str, Any]:
+    """A FHIR R4 AllergyIntolerance (penicillin, SNOMED CT 764146007). Synthetic."""
+    return {
+        "resourceType": "AllergyIntolerance",
+        "clinicalStatus": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}
+            ]
+        },
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "764146007", "display": "Penicillin"}]},
+        "patient": {"reference": patient_ref},
+        "criticality": "high",
+    }
+
+
 def run_demo(
     *,
     rpc_url: str = EMBEDDED,
@@ -70,22 +103,28 @@ def run_demo(
     """Run the story; `report` sees each step as it completes. Returns all steps."""
     steps: list[DemoStep] = []
 
-    def done(title: str, **details: object) -> None:
-        step = DemoStep(title, details)
+    def done(title: str, lines: list[str] | None = None, **details: object) -> None:
+        step = DemoStep(title, details, lines or [])
         steps.append(step)
         report(step)
 
     chain = connect(rpc_url)
+    service_signers = [
+        Signer.from_private_key(keccak(text=f"medledger demo key-release service {i}")) for i in range(3)
+    ]
     if chain.is_embedded:
         admin, lab, clinic, patient, registrar_account = (Signer.from_private_key(os.urandom(32)) for _ in range(5))
-        for signer in (admin, lab, clinic, patient, registrar_account):
+        for signer in (admin, lab, clinic, patient, registrar_account, *service_signers):
             chain.fund(signer.address, 10**20)
     else:  # a development chain: anvil's funded accounts
         admin, lab, clinic, patient, registrar_account = (anvil_account(i) for i in (0, 7, 8, 9, 6))
+        service_signers = [anvil_account(i) for i in (3, 4, 5)]
     workdir = Path(workdir or tempfile.mkdtemp(prefix="medledger-demo-"))
     store: BlobStore = KuboStore(ipfs_api) if ipfs_api else LocalBlockStore(workdir / "blocks")
+    threads: list[ServiceThread] = []
+    client = KeyReleaseClient()
     try:
-        deployment = deploy(chain, admin)
+        deployment = deploy(chain, admin, settings=LedgerSettings(admin_delay_seconds=ADMIN_DELAY))
         done(
             "Deployed MedLedger",
             chain=chain.endpoint,
@@ -101,83 +140,196 @@ def run_demo(
         registrar.register(clinic.address, ProviderKind.CLINICIAN)
         done("Registrar credentialed a lab and a clinic", lab=lab.address, clinic=clinic.address)
 
+        keys = [derive_encryption_keypair(s.private_key_bytes()).public for s in service_signers]
+        ledger.as_signer(admin).services.propose([s.address for s in service_signers], keys, THRESHOLD)
+        version = ledger.services.count()
+        chain.increase_time(ADMIN_DELAY + 1)  # the admin delay passes (time travel on a dev chain)
+        threads = _start_services(chain, deployment.ledger_address, service_signers, workdir)
+        for signer, thread in zip(service_signers, threads, strict=True):
+            ledger.as_signer(signer).services.set_endpoint(thread.url)
+        done(
+            f"Admin proposed a {THRESHOLD}-of-{SERVICES} key-release service set; current after the admin delay",
+            lines=[f"service {s.address} at {t.url}" for s, t in zip(service_signers, threads, strict=True)],
+            version=version,
+            current=ledger.services.current_version(),
+            admin_delay_seconds=ADMIN_DELAY,
+        )
+
         def session(signer: Signer, name: str) -> Session:
             return Session.open(ledger.as_signer(signer), store, workdir / name, deployment)
 
         as_patient, as_lab, as_clinic = session(patient, "patient"), session(lab, "lab"), session(clinic, "clinic")
-        setup_account(as_patient, [Category.LABS])
-        setup_account(as_lab)
-        setup_account(as_clinic)
-        done("Everyone published an X25519 key; the patient created a labs keyring", patient=patient.address)
+        for account in (as_patient, as_lab, as_clinic):
+            setup_account(account)
+        done("Patient, lab and clinic published their X25519 keys", patient=patient.address)
 
-        labs, treatment = mask([Category.LABS]), mask([Purpose.TREAT])
+        labs, allergies, treatment = Category.LABS, Category.ALLERGIES, mask([Purpose.TREAT])
         grant(
             as_patient,
             lab.address,
-            categories=labs,
+            categories=mask([labs, allergies]),
             purposes=treatment,
             permissions=Permission.WRITE,
             expiry=timedelta(days=365),
         )
-        observation = workdir / "hba1c.json"
-        resource = hba1c_observation("Patient/example")
-        validate_resource(resource, resource_type="Observation")  # only valid FHIR R4 is published
-        observation.write_text(json.dumps(resource, indent=1))
-        first = publish(as_lab, patient.address, Category.LABS, observation)
+        lab_record = _publish_fhir(as_lab, patient.address, labs, hba1c_observation("Patient/example"), workdir)
+        allergy_record = _publish_fhir(
+            as_lab, patient.address, allergies, penicillin_allergy("Patient/example"), workdir
+        )
         done(
-            "Lab published an encrypted FHIR R4 Observation (validated first)",
-            cid=first.cid,
+            "Lab published two encrypted FHIR R4 resources (validated first)",
+            labs=lab_record.cid,
+            allergies=allergy_record.cid,
+            key_split_over_service_set=lab_record.service_set,
             on_chain="sha2-256 digest + codec only",
         )
 
         receipt = grant(
             as_patient,
             clinic.address,
-            categories=labs,
+            categories=mask([labs, allergies]),
             purposes=treatment,
             permissions=Permission.READ,
             expiry=timedelta(days=30),
         )
-        done("Patient granted the clinic: read labs, for treatment, 30 days", gas=receipt.gas_used)
+        done("Patient granted the clinic: read labs and allergies, for treatment, 30 days", gas=receipt.gas_used)
 
-        fetched = fetch(as_clinic, patient.address, first.digest, workdir / "clinic" / "hba1c.json")
+        lines: list[str] = []
+        fetched = fetch(
+            as_clinic, patient.address, lab_record.digest, workdir / "clinic" / "hba1c.json", **_read(lines, client)
+        )
         value = json.loads(fetched.path.read_text())["valueQuantity"]
-        done("Clinic fetched and decrypted it", value=f"{value['value']} {value['unit']}", bytes=fetched.size)
-
-        receipt = revoke(as_patient, clinic.address)
-        keyring = ledger.keys.keyring_of(patient.address, Category.LABS)  # (public key, epoch)
         done(
-            "Patient revoked the clinic; the labs keyring moved to a new epoch",
-            gas=receipt.gas_used,
-            keyring_epoch=keyring[1] if keyring else None,
+            "Clinic read the lab record through the key-release services",
+            lines=lines,
+            value=f"{value['value']} {value['unit']}",
+            access_logged_in=fetched.access_tx,
         )
 
-        amended = {**resource, "valueQuantity": {**resource["valueQuantity"], "value": 5.8}}
-        validate_resource(amended, resource_type="Observation")
-        observation.write_text(json.dumps(amended, indent=1))
-        second = publish(as_lab, patient.address, Category.LABS, observation)
-        has_access = ledger.consent.has_access(
-            patient.address, clinic.address, Category.LABS, Purpose.TREAT, Permission.READ
-        )
-        readable = _clinic_can_decrypt(as_clinic, patient.address, second.digest, second.codec)
+        def narrow() -> None:
+            grant(
+                as_patient,
+                clinic.address,
+                categories=mask([allergies]),
+                purposes=treatment,
+                permissions=Permission.READ,
+                expiry=SHORT_GRANT,
+            )
+
+        refusal = _refused_after(as_clinic, patient.address, lab_record.digest, workdir, client, narrow)
         done(
-            "Lab published a new record after the revocation",
-            cid=second.cid,
-            clinic_has_access=has_access,
-            clinic_can_decrypt=readable,
+            "Patient narrowed the grant to allergies only (5 minutes): the services refuse the clinic the lab record",
+            lines=refusal,
+            clinic_has_access=_has_access(ledger, patient.address, clinic.address, labs),
+        )
+
+        lines = []
+        fetch(
+            as_clinic,
+            patient.address,
+            allergy_record.digest,
+            workdir / "clinic" / "allergy.json",
+            **_read(lines, client),
+        )
+        done("Clinic still reads the allergies record", lines=lines)
+
+        def expire() -> None:
+            chain.increase_time(int(SHORT_GRANT.total_seconds()) + 1)
+
+        refusal = _refused_after(as_clinic, patient.address, allergy_record.digest, workdir, client, expire)
+        done(
+            "The narrowed grant expired (time travel): the services refuse the allergies record too",
+            lines=refusal,
+            clinic_has_access=_has_access(ledger, patient.address, clinic.address, allergies),
+        )
+
+        grant(
+            as_patient,
+            clinic.address,
+            categories=mask([allergies]),
+            purposes=treatment,
+            permissions=Permission.READ,
+            expiry=timedelta(days=30),
+        )
+        refusal = _refused_after(
+            as_clinic,
+            patient.address,
+            allergy_record.digest,
+            workdir,
+            client,
+            lambda: revoke(as_patient, clinic.address),
+        )
+        done(
+            "Patient granted allergies again, then revoked: the services refuse the clinic",
+            lines=refusal,
+            clinic_has_access=_has_access(ledger, patient.address, clinic.address, allergies),
+            clinic_can_decrypt=False,
         )
         return steps
     finally:
+        client.close()
+        for thread in threads:
+            thread.stop()
         store.close()
 
 
-def _clinic_can_decrypt(session: Session, patient: str, digest: bytes, codec: int) -> bool:
-    """Try every key the clinic ever received, bypassing the chain's access check on purpose:
-    the point is that the cryptography, not just the contract, keeps the clinic out."""
-    identities: list[EncryptionKeyPair | CategoryKeyring] = [session.keypair, *granted_keyrings(session, patient)]
-    blob = chunk_reader(session.store.get(Cid.from_digest(digest, codec)))
+def _start_services(chain: Chain, ledger: str, signers: list[Signer], workdir: Path) -> list[ServiceThread]:
+    """The services, each a real HTTP server on loopback in a thread of this process."""
+    (workdir / "services").mkdir(parents=True, exist_ok=True)
+    threads: list[ServiceThread] = []
     try:
-        decrypt_stream(blob, io.BytesIO(), binding=session.binding(patient, Category.LABS), identity=identities)
-        return True
-    except NotARecipientError:
-        return False
+        for index, signer in enumerate(signers, start=1):
+            config = ServiceConfig(
+                rpc_url=chain.endpoint if chain.endpoint.startswith("http") else "http://embedded.invalid",
+                ledger=ledger,
+                chain_id=chain.chain_id,
+                database=workdir / "services" / f"releases-{index}.sqlite",
+                private_key_env="MEDLEDGER_DEMO_UNUSED",  # the signer is handed over directly
+            )
+            # The embedded chain lives in this process: the services read it through its web3.
+            service = ReleaseService(config, signer=signer, chain=chain if chain.is_embedded else None)
+            threads.append(ServiceThread(service).start())
+    except BaseException:
+        for thread in threads:
+            thread.stop()
+        raise
+    return threads
+
+
+def _publish_fhir(author: Session, patient: str, category: Category, resource: dict[str, Any], workdir: Path) -> Any:
+    validate_resource(resource)  # only valid FHIR R4 is published
+    path = workdir / f"{resource['resourceType'].lower()}.json"
+    path.write_text(json.dumps(resource, indent=1))
+    return publish(author, patient, category, path)
+
+
+def _read(lines: list[str], client: KeyReleaseClient) -> dict[str, Any]:
+    return {"step": lines.append, "client": client}
+
+
+def _has_access(ledger: MedLedger, patient: str, reader: str, category: Category) -> bool:
+    return ledger.consent.has_access(patient, reader, category, Purpose.TREAT, Permission.READ)
+
+
+def _refused_after(
+    session: Session,
+    patient: str,
+    digest: bytes,
+    workdir: Path,
+    client: KeyReleaseClient,
+    change: Callable[[], object],
+) -> list[str]:
+    """A read already under way (blob fetched, access logged while allowed) when the patient's
+    change lands: the services, which check the chain at release time, refuse it. Returns
+    what each service answered."""
+    blob = fetch_blob(session, patient, digest, workdir / "clinic")
+    try:
+        access_tx = log_read(session, blob)
+        change()
+        try:
+            release_key(session, blob, access_tx, client=client)
+        except ReleaseFailedError as failed:
+            return [f"key service {attempt.describe()}" for attempt in failed.attempts]
+        raise RuntimeError("the key-release services released a key the patient's change should have stopped")
+    finally:
+        blob.path.unlink(missing_ok=True)

@@ -16,7 +16,6 @@ from medledger.ledger import ProviderKind
 
 CLINICIAN = int(ProviderKind.CLINICIAN)
 ORGANIZATION = int(ProviderKind.ORGANIZATION)
-NO_ENVELOPE = b""
 DAY = 24 * 3600
 
 

@@ -6,7 +6,7 @@ with the project's ABIs: addresses in lower case, bytes32 as a Python bytes repr
 """
 
 import brownie
-from conftest import CLINICIAN, DAY, NO_ENVELOPE, latest_timestamp
+from conftest import CLINICIAN, DAY, latest_timestamp
 
 from medledger.scopes import Category, Permission, Purpose, mask
 
@@ -27,7 +27,7 @@ def error(name, *args):
 
 
 def grant_labs(ledger, patient, grantee, permissions, expiry):
-    return ledger.grant(grantee, mask([LABS]), mask([TREAT]), permissions, expiry, NO_ENVELOPE, {"from": patient})
+    return ledger.grant(grantee, mask([LABS]), mask([TREAT]), permissions, expiry, {"from": patient})
 
 
 def test_registrar_registers_an_active_provider(ledger, registrar, stranger):

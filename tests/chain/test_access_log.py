@@ -103,7 +103,7 @@ def test_a_write_only_grantee_may_not_log_a_read(world):
 
 
 def test_the_author_of_a_record_may_not_log_reading_it_without_read_access(world):
-    """Writers seal to the keyring without reading: authorship is no read permission."""
+    """A writer needs no read access to write: authorship is no read permission."""
     a = world.actors
     grant_labs(world.ledger(a.patient), a.provider.address, permissions=Permission.WRITE)
     digest = random_digest()

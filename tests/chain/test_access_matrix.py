@@ -2,9 +2,8 @@
 
 Setup for each cell: the patient has granted `grantee` read+write on labs, had granted the
 suspended provider the same before its suspension, has one labs record and a guardian (not one
-of the actors), the grantee has broken glass, and the stranger holds the emergency key service
-role (duties are separate: the registrar may not hold it too). No actor is a pauser. Signed
-(relayed) functions carry a fresh valid patient signature: anyone may relay one.
+of the actors) and the grantee has broken glass. No actor is a pauser. Signed (relayed) functions
+carry a fresh valid patient signature: anyone may relay one.
 """
 
 from __future__ import annotations
@@ -53,7 +52,6 @@ class Cell:
         self.guardian = a.other_patient.address
         patient.guardians.appoint(a.patient.address, self.guardian, until=_later(world))
         world.ledger(a.provider).emergency.break_glass(a.patient.address, EmergencyReason.UNCONSCIOUS)
-        world.ledger(a.admin).emergency.add_key_service(a.stranger.address)
 
     def signed(self, kind: str) -> SignedMessage:
         a = self.world.actors
@@ -117,7 +115,6 @@ MATRIX: dict[str, tuple[Callable[[MedLedger, Cell], Any], dict[str, str | None]]
         _only("registrar", refusal=UNAUTHORIZED),
     ),
     "setEncryptionKey": (lambda ledger, c: ledger.keys.publish(b"\x07" * 32), EVERYONE),
-    "rotateKeyring": (lambda ledger, c: ledger.keys.rotate_keyring(Category.LABS, b"\x08" * 32, b"sealed"), EVERYONE),
     "grant": (lambda ledger, c: grant_labs(ledger, _grant_target(ledger, c)), EVERYONE),
     "revoke": (
         lambda ledger, c: ledger.consent.revoke(c.world.actors.provider.address),
@@ -153,13 +150,6 @@ MATRIX: dict[str, tuple[Callable[[MedLedger, Cell], Any], dict[str, str | None]]
         ),
         _only("patient", refusal="NotGuardian"),
     ),
-    "rotateKeyringFor": (
-        lambda ledger, c: ledger.sender.send(
-            ledger.signer,
-            ledger.keys.rotate_keyring_call(Category.LABS, b"\x09" * 32, b"", patient=c.world.actors.patient.address),
-        ),
-        _only("patient", refusal="NotGuardian"),
-    ),
     "appointGuardian": (
         lambda ledger, c: ledger.guardians.appoint(
             c.world.actors.patient.address,
@@ -191,12 +181,6 @@ MATRIX: dict[str, tuple[Callable[[MedLedger, Cell], Any], dict[str, str | None]]
         _only("patient", "grantee", refusal="NotGuardian"),
     ),
     "setEmergencyPreferences": (lambda ledger, c: ledger.emergency.set_preferences(opt_out=True), EVERYONE),
-    "releaseEmergencyKeys": (
-        lambda ledger, c: ledger.emergency.release_keys(
-            c.world.actors.patient.address, c.world.actors.provider.address, b"sealed"
-        ),
-        _only("stranger", refusal=UNAUTHORIZED),
-    ),
     "logAccess": (
         lambda ledger, c: ledger.records.log_access(c.world.actors.patient.address, c.record, Purpose.TREAT),
         _only("patient", "grantee", refusal="NotAuthorized"),

@@ -124,21 +124,30 @@ def test_patient_always_has_access_to_own_records(world):
     )
 
 
-def test_grant_emits_event_with_terms_and_envelope(world):
+def test_grant_emits_the_terms_and_carries_no_key_material(world):
     a = world.actors
     patient = world.ledger(a.patient)
     receipt = patient.consent.grant(
-        a.provider.address,
-        categories=LABS_MASK,
-        purposes=TREAT_MASK,
-        permissions=Permission.READ,
-        expiry=DAY,
-        envelope=b"\x01sealed",
+        a.provider.address, categories=LABS_MASK, purposes=TREAT_MASK, permissions=Permission.READ, expiry=DAY
     )
     (event,) = patient.events("ConsentGranted", from_block=receipt.block_number, patient=a.patient.address)
-    assert event.args.grantee == a.provider.address
-    assert event.args.categories == LABS_MASK
-    assert event.args.envelope == b"\x01sealed"
+    expiry = patient.consent.get(a.patient.address, a.provider.address).expiry
+    assert dict(event.args) == {
+        "patient": a.patient.address,
+        "grantee": a.provider.address,
+        "categories": LABS_MASK,
+        "purposes": TREAT_MASK,
+        "permissions": int(Permission.READ),
+        "expiry": expiry,
+    }
+
+
+def test_grant_takes_no_key_material(world):
+    """No `bytes` argument anywhere in grant or grantFor: nothing sealed can reach the chain."""
+    abi = world.ledger().contract.abi
+    for name in ("grant", "grantFor"):
+        (function,) = [item for item in abi if item.get("name") == name]
+        assert "bytes" not in [i["type"] for i in function["inputs"]]
 
 
 # --- bad input: refused on chain by name (raw calls bypass the client's own checks) ------------
@@ -149,7 +158,7 @@ def _raw_grant(world, grantee, categories=LABS_MASK, purposes=TREAT_MASK, permis
     now = world.chain.now()
     expiry = now + 86400 if expiry is None else expiry
     return ledger.sender.send(
-        ledger.signer, ledger.contract.functions.grant(grantee, categories, purposes, permissions, expiry, b"")
+        ledger.signer, ledger.contract.functions.grant(grantee, categories, purposes, permissions, expiry)
     )
 
 

@@ -1,7 +1,8 @@
 """Break-glass: an active clinician or organization opens read access to a patient's emergency
 categories, for emergency treatment only, for a window fixed at deployment. Patients may opt out
-or choose the categories; the patient, a guardian or the provider may close it early; the key
-service releases emergency keys only while it is open."""
+or choose the categories; the patient, a guardian or the provider may close it early. Break-glass
+releases no key on chain: it is one more condition the key-release services check
+(`isEmergencyOpen`, and `hasAccess` for ETREAT) before they release a record's key shares."""
 
 from __future__ import annotations
 
@@ -51,14 +52,6 @@ def _opened(world, receipt, ledger: MedLedger | None = None):
 
 def _block_time(world, receipt) -> int:
     return int(world.chain.w3.eth.get_block(receipt.block_number)["timestamp"])
-
-
-@pytest.fixture
-def key_service(world):
-    """The other patient's account doubles as the emergency key service (a registrar may not:
-    duties are held by separate accounts)."""
-    world.ledger(world.actors.admin).emergency.add_key_service(world.actors.other_patient.address)
-    return world.ledger(world.actors.other_patient).emergency
 
 
 # -- opening ---------------------------------------------------------------------------------
@@ -310,60 +303,56 @@ def test_closing_after_the_window_is_refused(world, clock):
     assert _refusal(lambda: _close(world, world.actors.patient)).error == "NoEmergencyAccess"
 
 
-# -- releasing emergency keys ----------------------------------------------------------------
+# -- what the key-release services check ------------------------------------------------------
 
 
-def _release(service, world):
+def _open(world) -> bool:
     a = world.actors
-    return service.release_keys(a.patient.address, a.provider.address, b"sealed emergency keyrings")
+    return world.ledger().emergency.is_open(a.patient.address, a.provider.address)
 
 
-def test_the_key_service_releases_keys_while_access_is_open(world, key_service):
-    a = world.actors
+def test_break_glass_releases_no_key_on_chain(world):
+    """No emergency key service, role, release function or event: the key-release services
+    check the open window themselves."""
+    abi = world.ledger().contract.abi
+    names = {item.get("name") for item in abi}
+    assert not names & {"releaseEmergencyKeys", "EmergencyKeysReleased", "EMERGENCY_KEY_SERVICE_ROLE"}
+    opened = next(item for item in abi if item.get("name") == "EmergencyAccessOpened")
+    assert [i["type"] for i in opened["inputs"]] == ["address", "address", "uint8", "uint40"]
+
+
+def test_an_open_window_counts_for_the_key_release_services(world):
     _break_glass(world)
-    receipt = _release(key_service, world)
-    (event,) = world.ledger().contract.events.EmergencyKeysReleased().process_receipt(receipt.raw)
-    assert dict(event.args) == {
-        "patient": a.patient.address,
-        "provider": a.provider.address,
-        "envelope": b"sealed emergency keyrings",
-    }
+    assert _open(world) and _reads(world)
 
 
-@pytest.mark.parametrize("actor", ["admin", "provider", "patient", "stranger"])
-def test_only_the_key_service_releases_keys(world, key_service, actor):
-    _break_glass(world)
-    error = _refusal(lambda: _release(world.ledger(getattr(world.actors, actor)).emergency, world))
-    assert error.error == "AccessControlUnauthorizedAccount"
+def test_no_window_counts_without_break_glass(world):
+    assert not _open(world)
 
 
-def test_no_keys_are_released_without_break_glass(world, key_service):
-    assert _refusal(lambda: _release(key_service, world)).error == "NoEmergencyAccess"
-
-
-def test_no_keys_are_released_after_the_window(world, key_service, clock):
+def test_the_window_no_longer_counts_after_it_ends(world, clock):
     _break_glass(world)
     clock.warp(DEFAULT_WINDOW + 60)
-    assert _refusal(lambda: _release(key_service, world)).error == "NoEmergencyAccess"
+    assert not _open(world) and not _reads(world)
 
 
-def test_no_keys_are_released_after_closing(world, key_service):
+def test_the_window_no_longer_counts_after_closing(world):
     _break_glass(world)
     _close(world, world.actors.patient)
-    assert _refusal(lambda: _release(key_service, world)).error == "NoEmergencyAccess"
+    assert not _open(world)
 
 
-def test_no_keys_are_released_after_the_patient_opted_out(world, key_service):
+def test_the_window_no_longer_counts_after_the_patient_opted_out(world):
     _break_glass(world)
     world.ledger(world.actors.patient).emergency.set_preferences(opt_out=True)
-    assert _refusal(lambda: _release(key_service, world)).error == "NoEmergencyAccess"
+    assert not _open(world) and not _reads(world)
 
 
-def test_no_keys_are_released_to_a_provider_suspended_since(world, key_service):
+def test_the_window_no_longer_counts_for_a_provider_suspended_since(world):
     a = world.actors
     _break_glass(world)
     world.ledger(a.registrar).providers.suspend(a.provider.address)
-    assert _refusal(lambda: _release(key_service, world)).error == "NoEmergencyAccess"
+    assert not _open(world) and not _reads(world)
 
 
 # -- the policy is fixed at deployment -------------------------------------------------------

@@ -82,7 +82,7 @@ def test_no_consent_may_run_longer_than_the_maximum_duration(world, clock):
     patient = world.ledger(world.actors.patient)
     limit = int(patient.contract.functions.maxConsentDuration().call())
     expiry = clock.now() + limit + 60
-    fn = patient.contract.functions.grant(world.actors.provider.address, LABS_MASK, TREAT_MASK, 1, expiry, b"")
+    fn = patient.contract.functions.grant(world.actors.provider.address, LABS_MASK, TREAT_MASK, 1, expiry)
     assert _refusal(lambda: patient.sender.send(patient.signer, fn)).error == "ExpiryTooFar"
 
 
@@ -185,14 +185,14 @@ def test_the_patient_may_reappoint_a_guardian_it_removed(world, second_guardian,
 
 def test_a_guardianship_without_an_end_is_refused(world, guardian):
     patient = world.ledger(world.actors.patient)
-    fn = patient.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, 0, False, b"")
+    fn = patient.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, 0, False)
     assert _refusal(lambda: patient.sender.send(patient.signer, fn)).error == "GuardianTermInPast"
 
 
 def test_a_guardianship_beyond_the_maximum_term_is_refused(world, guardian, clock):
     patient = world.ledger(world.actors.patient)
     until = clock.now() + patient.guardians.max_term() + 60
-    fn = patient.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, until, False, b"")
+    fn = patient.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, until, False)
     assert _refusal(lambda: patient.sender.send(patient.signer, fn)).error == "GuardianTermTooLong"
 
 

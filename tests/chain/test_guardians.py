@@ -34,9 +34,7 @@ def _appoint(world, guardian, *, by=None, patient=None, until: int | None = None
 def _appoint_raw(world, guardian, *, by=None, until: int, can_appoint: bool = False):
     """Appoint straight through the contract, bypassing the client's checks."""
     ledger = world.ledger(by or world.actors.patient)
-    fn = ledger.contract.functions.appointGuardian(
-        world.actors.patient.address, guardian.address, until, can_appoint, b""
-    )
+    fn = ledger.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, until, can_appoint)
     return ledger.sender.send(ledger.signer, fn)
 
 
@@ -87,7 +85,7 @@ def test_appointment_event_names_patient_guardian_term_and_appointer(world, guar
     a = world.actors
     until = clock.now() + DAY_S
     receipt = world.ledger(a.patient).guardians.appoint(
-        a.patient.address, guardian.address, until=until, can_appoint=True, envelope=b"sealed keyrings"
+        a.patient.address, guardian.address, until=until, can_appoint=True
     )
     (event,) = world.ledger().contract.events.GuardianAppointed().process_receipt(receipt.raw)
     assert dict(event.args) == {
@@ -96,8 +94,7 @@ def test_appointment_event_names_patient_guardian_term_and_appointer(world, guar
         "until": until,
         "canAppoint": True,
         "appointedBy": a.patient.address,
-        "envelope": b"sealed keyrings",
-    }
+    }  # and no key material: the guardian reads through the key-release services
 
 
 def test_a_guardian_reads_every_category_for_every_purpose(world, guardian):
@@ -138,16 +135,6 @@ def test_a_guardian_revokes_for_the_patient(world, guardian):
     _appoint(world, guardian)
     _revoke_for(world, guardian, a.provider)
     assert not _reads(world, a.provider)
-
-
-def test_a_guardian_rotates_a_keyring_for_the_patient(world, guardian):
-    a = world.actors
-    _appoint(world, guardian)
-    ledger = world.ledger(guardian)
-    ledger.sender.send(
-        guardian, ledger.keys.rotate_keyring_call(Category.LABS, b"\x05" * 32, b"sealed", patient=a.patient.address)
-    )
-    assert world.ledger().keys.keyring_of(a.patient.address, Category.LABS) == (b"\x05" * 32, 1)
 
 
 def test_a_guardian_may_not_grant_for_another_patient(world, guardian):
@@ -253,7 +240,7 @@ def test_a_term_ending_in_the_current_block_is_refused(world, guardian, clock):
     at = clock.now() + 5
     clock.next_block_at(at)
     ledger = world.ledger(world.actors.patient)
-    call = ledger.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, at, False, b"")
+    call = ledger.contract.functions.appointGuardian(world.actors.patient.address, guardian.address, at, False)
     w3 = world.chain.w3
     tx = call.build_transaction(
         {

@@ -1,5 +1,5 @@
 """Key-release service sets: who may change them, every refusal, the activation delay, versions,
-endpoints, and the separation of duties between members and role holders."""
+endpoints, and the separation of duties between members, role holders and providers (both ways)."""
 
 from __future__ import annotations
 
@@ -165,6 +165,41 @@ def test_a_registered_provider_may_not_be_a_member(world, admin):
 def test_a_member_may_not_take_a_role(world, admin):
     admin.services.propose(_addresses(3), _keys(3), 2)
     assert _refusal(lambda: admin.providers.add_registrar(MEMBERS[0].address)).error == "ServiceMemberMayNotHoldRole"
+
+
+def test_a_member_of_a_proposed_set_may_not_be_registered_as_provider(world, admin):
+    admin.services.propose(_addresses(3), _keys(3), 2)
+    registrar = world.ledger(world.actors.registrar).providers
+    refusal = _refusal(lambda: registrar.register(MEMBERS[0].address, ProviderKind.CLINICIAN))
+    assert (refusal.error, refusal.arguments["account"]) == ("ServiceMemberMayNotBeProvider", MEMBERS[0].address)
+    assert registrar.get(MEMBERS[0].address).kind is ProviderKind.NONE
+
+
+def test_a_member_of_an_active_set_may_not_be_registered_as_provider(world, admin, clock, delay):
+    admin.services.propose(_addresses(3), _keys(3), 2)
+    clock.warp(delay)
+    registrar = world.ledger(world.actors.registrar).providers
+    refusal = _refusal(lambda: registrar.register(MEMBERS[2].address, ProviderKind.AUDITOR))
+    assert refusal.error == "ServiceMemberMayNotBeProvider"
+
+
+def test_a_member_of_an_older_set_still_serving_may_not_be_registered_as_provider(world, admin, clock, delay):
+    admin.services.propose(_addresses(3), _keys(3), 2)
+    clock.warp(delay)
+    admin.services.propose(_addresses(5)[3:], _keys(2), 2)
+    clock.warp(delay)
+    registrar = world.ledger(world.actors.registrar).providers
+    assert _refusal(lambda: registrar.register(MEMBERS[0].address, ProviderKind.CLINICIAN)).error == (
+        "ServiceMemberMayNotBeProvider"
+    )
+
+
+def test_a_member_of_a_cancelled_set_may_be_registered_as_provider(world, admin):
+    admin.services.propose(_addresses(3), _keys(3), 2)
+    admin.services.cancel(1)
+    registrar = world.ledger(world.actors.registrar).providers
+    registrar.register(MEMBERS[0].address, ProviderKind.CLINICIAN)
+    assert registrar.is_active(MEMBERS[0].address)
 
 
 def test_a_member_of_a_cancelled_set_may_take_a_role(admin):

@@ -7,7 +7,6 @@ import pytest
 from medledger.chain.errors import ContractRevertError
 from medledger.ledger import ProviderKind, ProviderStatus
 from medledger.ledger.base import InvalidArgumentError
-from medledger.scopes import Category
 
 
 def _refusal(call) -> str:
@@ -85,15 +84,8 @@ def test_zero_encryption_key_is_refused_on_chain(world):
     assert _refusal(lambda: ledger.sender.send(ledger.signer, fn)) == "InvalidPublicKey"
 
 
-def test_keyring_rotation_increments_the_epoch(world):
-    keys = world.ledger(world.actors.patient).keys
-    keys.rotate_keyring(Category.LABS, b"\x03" * 32, b"")
-    keys.rotate_keyring(Category.LABS, b"\x04" * 32, b"")
-    assert keys.keyring_of(world.actors.patient.address, Category.LABS) == (b"\x04" * 32, 2)
-    assert keys.keyring_of(world.actors.patient.address, Category.IMAGING) is None
-
-
-def test_keyring_for_out_of_range_category_is_refused_on_chain(world):
-    ledger = world.ledger(world.actors.patient)
-    fn = ledger.contract.functions.rotateKeyring(64, b"\x05" * 32, b"")
-    assert _refusal(lambda: ledger.sender.send(ledger.signer, fn)) == "InvalidCategory"
+def test_the_key_directory_holds_public_keys_only(world):
+    """No category keyrings and no sealed key material: only each account's X25519 public key."""
+    names = {item.get("name") for item in world.ledger().contract.abi}
+    assert not names & {"rotateKeyring", "rotateKeyringFor", "keyringOf", "KeyringRotated"}
+    assert {"setEncryptionKey", "encryptionKeyOf", "EncryptionKeySet"} <= names

@@ -1,6 +1,6 @@
 """Roles: a two-step, delayed admin transfer that cannot be renounced; duties on separate
-accounts; a pause that stops break-glass, registrations, key release and access logging but never
-a safety action; the provider lifecycle (withdrawal for good, kind correction)."""
+accounts; a pause that stops break-glass, registrations and access logging (so key releases) but
+never a safety action; the provider lifecycle (withdrawal for good, kind correction)."""
 
 from __future__ import annotations
 
@@ -109,18 +109,6 @@ def test_pause_stops_registration(paused):
 def test_pause_stops_reinstatement(paused):
     registrar = paused.ledger(paused.actors.registrar).providers
     assert _refusal(lambda: registrar.reinstate(paused.actors.suspended.address)) == "EnforcedPause"
-
-
-def test_pause_stops_emergency_key_release(world):
-    admin = world.ledger(world.actors.admin)
-    admin.emergency.add_key_service(world.actors.other_patient.address)
-    admin.providers.add_pauser(world.actors.stranger.address)
-    world.ledger(world.actors.stranger).providers.pause()
-    service = world.ledger(world.actors.other_patient).emergency
-    assert (
-        _refusal(lambda: service.release_keys(world.actors.patient.address, world.actors.provider.address, b"sealed"))
-        == "EnforcedPause"
-    )
 
 
 def test_pause_stops_access_logging(world):

@@ -62,7 +62,6 @@ def _grant_data(
     patient: str | None = None,
     grantee: str | None = None,
     categories: int = LABS_MASK,
-    envelope: bytes = b"",
     valid_for: int = 3600,
 ) -> dict[str, Any]:
     a = world.actors
@@ -73,13 +72,12 @@ def _grant_data(
         purposes=TREAT_MASK,
         permissions=Permission.READ,
         expiry=_now(world) + MONTH,
-        envelope=envelope,
         valid_for=valid_for,
     )
 
 
 def _signed_grant(world, signer: Signer | None = None, **kwargs: Any) -> SignedMessage:
-    return sign(signer or world.actors.patient, _grant_data(world, **kwargs), kwargs.get("envelope", b""))
+    return sign(signer or world.actors.patient, _grant_data(world, **kwargs))
 
 
 def _prepare(world, kind: str, guardian: Signer) -> SignedMessage:
@@ -88,17 +86,13 @@ def _prepare(world, kind: str, guardian: Signer) -> SignedMessage:
     patient = world.ledger(a.patient)
     reader = world.ledger().signed
     if kind == "Grant":
-        return _signed_grant(world, envelope=b"sealed keyring")
+        return _signed_grant(world)
     if kind == "Revoke":
         grant_labs(patient, a.provider.address)
         return sign(a.patient, reader.revoke_data(a.patient.address, a.provider.address))
     if kind == "AppointGuardian":
         return sign(
-            a.patient,
-            reader.appoint_guardian_data(
-                a.patient.address, guardian.address, until=_now(world) + MONTH, envelope=b"sealed keyrings"
-            ),
-            b"sealed keyrings",
+            a.patient, reader.appoint_guardian_data(a.patient.address, guardian.address, until=_now(world) + MONTH)
         )
     patient.guardians.appoint(a.patient.address, guardian.address, until=_now(world) + MONTH)
     return sign(a.patient, reader.remove_guardian_data(a.patient.address, guardian.address))
@@ -113,10 +107,9 @@ def _pair_state(world, signed: SignedMessage) -> tuple:
     return reader.guardians.get(m["patient"], m["guardian"])
 
 
-def _raw_call(ledger: MedLedger, signed: SignedMessage, *, envelope: bytes | None = None):
+def _raw_call(ledger: MedLedger, signed: SignedMessage):
     """The *BySig call built straight from the message, bypassing the client's own checks."""
     m, sig = signed.message, signed.signature
-    env = signed.envelope if envelope is None else envelope
     f = ledger.contract.functions
     validity = (m["nonce"], m["issuedAt"], m["deadline"])
     if signed.kind == "Grant":
@@ -127,20 +120,19 @@ def _raw_call(ledger: MedLedger, signed: SignedMessage, *, envelope: bytes | Non
             m["purposes"],
             m["permissions"],
             m["expiry"],
-            env,
             validity,
             sig,
         )
     if signed.kind == "Revoke":
         return f.revokeBySig(m["patient"], m["grantee"], validity, sig)
     if signed.kind == "AppointGuardian":
-        return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env, validity, sig)
+        return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], validity, sig)
     return f.removeGuardianBySig(m["patient"], m["guardian"], validity, sig)
 
 
-def _relay_raw(world, signed: SignedMessage, *, ledger: MedLedger | None = None, envelope: bytes | None = None):
+def _relay_raw(world, signed: SignedMessage, *, ledger: MedLedger | None = None):
     relayer = ledger or world.ledger(world.actors.stranger)
-    return relayer.sender.send(relayer.signer, _raw_call(relayer, signed, envelope=envelope))
+    return relayer.sender.send(relayer.signer, _raw_call(relayer, signed))
 
 
 def _with_signature(signed: SignedMessage, signature: bytes) -> SignedMessage:
@@ -179,17 +171,21 @@ def test_relayer_pays_the_gas_and_the_patient_pays_nothing(world, guardian, kind
     assert w3.eth.get_balance(a.stranger.address) == relayer_before - fee
 
 
-def test_relayed_grant_emits_the_grant_with_the_signed_envelope(world):
+def test_relayed_grant_emits_the_signed_terms_and_no_key_material(world):
     a = world.actors
     ledger = world.ledger(a.stranger)
-    receipt = ledger.signed.relay(_signed_grant(world, envelope=b"sealed keyring"))
+    signed = _signed_grant(world)
+    receipt = ledger.signed.relay(signed)
     (event,) = ledger.contract.events.ConsentGranted().process_receipt(receipt.raw)
-    assert (event.args.patient, event.args.grantee, event.args.categories, event.args.envelope) == (
-        a.patient.address,
-        a.provider.address,
-        LABS_MASK,
-        b"sealed keyring",
-    )
+    m = signed.message
+    assert dict(event.args) == {
+        "patient": a.patient.address,
+        "grantee": a.provider.address,
+        "categories": m["categories"],
+        "purposes": m["purposes"],
+        "permissions": m["permissions"],
+        "expiry": m["expiry"],
+    }
 
 
 def test_relayed_grant_advances_the_pair_nonce(world):
@@ -224,7 +220,6 @@ def test_relayed_guardian_appointment_names_the_patient_not_the_relayer(world, g
     receipt = ledger.signed.relay(_prepare(world, "AppointGuardian", guardian))
     (event,) = ledger.contract.events.GuardianAppointed().process_receipt(receipt.raw)
     assert event.args.appointedBy == a.patient.address
-    assert event.args.envelope == b"sealed keyrings"
 
 
 def test_relayed_guardian_removal_names_the_patient_not_the_relayer(world, guardian):
@@ -237,7 +232,7 @@ def test_relayed_guardian_removal_names_the_patient_not_the_relayer(world, guard
 
 def test_a_signed_message_survives_its_json_file(world):
     a = world.actors
-    signed = SignedMessage.from_json(_signed_grant(world, envelope=b"sealed").to_json())
+    signed = SignedMessage.from_json(_signed_grant(world).to_json())
     world.ledger(a.stranger).signed.relay(signed)
     assert world.ledger().consent.get(a.patient.address, a.provider.address).exists
 
@@ -437,20 +432,39 @@ def test_a_field_changed_after_signing_voids_the_signature(world, field):
 
 
 @pytest.mark.parametrize("kind", ["Grant", "AppointGuardian"])
-def test_the_client_refuses_an_envelope_other_than_the_signed_one(world, guardian, kind):
-    signed = _prepare(world, kind, guardian)
-    swapped = replace(signed, envelope=b"another envelope")
+def test_a_message_file_carrying_an_envelope_is_refused(world, guardian, kind):
+    """A file from before key material left the chain is refused, not relayed without it."""
+    document = json.loads(_prepare(world, kind, guardian).to_json())
+    document["envelope"] = "0x" + b"sealed keyring".hex()
     with pytest.raises(SignedMessageError, match="envelope"):
-        world.ledger(world.actors.stranger).signed.relay_call(swapped)
+        SignedMessage.from_json(json.dumps(document))
 
 
 @pytest.mark.parametrize("kind", ["Grant", "AppointGuardian"])
-def test_the_contract_refuses_an_envelope_other_than_the_signed_one(world, guardian, kind):
-    signed = _prepare(world, kind, guardian)
-    before = _pair_state(world, signed)
-    error = _refusal(lambda: _relay_raw(world, signed, envelope=b"another envelope"))
-    assert error.error == "InvalidSignature"
-    assert _pair_state(world, signed) == before
+def test_a_message_signed_with_an_envelope_hash_is_refused(world, guardian, kind):
+    document = json.loads(_prepare(world, kind, guardian).to_json())
+    typed = document["typedData"]
+    typed["types"][kind].insert(-3, {"name": "envelopeHash", "type": "bytes32"})
+    typed["message"]["envelopeHash"] = "0x" + keccak(b"").hex()
+    with pytest.raises(SignedMessageError, match="envelope"):
+        SignedMessage.from_json(json.dumps(document))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_message_with_other_fields_than_this_versions_is_refused(world, guardian, kind):
+    document = json.loads(_prepare(world, kind, guardian).to_json())
+    document["typedData"]["types"][kind].append({"name": "extra", "type": "uint256"})
+    with pytest.raises(SignedMessageError, match="fields"):
+        SignedMessage.from_json(json.dumps(document))
+
+
+@pytest.mark.parametrize("kind", ["Grant", "AppointGuardian"])
+def test_the_signed_types_carry_no_key_material(world, kind):
+    abi = world.ledger().contract.abi
+    (function,) = [item for item in abi if item.get("name") == f"{kind[0].lower()}{kind[1:]}BySig"]
+    value_types = [i["type"] for i in function["inputs"]][:-2]  # the validity tuple and the signature
+    assert "bytes" not in value_types
+    assert "envelope" not in _type_string(kind)
 
 
 def test_the_malleable_high_s_twin_of_a_valid_signature_is_refused(world):
@@ -546,7 +560,7 @@ def test_a_contract_wallets_direct_grant_voids_its_pending_signed_grant(world, w
     signed = sign(guardian, _grant_data(world, patient=wallet.address, categories=mask([Category.GENOMICS])))
     ledger = world.ledger()
     direct = ledger.contract.encode_abi(
-        "grant", args=[a.provider.address, LABS_MASK, TREAT_MASK, 1, _now(world) + MONTH, b""]
+        "grant", args=[a.provider.address, LABS_MASK, TREAT_MASK, 1, _now(world) + MONTH]
     )
     wallets.execute(wallet, guardian, ledger.address, bytes.fromhex(direct[2:]))
     assert ledger.consent.get(wallet.address, a.provider.address).categories == LABS_MASK
@@ -647,12 +661,12 @@ def test_the_client_types_hash_to_the_contracts_type_hashes(world, cast_binary, 
 def test_the_grant_digest_matches_an_independent_computation(world, cast_binary):
     """keccak256(0x1901 || domainSeparator || keccak256(abi.encode(GRANT_TYPEHASH, fields...)))."""
     a = world.actors
-    signed = _signed_grant(world, envelope=b"sealed keyring")
+    signed = _signed_grant(world)
     m = signed.message
     encoded = _cast(
         cast_binary,
         "abi-encode",
-        "f(bytes32,address,address,uint64,uint16,uint8,uint40,bytes32,uint64,uint256,uint256)",
+        "f(bytes32,address,address,uint64,uint16,uint8,uint40,uint64,uint256,uint256)",
         _cast(cast_binary, "keccak", _type_string("Grant")),
         m["patient"],
         m["grantee"],
@@ -660,7 +674,6 @@ def test_the_grant_digest_matches_an_independent_computation(world, cast_binary)
         str(m["purposes"]),
         str(m["permissions"]),
         str(m["expiry"]),
-        _cast(cast_binary, "keccak", "0x" + b"sealed keyring".hex()),
         str(m["nonce"]),
         str(m["issuedAt"]),
         str(m["deadline"]),
@@ -673,7 +686,7 @@ def test_the_grant_digest_matches_an_independent_computation(world, cast_binary)
     assert Account._recover_hash(bytes(ours), signature=signed.signature) == a.patient.address
 
 
-def test_grant_message_builder_checksums_and_hashes_the_envelope(world):
+def test_grant_message_builder_checksums_and_carries_no_envelope(world):
     a = world.actors
     message = grant_message(
         patient=a.patient.address.lower(),
@@ -682,13 +695,12 @@ def test_grant_message_builder_checksums_and_hashes_the_envelope(world):
         purposes=1,
         permissions=1,
         expiry=10,
-        envelope=b"x",
         nonce=0,
         issued_at=15,
         deadline=20,
     )
     assert message["patient"] == to_checksum_address(a.patient.address)
-    assert message["envelopeHash"] == "0x" + keccak(b"x").hex()
+    assert "envelopeHash" not in message
 
 
 def test_typed_data_binds_chain_and_contract(world):

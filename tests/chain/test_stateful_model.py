@@ -105,7 +105,7 @@ def make_machine(world, anvil):
             def call():
                 return ledger.sender.send(
                     patient,
-                    ledger.contract.functions.grant(grantee.address, categories, purposes, permissions, expiry, b""),
+                    ledger.contract.functions.grant(grantee.address, categories, purposes, permissions, expiry),
                 )
 
             status = self.model.status.get(grantee.address)

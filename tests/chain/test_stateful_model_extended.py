@@ -340,7 +340,7 @@ def make_machine(world, anvil, extra_accounts):
                 return
             categories = category_mask(categories)
             expiry = self.now() + hours * 3600
-            terms = (grantee.address, categories, purposes, permissions, expiry, b"")
+            terms = (grantee.address, categories, purposes, permissions, expiry)
             if sender == patient:
                 call = self.send(sender, lambda f: f.grant(*terms))
             else:
@@ -504,7 +504,7 @@ def make_machine(world, anvil, extra_accounts):
                     error = "GuardianLoop"
                 elif until <= now:
                     error = "GuardianTermInPast"
-            self.expect(self.send(sender, lambda f: f.appointGuardian(p, g, until, can_appoint, b"")), error)
+            self.expect(self.send(sender, lambda f: f.appointGuardian(p, g, until, can_appoint)), error)
             if error is None:
                 fresh = not m.current(now, p, g)
                 entry = m.guardians.setdefault((p, g), ModelGuardian())

@@ -3,7 +3,9 @@ CliRunner (cheap cases) or as the installed console script in a subprocess (demo
 walkthrough), against the session anvil (snapshot/revert per test) and the real IPFS daemon.
 
 Every test gets its own --home and deployments directory under tmp_path, and no MEDLEDGER_*
-variable leaks in from the environment running the tests."""
+variable leaks in from the environment running the tests. Deployments that readers read from get
+three real key-release services (2 of 3: HTTP servers on loopback in threads of the test process,
+started and stopped by the fixtures) as their current service set."""
 
 from __future__ import annotations
 
@@ -18,15 +20,25 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from eth_utils import keccak
 
-from medledger.chain.accounts import anvil_account
+from medledger.chain.accounts import Signer, anvil_account
+from medledger.chain.connection import connect
 from medledger.cli import main
+from medledger.crypto import derive_encryption_keypair
 from medledger.devnet.anvil import AnvilNode
 from medledger.devnet.ipfs import IpfsDaemon
+from medledger.flows import release
+from medledger.keyservice.config import ServiceConfig
+from medledger.keyservice.server import ServiceThread
+from medledger.keyservice.service import ReleaseService
+from medledger.ledger import MedLedger
 
 # The cast, by anvil dev account index.
 ADMIN, REGISTRAR, CLINIC, PATIENT, LAB, STRANGER = 0, 1, 2, 3, 4, 5
 SUBPROCESS_TIMEOUT = 120
+ADMIN_DELAY = 2 * 86400  # `medledger deploy`'s default --admin-delay
+SERVICES, THRESHOLD = 3, 2
 
 
 def address(index: int) -> str:
@@ -74,6 +86,63 @@ def _no_medledger_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("MEDLEDGER_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_release_client() -> Iterator[None]:
+    """In-process commands read with a new client per test: no directory cached from another."""
+    yield
+    with release._default_lock:
+        if release._default_client is not None:
+            release._default_client.close()
+            release._default_client = None
+
+
+def service_signer(index: int) -> Signer:
+    """Key-release service `index` (1-based): a fixed test key with no role and no credential."""
+    return Signer.from_private_key(keccak(text=f"medledger cli test key-release service {index}"))
+
+
+class KeyServices:
+    """A current 2-of-3 service set on a deployment, each service a ServiceThread."""
+
+    def __init__(self, anvil: AnvilNode, ledger_address: str, directory: Path):
+        self.threads: list[ServiceThread] = []
+        chain = connect(anvil.rpc_url)
+        signers = [service_signer(i) for i in range(1, SERVICES + 1)]
+        ledger = MedLedger(chain, ledger_address, signer=anvil_account(ADMIN))
+        for signer in signers:
+            anvil.rpc("anvil_setBalance", [signer.address, hex(10**20)])
+        keys = [derive_encryption_keypair(s.private_key_bytes()).public for s in signers]
+        ledger.services.propose([s.address for s in signers], keys, THRESHOLD)
+        chain.increase_time(ADMIN_DELAY + 1)
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            for index, signer in enumerate(signers, start=1):
+                config = ServiceConfig(
+                    rpc_url=anvil.rpc_url,
+                    ledger=ledger_address,
+                    chain_id=chain.chain_id,
+                    database=directory / f"releases-{index}.sqlite",
+                    private_key_env="MEDLEDGER_UNUSED",
+                    rate_limit=1000.0,
+                    rate_burst=1000,
+                )
+                thread = ServiceThread(ReleaseService(config, signer=signer, chain=connect(anvil.rpc_url))).start()
+                self.threads.append(thread)
+                ledger.as_signer(signer).services.set_endpoint(thread.url)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for thread in self.threads:
+            thread.stop()
+        self.threads = []
+
+
+def ledger_address(cli: Cli) -> str:
+    return json.loads(next(cli.deployments.glob("*.json")).read_text())["contracts"]["MedLedger"]["address"]
 
 
 @pytest.fixture
@@ -198,7 +267,7 @@ def _build_world(cli: Cli) -> Cli:
     cli.ok("deploy", "--registrar", address(REGISTRAR), account=ADMIN)
     cli.ok("provider", "register", address(CLINIC), "--kind", "clinician", account=REGISTRAR)
     cli.ok("keys", "publish", account=CLINIC)
-    cli.ok("keys", "publish", "--categories", "labs", account=PATIENT)
+    cli.ok("keys", "publish", account=PATIENT)
     return cli
 
 
@@ -208,16 +277,22 @@ def world_template(
 ) -> Iterator[Cli]:
     """Built once per module (chain state reverted at its end); each test gets copies of its files."""
     snapshot = anvil.snapshot()
+    services = None
     try:
-        yield _build_world(new_cli(tmp_path_factory.mktemp("world"), anvil, ipfs_daemon.api_url))
+        built = _build_world(new_cli(tmp_path_factory.mktemp("world"), anvil, ipfs_daemon.api_url))
+        services = KeyServices(anvil, ledger_address(built), tmp_path_factory.mktemp("services"))
+        yield built
     finally:
+        if services is not None:
+            services.stop()
         anvil.revert(snapshot)
 
 
 @pytest.fixture
 def world(world_template: Cli, tmp_path: Path, chain_snapshot: AnvilNode) -> Cli:
-    """Deployed with a registrar; the clinic registered; clinic and patient (labs keyring) keys
-    published. Its own copy of home and deployments; chain state reverted after the test."""
+    """Deployed with a registrar; the clinic registered; clinic and patient keys published; a
+    current 2-of-3 key-release service set, served. Its own copy of home and deployments; chain
+    state reverted after the test."""
     cli = new_cli(tmp_path, chain_snapshot, world_template.ipfs_api)
     for source, target in ((world_template.home, cli.home), (world_template.deployments, cli.deployments)):
         if source.exists():

@@ -14,11 +14,21 @@ from .conftest import Cli, new_cli
 def _final_step(result) -> dict:
     steps = json.loads(result.stdout)
     assert isinstance(steps, list) and steps
-    assert all({"title", "details"} <= set(step) for step in steps)
+    assert all({"title", "details", "lines"} <= set(step) for step in steps)
     return steps[-1]["details"]
 
 
-def test_embedded_demo_exits_0_and_the_revoked_clinic_can_neither_access_nor_decrypt(tmp_path: Path) -> None:
+def _refusals(result) -> dict[str, list[str]]:
+    """Title -> the services' answers, for each step in which the services refused the clinic."""
+    steps = json.loads(result.stdout)
+    return {
+        step["title"]: step["lines"]
+        for step in steps
+        if step["lines"] and all(" refused: " in line for line in step["lines"])
+    }
+
+
+def test_embedded_demo_shows_the_services_refusing_a_narrowed_an_expired_and_a_revoked_grant(tmp_path: Path) -> None:
     cli = Cli(
         home=tmp_path / "home",
         deployments=tmp_path / "deployments",
@@ -31,6 +41,13 @@ def test_embedded_demo_exits_0_and_the_revoked_clinic_can_neither_access_nor_dec
     final = _final_step(result)
     assert final["clinic_has_access"] is False
     assert final["clinic_can_decrypt"] is False
+    refusals = _refusals(result)
+    assert [title.split(":")[0] for title in refusals] == [
+        "Patient narrowed the grant to allergies only (5 minutes)",
+        "The narrowed grant expired (time travel)",
+        "Patient granted allergies again, then revoked",
+    ]
+    assert all(len(lines) == 3 and all("no-access" in line for line in lines) for lines in refusals.values())
 
 
 def test_demo_runs_against_anvil_and_an_ipfs_daemon(

@@ -10,11 +10,11 @@ import pytest
 
 from medledger.fhir import validate_resource
 
-from .conftest import CLINIC, PATIENT, Cli, address
+from .conftest import ADMIN, CLINIC, PATIENT, Cli, address
 
 pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 
-STORY = ["KeyringRotated", "RecordAdded", "ConsentGranted", "AccessLogged"]
+STORY = ["RecordAdded", "ConsentGranted", "AccessLogged"]
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_audit_picks_up_events_after_an_earlier_sync(world: Cli, story: dict) ->
 
     history = world.json("audit", address(PATIENT))
 
-    assert history[-1]["event"] == "KeyringRotated" and "ConsentRevoked" in [row["event"] for row in history]
+    assert history[-1]["event"] == "ConsentRevoked"
     assert _ordered(history)
 
 
@@ -154,3 +154,43 @@ def test_exported_bundle_holds_the_consent_and_the_audit_trail(world: Cli, story
 
     types = {entry["resource"]["resourceType"] for entry in json.loads(out.read_text())["entry"]}
     assert {"Consent", "AuditEvent"} <= types
+
+
+SERVICE = "0x" + "11" * 20
+SERVICE_KEY = "0x" + "22" * 32
+
+
+def test_audit_with_services_shows_a_proposed_service_set(world: Cli) -> None:
+    world.ok("admin", "propose-services", "--member", f"{SERVICE}:{SERVICE_KEY}", "-k", "1", account=ADMIN)
+
+    history = world.json("audit", address(PATIENT), "--services")
+
+    proposed = [row for row in history if row["event"] == "ServiceSetProposed"]
+    assert proposed[-1]["details"]["members"] == [address_of(SERVICE)]
+    assert proposed[-1]["details"]["threshold"] == 1 and proposed[-1]["actor"] == address(ADMIN)
+
+
+def test_audit_with_services_lists_the_same_rows_without_the_index(world: Cli) -> None:
+    world.ok("admin", "propose-services", "--member", f"{SERVICE}:{SERVICE_KEY}", "-k", "1", account=ADMIN)
+
+    indexed = world.json("audit", address(PATIENT), "--services")
+    scanned = world.json("audit", address(PATIENT), "--services", "--no-index")
+
+    assert [(row["block"], row["log_index"], row["event"], row["actor"]) for row in scanned] == [
+        (row["block"], row["log_index"], row["event"], row["actor"]) for row in indexed
+    ]
+    assert "ServiceSetProposed" in [row["event"] for row in scanned]
+
+
+def test_audit_without_services_leaves_the_service_sets_out(world: Cli) -> None:
+    world.ok("admin", "propose-services", "--member", f"{SERVICE}:{SERVICE_KEY}", "-k", "1", account=ADMIN)
+
+    history = world.json("audit", address(PATIENT))
+
+    assert "ServiceSetProposed" not in [row["event"] for row in history]
+
+
+def address_of(value: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(value)

@@ -1,29 +1,48 @@
 """The whole story through the installed `medledger` script, one process per command, as a user
 would type it: deploy, credential, publish keys, publish, grant, fetch, review, revoke, audit,
-amend, erase."""
+amend, erase. The clinic reads through three real key-release services."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from .conftest import ADMIN, CLINIC, PATIENT, REGISTRAR, Cli, address, assert_clear_failure
+from .conftest import (
+    ADMIN,
+    CLINIC,
+    PATIENT,
+    REGISTRAR,
+    Cli,
+    KeyServices,
+    address,
+    assert_clear_failure,
+    ledger_address,
+)
 
 REFUSED = 3
-STORY_EVENTS = {"KeyringRotated", "RecordAdded", "ConsentGranted", "ConsentRevoked", "RecordErased"}
+STORY_EVENTS = {"RecordAdded", "ConsentGranted", "ConsentRevoked", "RecordErased"}
 
 
 def test_walkthrough_from_deploy_to_erasure_through_the_console_script(
     cli: Cli, lab_result: Path, tmp_path: Path
 ) -> None:
-    patient, clinic = address(PATIENT), address(CLINIC)
-
+    clinic = address(CLINIC)
     deployed = json.loads(cli.run_ok("deploy", "--registrar", address(REGISTRAR), account=ADMIN, as_json=True).stdout)
     assert deployed["reused"] is False and deployed["registrars"] == [address(REGISTRAR)]
     cli.run_ok("provider", "register", clinic, "--kind", "clinician", account=REGISTRAR)
     cli.run_ok("keys", "publish", account=CLINIC)
-    keys = json.loads(cli.run_ok("keys", "publish", "--categories", "labs", account=PATIENT, as_json=True).stdout)
-    assert keys["keyringsCreated"] == ["labs"]
+    keys = json.loads(cli.run_ok("keys", "publish", account=PATIENT, as_json=True).stdout)
+    assert keys["published"] is True
+    services = KeyServices(cli.anvil, ledger_address(cli), tmp_path / "services")
+    try:
+        _story(cli, lab_result, tmp_path)
+    finally:
+        services.stop()
+
+
+def _story(cli: Cli, lab_result: Path, tmp_path: Path) -> None:
+    patient, clinic = address(PATIENT), address(CLINIC)
 
     published = json.loads(
         cli.run_ok(
@@ -31,7 +50,7 @@ def test_walkthrough_from_deploy_to_erasure_through_the_console_script(
         ).stdout
     )
     cid = published["cid"]
-    assert published["sealedToKeyring"] is True
+    assert published["serviceSet"] == 1
 
     granted = cli.run_ok(
         "consent",
@@ -49,8 +68,10 @@ def test_walkthrough_from_deploy_to_erasure_through_the_console_script(
     assert "granted" in granted.stdout
 
     fetched = tmp_path / "fetched.json"
-    cli.run_ok("record", "fetch", cid, "--patient", patient, "--out", fetched, account=CLINIC)
+    read = cli.run_ok("record", "fetch", cid, "--patient", patient, "--out", fetched, account=CLINIC)
     assert fetched.read_bytes() == lab_result.read_bytes()
+    assert "access logged on chain" in read.stderr
+    assert re.search(r"data key recovered from [23] services", read.stderr)  # 2 of 3 needed, all asked at once
 
     consents = json.loads(cli.run_ok("consent", "list", account=PATIENT, as_json=True).stdout)
     assert [(row["grantee"], row["active"], row["categories"], row["read"], row["write"]) for row in consents] == [
@@ -68,14 +89,8 @@ def test_walkthrough_from_deploy_to_erasure_through_the_console_script(
     history = json.loads(cli.run_ok("audit", patient, as_json=True).stdout)
     assert [(e["block"], e["log_index"]) for e in history] == sorted((e["block"], e["log_index"]) for e in history)
     story = [e for e in history if e["event"] in STORY_EVENTS]  # other events (e.g. access logs) may interleave
-    assert [e["event"] for e in story] == [
-        "KeyringRotated",
-        "RecordAdded",
-        "ConsentGranted",
-        "ConsentRevoked",
-        "KeyringRotated",
-    ]
-    assert story[2]["details"]["grantee"] == clinic and story[3]["details"]["grantee"] == clinic
+    assert [e["event"] for e in story] == ["RecordAdded", "ConsentGranted", "ConsentRevoked"]
+    assert story[1]["details"]["grantee"] == clinic and story[2]["details"]["grantee"] == clinic
 
     corrected = tmp_path / "corrected.json"
     corrected.write_text(lab_result.read_text().replace("6.1", "6.2"))

@@ -20,10 +20,11 @@ from medledger.crypto import (
     UnsupportedVersionError,
     WrongKeyError,
     decrypt_stream,
-    new_keyring,
     read_header,
 )
 from medledger.crypto.container import MAGIC
+
+from .conftest import new_keyring
 
 SMALL_CHUNK = 4096  # the conftest seal_bytes default
 THREE_CHUNKS = 3 * SMALL_CHUNK - 10

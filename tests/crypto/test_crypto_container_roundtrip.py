@@ -15,17 +15,17 @@ from medledger.crypto import (
     ContainerBinding,
     DataKey,
     EncryptionKeyPair,
-    KeyringRecipient,
     NotARecipientError,
     WrongKeyError,
     decrypt_stream,
     encrypt_stream,
-    new_keyring,
     read_header,
     rewrap,
     unwrap_data_key,
 )
 from medledger.crypto.container import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
+
+from .conftest import new_keyring
 
 CATEGORY = 3  # the category of the conftest binding
 SMALL_CHUNK = 4096  # the conftest seal_bytes default
@@ -104,7 +104,7 @@ def test_several_identities_are_tried_in_order(seal_bytes, open_bytes, keyring, 
 
 def test_header_lists_recipients_by_kind_without_decrypting(seal_bytes, patient, keyring):
     header = read_header(io.BytesIO(seal_bytes(b"x")))
-    assert header.recipients == (AccountRecipient(patient.public), KeyringRecipient.of(keyring))
+    assert header.recipients == (AccountRecipient(patient.public), keyring.recipient)
 
 
 def test_each_container_has_a_fresh_data_key(seal_bytes, patient):
@@ -152,7 +152,7 @@ def test_keyring_recipient_must_match_the_binding_category(binding):
             io.BytesIO(b"x"),
             io.BytesIO(),
             binding=binding,
-            recipients=[KeyringRecipient.of(new_keyring(CATEGORY + 1))],
+            recipients=[new_keyring(CATEGORY + 1).recipient],
         )
 
 
@@ -215,7 +215,7 @@ def test_rewrap_reseals_to_the_new_epoch_and_shuts_out_the_old_keyring(
         new,
         binding=binding,
         identity=patient,
-        recipients=[AccountRecipient(patient.public), KeyringRecipient.of(rotated)],
+        recipients=[AccountRecipient(patient.public), rotated.recipient],
     )
     assert info.chunks == 4 and info.plaintext_bytes == len(data)
     assert open_bytes(new.getvalue(), identity=rotated) == data

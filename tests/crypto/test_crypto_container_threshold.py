@@ -14,12 +14,10 @@ import pytest
 from medledger.crypto import (
     AccountRecipient,
     BindingMismatchError,
-    CategoryKeyring,
     ContainerBinding,
     DataKey,
     EncryptionKeyPair,
     InsufficientSharesError,
-    KeyringRecipient,
     KeyShare,
     MalformedContainerError,
     NotARecipientError,
@@ -45,6 +43,8 @@ from medledger.crypto.container import (
     _encode_threshold_section,
     _make_threshold_section,
 )
+
+from .conftest import Keyring, keyring_from_secret
 
 K, N = 3, 5
 SET_VERSION = 7
@@ -376,7 +376,7 @@ def test_the_header_binding_digest_is_what_a_service_recomputes_from_the_chain(c
 
 
 def test_the_largest_header_fits_in_the_first_ipfs_leaf(binding, keyring, policy):
-    container = _seal(b"", binding, [KeyringRecipient.of(keyring)] * 1024, policy)
+    container = _seal(b"", binding, [keyring.recipient] * 1024, policy)
     # 1024 keyring stanzas of 118 bytes and 16 share stanzas would be 123,277 bytes.
     assert len(_header(container).raw) == FIXED_HEAD + 1024 * 118 + SECTION_HEAD + N * SHARE_STANZA + 24
     assert FIXED_HEAD + 1024 * 118 + SECTION_HEAD + 16 * SHARE_STANZA + 24 == 123_277 < 256 * 1024
@@ -437,11 +437,11 @@ V1_PLAINTEXT = b"version-1 container written by the keyring-era code, kept as a 
 
 
 @pytest.fixture
-def v1_keyring() -> CategoryKeyring:
+def v1_keyring() -> Keyring:
     # The fixture's keyring (category 3, epoch 5): secret = sha256(b"medledger test keyring v1 fixture").
     import hashlib
 
-    return CategoryKeyring.from_secret(3, 5, hashlib.sha256(b"medledger test keyring v1 fixture").digest())
+    return keyring_from_secret(3, 5, hashlib.sha256(b"medledger test keyring v1 fixture").digest())
 
 
 @pytest.fixture

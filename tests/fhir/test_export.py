@@ -52,7 +52,6 @@ def _grant(block, grantee, *, expiry=T0 + 10**6, read=True, write=False, purpose
         read=read,
         write=write,
         expiry=expiry,
-        envelope_bytes=80,
     )
 
 
@@ -62,7 +61,7 @@ HISTORY = [
     _entry(12, "AccessLogged", CLINIC, digest=DIGEST, accessor=CLINIC, purpose="TREAT", category="labs"),
     _entry(13, "ConsentRevoked", PATIENT, grantee=CLINIC),
     _grant(14, LAB, read=True, write=True, purposes=("HRESCH",)),
-    _entry(15, "KeyringRotated", PATIENT, category="labs", epoch=2),
+    _entry(15, "GuardianAppointed", PATIENT, guardian=LAB, until=T0 + 10**5, can_appoint=False),
     _entry(16, "EmergencyAccessOpened", CLINIC, provider=CLINIC, reason="unconscious", until=T0 + 10**5),
     _entry(17, "RecordErased", PATIENT, digest=DIGEST),
 ]

@@ -1,5 +1,7 @@
-"""Fixtures for the flow tests: real anvil (snapshot per test), the real js-ipfs daemon, and one
-Session per actor, each with its own home (journal, staging) under tmp_path."""
+"""Fixtures for the flow tests: real anvil (snapshot per test), the real js-ipfs daemon, three
+real key-release services (2 of 3: HTTP servers on loopback, in threads of the test process,
+started and stopped here) forming the deployment's current service set, and one Session per
+actor, each with its own home (journal, staging) under tmp_path."""
 
 from __future__ import annotations
 
@@ -11,12 +13,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 
 from medledger.chain.accounts import Signer, anvil_account
+from medledger.chain.connection import connect
+from medledger.crypto import derive_encryption_keypair
+from medledger.devnet.anvil import AnvilNode
 from medledger.devnet.ipfs import IpfsDaemon
-from medledger.flows import Session
+from medledger.flows import Session, release
 from medledger.flows.consent import grant, setup_account
 from medledger.flows.journal import Journal, JournalEntry
+from medledger.keyservice.config import ServiceConfig
+from medledger.keyservice.server import ServiceThread
+from medledger.keyservice.service import ReleaseService
 from medledger.ledger import ProviderKind
 from medledger.scopes import Category, Permission, Purpose, mask
 from medledger.storage import BlobStore, KuboStore, LocalBlockStore
@@ -26,6 +35,71 @@ MiB = 1024 * KiB
 LABS = Category.LABS
 LABS_MASK = mask([Category.LABS])
 TREATMENT = mask([Purpose.TREAT])
+
+
+SERVICES, THRESHOLD = 3, 2
+ADMIN_DELAY = 2 * 86400  # the root deployment's (deploy's default)
+
+
+# -- key-release services ---------------------------------------------------------------------
+
+
+def service_signer(index: int) -> Signer:
+    """Key-release service `index` (1-based): a fixed test key with no role and no credential."""
+    return Signer.from_private_key(keccak(text=f"medledger flows test key-release service {index}"))
+
+
+def propose_and_activate(world, signers: list[Signer], threshold: int) -> int:  # type: ignore[no-untyped-def]
+    """The admin proposes a service set of `signers`; chain time passes the admin delay. Its version."""
+    admin = world.ledger(world.actors.admin)
+    keys = [derive_encryption_keypair(s.private_key_bytes()).public for s in signers]
+    admin.services.propose([s.address for s in signers], keys, threshold)
+    version = admin.services.count()
+    world.chain.increase_time(ADMIN_DELAY + 1)
+    assert admin.services.current_version() == version
+    return version
+
+
+@pytest.fixture(scope="package")
+def deployed_world(deployed_world, anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[no-untyped-def]
+    """The session's deployment with a current 2-of-3 key-release service set whose services run
+    for this package; the chain is restored when the package is done."""
+    root = tmp_path_factory.mktemp("flows-keyservices")
+    snapshot = anvil.snapshot()
+    signers = [service_signer(i) for i in range(1, SERVICES + 1)]
+    for signer in signers:
+        anvil.rpc("anvil_setBalance", [signer.address, hex(10**20)])
+    propose_and_activate(deployed_world, signers, THRESHOLD)
+    threads: list[ServiceThread] = []
+    try:
+        for index, signer in enumerate(signers, start=1):
+            config = ServiceConfig(
+                rpc_url=anvil.rpc_url,
+                ledger=deployed_world.deployment.ledger_address,
+                chain_id=deployed_world.chain.chain_id,
+                database=root / f"releases-{index}.sqlite",
+                private_key_env="MEDLEDGER_UNUSED",
+                rate_limit=1000.0,
+                rate_burst=1000,
+            )
+            thread = ServiceThread(ReleaseService(config, signer=signer, chain=connect(anvil.rpc_url))).start()
+            threads.append(thread)
+            deployed_world.ledger(signer).services.set_endpoint(thread.url)
+        yield deployed_world
+    finally:
+        for thread in threads:
+            thread.stop()
+        anvil.revert(snapshot)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_release_client() -> Iterator[None]:
+    """Each test reads with a new client: no service directory cached from another test."""
+    yield
+    with release._default_lock:
+        if release._default_client is not None:
+            release._default_client.close()
+            release._default_client = None
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -115,10 +189,9 @@ def make_people(world, store: BlobStore, tmp_path: Path) -> People:  # type: ign
     )
 
 
-def enrol(people: People, *, keyring: bool = True) -> People:
-    """Everyone publishes a key; the patient creates a labs keyring and lets the lab write labs."""
-    setup_account(people.patient, [LABS] if keyring else [])
-    for session in (people.clinic, people.researcher, people.lab, people.stranger):
+def enrol(people: People) -> People:
+    """Everyone publishes a key; the patient lets the lab write labs."""
+    for session in (people.patient, people.clinic, people.researcher, people.lab, people.stranger):
         setup_account(session)
     grant(
         people.patient,
@@ -197,3 +270,28 @@ def pointers_added(session: Session, patient: str, digest: bytes | None = None) 
     if digest is not None:
         filters["digest"] = digest
     return session.ledger.events("RecordAdded", from_block=session.from_block, **filters)
+
+
+def refused_after(  # type: ignore[no-untyped-def]
+    session: Session,
+    patient: str,
+    digest: bytes,
+    directory: Path,
+    change: Callable[[], object],
+    purpose: Purpose = Purpose.TREAT,
+):
+    """A read under way (blob fetched and verified, access logged while allowed) when `change`
+    lands; the ReleaseFailedError the key-release services then answer with (the test fails if
+    they release the key)."""
+    from medledger.flows.release import fetch_blob, log_read, release_key
+    from medledger.keyservice.errors import ReleaseFailedError
+
+    blob = fetch_blob(session, patient, digest, directory, purpose)
+    try:
+        access_tx = log_read(session, blob, purpose)
+        change()
+        with pytest.raises(ReleaseFailedError) as failed:
+            release_key(session, blob, access_tx, purpose)
+    finally:
+        blob.path.unlink(missing_ok=True)
+    return failed.value

@@ -1,5 +1,6 @@
-"""Every read through `fetch` is logged on chain (AccessLogged: who, which record, why) unless the
-caller opts out; a reader without access is refused before anything is logged or downloaded."""
+"""Every read through `fetch` is logged on chain (AccessLogged: who, which record, why); only the
+patient (or the record's author) may opt out, since everyone else needs the logged access to get
+a key from the services. A reader without access is refused before anything is logged."""
 
 from __future__ import annotations
 
@@ -59,12 +60,24 @@ def test_fetch_logs_the_purpose_the_reader_gave(people: People, record: PublishR
     assert (logged.args.accessor, logged.args.purpose) == (people.researcher.address, Purpose.HRESCH)
 
 
-def test_fetch_without_logging_emits_no_access_log(people: People, record: PublishResult, tmp_path: Path) -> None:
-    grant_read(people, people.clinic)
-
-    fetch(people.clinic, people.patient.address, record.digest, tmp_path / "out.json", log_access=False)
+def test_the_patient_may_read_its_own_record_without_logging(
+    people: People, record: PublishResult, tmp_path: Path
+) -> None:
+    fetch(people.patient, people.patient.address, record.digest, tmp_path / "out.json", log_access=False)
 
     assert (tmp_path / "out.json").exists()
+    assert _access_logs(people, record) == []
+
+
+def test_a_grantee_may_not_read_without_logging_and_nothing_is_fetched_or_logged(
+    people: People, record: PublishResult, tmp_path: Path
+) -> None:
+    grant_read(people, people.clinic)
+
+    with pytest.raises(AccessDeniedError, match="logged"):
+        fetch(people.clinic, people.patient.address, record.digest, tmp_path / "out.json", log_access=False)
+
+    assert not (tmp_path / "out.json").exists()
     assert _access_logs(people, record) == []
 
 

@@ -1,11 +1,9 @@
-"""Guardians read for their ward with the keyrings sealed to them at appointment (and in every
-later rotation), act for the ward with `on_behalf_of`, and lose both chain access and every
-later key when the patient removes them or their term ends."""
+"""Guardians read for their ward through the key-release services, which check the guardianship
+at every release; they act for the ward with `on_behalf_of`; and a removal or the end of the
+term closes every record to them at once, old and new."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,17 +11,13 @@ import pytest
 
 from medledger.chain.accounts import anvil_account
 from medledger.chain.errors import ContractRevertError
-from medledger.crypto import NotARecipientError, decrypt_stream
 from medledger.flows import AccessDeniedError, Session
 from medledger.flows.consent import grant, revoke, setup_account
 from medledger.flows.guardians import appoint_guardian, remove_guardian
-from medledger.flows.keyrings import granted_keyrings
 from medledger.flows.records import PublishResult, fetch, publish
-from medledger.flows.streams import IteratorReader
 from medledger.scopes import Permission, Purpose
-from medledger.storage import Cid
 
-from .conftest import LABS, LABS_MASK, TREATMENT, People, grant_read, sha256_of, write_source
+from .conftest import LABS, LABS_MASK, TREATMENT, People, grant_read, refused_after, sha256_of, write_source
 
 pytestmark = [pytest.mark.anvil, pytest.mark.ipfs]
 
@@ -48,15 +42,6 @@ def _fetch(session: Session, patient: str, record: PublishResult, tmp_path: Path
     return sha256_of(out)
 
 
-def _decrypt_bypassing_the_chain(session: Session, patient: str, record: PublishResult) -> bytes:
-    """Every key `session` ever received, no hasAccess check (as demo._clinic_can_decrypt)."""
-    identities = [session.keypair, *granted_keyrings(session, patient)]
-    out = io.BytesIO()
-    blob = IteratorReader(session.store.get(Cid.from_digest(record.digest, record.codec)))
-    decrypt_stream(blob, out, binding=session.binding(patient, LABS), identity=identities)
-    return out.getvalue()
-
-
 TERM = 30 * 86400  # seconds: every guardianship ends
 
 
@@ -64,7 +49,7 @@ def _now(session: Session) -> int:
     return session.ledger.chain.now()
 
 
-def test_guardian_appointed_after_keyrings_exist_reads_an_existing_record(
+def test_guardian_reads_a_record_published_before_its_appointment(
     people: People, guardian: Session, tmp_path: Path
 ) -> None:
     before, expected = _publish(people, tmp_path, 1)
@@ -84,14 +69,15 @@ def test_guardian_reads_a_record_published_after_its_appointment(
     assert _fetch(guardian, people.patient.address, after, tmp_path) == expected
 
 
-def test_guardian_receives_a_share_of_every_later_rotation(people: People, guardian: Session, tmp_path: Path) -> None:
+def test_guardian_reads_for_the_ward_without_any_grant_of_its_own(
+    people: People, guardian: Session, tmp_path: Path
+) -> None:
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
-    grant_read(people, people.clinic)
-    revoke(people.patient, people.clinic.address)  # rotates labs to the next epoch
+    record, _ = _publish(people, tmp_path, 3)
 
-    record, expected = _publish(people, tmp_path, 3)
+    out = fetch(guardian, people.patient.address, record.digest, tmp_path / "guardian.json")
 
-    assert _fetch(guardian, people.patient.address, record, tmp_path) == expected
+    assert not out.direct and not people.patient.ledger.consent.get(people.patient.address, guardian.address).exists
 
 
 def test_guardian_grants_a_clinic_on_the_wards_behalf_and_the_clinic_reads(
@@ -116,17 +102,15 @@ def test_guardian_grants_a_clinic_on_the_wards_behalf_and_the_clinic_reads(
     assert _fetch(people.clinic, people.patient.address, record, tmp_path) == expected
 
 
-def test_guardian_revokes_on_the_wards_behalf_and_rotates_the_wards_keyring(people: People, guardian: Session) -> None:
+def test_guardian_revokes_on_the_wards_behalf(people: People, guardian: Session) -> None:
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
     grant_read(people, people.clinic)
-    _, epoch = people.patient.ledger.keys.keyring_of(people.patient.address, LABS)
 
     revoke(guardian, people.clinic.address, on_behalf_of=people.patient.address)
 
     assert not people.patient.ledger.consent.has_access(
         people.patient.address, people.clinic.address, LABS, Purpose.TREAT, Permission.READ
     )
-    assert people.patient.ledger.keys.keyring_of(people.patient.address, LABS)[1] == epoch + 1
 
 
 @pytest.fixture
@@ -146,33 +130,21 @@ def test_removing_a_guardian_ends_its_access_on_chain(removed: People, guardian:
     )
 
 
-def test_removing_a_guardian_rotates_the_wards_keyrings(people: People, guardian: Session) -> None:
+def test_a_guardians_read_under_way_when_it_is_removed_is_refused_by_every_service(
+    people: People, guardian: Session, tmp_path: Path
+) -> None:
+    record, _ = _publish(people, tmp_path, 6)
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
-    _, epoch = people.patient.ledger.keys.keyring_of(people.patient.address, LABS)
 
-    remove_guardian(people.patient, guardian.address)
-
-    assert people.patient.ledger.keys.keyring_of(people.patient.address, LABS)[1] == epoch + 1
-
-
-def test_removed_guardian_held_a_working_key_before_removal(people: People, guardian: Session, tmp_path: Path) -> None:
-    """Control for the next test: the bypass decryption works with a key the guardian holds."""
-    appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM)
-    record, expected = _publish(people, tmp_path, 6)
-
-    assert (
-        hashlib.sha256(_decrypt_bypassing_the_chain(guardian, people.patient.address, record)).hexdigest() == expected
+    failed = refused_after(
+        guardian,
+        people.patient.address,
+        record.digest,
+        tmp_path,
+        lambda: remove_guardian(people.patient, guardian.address),
     )
 
-
-def test_record_published_after_removal_opens_with_no_key_the_guardian_ever_received(
-    removed: People, guardian: Session, tmp_path: Path
-) -> None:
-    record, _ = _publish(removed, tmp_path, 7)
-
-    assert granted_keyrings(guardian, removed.patient.address)  # it did receive keys while appointed
-    with pytest.raises(NotARecipientError):
-        _decrypt_bypassing_the_chain(guardian, removed.patient.address, record)
+    assert [attempt.code for attempt in failed.attempts] == ["no-access"] * 3
 
 
 def test_removed_guardian_cannot_fetch(removed: People, guardian: Session, tmp_path: Path) -> None:
@@ -218,20 +190,17 @@ def test_guardian_whose_term_ended_cannot_read(lapsed: People, guardian: Session
         fetch(guardian, lapsed.patient.address, record.digest, tmp_path / "refused.json")
 
 
-def test_guardian_removed_by_an_appointing_guardian_gets_no_key_to_later_records(
+def test_guardian_removed_by_an_appointing_guardian_can_no_longer_read_while_the_appointer_still_can(
     world, people: People, guardian: Session, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     second = people.make(world.actors.other_patient, "second-guardian")  # an account with no role here
     setup_account(second)
     appoint_guardian(people.patient, guardian.address, until=_now(people.patient) + TERM, can_appoint=True)
     appoint_guardian(guardian, second.address, until=_now(people.patient) + TERM // 2, patient=people.patient.address)
-    _, epoch = people.patient.ledger.keys.keyring_of(people.patient.address, LABS)
 
     remove_guardian(guardian, second.address, patient=people.patient.address)
     record, expected = _publish(people, tmp_path, 10)
 
-    assert people.patient.ledger.keys.keyring_of(people.patient.address, LABS)[1] == epoch + 1
-    with pytest.raises(NotARecipientError):
-        _decrypt_bypassing_the_chain(second, people.patient.address, record)
-    assert _fetch(people.patient, people.patient.address, record, tmp_path) == expected
+    with pytest.raises(AccessDeniedError):
+        fetch(second, people.patient.address, record.digest, tmp_path / "second.json")
     assert _fetch(guardian, people.patient.address, record, tmp_path) == expected

@@ -9,9 +9,10 @@ from medledger.scopes import Category, Permission, Purpose, category_mask, purpo
 
 
 def chain_logs(world) -> list[tuple[int, int]]:
-    """(block, log index) of every log of the contract on the chain now."""
+    """(block, log index) of every log of the ledger and its key-release services module on the chain now."""
     entry = world.deployment.contracts[LEDGER_CONTRACT]
-    logs = world.chain.w3.eth.get_logs({"address": entry.address, "fromBlock": entry.block, "toBlock": "latest"})
+    addresses = [entry.address, world.ledger().services.address]
+    logs = world.chain.w3.eth.get_logs({"address": addresses, "fromBlock": entry.block, "toBlock": "latest"})
     return sorted((int(log["blockNumber"]), int(log["logIndex"])) for log in logs)
 
 

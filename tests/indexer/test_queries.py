@@ -16,12 +16,10 @@ def _disclosure_story(world):
     world.chain.increase_time(3600)
     world.ledger(a.provider).records.log_access(a.patient.address, first, Purpose.HRESCH)
     world.ledger(a.provider).emergency.break_glass(a.patient.address, EmergencyReason.UNCONSCIOUS)
-    world.ledger(a.admin).emergency.add_key_service(a.stranger.address)
-    world.ledger(a.stranger).emergency.release_keys(a.patient.address, a.provider.address, b"\x01" * 80)
     return first
 
 
-def test_disclosures_account_for_reads_break_glass_and_key_releases(world, make_indexer):
+def test_disclosures_account_for_reads_and_break_glass(world, make_indexer):
     a = world.actors
     record = _disclosure_story(world)
     indexer = make_indexer()
@@ -31,14 +29,13 @@ def test_disclosures_account_for_reads_break_glass_and_key_releases(world, make_
         ("record-access", a.provider.address, "TREAT"),
         ("record-access", a.provider.address, "HRESCH"),
         ("emergency-access", a.provider.address, "ETREAT"),
-        ("emergency-keys", a.provider.address, "ETREAT"),
     ]
     read = disclosures[0]
     assert read.digest == "0x" + record.hex()
     assert read.category == "labs" and read.author == a.patient.address
     assert read.cid == str(Cid.from_digest(record, 0x55))
     assert disclosures[2].details["reason"] == "unconscious"
-    assert disclosures[3].details["sender"] == a.stranger.address
+    assert disclosures[2].details["sender"] == a.provider.address
     assert all(d.timestamp and d.tx_hash.startswith("0x") for d in disclosures)
 
 
@@ -66,7 +63,14 @@ def test_history_names_the_actor_of_each_event(world, make_indexer):
         ("AccessLogged", a.provider.address),
         ("AccessLogged", a.provider.address),
         ("EmergencyAccessOpened", a.provider.address),
-        ("EmergencyKeysReleased", a.stranger.address),
     ]
     blocks = [(e.block, e.log_index) for e in indexer.history(a.patient.address)]
     assert blocks == sorted(blocks)
+
+
+def test_no_event_of_a_patients_history_carries_key_material(world, make_indexer):
+    _disclosure_story(world)
+    indexer = make_indexer()
+    indexer.sync()
+    for entry in indexer.history(world.actors.patient.address):
+        assert not {"envelope", "envelope_bytes", "epoch"} & set(entry.details), entry

@@ -16,6 +16,7 @@ LEDGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 TX = bytes(range(32))
 DIGEST = bytes(range(32, 64))
 READER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+COMMITMENT = bytes(range(64, 96))
 
 
 def write_config(path: Path, extra: str = "", account: str = 'private_key_env = "SERVICE_KEY"') -> Path:
@@ -110,6 +111,8 @@ def test_entries_keep_what_was_decided_and_survive_a_restart(tmp_path: Path) -> 
         "DELETE FROM releases",
         "DELETE FROM claims",
         "UPDATE claims SET reader = 'x'",
+        "DELETE FROM headers",
+        "UPDATE headers SET created_at = 0",
     ],
 )
 def test_the_log_refuses_updates_and_deletes(tmp_path: Path, statement: str) -> None:
@@ -118,6 +121,7 @@ def test_the_log_refuses_updates_and_deletes(tmp_path: Path, statement: str) -> 
         reader=READER, patient=LEDGER, digest=DIGEST, purpose=0, access_tx=TX, set_version=1, outcome="no-access"
     )
     log.claim(TX, DIGEST, READER)
+    log.bind_header(COMMITMENT, LEDGER, DIGEST, 100)
     log.close()
     db = sqlite3.connect(tmp_path / "releases.sqlite")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -127,8 +131,40 @@ def test_the_log_refuses_updates_and_deletes(tmp_path: Path, statement: str) -> 
 def test_the_log_has_no_column_for_a_share_or_a_key(tmp_path: Path) -> None:
     ReleaseLog(tmp_path / "releases.sqlite").close()
     db = sqlite3.connect(tmp_path / "releases.sqlite")
-    columns = {row[1] for table in ("releases", "claims") for row in db.execute(f"PRAGMA table_info({table})")}
-    assert columns == {"id", "time", "reader", "patient", "digest", "purpose", "access_tx", "set_version", "outcome"}
+    columns = {
+        row[1] for table in ("releases", "claims", "headers") for row in db.execute(f"PRAGMA table_info({table})")
+    }
+    assert columns == {
+        *("id", "time", "reader", "patient", "digest", "purpose", "access_tx", "set_version", "outcome"),
+        *("key_commitment", "created_at"),
+    }
+
+
+DECOY = bytes(32 * [0xDE])
+
+
+def test_the_first_record_seen_with_a_key_commitment_owns_it(tmp_path: Path) -> None:
+    log = ReleaseLog(tmp_path / "releases.sqlite")
+    assert log.bind_header(COMMITMENT, LEDGER, DIGEST, 100) is None
+    assert log.bind_header(COMMITMENT, LEDGER, DIGEST, 100) is None  # the same record again
+    assert log.bind_header(COMMITMENT, LEDGER, DECOY, 160) == DIGEST
+
+
+def test_an_older_record_takes_a_commitment_from_a_decoy_seen_first_for_good(tmp_path: Path) -> None:
+    log = ReleaseLog(tmp_path / "releases.sqlite")
+    assert log.bind_header(COMMITMENT, LEDGER, DECOY, 160) is None
+    assert log.bind_header(COMMITMENT, LEDGER, DIGEST, 100) is None
+    log.close()
+    reopened = ReleaseLog(tmp_path / "releases.sqlite")
+    assert reopened.bind_header(COMMITMENT, LEDGER, DECOY, 160) == DIGEST
+    assert reopened.bind_header(COMMITMENT, LEDGER, DIGEST, 100) is None
+
+
+def test_two_records_registered_in_the_same_second_with_one_commitment_are_both_refused(tmp_path: Path) -> None:
+    log = ReleaseLog(tmp_path / "releases.sqlite")
+    assert log.bind_header(COMMITMENT, LEDGER, DIGEST, 100) is None
+    assert log.bind_header(COMMITMENT, LEDGER, DECOY, 100) == DIGEST
+    assert log.bind_header(COMMITMENT, LEDGER, DIGEST, 100) == DECOY
 
 
 def test_a_fresh_log_is_writable(tmp_path: Path) -> None:

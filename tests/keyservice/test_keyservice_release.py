@@ -341,6 +341,16 @@ def test_an_oversized_body_is_refused_with_413(kw: KeyWorld) -> None:
     assert response.status_code == 413 and response.json()["error"]["code"] == "too-large"
 
 
+def test_a_body_that_is_not_json_is_refused_as_a_bad_request(kw: KeyWorld) -> None:
+    response = httpx.post(kw.fleet[1].url + "/v1/release", content=b"{not json", timeout=10)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad-request"
+
+
+def test_release_answers_only_post(kw: KeyWorld) -> None:
+    response = httpx.get(kw.fleet[1].url + "/v1/release", timeout=10)
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
 def test_a_request_for_another_service_is_refused(kw: KeyWorld, tmp_path: Path) -> None:
     kw.grant(kw.clinic, [Category.LABS])
     session, blob, access_tx = prepared(kw, kw.clinic, tmp_path)
@@ -376,3 +386,123 @@ def test_a_proof_of_another_blob_is_refused(kw: KeyWorld, tmp_path: Path) -> Non
     body = SignedRelease(request, request.sign(session.signer, domain), other.proof).to_json()
     response = httpx.post(kw.fleet[1].url + "/v1/release", json=body, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad-proof"
+
+
+# -- the header must be the record's own and the set's ---------------------------------------------
+
+
+def publish_with_policy(kw: KeyWorld, category: Category, content: bytes, threshold: int, keys: list[bytes]) -> bytes:
+    """A record of the patient whose header claims `threshold` and seals share i to `keys[i - 1]`."""
+    import io
+
+    from medledger.crypto.container import AccountRecipient, ServiceRecipient, ThresholdPolicy, encrypt_stream
+
+    session = kw.session(kw.patient)
+    policy = ThresholdPolicy(
+        kw.set_version, threshold, tuple(ServiceRecipient(i + 1, key) for i, key in enumerate(keys))
+    )
+    out = io.BytesIO()
+    encrypt_stream(
+        io.BytesIO(content),
+        out,
+        binding=session.binding(kw.patient.address, category),
+        recipients=[AccountRecipient(session.keypair.public)],
+        threshold_policy=policy,
+    )
+    cid = kw.store.put(io.BytesIO(out.getvalue()))
+    kw.ledger(kw.patient).records.add(kw.patient.address, cid.digest, cid.codec, int(category))
+    return cid.digest
+
+
+def set_keys(kw: KeyWorld) -> list[bytes]:
+    return list(kw.ledger().services.service_set(kw.set_version).encryption_keys)
+
+
+def test_every_service_refuses_a_header_whose_threshold_is_not_the_sets(kw: KeyWorld, tmp_path: Path) -> None:
+    digest = publish_with_policy(kw, Category.LABS, LAB_REPORT, 1, set_keys(kw))  # k=1 under a 3-of-5 set
+    kw.grant(kw.clinic, [Category.LABS])
+    session = kw.session(kw.clinic)
+    blob = fetch_blob(session, kw.patient.address, digest, tmp_path / "blobs")
+    with pytest.raises(ReleaseFailedError) as failed:
+        release_key(session, blob, log_read(session, blob))
+    every_service_refuses(failed, "bad-header")
+
+
+def test_every_service_refuses_a_header_sealing_a_share_to_a_key_outside_the_set(kw: KeyWorld, tmp_path: Path) -> None:
+    from medledger.crypto.keys import EncryptionKeyPair
+
+    keys = set_keys(kw)
+    keys[4] = EncryptionKeyPair.generate().public  # share 5 sealed to someone who is not member 5
+    digest = publish_with_policy(kw, Category.LABS, LAB_REPORT, 3, keys)
+    kw.grant(kw.clinic, [Category.LABS])
+    session = kw.session(kw.clinic)
+    blob = fetch_blob(session, kw.patient.address, digest, tmp_path / "blobs")
+    with pytest.raises(ReleaseFailedError) as failed:
+        release_key(session, blob, log_read(session, blob))
+    every_service_refuses(failed, "bad-header")
+
+
+def register_decoy(kw: KeyWorld, original: bytes, writer) -> bytes:  # type: ignore[no-untyped-def]
+    """A second LABS record of the patient, registered by `writer` (with WRITE consent), whose blob is
+    the original's header followed by junk: its digest differs, its header opens the original's key."""
+    import io
+
+    from medledger.crypto.container import read_header
+    from medledger.scopes import Permission, mask
+    from medledger.storage import Cid
+
+    kw.ledger(kw.patient).consent.grant(
+        writer.address,
+        categories=mask([Category.LABS]),
+        purposes=mask([Purpose.TREAT]),
+        permissions=Permission.READ | Permission.WRITE,
+        expiry=timedelta(days=30),
+    )
+    pointer = kw.ledger().records.get(kw.patient.address, original)
+    blob = b"".join(kw.store.get(Cid.from_digest(original, pointer.codec)))
+    header = read_header(io.BytesIO(blob))
+    cid = kw.store.put(io.BytesIO(blob[: len(header.raw)] + b"decoy"))
+    kw.ledger(writer).records.add(kw.patient.address, cid.digest, cid.codec, int(Category.LABS))
+    return cid.digest
+
+
+def test_a_decoy_reusing_another_records_header_is_refused_by_every_service(kw: KeyWorld, tmp_path: Path) -> None:
+    original = kw.publish(Category.LABS, LAB_REPORT)
+    kw.grant(kw.clinic, [Category.LABS])
+    read_record(kw.session(kw.clinic), kw.patient.address, original, tmp_path / "labs.txt")
+    kw.warp(60)
+    decoy = register_decoy(kw, original, kw.researcher)
+    session = kw.session(kw.clinic)
+    blob = fetch_blob(session, kw.patient.address, decoy, tmp_path / "blobs")
+    with pytest.raises(ReleaseFailedError) as failed:
+        release_key(session, blob, log_read(session, blob))
+    every_service_refuses(failed, "header-reused")
+    assert original.hex() in str(failed.value)
+
+
+def test_a_decoy_released_first_does_not_block_the_older_original(kw: KeyWorld, tmp_path: Path) -> None:
+    original = kw.publish(Category.LABS, LAB_REPORT)
+    kw.grant(kw.clinic, [Category.LABS])
+    kw.warp(60)
+    decoy = register_decoy(kw, original, kw.researcher)
+    session = kw.session(kw.clinic)
+    decoy_blob = fetch_blob(session, kw.patient.address, decoy, tmp_path / "blobs")
+    release_key(session, decoy_blob, log_read(session, decoy_blob))  # the services had not seen the original
+    read_record(kw.session(kw.clinic), kw.patient.address, original, tmp_path / "labs.txt")
+    assert (tmp_path / "labs.txt").read_bytes() == LAB_REPORT
+    with pytest.raises(ReleaseFailedError) as failed:
+        release_key(session, decoy_blob, log_read(session, decoy_blob))
+    every_service_refuses(failed, "header-reused")
+
+
+def test_a_restarted_service_still_refuses_a_decoy(kw: KeyWorld, tmp_path: Path) -> None:
+    original = kw.publish(Category.LABS, LAB_REPORT)
+    kw.grant(kw.clinic, [Category.LABS])
+    read_record(kw.session(kw.clinic), kw.patient.address, original, tmp_path / "labs.txt")
+    kw.warp(60)
+    decoy = register_decoy(kw, original, kw.researcher)
+    kw.fleet.stop(2)
+    kw.fleet.start(2)
+    session = kw.session(kw.clinic)
+    blob = fetch_blob(session, kw.patient.address, decoy, tmp_path / "blobs")
+    assert post_to_every_service(kw, session, blob, log_read(session, blob)) == [(409, "header-reused")] * SERVICE_COUNT

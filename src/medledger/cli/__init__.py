@@ -51,7 +51,8 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
     """medledger: patient-controlled consent and encrypted medical records on Ethereum + IPFS.
 
     Settings come from flags, then MEDLEDGER_* environment variables, then the config file.
-    Exit codes: 0 ok, 1 failed, 2 bad input, 3 refused by the rules, 4 a node did not answer.
+    Exit codes: 0 ok, 1 failed, 2 bad input, 3 refused by the rules (on chain or by the
+    key-release services), 4 a node did not answer.
     """
     settings = Settings(home=home, config_file=config_file, json=as_json)
     try:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # imported lazily below, so that `--help` starts without load
 EXIT_OK = 0
 EXIT_FAILED = 1  # the operation failed (transaction, crypto, storage)
 EXIT_USAGE = 2  # bad input: unknown names, unparseable values, wrong password, missing files
-EXIT_REFUSED = 3  # the contract or the access rules refused
+EXIT_REFUSED = 3  # the contract, the access rules or the key-release services refused
 EXIT_UNREACHABLE = 4  # a node or daemon did not answer
 
 PASSWORD_ENV = "MEDLEDGER_PASSWORD"
@@ -288,7 +288,15 @@ def exit_code_for(exc: Exception) -> int | None:
         WrongChainError,
     )
     from medledger.crypto import CryptoError
-    from medledger.flows import AccessDeniedError, FlowError, NoReadableKeyError, RecordErasedError, RecordNotFoundError
+    from medledger.flows import (
+        AccessDeniedError,
+        AlreadyCurrentError,
+        FlowError,
+        NoReadableKeyError,
+        RecordErasedError,
+        RecordNotFoundError,
+    )
+    from medledger.keyservice.errors import ConfigError, ReleaseFailedError, ReleaseRefusedError
     from medledger.ledger.base import InvalidArgumentError
     from medledger.scopes import ScopeError
     from medledger.storage import StorageError, StorageTimeoutError, StorageUnavailableError
@@ -296,7 +304,16 @@ def exit_code_for(exc: Exception) -> int | None:
     for classes, code in (
         ((ConnectionFailedError, StorageUnavailableError, StorageTimeoutError), EXIT_UNREACHABLE),
         (
-            (ContractRevertError, AccessDeniedError, NoReadableKeyError, RecordErasedError, RecordNotFoundError),
+            (
+                ContractRevertError,
+                AccessDeniedError,
+                NoReadableKeyError,
+                RecordErasedError,
+                RecordNotFoundError,
+                AlreadyCurrentError,
+                ReleaseFailedError,  # fewer than k key-release services released a share
+                ReleaseRefusedError,
+            ),
             EXIT_REFUSED,
         ),
         (
@@ -308,6 +325,7 @@ def exit_code_for(exc: Exception) -> int | None:
                 DeploymentError,
                 FileNotFoundError,
                 IsADirectoryError,
+                ConfigError,
             ),
             EXIT_USAGE,
         ),

@@ -11,7 +11,10 @@ Two format versions, both read; the writer picks one:
   :mod:`medledger.crypto.shares`, one share sealed to each key-release service of an on-chain
   service set. Nobody else gets the key except by collecting k shares from the services.
 * version 1 (category keyrings, read for migration): the data key is sealed to the patient's
-  account key and to the category keyring's current public key.
+  account key and to a category keyring's public key. Keyrings are gone; the patient opens a
+  version-1 container with its own account stanza and re-encrypts it under a service set. A
+  keyring stanza is still parsed (and, for test fixtures of the migration, still written from
+  a ``KeyringRecipient``), but no code holds keyring secrets any more.
 
 Byte layout (version 1, all integers big-endian)::
 
@@ -128,7 +131,6 @@ from .errors import (
     UnsupportedVersionError,
     WrongKeyError,
 )
-from .keyring import ADDRESS_BYTES, CategoryKeyring, check_category, check_epoch
 from .keys import X25519_KEY_BYTES, EncryptionKeyPair, require_length
 from .sealing import SEAL_OVERHEAD, SEALED_KEY_BYTES, X25519KeyPair, open_sealed, seal
 from .shares import (
@@ -193,6 +195,10 @@ MAX_CHUNK_SIZE = 16 * 1024 * 1024  # bounds the allocation a hostile length fiel
 MAX_RECIPIENTS = 1024
 DATA_KEY_BYTES = 32
 
+ADDRESS_BYTES = 20
+MAX_CATEGORY = 255  # categories are bit positions of a uint256 bitmask
+MAX_EPOCH = 2**32 - 1
+
 _KIND_ACCOUNT = 0x01
 _KIND_KEYRING = 0x02
 _MAX_CHAIN_ID = 2**64 - 1
@@ -207,6 +213,22 @@ _PERSON_COMMIT = b"medledger:kcmt:1"
 
 
 # --- values -----------------------------------------------------------------------------
+
+
+def check_category(category: int) -> int:
+    if isinstance(category, bool) or not isinstance(category, int):
+        raise ValueError(f"category must be an int 0..{MAX_CATEGORY}")
+    if not 0 <= category <= MAX_CATEGORY:
+        raise ValueError(f"category must be 0..{MAX_CATEGORY}, got {category}")
+    return category
+
+
+def check_epoch(epoch: int) -> int:
+    if isinstance(epoch, bool) or not isinstance(epoch, int):
+        raise ValueError(f"epoch must be an int 0..{MAX_EPOCH}")
+    if not 0 <= epoch <= MAX_EPOCH:
+        raise ValueError(f"epoch must be 0..{MAX_EPOCH}, got {epoch}")
+    return epoch
 
 
 @dataclass(frozen=True)
@@ -267,7 +289,8 @@ class AccountRecipient:
 
 @dataclass(frozen=True)
 class KeyringRecipient:
-    """One epoch of a category keyring, by its public key (from the rotation envelope)."""
+    """A version-1 stanza's recipient: one epoch of a category keyring, by its public key.
+    Parsed from keyring-era containers; nothing written by medledger seals to one any more."""
 
     category: int
     epoch: int
@@ -278,13 +301,9 @@ class KeyringRecipient:
         check_epoch(self.epoch)
         object.__setattr__(self, "public", require_length(self.public, X25519_KEY_BYTES, "keyring public key"))
 
-    @classmethod
-    def of(cls, keyring: CategoryKeyring) -> KeyringRecipient:
-        return cls(keyring.category, keyring.epoch, keyring.public)
-
 
 Recipient: TypeAlias = AccountRecipient | KeyringRecipient
-Identity: TypeAlias = EncryptionKeyPair | CategoryKeyring | DataKey
+Identity: TypeAlias = EncryptionKeyPair | DataKey
 
 
 def _check_service_index(index: object, what: str) -> int:
@@ -684,14 +703,12 @@ def encrypt_stream(
 
 
 def _as_identities(identity: Identity | Iterable[Identity]) -> list[Identity]:
-    if isinstance(identity, (EncryptionKeyPair, CategoryKeyring, DataKey)):
+    if isinstance(identity, (EncryptionKeyPair, DataKey)):
         return [identity]
     identities = list(identity)
     for item in identities:
-        if not isinstance(item, (EncryptionKeyPair, CategoryKeyring, DataKey)):
-            raise TypeError(
-                f"identity must be EncryptionKeyPair, CategoryKeyring or DataKey, got {type(item).__name__}"
-            )
+        if not isinstance(item, (EncryptionKeyPair, DataKey)):
+            raise TypeError(f"identity must be EncryptionKeyPair or DataKey, got {type(item).__name__}")
     return identities
 
 
@@ -791,8 +808,8 @@ def decrypt_stream(
 ) -> ContainerInfo:
     """Decrypt the container read from ``src`` into ``dst``.
 
-    ``identity`` is the reader's account key pair, a category keyring, a data key, or
-    several of these (tried in order). Each chunk is written only after it authenticates;
+    ``identity`` is the reader's account key pair, a data key, or several of these (tried
+    in order). Each chunk is written only after it authenticates;
     see the module docstring for why ``dst`` must be a temporary file."""
     header, key = _open(src, binding, identity)
     return _decrypt_body(src, dst, header, key, binding)
@@ -943,9 +960,7 @@ def rewrap(
     With a ``threshold_policy`` the output is a version-2 container, which is how a
     keyring-sealed version-1 record moves to threshold key release (migration).
 
-    For re-encrypting old records after a revocation: the new container is sealed to, say,
-    the patient and the keyring's new epoch, so the revoked party's old keyring secret no
-    longer opens it. ``chunk_size`` defaults to the source's. Plaintext never leaves the
+    ``chunk_size`` defaults to the source's. Plaintext never leaves the
     process. A source that fails to decrypt raises and leaves ``dst`` without its final
     chunk (the look-ahead only pushes TAG_FINAL after the source's final chunk has
     authenticated), so an interrupted output can never pass for a complete container."""

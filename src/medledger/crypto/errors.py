@@ -12,12 +12,9 @@ __all__ = [
     "BindingMismatchError",
     "ContainerError",
     "CryptoError",
-    "EnvelopeError",
-    "EnvelopeKeyError",
     "InsufficientSharesError",
     "KeyFormatError",
     "MalformedContainerError",
-    "NotAGranteeError",
     "NotARecipientError",
     "NotAServiceError",
     "SealedBoxError",
@@ -25,7 +22,6 @@ __all__ = [
     "TamperedContainerError",
     "TamperedShareError",
     "TruncatedContainerError",
-    "UnsupportedEnvelopeVersionError",
     "UnsupportedVersionError",
     "WrongKeyError",
 ]
@@ -116,23 +112,3 @@ class TamperedShareError(ContainerError):
 
 class InsufficientSharesError(ContainerError):
     """Fewer shares were offered than the container's threshold."""
-
-
-# --- keyring envelopes ------------------------------------------------------------------
-
-
-class EnvelopeError(CryptoError):
-    """An envelope is malformed: wrong type, a length out of bounds, non-canonical order."""
-
-
-class UnsupportedEnvelopeVersionError(EnvelopeError):
-    """The envelope declares a format version this code does not read."""
-
-
-class NotAGranteeError(CryptoError):
-    """A rotation envelope holds no share for the given grantee address."""
-
-
-class EnvelopeKeyError(CryptoError):
-    """A keyring secret in an envelope did not open with the key pair offered, or opened to
-    a secret that does not match the envelope's public key."""

@@ -21,7 +21,7 @@ SEALED_KEY_BYTES = X25519_KEY_BYTES + SEAL_OVERHEAD  # 80
 
 
 class X25519KeyPair(Protocol):
-    """Anything holding an X25519 pair: an account key pair or a category keyring."""
+    """Anything holding an X25519 pair: an account key pair, a service's, a reader's one-time pair."""
 
     @property
     def public(self) -> bytes: ...

@@ -2,9 +2,10 @@
 
 * type: DICOM 110110 Patient Record; break-glass opening/closing: DICOM 110113 Security Alert
   with subtype 110127 Emergency Override Started / 110138 Emergency Override Stopped;
-  key release: DICOM 110106 Export;
 * subtype: the medledger event name (medledger event code system) and, for record events, the
-  FHIR RESTful interaction (create, read, delete);
+  FHIR RESTful interaction (create, read, delete); a read is the `AccessLogged` event the
+  key-release services require before they release a record's key, so every decryption by
+  anyone but the patient and the record's author has one;
 * action: C/R/U/D/E; recorded: block time; outcome 0 (an event on chain is a success);
 * purposeOfEvent: v3-ActReason (the access's purpose; ETREAT for emergency access);
 * agent: who acted (requestor), as an `eip155:<chainId>:<address>` identifier;
@@ -27,12 +28,10 @@ from medledger.fhir.events import ChainEvent, HistoryLike, chain_events, fhir_in
 
 _PATIENT_RECORD = {"system": codes.DICOM, "code": "110110", "display": "Patient Record"}
 _SECURITY_ALERT = {"system": codes.DICOM, "code": "110113", "display": "Security Alert"}
-_EXPORT = {"system": codes.DICOM, "code": "110106", "display": "Export"}
 
 _ACTION = {
     "ConsentGranted": "C",
     "ConsentRevoked": "D",
-    "KeyringRotated": "U",
     "RecordAdded": "C",
     "RecordErased": "D",
     "AccessLogged": "R",
@@ -41,7 +40,6 @@ _ACTION = {
     "EmergencyAccessOpened": "E",
     "EmergencyAccessClosed": "E",
     "EmergencyPreferencesSet": "U",
-    "EmergencyKeysReleased": "E",
 }
 _REST = {"RecordAdded": "create", "AccessLogged": "read", "RecordErased": "delete"}
 
@@ -81,13 +79,11 @@ def audit_event_json(event: ChainEvent, *, chain_id: int, patient: str, contract
     elif event.event == "EmergencyAccessClosed":
         event_type = _SECURITY_ALERT
         subtype.insert(0, {"system": codes.DICOM, "code": "110138", "display": "Emergency Override Stopped"})
-    elif event.event == "EmergencyKeysReleased":
-        event_type = _EXPORT
     if event.event in _REST:
         subtype.insert(0, {"system": codes.RESTFUL_INTERACTION, "code": _REST[event.event]})
 
     purpose = d.get("purpose")
-    if purpose is None and (event.event.startswith("EmergencyAccess") or event.event == "EmergencyKeysReleased"):
+    if purpose is None and event.event.startswith("EmergencyAccess"):
         purpose = "ETREAT"
     agent: dict[str, Any] = {"who": _identifier(codes.account_uri(chain_id, event.actor)), "requestor": True}
     if purpose:

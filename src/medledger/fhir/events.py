@@ -41,9 +41,9 @@ class ChainEvent:
     ConsentGranted: grantee, categories (names), purposes (HL7 codes), read, write, expiry;
     ConsentRevoked: grantee; RecordAdded: digest, codec, category, supersedes, [cid];
     RecordErased: digest; AccessLogged: digest, accessor, purpose, [category, cid];
-    KeyringRotated: category, epoch; GuardianAppointed/Removed: guardian;
+    GuardianAppointed/Removed: guardian;
     EmergencyAccessOpened: provider, reason, until; EmergencyAccessClosed: provider, closed_by;
-    EmergencyKeysReleased: provider; EmergencyPreferencesSet: opted_out, categories.
+    EmergencyPreferencesSet: opted_out, categories.
     """
 
     block: int

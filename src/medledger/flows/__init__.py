@@ -1,14 +1,17 @@
 """The flows people use, composed from chain, ledger, crypto and storage:
-account setup, grant and revoke with keyrings, publish (journaled), fetch, amend, erase, audit."""
+account setup, grant and revoke, publish (journaled), fetch (directly or through the key-release
+services), amend, re-encrypt, erase, audit."""
 
 from medledger.flows.errors import (
     AccessDeniedError,
+    AlreadyCurrentError,
     AlreadyRegisteredError,
     EmptyRecordError,
     FlowError,
     JournalError,
     MissingEncryptionKeyError,
     NoReadableKeyError,
+    NoServiceSetError,
     RecordErasedError,
     RecordNotFoundError,
     RegistrationPendingError,
@@ -17,12 +20,14 @@ from medledger.flows.session import Session
 
 __all__ = [
     "AccessDeniedError",
+    "AlreadyCurrentError",
     "AlreadyRegisteredError",
     "EmptyRecordError",
     "FlowError",
     "JournalError",
     "MissingEncryptionKeyError",
     "NoReadableKeyError",
+    "NoServiceSetError",
     "RecordErasedError",
     "RecordNotFoundError",
     "RegistrationPendingError",

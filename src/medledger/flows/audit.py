@@ -1,4 +1,5 @@
-"""A patient's history, read from the chain's events: consents, keyrings, records, erasures."""
+"""A patient's history, read from the chain's events: consents, records, reads, erasures, guardians,
+break-glass; and the key-release service sets (who can release shares of record keys)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from medledger.scopes import categories_in, purposes_in
 PATIENT_EVENTS = (
     "ConsentGranted",
     "ConsentRevoked",
-    "KeyringRotated",
     "RecordAdded",
     "RecordErased",
     "AccessLogged",
@@ -19,9 +19,9 @@ PATIENT_EVENTS = (
     "GuardianRemoved",
     "EmergencyAccessOpened",
     "EmergencyAccessClosed",
-    "EmergencyKeysReleased",
     "EmergencyPreferencesSet",
 )
+SERVICE_EVENTS = ("ServiceSetProposed", "ServiceSetCancelled", "ServiceEndpointSet")
 EMERGENCY_REASONS = {1: "unconscious", 2: "life-threatening", 3: "unable-to-consent", 4: "other"}
 
 
@@ -45,12 +45,9 @@ def _details(name: str, args: Any) -> tuple[str, dict[str, object]]:  # args: we
             "read": bool(args.permissions & 1),
             "write": bool(args.permissions & 2),
             "expiry": args.expiry,
-            "envelope_bytes": len(args.envelope),
         }
     if name == "ConsentRevoked":
         return args.patient, {"grantee": args.grantee}
-    if name == "KeyringRotated":
-        return args.patient, {"category": categories_in(1 << args.category)[0], "epoch": args.epoch}
     if name == "RecordAdded":
         return args.author, {
             "digest": "0x" + bytes(args.digest).hex(),
@@ -74,10 +71,23 @@ def _details(name: str, args: Any) -> tuple[str, dict[str, object]]:  # args: we
         return args.provider, {"reason": EMERGENCY_REASONS.get(args.reason, args.reason), "until": args.until}
     if name == "EmergencyAccessClosed":
         return args.closedBy, {"provider": args.provider}
-    if name == "EmergencyKeysReleased":
-        return args.provider, {"released_to": args.provider, "envelope_bytes": len(args.envelope)}
     if name == "EmergencyPreferencesSet":
         return args.patient, {"opted_out": args.optedOut, "categories": categories_in(args.categories)}
+    raise ValueError(name)
+
+
+def _service_details(name: str, args: Any, sender: str) -> tuple[str, dict[str, object]]:
+    if name == "ServiceSetProposed":
+        return sender, {
+            "version": args.version,
+            "members": list(args.members),
+            "threshold": args.threshold,
+            "activates_at": args.activatesAt,
+        }
+    if name == "ServiceSetCancelled":
+        return sender, {"version": args.version}
+    if name == "ServiceEndpointSet":
+        return args.service, {"service": args.service, "url": args.url}
     raise ValueError(name)
 
 
@@ -95,6 +105,30 @@ def patient_history(ledger: MedLedger, patient: str, *, from_block: int = 0) -> 
                 AuditEntry(
                     block,
                     timestamps[block],
+                    "0x" + bytes(log.transactionHash).hex(),
+                    log.logIndex,
+                    name,
+                    actor,
+                    details,
+                )
+            )
+    return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
+
+
+def service_history(ledger: MedLedger, *, from_block: int = 0) -> list[AuditEntry]:
+    """Every key-release service-set event (proposed, cancelled, endpoint published), in chain order;
+    the actor of a proposal or cancellation is the transaction's sender (the admin)."""
+    entries = []
+    w3 = ledger.chain.w3
+    for name in SERVICE_EVENTS:
+        for log in ledger.services.events(name, from_block=from_block):
+            block = w3.eth.get_block(log.blockNumber)
+            sender = str(w3.eth.get_transaction(log.transactionHash)["from"])
+            actor, details = _service_details(name, log.args, sender)
+            entries.append(
+                AuditEntry(
+                    log.blockNumber,
+                    int(block["timestamp"]),
                     "0x" + bytes(log.transactionHash).hex(),
                     log.logIndex,
                     name,

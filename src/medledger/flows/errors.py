@@ -26,7 +26,16 @@ class RecordErasedError(FlowError):
 
 
 class NoReadableKeyError(FlowError):
-    """None of the keys this account holds opens the record (e.g. written after a revocation)."""
+    """The record holds no stanza this account's own key opens."""
+
+
+class AlreadyCurrentError(FlowError):
+    """A re-encryption was asked for a record already under the current key-release service set."""
+
+
+class NoServiceSetError(FlowError):
+    """The ledger has no current key-release service set (the admin has proposed none, or it is
+    not active yet)."""
 
 
 class JournalError(FlowError):

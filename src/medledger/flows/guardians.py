@@ -1,10 +1,10 @@
-"""Appointing and removing guardians, with the keys they need to read for the patient."""
+"""Appointing and removing guardians. A guardian receives no key: it reads its ward's records
+through the key-release services, which check on chain that the guardianship holds at that
+moment, so a removal or the end of the term closes every record to it at once."""
 
 from __future__ import annotations
 
 from medledger.chain.transactions import Receipt
-from medledger.flows.consent import key_envelope
-from medledger.flows.keyrings import keyring_categories, rotation_call
 from medledger.flows.session import Session
 
 
@@ -12,26 +12,14 @@ def appoint_guardian(
     session: Session, guardian: str, *, until: int, can_appoint: bool = False, patient: str | None = None
 ) -> Receipt:
     """Appoint `guardian` until `until` (a unix time; every guardianship ends, within the
-    deployment's maximum term) for the session patient, or for `patient` by an appointing
-    guardian, sealing every keyring the appointer holds to the guardian in the same transaction."""
+    deployment's maximum term) for the session patient, or for `patient` by an appointing guardian."""
     ward = patient or session.address
-    mask = sum(1 << c for c in keyring_categories(session, ward))
-    calls, envelope = key_envelope(session, ward, guardian, mask) if mask else ([], b"")
-    calls.append(
-        session.ledger.contract.functions.appointGuardian(ward, guardian, int(until), bool(can_appoint), envelope)
-    )
-    return session.ledger.multicall(calls)
+    return session.ledger.guardians.appoint(ward, guardian, until=until, can_appoint=can_appoint)
 
 
-def remove_guardian(session: Session, guardian: str, *, patient: str | None = None, rotate: bool = True) -> Receipt:
-    """Remove a guardian and rotate every keyring, so later records are closed to it.
+def remove_guardian(session: Session, guardian: str, *, patient: str | None = None) -> Receipt:
+    """End a guardianship (by the patient, an appointing guardian, or the guardian itself)."""
+    return session.ledger.guardians.remove(patient or session.address, guardian)
 
-    The patient and an appointing guardian rotate (the latter through rotateKeyringFor); a
-    guardian removing itself cannot (it would know the new keys it made, and is no longer a
-    guardian once removed)."""
-    ward = patient or session.address
-    calls = [session.ledger.contract.functions.removeGuardian(ward, guardian)]
-    if rotate and guardian != session.address:
-        for category in keyring_categories(session, ward):
-            calls.append(rotation_call(session, category, excluding=guardian, patient=ward)[0])
-    return session.ledger.multicall(calls)
+
+__all__ = ["appoint_guardian", "remove_guardian"]

@@ -57,6 +57,7 @@ class JournalEntry:
     cid: str | None = None
     tx_hash: str | None = None
     nonce: int | None = None  # of the registration transaction, to tell a dropped one from a replaced one
+    service_set: int | None = None  # the key-release service set the staged container's key is split over
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
 
@@ -122,9 +123,12 @@ class Journal:
             raise JournalError(f"journal entry {entry_id} has unknown state {entry.state!r}")
         return entry
 
-    def pending(self) -> list[JournalEntry]:
-        """Entries a crash left unfinished, oldest first."""
+    def entries(self) -> list[JournalEntry]:
+        """Every entry, oldest first."""
         if not self.directory.exists():
             return []
-        entries = [self.load(path.stem) for path in sorted(self.directory.glob("*.json"))]
-        return [entry for entry in entries if not entry.finished]
+        return [self.load(path.stem) for path in sorted(self.directory.glob("*.json"))]
+
+    def pending(self) -> list[JournalEntry]:
+        """Entries a crash left unfinished, oldest first."""
+        return [entry for entry in self.entries() if not entry.finished]

@@ -1,11 +1,19 @@
-"""Publishing, fetching, amending and erasing encrypted records.
+"""Publishing, fetching, amending, re-encrypting and erasing encrypted records.
 
-publish: encrypt -> store and pin -> register the pointer, each step journaled first (the
-         registration transaction is journaled after signing, before broadcasting).
-fetch:   resolve the pointer -> fetch the blob and verify every block (into a staged copy) ->
-         log the access on chain (waiting for its receipt) -> obtain a key -> decrypt, streamed to
-         a temporary file renamed into place only when every chunk authenticated. A fetch that
-         fails before the blob is whole and verified logs nothing.
+publish:   encrypt -> store and pin -> register the pointer, each step journaled first (the
+           registration transaction is journaled after signing, before broadcasting). The fresh
+           data key is sealed to the patient and the author, and split k-of-n over the ledger's
+           current key-release service set (none yet: patient and author only, and the result
+           says so).
+fetch:     the patient and the record's author open their own stanza: resolve the pointer ->
+           fetch the blob and verify every block (into a staged copy) -> log the access on chain
+           (the patient's reads by default) -> decrypt, streamed to a temporary file renamed into
+           place only when every chunk authenticated. Everyone else reads through the key-release
+           services (flows.release.read_record): fetch and verify -> logAccess, confirmed ->
+           k shares -> decrypt. A fetch that fails before the blob is whole and verified logs
+           nothing.
+reencrypt: the patient moves a record written under a keyring (format version 1) or under a
+           service set that is no longer current to the current set.
 """
 
 from __future__ import annotations
@@ -23,21 +31,26 @@ from medledger.chain.errors import ChainError, revert_class
 from medledger.chain.transactions import SentTransaction, TxStatus
 from medledger.crypto import (
     AccountRecipient,
+    ContainerHeader,
     ContainerInfo,
-    EncryptionKeyPair,
     NotARecipientError,
     Recipient,
+    ServiceRecipient,
+    ThresholdPolicy,
     decrypt_stream,
     encrypt_stream,
+    read_header,
     rewrap,
 )
-from medledger.crypto.keyring import CategoryKeyring
 from medledger.flows.errors import (
     AccessDeniedError,
+    AlreadyCurrentError,
     AlreadyRegisteredError,
     EmptyRecordError,
     JournalError,
+    MissingEncryptionKeyError,
     NoReadableKeyError,
+    NoServiceSetError,
     RecordErasedError,
     RecordNotFoundError,
     RegistrationPendingError,
@@ -53,9 +66,11 @@ from medledger.flows.journal import (
     Journal,
     JournalEntry,
 )
-from medledger.flows.keyrings import current_keyring, encryption_key, readable_keyrings
+from medledger.flows.release import read_record
 from medledger.flows.session import Session
-from medledger.flows.streams import IteratorReader
+from medledger.flows.streams import IteratorReader, chunk_reader
+from medledger.keyservice.client import KeyReleaseClient
+from medledger.keyservice.errors import ServiceAttempt
 from medledger.ledger.base import checked_address
 from medledger.ledger.values import RecordPointer
 from medledger.scopes import Permission, Purpose, category_name
@@ -63,6 +78,16 @@ from medledger.storage import Cid, StorageError, compute_cid
 
 Fault = Callable[[str], None]  # called after each publish step; tests inject crashes with it
 Progress = Callable[[int], None]  # called with each batch of bytes processed (for progress bars)
+Step = Callable[[str], None]  # one progress line per step of a fetch
+REENCRYPT_SOURCE = "reencrypt:"  # a re-encryption's journaled "source": this prefix, then the old digest
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """Who a new container's data key goes to: account stanzas, and the service set's policy."""
+
+    recipients: tuple[Recipient, ...]
+    policy: ThresholdPolicy | None  # None: no service set is current on this ledger
 
 
 @dataclass(frozen=True)
@@ -72,7 +97,8 @@ class PublishResult:
     digest: bytes
     codec: int
     tx_hash: str | None
-    readable_by_keyring: bool  # False: sealed to the patient only (no keyring existed yet)
+    service_set: int | None  # the key-release service set the key was split over; None: nobody
+    # but the patient and the author can read the record until the patient re-encrypts it
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,18 @@ class FetchResult:
     cid: str
     path: Path
     size: int
+    direct: bool = True  # opened with the reader's own stanza (patient, author), no services asked
+    access_tx: str | None = None  # the logAccess transaction, when the read was logged
+    attempts: tuple[ServiceAttempt, ...] = ()  # what each key-release service answered
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Why a record needs re-encryption: under a keyring (version 1) or a set no longer current."""
+
+    pointer: RecordPointer
+    set_version: int | None  # None: a keyring-era container (format version 1)
+    current: int
 
 
 def can_write(session: Session, patient: str, category: int) -> bool:
@@ -107,7 +145,10 @@ def publish(
     fault: Fault | None = None,
     progress: Progress | None = None,
 ) -> PublishResult:
-    """Encrypt `source` for `patient`, store and pin it, and register its pointer on chain."""
+    """Encrypt `source` for `patient`, store and pin it, and register its pointer on chain.
+
+    The data key is sealed to the patient and the author and split over the current service
+    set; `PublishResult.service_set` is None when the ledger has no current set yet."""
     patient = checked_address(patient, "patient")
     source = Path(os.path.abspath(source))  # journaled absolute: a resume may run from anywhere
     if not source.is_file():
@@ -118,12 +159,12 @@ def publish(
         raise AccessDeniedError(
             f"{session.address} has no write consent from {patient} for {category_name(category)} records"
         )
-    recipients = _recipients(session, patient, category)  # fails early if the patient has no key
+    sealing = sealing_for(session, patient)  # fails early if the patient has no key
     journal = Journal(session.home)
     entry = journal.begin(
         author=session.address, patient=patient, category=category, source=source, supersedes=supersedes
     )
-    return _run(session, journal, entry, fault, recipients, progress)
+    return _run(session, journal, entry, fault, sealing, progress)
 
 
 def amend(
@@ -139,28 +180,57 @@ def amend(
     return publish(session, patient, pointer.category, source, supersedes=previous, fault=fault)
 
 
-def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) -> PublishResult:
-    """Re-encrypt one of the session patient's records under a fresh data key sealed to the
-    patient and the category keyring's current epoch, publish it as an amendment, and erase the
-    old version (unpin its blob, mark its pointer). Afterwards, keyring epochs held by revoked
-    parties no longer open this record, though nothing can recall a copy they already made.
+def migration(session: Session, digest: bytes) -> Migration | None:
+    """Whether one of the session patient's live records needs re-encryption: a Migration when
+    it was written under a keyring (format version 1) or under a service set that is no longer
+    the current one; None when it is already under the current set."""
+    pointer = _pointer(session, session.address, digest)
+    current = session.ledger.services.current_version()
+    header = _header(session, pointer)
+    version = header.threshold.set_version if header.threshold is not None else None
+    if version is not None and version == current:
+        return None
+    return Migration(pointer, version, current)
 
-    The new container is journaled like any publish; if a crash strikes before the old version is
-    erased, `medledger record erase OLD` finishes the job."""
+
+def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) -> PublishResult:
+    """Re-encrypt one of the session patient's records under the current key-release service
+    set: a fresh data key sealed to the patient and split over the current set, published as an
+    amendment; then the old version is erased (blob unpinned, pointer marked).
+
+    For records written under a keyring (format version 1), or under a service set that has
+    been superseded. Refused (AlreadyCurrentError) for a record already under the current set,
+    and (NoServiceSetError) while the ledger has no current set.
+
+    The new container is journaled like any publish. If a crash strikes before the old version
+    is erased, `reencrypt_all` (or `medledger record erase OLD`) finishes the job."""
     patient = session.address
     pointer = _pointer(session, patient, digest)
     if pointer.superseded:
+        finished = _finish_interrupted(session, digest)
+        if finished is not None:
+            return finished
         raise revert_class("RecordAlreadySuperseded")(
             "RecordAlreadySuperseded", {"patient": patient, "digest": bytes(digest)}
         )
-    binding = session.binding(patient, pointer.category)
-    recipients = _recipients(session, patient, pointer.category)
+    needed = migration(session, digest)
+    if needed is None:
+        raise AlreadyCurrentError(
+            f"record 0x{bytes(digest).hex()} is already under the current key-release service set "
+            f"{session.ledger.services.current_version()}: there is nothing to re-encrypt"
+        )
+    sealing = sealing_for(session, patient, author=patient)
+    if sealing.policy is None:
+        raise NoServiceSetError(
+            "this ledger has no current key-release service set, so there is nothing to re-encrypt under; "
+            "the admin proposes one (`medledger admin propose-services`)"
+        )
     journal = Journal(session.home)
     entry = journal.begin(
         author=patient,
         patient=patient,
         category=pointer.category,
-        source=Path(f"reencrypt:0x{digest.hex()}"),
+        source=Path(f"{REENCRYPT_SOURCE}0x{bytes(digest).hex()}"),
         supersedes=digest,
     )
     staging = journal.staging_path(entry)
@@ -170,18 +240,58 @@ def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) ->
         rewrap(
             cast(BinaryIO, IteratorReader(session.store.get(old))),
             dst,
-            binding=binding,
-            identity=_identities(session, patient, pointer.category),
-            recipients=recipients,
+            binding=session.binding(patient, pointer.category),
+            identity=session.keypair,  # the patient's own stanza, in version 1 as in version 2
+            recipients=sealing.recipients,
+            threshold_policy=sealing.policy,
         )
         dst.flush()
         os.fsync(dst.fileno())
     os.replace(tmp, staging)
-    journal.advance(entry, ENCRYPTED, staging=str(staging))
+    journal.advance(entry, ENCRYPTED, staging=str(staging), service_set=sealing.policy.set_version)
     (fault or (lambda step: None))(ENCRYPTED)
-    result = _run(session, journal, entry, fault, recipients)
+    result = _run(session, journal, entry, fault, sealing)
     erase(session, digest)
     return result
+
+
+def reencrypt_all(session: Session, *, step: Step | None = None) -> list[PublishResult]:
+    """Re-encrypt every live record of the session patient that `migration` says needs it,
+    one after the other (each crash-safe as `reencrypt`); first finishes re-encryptions a crash
+    left without erasing their old version. One progress line per record."""
+    say = step or (lambda line: None)
+    if not session.ledger.services.current_version():
+        raise NoServiceSetError(
+            "this ledger has no current key-release service set, so there is nothing to re-encrypt under; "
+            "the admin proposes one (`medledger admin propose-services`)"
+        )
+    for entry in Journal(session.home).entries():
+        old = _reencrypted_from(entry)
+        if old is not None and entry.state == DONE and _finish_interrupted(session, old) is not None:
+            say(f"finished an interrupted re-encryption: erased 0x{old.hex()}")
+    results = []
+    for digest in live_records(session, session.address):
+        needed = migration(session, digest)
+        if needed is None:
+            continue
+        was = "no service set (format 1)" if needed.set_version is None else f"service set {needed.set_version}"
+        result = reencrypt(session, digest)
+        say(f"re-encrypted 0x{digest.hex()} (under {was}) as {result.cid} under service set {result.service_set}")
+        results.append(result)
+    return results
+
+
+def live_records(session: Session, patient: str) -> list[bytes]:
+    """Digests of `patient`'s records that are neither superseded nor erased, oldest first."""
+    digests: list[bytes] = []
+    for event in session.ledger.events("RecordAdded", from_block=session.from_block, patient=patient):
+        digest = bytes(event.args.digest)
+        if digest in digests:
+            continue
+        pointer = session.ledger.records.get(patient, digest)
+        if pointer.exists and not pointer.erased and not pointer.superseded:
+            digests.append(digest)
+    return digests
 
 
 def resume(session: Session, journal_id: str, *, rollback: bool = False) -> JournalEntry:
@@ -213,30 +323,33 @@ def fetch(
     purpose: Purpose = Purpose.TREAT,
     progress: Progress | None = None,
     log_access: bool = True,
+    step: Step | None = None,
+    client: KeyReleaseClient | None = None,
 ) -> FetchResult:
     """Fetch and decrypt one record to `destination` (written whole or not at all).
 
-    Steps: resolve the pointer (and check access) -> fetch the blob, every block verified
-    against its CID, into a staged copy -> with `log_access` (the default) record the read on
-    chain (`logAccess`, which itself refuses a reader without access) and wait for its receipt,
-    so the audit shows who read what, when and why -> obtain a key that opens the record ->
-    decrypt. A fetch that fails before the blob is whole and verified logs nothing.
+    The patient, and the record's author, open their own stanza: fetch the blob, every block
+    verified against its CID, into a staged copy -> with `log_access` (the default) record the
+    read on chain (`logAccess`) and wait for its receipt -> decrypt. (An author without READ
+    consent has nothing to log against: it reads what it wrote, unlogged.) Everyone else reads
+    through the key-release services (flows.release.read_record): verified blob -> logAccess,
+    confirmed -> k shares, each service checking the reader's access now -> decrypt; that read
+    is always logged. `step` receives one line per step. A fetch that fails before the blob is
+    whole and verified logs nothing.
     """
     patient = checked_address(patient, "patient")
     pointer = _pointer(session, patient, digest)
-    if not session.ledger.consent.has_access(patient, session.address, pointer.category, purpose, Permission.READ):
+    if session.address == patient or pointer.author == session.address:
+        direct = _fetch_direct(session, pointer, destination, purpose, progress, log_access, step)
+        if direct is not None:
+            return direct
+    if not log_access:
         raise AccessDeniedError(
-            f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}"
+            f"{session.address} reads {patient}'s record through the key-release services, which release a key "
+            "only for a read logged on chain; only the patient and the record's author may read unlogged"
         )
-    cid = Cid.from_digest(pointer.digest, pointer.codec)
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with _verified_blob(session, cid, progress) as blob:
-        if log_access:
-            session.ledger.records.log_access(patient, pointer.digest, purpose)
-        identities = _identities(session, patient, pointer.category)
-        info = _decrypt_to(session, patient, pointer, blob, identities, destination)
-    return FetchResult(pointer, str(cid), destination, info.plaintext_bytes)
+    read = read_record(session, patient, digest, destination, purpose=purpose, client=client, step=step)
+    return FetchResult(read.pointer, read.cid, read.path, read.size, False, read.access_tx, read.attempts)
 
 
 def erase(session: Session, digest: bytes) -> RecordPointer:
@@ -253,12 +366,31 @@ def erase(session: Session, digest: bytes) -> RecordPointer:
 # -- internals ---------------------------------------------------------------------------------
 
 
-def _recipients(session: Session, patient: str, category: int) -> list[Recipient]:
+def encryption_key(session: Session, account: str) -> bytes:
+    """`account`'s published X25519 key, or a clear error telling them to publish one."""
+    key = session.ledger.keys.encryption_key_of(account)
+    if key is None:
+        raise MissingEncryptionKeyError(
+            f"{account} has not published an encryption key; they must run `medledger keys publish` first"
+        )
+    return key
+
+
+def sealing_for(session: Session, patient: str, *, author: str | None = None) -> Sealing:
+    """Seal to the patient's published key and the author's own key, and split over the ledger's
+    current service set (its version, k, and every member's X25519 key), if there is one."""
     recipients: list[Recipient] = [AccountRecipient(encryption_key(session, patient))]
-    keyring = current_keyring(session, patient, category)
-    if keyring is not None:
-        recipients.append(keyring)
-    return recipients
+    if (author or session.address) != patient:
+        recipients.append(AccountRecipient(session.keypair.public))
+    current = session.ledger.services.current()
+    policy = None
+    if current is not None:
+        policy = ThresholdPolicy(
+            current.version,
+            current.threshold,
+            tuple(ServiceRecipient(index + 1, key) for index, key in enumerate(current.encryption_keys)),
+        )
+    return Sealing(tuple(recipients), policy)
 
 
 def _run(
@@ -266,14 +398,14 @@ def _run(
     journal: Journal,
     entry: JournalEntry,
     fault: Fault | None,
-    recipients: list[Recipient] | None,
+    sealing: Sealing | None,
     progress: Progress | None = None,
 ) -> PublishResult:
     """Drive `entry` forward from whatever state it is in. Every step is idempotent."""
     checkpoint = fault or (lambda step: None)
     while entry.state not in (DONE, ROLLED_BACK):
         if entry.state == STARTED:
-            _encrypt(session, journal, entry, recipients, progress)
+            _encrypt(session, journal, entry, sealing, progress)
         elif entry.state == ENCRYPTED:
             _store(session, journal, entry)
         elif entry.state == STORED:
@@ -287,33 +419,39 @@ def _run(
     if entry.state != DONE:
         raise JournalError(f"journal entry {entry.id} is {entry.state}; it cannot be resumed")
     cid = Cid.parse(entry.cid)  # type: ignore[arg-type]
-    keyring = current_keyring(session, entry.patient, entry.category)
-    return PublishResult(entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, keyring is not None)
+    return PublishResult(entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, entry.service_set)
 
 
 def _encrypt(
     session: Session,
     journal: Journal,
     entry: JournalEntry,
-    recipients: list[Recipient] | None,
+    sealing: Sealing | None,
     progress: Progress | None,
 ) -> None:
     staging = journal.staging_path(entry)
-    recipients = recipients or _recipients(session, entry.patient, entry.category)
+    sealing = sealing or sealing_for(session, entry.patient)
     source = Path(entry.source)
     if not source.is_file():
         raise JournalError(f"the source file {source} of journal entry {entry.id} is gone; roll it back")
     tmp = staging.with_suffix(".tmp")
     with source.open("rb") as raw, tmp.open("wb") as dst:
         src = cast(BinaryIO, _CountingReader(raw, progress)) if progress else raw
-        info = encrypt_stream(src, dst, binding=session.binding(entry.patient, entry.category), recipients=recipients)
+        info = encrypt_stream(
+            src,
+            dst,
+            binding=session.binding(entry.patient, entry.category),
+            recipients=sealing.recipients,
+            threshold_policy=sealing.policy,
+        )
         dst.flush()
         os.fsync(dst.fileno())
     if info.plaintext_bytes == 0:  # emptied since it was checked
         _remove(str(tmp))
         raise _empty(source, f"; roll back journal entry {entry.id} (`medledger record resume {entry.id} --rollback`)")
     os.replace(tmp, staging)
-    journal.advance(entry, ENCRYPTED, staging=str(staging))
+    set_version = sealing.policy.set_version if sealing.policy is not None else None
+    journal.advance(entry, ENCRYPTED, staging=str(staging), service_set=set_version)
 
 
 def _store(session: Session, journal: Journal, entry: JournalEntry) -> None:
@@ -466,14 +604,80 @@ def _verified_blob(session: Session, cid: Cid, progress: Progress | None) -> Ite
         yield blob
 
 
-def _decrypt_to(
+def _header(session: Session, pointer: RecordPointer) -> ContainerHeader:
+    """A record's container header, read from the start of its verified blob."""
+    chunks = session.store.get(Cid.from_digest(pointer.digest, pointer.codec))
+    try:
+        return read_header(chunk_reader(chunks))
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _reencrypted_from(entry: JournalEntry) -> bytes | None:
+    """The digest a journaled re-encryption replaced, None for an ordinary publish."""
+    if not entry.source.startswith(REENCRYPT_SOURCE):
+        return None
+    try:
+        return bytes.fromhex(entry.source.removeprefix(REENCRYPT_SOURCE).removeprefix("0x"))
+    except ValueError:
+        return None
+
+
+def _finish_interrupted(session: Session, old: bytes) -> PublishResult | None:
+    """Erase `old` if a finished re-encryption journaled here replaced it and a crash kept it."""
+    for entry in Journal(session.home).entries():
+        if entry.state != DONE or entry.author != session.address or _reencrypted_from(entry) != bytes(old):
+            continue
+        pointer = session.ledger.records.get(session.address, old)
+        if not pointer.exists or pointer.erased or not pointer.superseded:
+            return None
+        erase(session, old)
+        cid = Cid.parse(entry.cid)  # type: ignore[arg-type]
+        return PublishResult(entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, entry.service_set)
+    return None
+
+
+def _fetch_direct(
     session: Session,
-    patient: str,
     pointer: RecordPointer,
-    blob: BinaryIO,
-    identities: list[EncryptionKeyPair | CategoryKeyring],
-    destination: Path,
-) -> ContainerInfo:
+    destination: str | os.PathLike[str],
+    purpose: Purpose,
+    progress: Progress | None,
+    log_access: bool,
+    step: Step | None,
+) -> FetchResult | None:
+    """The patient's or the author's read with its own stanza; None when the container holds no
+    stanza for this account (an author's keyring-era record: only the services can help)."""
+    say = step or (lambda line: None)
+    patient = pointer.patient
+    cid = Cid.from_digest(pointer.digest, pointer.codec)
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with _verified_blob(session, cid, progress) as blob:
+        size = blob.seek(0, os.SEEK_END)
+        blob.seek(0)
+        header = read_header(blob)
+        blob.seek(0)
+        if not any(stanza.recipient.public == session.keypair.public for stanza in header.stanzas):
+            if session.address == patient:
+                raise _no_key(session, pointer)
+            return None
+        say(f"fetched and verified blob {cid} ({size} bytes)")
+        access_tx = None
+        if log_access and (
+            session.address == patient
+            or session.ledger.consent.has_access(patient, session.address, pointer.category, purpose, Permission.READ)
+        ):
+            access_tx = session.ledger.records.log_access(patient, pointer.digest, purpose).tx_hash
+            say(f"access logged on chain in transaction {access_tx}")
+        info = _decrypt_to(session, pointer, blob, destination)
+        say(f"decrypted {info.plaintext_bytes} bytes to {destination} with this account's own key (no service asked)")
+    return FetchResult(pointer, str(cid), destination, info.plaintext_bytes, True, access_tx)
+
+
+def _decrypt_to(session: Session, pointer: RecordPointer, blob: BinaryIO, destination: Path) -> ContainerInfo:
     """Decrypt into a temporary file beside `destination`, renamed into place once every chunk
     authenticated."""
     fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
@@ -481,10 +685,10 @@ def _decrypt_to(
         with os.fdopen(fd, "wb") as out:
             try:
                 info = decrypt_stream(
-                    blob, out, binding=session.binding(patient, pointer.category), identity=identities
+                    blob, out, binding=session.binding(pointer.patient, pointer.category), identity=session.keypair
                 )
             except NotARecipientError:
-                raise _no_key(session, patient, pointer) from None
+                raise _no_key(session, pointer) from None
         os.replace(tmp, destination)
     except BaseException:
         _remove(tmp)
@@ -492,15 +696,10 @@ def _decrypt_to(
     return info
 
 
-def _identities(session: Session, patient: str, category: int) -> list[EncryptionKeyPair | CategoryKeyring]:
-    return [session.keypair, *readable_keyrings(session, patient, category)]
-
-
-def _no_key(session: Session, patient: str, pointer: RecordPointer) -> Exception:
+def _no_key(session: Session, pointer: RecordPointer) -> Exception:
     return NoReadableKeyError(
-        f"none of {session.address}'s keys opens record {pointer.digest.hex()}: it was sealed to a keyring "
-        "epoch this account never received (written after a revocation, or before a grant the patient has "
-        "not re-encrypted it for)"
+        f"record {pointer.digest.hex()} holds no stanza for {session.address}'s key (was its encryption key "
+        "changed after the record was written?)"
     )
 
 
@@ -535,4 +734,21 @@ def _remove(path: str | None) -> None:
             os.remove(path)
 
 
-__all__ = ["FetchResult", "PublishResult", "amend", "can_write", "erase", "fetch", "publish", "reencrypt", "resume"]
+__all__ = [
+    "FetchResult",
+    "Migration",
+    "PublishResult",
+    "Sealing",
+    "amend",
+    "can_write",
+    "encryption_key",
+    "erase",
+    "fetch",
+    "live_records",
+    "migration",
+    "publish",
+    "reencrypt",
+    "reencrypt_all",
+    "resume",
+    "sealing_for",
+]

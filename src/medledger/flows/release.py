@@ -130,8 +130,9 @@ def release_key(
     section = blob.header.threshold
     if section is None:
         raise ReleaseFailedError(
-            f"record {blob.pointer.digest.hex()} is a keyring-era container with no service shares; "
-            "its patient can re-encrypt it (`medledger record reencrypt`)",
+            f"record {blob.pointer.digest.hex()} holds no key-release service shares (written before threshold "
+            "key release, or while no service set was current): only its patient and author can open it until "
+            "the patient re-encrypts it (`medledger record reencrypt`)",
             (),
         )
     ledger = session.ledger

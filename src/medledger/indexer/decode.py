@@ -18,17 +18,20 @@ def hexstr(value: bytes | bytearray | str) -> str:
     return "0x" + bytes(value).hex()
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return hexstr(value)
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def plain_args(args: Any) -> dict[str, Any]:
-    """Event arguments as JSON-ready values: bytes as 0x hex, addresses checksummed, ints kept."""
-    result: dict[str, Any] = {}
-    for name, value in dict(args).items():
-        if isinstance(value, (bytes, bytearray)):
-            result[name] = hexstr(value)
-        elif isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-            result[name] = to_checksum_address(value)
-        else:
-            result[name] = value
-    return result
+    """Event arguments as JSON-ready values: bytes as 0x hex, addresses checksummed, ints kept,
+    arrays as lists of the same."""
+    return {name: _plain(value) for name, value in dict(args).items()}
 
 
 def args_json(args: dict[str, Any]) -> str:
@@ -42,16 +45,11 @@ def args_json(args: dict[str, Any]) -> str:
     )
 
 
-def _envelope_bytes(value: str) -> int:
-    return (len(value) - 2) // 2
-
-
 def actor_of(event: str, args: dict[str, Any], tx_sender: str | None) -> str | None:
     """Who caused the event: the account the event names as acting, else the transaction's sender."""
     field = {
         "ConsentGranted": "patient",
         "ConsentRevoked": "patient",
-        "KeyringRotated": "patient",
         "EncryptionKeySet": "account",
         "RecordAdded": "author",
         "RecordErased": "patient",
@@ -66,6 +64,7 @@ def actor_of(event: str, args: dict[str, Any], tx_sender: str | None) -> str | N
         "ProviderReinstated": "registrar",
         "RoleGranted": "sender",
         "RoleRevoked": "sender",
+        "ServiceEndpointSet": "service",
     }.get(event)
     return args.get(field) if field else tx_sender
 
@@ -89,7 +88,6 @@ def typed_row(event: str, a: dict[str, Any]) -> TypedRow | None:
                 purposes=a["purposes"],
                 permissions=a["permissions"],
                 expiry=a["expiry"],
-                envelope_bytes=_envelope_bytes(a["envelope"]),
             ),
         )
     if event == "ConsentRevoked":
@@ -152,16 +150,6 @@ def typed_row(event: str, a: dict[str, Any]) -> TypedRow | None:
                 categories=str(a["categories"]),
             ),
         )
-    if event == "EmergencyKeysReleased":
-        return TypedRow(
-            "emergency_events",
-            dict(
-                action="keys_released",
-                patient=a["patient"],
-                provider=a["provider"],
-                envelope_bytes=_envelope_bytes(a["envelope"]),
-            ),
-        )
     if event in ("ProviderRegistered", "ProviderSuspended", "ProviderReinstated"):
         action = {
             "ProviderRegistered": "registered",
@@ -184,15 +172,19 @@ def typed_row(event: str, a: dict[str, Any]) -> TypedRow | None:
         )
     if event == "EncryptionKeySet":
         return TypedRow("key_changes", dict(action="encryption_key", account=a["account"], public_key=a["publicKey"]))
-    if event == "KeyringRotated":
+    if event == "ServiceSetProposed":
         return TypedRow(
-            "key_changes",
+            "service_changes",
             dict(
-                action="keyring",
-                account=a["patient"],
-                category=a["category"],
-                epoch=a["epoch"],
-                public_key=a["publicKey"],
+                action="proposed",
+                version=a["version"],
+                members=json.dumps([to_checksum_address(m) for m in a["members"]]),
+                threshold=a["threshold"],
+                activates_at=a["activatesAt"],
             ),
         )
+    if event == "ServiceSetCancelled":
+        return TypedRow("service_changes", dict(action="cancelled", version=a["version"]))
+    if event == "ServiceEndpointSet":
+        return TypedRow("service_changes", dict(action="endpoint", service=a["service"], url=a["url"]))
     return None

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic, to_checksum_address
-from web3.exceptions import BlockNotFound
+from web3.exceptions import BadFunctionCallOutput, BlockNotFound, ContractLogicError
 
 from medledger.chain.artifacts import load_artifact
 from medledger.chain.connection import Chain
@@ -37,6 +37,7 @@ from medledger.indexer import schema
 from medledger.indexer.decode import actor_of, args_json, hexstr, plain_args, typed_row
 from medledger.indexer.errors import IndexerChainMismatchError, IndexerError, ReorgTooDeepError
 from medledger.indexer.store import Store, open_store
+from medledger.ledger.services import SERVICES_CONTRACT
 
 if TYPE_CHECKING:
     from medledger.indexer.queries import Disclosure, HistoryEntry
@@ -94,9 +95,22 @@ class Indexer:
         self.max_reorg_depth = max_reorg_depth
         abi = load_artifact(LEDGER_CONTRACT).abi
         contract = chain.w3.eth.contract(address=self.address, abi=abi)
+        # The key-release service sets live in a module contract the ledger deployed (an immutable
+        # of the ledger): its events are indexed beside the ledger's, keyed by emitting address.
+        try:
+            self.services_address = to_checksum_address(contract.functions.keyReleaseServices().call())
+        except (BadFunctionCallOutput, ContractLogicError):
+            raise IndexerChainMismatchError(
+                f"{self.address} on chain {chain.chain_id} is not a MedLedger contract (no keyReleaseServices())"
+            ) from None
+        services_abi = load_artifact(SERVICES_CONTRACT).abi
+        services = chain.w3.eth.contract(address=self.services_address, abi=services_abi)
         self._events_by_topic = {
-            hexstr(event_abi_to_log_topic(cast(ABIEvent, item))): getattr(contract.events, item["name"])()
-            for item in abi
+            (emitter.address.lower(), hexstr(event_abi_to_log_topic(cast(ABIEvent, item)))): getattr(
+                emitter.events, item["name"]
+            )()
+            for emitter, emitter_abi in ((contract, abi), (services, services_abi))
+            for item in emitter_abi
             if item["type"] == "event" and not item.get("anonymous")
         }
         self._bind()
@@ -249,7 +263,9 @@ class Indexer:
         return SyncReport(start, self.cursor, ranges, events, fork, orphaned)
 
     def _sync_range(self, start: int, end: int) -> int:
-        logs = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": start, "toBlock": end})
+        logs = self.chain.w3.eth.get_logs(
+            {"address": [self.address, self.services_address], "fromBlock": start, "toBlock": end}
+        )
         log_blocks = {int(log["blockNumber"]) for log in logs}
         keep_from = max(start, end - self.max_reorg_depth)
         headers: dict[int, Any] = {}
@@ -292,7 +308,7 @@ class Indexer:
         tx_hash = hexstr(log["transactionHash"])
         sender = senders.get(tx_hash)
         sender = to_checksum_address(sender) if sender else None
-        event = self._events_by_topic.get(topic)
+        event = self._events_by_topic.get((str(log["address"]).lower(), topic))
         if event is None:  # not in the ABI: keep it raw rather than lose it
             name, args = "UnknownEvent", {"topics": [hexstr(t) for t in log["topics"]], "data": hexstr(log["data"])}
         else:
@@ -317,6 +333,12 @@ class Indexer:
         from medledger.indexer.queries import history
 
         return history(self.store, patient, **options)
+
+    def service_history(self, **options: Any) -> list[HistoryEntry]:
+        """The key-release service sets' events (proposed, cancelled, endpoints), in chain order."""
+        from medledger.indexer.queries import service_history
+
+        return service_history(self.store, **options)
 
     def disclosures(self, patient: str, since: Any = None, until: Any = None) -> list[Disclosure]:
         from medledger.indexer.queries import disclosures

@@ -33,9 +33,10 @@ class HistoryEntry:
 class Disclosure:
     """One disclosure of a patient's information: who received what, when, and why.
 
-    kind: `record-access` (AccessLogged: the recipient read one record), `emergency-access`
-    (break-glass opened: read access to the emergency categories for the window), or
-    `emergency-keys` (the key service released the emergency keyrings to the recipient).
+    kind: `record-access` (AccessLogged: the recipient logged a read of one record, which the
+    key-release services require before they release its key), or `emergency-access` (break-glass
+    opened: read access to the emergency categories for the window; each record read under it is
+    a `record-access` of purpose ETREAT too).
     """
 
     block: int
@@ -106,12 +107,9 @@ def details_of(
             "read": bool(a["permissions"] & 1),
             "write": bool(a["permissions"] & 2),
             "expiry": int(a["expiry"]),
-            "envelope_bytes": (len(a["envelope"]) - 2) // 2,
         }
     elif event == "ConsentRevoked":
         d = {"grantee": a["grantee"]}
-    elif event == "KeyringRotated":
-        d = {"category": category_name(a["category"]), "epoch": a["epoch"]}
     elif event == "RecordAdded":
         d = {
             "digest": a["digest"],
@@ -147,8 +145,17 @@ def details_of(
         d = {"provider": a["provider"], "closed_by": a["closedBy"]}
     elif event == "EmergencyPreferencesSet":
         d = {"opted_out": a["optedOut"], "categories": categories_in(int(a["categories"]))}
-    elif event == "EmergencyKeysReleased":
-        d = {"provider": a["provider"], "envelope_bytes": (len(a["envelope"]) - 2) // 2, "purpose": "ETREAT"}
+    elif event == "ServiceSetProposed":
+        d = {
+            "version": a["version"],
+            "members": list(a["members"]),
+            "threshold": a["threshold"],
+            "activates_at": int(a["activatesAt"]),
+        }
+    elif event == "ServiceSetCancelled":
+        d = {"version": a["version"]}
+    elif event == "ServiceEndpointSet":
+        d = {"service": a["service"], "url": a["url"]}
     else:
         d = dict(a)
     if sender is not None:
@@ -188,6 +195,33 @@ def history(
     return entries
 
 
+SERVICE_EVENTS = ("ServiceSetProposed", "ServiceSetCancelled", "ServiceEndpointSet")
+
+
+def service_history(store: Store, *, from_block: int = 0) -> list[HistoryEntry]:
+    """The key-release service sets' events (they concern every patient: the members of a set hold
+    shares of every record key written under it), in chain order."""
+    entries = []
+    for block, timestamp, tx_hash, log_index, event, actor, args, sender in store.query(
+        "SELECT block_number, block_timestamp, tx_hash, log_index, event, actor, args, tx_sender FROM events "
+        f"WHERE event IN ({', '.join('?' * len(SERVICE_EVENTS))}) AND block_number >= ? "
+        "ORDER BY block_number, log_index",
+        (*SERVICE_EVENTS, from_block),
+    ):
+        entries.append(
+            HistoryEntry(
+                int(block),
+                int(timestamp),
+                tx_hash,
+                int(log_index),
+                event,
+                actor,
+                details_of(event, json.loads(args), None, sender),
+            )
+        )
+    return entries
+
+
 def _unix(value: int | float | datetime | None, default: int) -> int:
     if value is None:
         return default
@@ -200,15 +234,15 @@ def disclosures(
     store: Store, patient: str, since: int | datetime | None = None, until: int | datetime | None = None
 ) -> list[Disclosure]:
     """An accounting of disclosures of `patient`'s records between `since` and `until` (unix times or
-    aware datetimes, both inclusive): record reads (AccessLogged), break-glass openings and
-    emergency key releases, in chain order."""
+    aware datetimes, both inclusive): record reads (AccessLogged) and break-glass openings, in
+    chain order."""
     patient = to_checksum_address(patient)
     start, end = _unix(since, 0), _unix(until, 2**62)
     records = _records(store, patient)
     result = []
     for block, timestamp, tx_hash, log_index, event, args, sender in store.query(
         "SELECT block_number, block_timestamp, tx_hash, log_index, event, args, tx_sender FROM events "
-        "WHERE patient = ? AND event IN ('AccessLogged', 'EmergencyAccessOpened', 'EmergencyKeysReleased') "
+        "WHERE patient = ? AND event IN ('AccessLogged', 'EmergencyAccessOpened') "
         "AND block_timestamp >= ? AND block_timestamp <= ? ORDER BY block_number, log_index",
         (patient, start, end),
     ):
@@ -229,8 +263,6 @@ def disclosures(
                     d,
                 )
             )
-        elif event == "EmergencyAccessOpened":
-            result.append(Disclosure(*common, "emergency-access", a["provider"], "ETREAT", details=d))
         else:
-            result.append(Disclosure(*common, "emergency-keys", a["provider"], "ETREAT", details=d))
+            result.append(Disclosure(*common, "emergency-access", a["provider"], "ETREAT", details=d))
     return result

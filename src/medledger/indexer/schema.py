@@ -11,7 +11,10 @@ Every event table is keyed by (block_number, log_index), so that rolling back a 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1"
+# 2: no envelopes, keyrings or emergency key releases (issue 9); key-release service-set events.
+# A database of version 1 is refused on open ("rebuild the index in a new database"): nothing is
+# migrated in place, the chain is the source and a new index is one `medledger index sync` away.
+SCHEMA_VERSION = "2"
 
 META = """CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -50,7 +53,6 @@ CONSENT_CHANGES = """CREATE TABLE IF NOT EXISTS consent_changes (
     purposes INTEGER,
     permissions INTEGER,
     expiry BIGINT,
-    envelope_bytes INTEGER,
     PRIMARY KEY (block_number, log_index)
 )"""
 
@@ -100,7 +102,6 @@ EMERGENCY_EVENTS = """CREATE TABLE IF NOT EXISTS emergency_events (
     closed_by TEXT,
     opted_out INTEGER,
     categories TEXT,
-    envelope_bytes INTEGER,
     PRIMARY KEY (block_number, log_index)
 )"""
 
@@ -120,9 +121,22 @@ KEY_CHANGES = """CREATE TABLE IF NOT EXISTS key_changes (
     log_index INTEGER NOT NULL,
     action TEXT NOT NULL,
     account TEXT NOT NULL,
-    category INTEGER,
-    epoch BIGINT,
     public_key TEXT NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+)"""
+
+# The key-release service sets (the ledger's KeyReleaseServices module, its own contract):
+# proposals (members as a JSON list), cancellations and the endpoints services publish.
+SERVICE_CHANGES = """CREATE TABLE IF NOT EXISTS service_changes (
+    block_number BIGINT NOT NULL,
+    log_index INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    version BIGINT,
+    service TEXT,
+    members TEXT,
+    threshold INTEGER,
+    activates_at BIGINT,
+    url TEXT,
     PRIMARY KEY (block_number, log_index)
 )"""
 
@@ -143,6 +157,7 @@ EVENT_TABLES = (
     "emergency_events",
     "provider_changes",
     "key_changes",
+    "service_changes",
 )
 
 STATEMENTS = (
@@ -156,5 +171,6 @@ STATEMENTS = (
     EMERGENCY_EVENTS,
     PROVIDER_CHANGES,
     KEY_CHANGES,
+    SERVICE_CHANGES,
     *INDEXES,
 )

@@ -142,6 +142,7 @@ class KeyReleaseClient:
                 (),
             )
         reader_key = EncryptionKeyPair.generate()
+        separator = domain.separator()
         bodies: dict[str, dict[str, Any]] = {}
         for service in services:
             request = ReleaseRequest(
@@ -153,7 +154,8 @@ class KeyReleaseClient:
                 reader_key=reader_key.public,
                 deadline=now + self.lifetime,
             )
-            bodies[service.address] = SignedRelease(request, request.sign(signer, domain), tuple(proof)).to_json()
+            signature = request.sign(signer, domain, separator)
+            bodies[service.address] = SignedRelease(request, signature, tuple(proof)).to_json()
         loop = self._running_loop()
         work = self._gather(header, services, bodies, reader_key, on_answer)
         return asyncio.run_coroutine_threadsafe(work, loop).result()

@@ -6,6 +6,11 @@ Two tables, both insert-only (triggers refuse UPDATE and DELETE):
   or the refusal code). Never a share, a key, or a signature.
 - ``claims``: one row per (accessTx, digest, reader) triple ever released; its primary key is what
   refuses a replay, atomically, even between concurrent requests.
+- ``headers``: one row per (key commitment, digest) pair the service found a release allowed for:
+  which records it has seen carry a header with a given data key. A container header names no
+  single record, so a writer could register a second record (a decoy) whose blob reuses another
+  record's header; the record registered first on chain (smallest ``createdAt``) owns the
+  commitment, and a release for any other digest carrying it is refused (``header-reused``).
 
 The database runs in WAL mode with ``synchronous=NORMAL``: a committed row survives the process
 being killed; an operating-system crash may lose the last transactions (at worst a reader could
@@ -41,6 +46,14 @@ CREATE TABLE IF NOT EXISTS claims (
     time REAL NOT NULL,
     PRIMARY KEY (access_tx, digest, reader)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS headers (
+    key_commitment TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    patient TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    time REAL NOT NULL,
+    PRIMARY KEY (key_commitment, digest)
+) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS releases_no_update BEFORE UPDATE ON releases
     BEGIN SELECT RAISE(ABORT, 'the release log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS releases_no_delete BEFORE DELETE ON releases
@@ -48,6 +61,10 @@ CREATE TRIGGER IF NOT EXISTS releases_no_delete BEFORE DELETE ON releases
 CREATE TRIGGER IF NOT EXISTS claims_no_update BEFORE UPDATE ON claims
     BEGIN SELECT RAISE(ABORT, 'the release log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS claims_no_delete BEFORE DELETE ON claims
+    BEGIN SELECT RAISE(ABORT, 'the release log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS headers_no_update BEFORE UPDATE ON headers
+    BEGIN SELECT RAISE(ABORT, 'the release log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS headers_no_delete BEFORE DELETE ON headers
     BEGIN SELECT RAISE(ABORT, 'the release log is append-only'); END;
 """
 
@@ -94,6 +111,29 @@ class ReleaseLog:
                 (access_tx.hex(), digest.hex(), reader),
             ).fetchone()
         return row is not None
+
+    def bind_header(self, key_commitment: bytes, patient: str, digest: bytes, created_at: int) -> bytes | None:
+        """Note that record `digest` (registered at `created_at`) carries a header with this key
+        commitment; None when it owns the commitment, else the digest of a record that does (or
+        that ties with it: two records registered in the same second share it, and both are refused).
+
+        The owner is the record registered first on chain, so a decoy released first does not
+        block the older original: once the original is seen it owns the commitment for good."""
+        commitment = key_commitment.hex()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO headers VALUES (?, ?, ?, ?, ?)",
+                (commitment, digest.hex(), patient, created_at, time.time()),
+            )
+            rows = self._db.execute(
+                "SELECT digest FROM headers WHERE key_commitment = ? AND created_at = "
+                "(SELECT MIN(created_at) FROM headers WHERE key_commitment = ?) ORDER BY digest",
+                (commitment, commitment),
+            ).fetchall()
+        owners = [row[0] for row in rows]
+        if owners == [digest.hex()]:
+            return None
+        return bytes.fromhex(next(owner for owner in owners if owner != digest.hex()))
 
     def append(
         self,

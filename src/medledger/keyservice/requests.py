@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from coincurve import PublicKey
+from coincurve import PrivateKey, PublicKey
 from Crypto.Hash import keccak as keccak_hash
-from eth_typing import Hash32
 from eth_utils import keccak
 
 from medledger.chain.accounts import Signer
@@ -77,6 +77,14 @@ def _keccak(data: bytes) -> bytes:
     return keccak_hash.new(digest_bits=256, data=data).digest()
 
 
+@functools.lru_cache(maxsize=4096)
+def _eip55(lowered: str) -> str:
+    """The EIP-55 form of 40 lowercase hex digits (cached: a service sees the same few addresses,
+    its own, its patients', its readers', over and over)."""
+    digest = _keccak(lowered.encode()).hex()
+    return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(lowered, digest, strict=False))
+
+
 def checksum_address(value: object) -> str:
     """EIP-55 form of a 0x-prefixed 20-byte hex address (a mixed-case input must carry a valid
     checksum); ValueError otherwise. The hot path of every request, so done directly."""
@@ -87,9 +95,7 @@ def checksum_address(value: object) -> str:
         or not _HEX.issuperset(value[2:])
     ):
         raise ValueError("not a 0x-prefixed 20-byte hex address")
-    lowered = value[2:].lower()
-    digest = _keccak(lowered.encode()).hex()
-    checksummed = "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(lowered, digest, strict=False))
+    checksummed = _eip55(value[2:].lower())
     body = value[2:]
     if body != body.lower() and body != body.upper() and "0x" + body != checksummed:
         raise ValueError("a mixed-case address with a bad EIP-55 checksum")
@@ -158,7 +164,7 @@ class ReleaseRequest:
             raise ValueError("deadline must be a unix time")
 
     def struct_hash(self) -> bytes:
-        return keccak(
+        return _keccak(
             _REQUEST_TYPEHASH
             + _address_word(self.service)
             + _address_word(self.patient)
@@ -171,12 +177,15 @@ class ReleaseRequest:
 
     def signing_hash(self, domain: ReleaseDomain, separator: bytes | None = None) -> bytes:
         """keccak256(0x1901 || domainSeparator || hashStruct(request))."""
-        return keccak(b"\x19\x01" + (separator or domain.separator()) + self.struct_hash())
+        return _keccak(b"\x19\x01" + (separator or domain.separator()) + self.struct_hash())
 
-    def sign(self, signer: Signer, domain: ReleaseDomain) -> bytes:
-        """The reader's 65-byte signature (r || s || v, v = 27/28)."""
-        signed = signer.local_account.unsafe_sign_hash(Hash32(self.signing_hash(domain)))
-        return bytes(signed.signature)
+    def sign(self, signer: Signer, domain: ReleaseDomain, separator: bytes | None = None) -> bytes:
+        """The reader's 65-byte signature (r || s || v, v = 27/28): RFC 6979 deterministic ECDSA
+        by libsecp256k1 (coincurve), the same bytes eth-account's `unsafe_sign_hash` makes."""
+        signature = PrivateKey(signer.private_key_bytes()).sign_recoverable(
+            self.signing_hash(domain, separator), hasher=None
+        )
+        return signature[:64] + bytes([signature[64] + 27])
 
     def recover(self, signature: bytes, domain: ReleaseDomain, separator: bytes | None = None) -> str:
         """The address that signed this request, or a `bad-signature` refusal."""

@@ -19,12 +19,26 @@ refusal (a stable code, one line, an HTTP status), and nothing is released:
  9. the header proof verifies against the on-chain digest and codec (`bad-proof`, 400)
 10. the header is bound to this chain, ledger, patient and the record's category (`wrong-binding`, 400)
 11. this service is member `index` of the header's set version and holds that version's key
-    (`not-a-member`, `set-inactive`, `key-mismatch`, `no-share`, 409)
-12. the (accessTx, digest, reader) triple was never released (`replayed`, 409)
+    (`not-a-member`, `set-inactive`, `key-mismatch`, 409)
+12. the header's threshold section is that set's: its k is the set's k, and it holds one stanza
+    per member, in the set's order, sealed to the key the set registers for it (`bad-header`, 409);
+    a header claiming k=1 under a 3-of-5 set would let one service, or one careless reader, suffice
+13. the (accessTx, digest, reader) triple was never released (`replayed`, 409)
+14. this service's own stanza opens to a share that matches its commitment (`no-share`, 409)
+15. the header's key commitment was never released under another record (`header-reused`, 409).
+    The header's binding covers chain, ledger, patient and category but no single record, so a
+    writer could register a decoy record whose blob reuses another record's header, and a reader
+    of the decoy would get the other record's key, logged under the decoy's digest (and even after
+    the other record is erased). The release log remembers the commitment of every header it
+    allowed, with the record's on-chain creation time: the record registered first owns it, for
+    good, even if a decoy happened to be released first (releaselog.py). What remains: a decoy of a
+    record this service never released is released until the original is first read; and a
+    decoy registered before its original (front-running the original's registration with a copy of
+    its header fetched from IPFS) owns the commitment. Both need WRITE consent for the patient
+    and category, and disclose nothing beyond what the reader's own consent covers.
 
-Then it opens its own share stanza, checks the share against its commitment, and re-seals it to
-the reader's one-time key. A chain that does not answer in time is `chain-unavailable` (503).
-Every decision after step 2 is appended to the release log; no share or key is ever logged.
+Then it re-seals its share to the reader's one-time key. A chain that does not answer in time is
+`chain-unavailable` (503). Every decision after step 2 is appended to the release log; no share or key is ever logged.
 
 The chain is read in one JSON-RPC batch per request in the common case (chainview.py): the
 latest block, `paused`, `recordOf`, the receipt (which carries its block's time on anvil and
@@ -50,6 +64,7 @@ if TYPE_CHECKING:
 from medledger.crypto.container import (
     ContainerBinding,
     ContainerHeader,
+    ThresholdSection,
     open_service_share,
     read_header_bytes,
 )
@@ -200,7 +215,7 @@ class ReleaseService:
             )
         if paused:
             raise ReleaseRefusedError("paused", "the ledger is paused: no key is released until it resumes", 503)
-        author, codec, category, _, _, erased = record
+        author, codec, category, created_at, _, erased = record
         if int(author, 16) == 0:
             raise ReleaseRefusedError(
                 "unknown-record", f"{request.patient} has no record 0x{request.digest.hex()}", 404
@@ -252,10 +267,18 @@ class ReleaseService:
         if header.threshold is None:
             raise ReleaseRefusedError("no-share", "the record has no threshold section (a keyring-era container)", 409)
         context["set_version"] = header.threshold.set_version
-        index = self._member_index(header.threshold.set_version, now)
+        service_set, index = self._member_index(header.threshold.set_version, now)
+        self._check_threshold_section(header.threshold, service_set)
         if self.log.was_claimed(request.access_tx, request.digest, reader):
             raise ReleaseRefusedError("replayed", "this logged access was already released to this reader", 409)
         share = self._share_for(header, index)
+        owner = self.log.bind_header(header.key_commitment, request.patient, request.digest, int(created_at))
+        if owner is not None:
+            raise ReleaseRefusedError(
+                "header-reused",
+                f"record 0x{request.digest.hex()} reuses the header (and data key) of record 0x{owner.hex()}",
+                409,
+            )
         if not self.log.claim(request.access_tx, request.digest, reader):
             raise ReleaseRefusedError("replayed", "this logged access was already released to this reader", 409)
         sealed = seal(encode_share(share), request.reader_key)
@@ -315,7 +338,33 @@ class ReleaseService:
         except (CryptoError, ValueError) as exc:
             raise ReleaseRefusedError("bad-proof", f"the proven blob has no readable header: {exc}", 400) from None
 
-    def _member_index(self, version: int, now: int) -> int:
+    @staticmethod
+    def _check_threshold_section(section: ThresholdSection, service_set: ServiceSetInfo) -> None:
+        """The header's k and share stanzas are exactly the on-chain set's (else `bad-header`)."""
+        version = service_set.version
+        if section.threshold != service_set.threshold:
+            raise ReleaseRefusedError(
+                "bad-header",
+                f"the header asks for {section.threshold} shares but service set {version} needs "
+                f"{service_set.threshold}",
+                409,
+            )
+        if section.share_count != len(service_set.members):
+            raise ReleaseRefusedError(
+                "bad-header",
+                f"the header holds {section.share_count} shares but service set {version} has "
+                f"{len(service_set.members)} members",
+                409,
+            )
+        for position, (stanza, key) in enumerate(zip(section.stanzas, service_set.encryption_keys, strict=True)):
+            if stanza.index != position + 1 or stanza.public != key:
+                raise ReleaseRefusedError(
+                    "bad-header",
+                    f"the header's share {position + 1} is not sealed to member {position + 1} of set {version}",
+                    409,
+                )
+
+    def _member_index(self, version: int, now: int) -> tuple[ServiceSetInfo, int]:
         view = self.service_set(version)
         if view is None:
             raise ReleaseRefusedError("not-a-member", f"service set {version} does not exist", 409)
@@ -328,7 +377,7 @@ class ReleaseService:
             raise ReleaseRefusedError(
                 "key-mismatch", f"service set {version} registers another key for {self.address}", 409
             )
-        return index
+        return view, index
 
     # -- chain reads ---------------------------------------------------------------------------
 

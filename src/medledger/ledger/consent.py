@@ -13,7 +13,6 @@ from medledger.ledger.values import ConsentTerms
 from medledger.scopes import ALL_PURPOSES, CATEGORY_COUNT, Permission, Purpose
 
 MAX_EXPIRY = 2**40 - 1
-MAX_ENVELOPE_BYTES = 16 * 1024
 
 
 class ConsentClient(ModuleClient):
@@ -25,9 +24,9 @@ class ConsentClient(ModuleClient):
         purposes: int,
         permissions: int | Permission,
         expiry: int | datetime | timedelta,
-        envelope: bytes = b"",
     ) -> Receipt:
-        """Grant `grantee` (an active provider) access to the signer's records, or replace a grant."""
+        """Grant `grantee` (an active provider) access to the signer's records, or replace a grant.
+        The grant carries no key material: the key-release services check it at every read."""
         return self._send(
             self.grant_call(
                 grantee,
@@ -35,7 +34,6 @@ class ConsentClient(ModuleClient):
                 purposes=purposes,
                 permissions=permissions,
                 expiry=expiry,
-                envelope=envelope,
             )
         )
 
@@ -47,7 +45,6 @@ class ConsentClient(ModuleClient):
         purposes: int,
         permissions: int | Permission,
         expiry: int | datetime | timedelta,
-        envelope: bytes = b"",
         patient: str | None = None,
     ) -> ContractFunction:
         """The unsent grant; with `patient`, a guardian's grant on that patient's behalf."""
@@ -55,10 +52,10 @@ class ConsentClient(ModuleClient):
         granter = checked_address(patient, "patient") if patient else (self.signer.address if self.signer else None)
         if grantee == granter:
             raise InvalidArgumentError("a patient cannot grant consent to themselves")
-        terms = self.checked_terms(categories, purposes, permissions, expiry, envelope)
+        terms = self.checked_terms(categories, purposes, permissions, expiry)
         if patient:
-            return self.functions.grantFor(granter, grantee, *terms, bytes(envelope))
-        return self.functions.grant(grantee, *terms, bytes(envelope))
+            return self.functions.grantFor(granter, grantee, *terms)
+        return self.functions.grant(grantee, *terms)
 
     def checked_terms(
         self,
@@ -66,7 +63,6 @@ class ConsentClient(ModuleClient):
         purposes: int,
         permissions: int | Permission,
         expiry: int | datetime | timedelta,
-        envelope: bytes = b"",
     ) -> tuple[int, int, int, int]:
         """(categories, purposes, permissions, expiry) checked as the contract will check them."""
         if not 0 < categories < 2**CATEGORY_COUNT:
@@ -75,8 +71,6 @@ class ConsentClient(ModuleClient):
             raise InvalidArgumentError(f"purpose mask {purposes:#x} is empty or names an unknown purpose")
         if int(permissions) not in (1, 2, 3):
             raise InvalidArgumentError(f"permissions {int(permissions)} must be read (1), write (2) or both (3)")
-        if len(envelope) > MAX_ENVELOPE_BYTES:
-            raise InvalidArgumentError(f"the key envelope is over {MAX_ENVELOPE_BYTES} bytes")
         return categories, purposes, int(permissions), self.resolve_expiry(expiry)
 
     def revoke(self, grantee: str) -> Receipt:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from eth_utils import keccak
-
 from medledger.chain.transactions import Receipt
 from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
 from medledger.ledger.values import EmergencyWindowInfo
-
-EMERGENCY_KEY_SERVICE_ROLE = keccak(text="medledger.EMERGENCY_KEY_SERVICE")
 
 
 class EmergencyReason(IntEnum):
@@ -41,17 +37,6 @@ class EmergencyClient(ModuleClient):
         if not 0 <= categories < 2**64:
             raise InvalidArgumentError("emergency categories must be a 64-bit mask")
         return self._send(self.functions.setEmergencyPreferences(bool(opt_out), int(categories)))
-
-    def release_keys(self, patient: str, provider: str, envelope: bytes) -> Receipt:
-        return self._send(
-            self.functions.releaseEmergencyKeys(
-                checked_address(patient, "patient"), checked_address(provider, "provider"), bytes(envelope)
-            )
-        )
-
-    def add_key_service(self, account: str) -> Receipt:
-        """Admin only: let `account` release emergency keys."""
-        return self._send(self.functions.grantRole(EMERGENCY_KEY_SERVICE_ROLE, checked_address(account)))
 
     def access_until(self, patient: str, provider: str) -> int:
         return int(

@@ -17,17 +17,16 @@ class GuardiansClient(ModuleClient):
         *,
         until: int | datetime | timedelta,
         can_appoint: bool = False,
-        envelope: bytes = b"",
     ) -> Receipt:
         """Appoint `guardian` for `patient` until `until` (a unix time, a datetime, or a duration from
-        chain time; at most `max_term()` ahead). The signer is the patient or an appointing guardian."""
+        chain time; at most `max_term()` ahead). The signer is the patient or an appointing guardian.
+        No key material goes with it: the guardian reads through the key-release services."""
         return self._send(
             self.functions.appointGuardian(
                 checked_address(patient, "patient"),
                 checked_address(guardian, "guardian"),
                 self.resolve_until(until),
                 bool(can_appoint),
-                bytes(envelope),
             )
         )
 

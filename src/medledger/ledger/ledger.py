@@ -67,7 +67,7 @@ class MedLedger:
         return MedLedger(self.chain, self.address, signer=signer, policy=self.policy)
 
     def multicall(self, calls: Sequence[Any]) -> Receipt:
-        """Send several of the signer's calls atomically (e.g. a revoke and keyring rotations)."""
+        """Send several of the signer's calls atomically (e.g. a revocation and a re-grant)."""
         if self.signer is None:
             raise NoSignerError("multicall needs a signer")
         data = [self.contract.encode_abi(call.abi_element_identifier.split("(")[0], args=call.args) for call in calls]

@@ -50,7 +50,7 @@ class ProvidersClient(ModuleClient):
         return bool(self._call(self.functions.hasRole(PAUSER_ROLE, checked_address(account))))
 
     def pause(self) -> Receipt:
-        """Pauser only: stop break-glass, registration, reinstatement, emergency key release and access logging."""
+        """Pauser only: stop break-glass, registration, reinstatement and access logging (so key releases)."""
         return self._send(self.functions.pause())
 
     def unpause(self) -> Receipt:

@@ -18,7 +18,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3.contract.contract import ContractFunction
 
 from medledger.chain.accounts import Signer
@@ -43,7 +43,6 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "purposes", "type": "uint16"},
         {"name": "permissions", "type": "uint8"},
         {"name": "expiry", "type": "uint40"},
-        {"name": "envelopeHash", "type": "bytes32"},
         {"name": "nonce", "type": "uint64"},
         {"name": "issuedAt", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
@@ -60,7 +59,6 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "guardian", "type": "address"},
         {"name": "until", "type": "uint40"},
         {"name": "canAppoint", "type": "bool"},
-        {"name": "envelopeHash", "type": "bytes32"},
         {"name": "nonce", "type": "uint64"},
         {"name": "issuedAt", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
@@ -89,11 +87,11 @@ class SignedMessageError(InvalidArgumentError):
 
 @dataclass(frozen=True)
 class SignedMessage:
-    """One signed EIP-712 message plus what it carries beyond the signed fields (the envelope)."""
+    """One signed EIP-712 message: the typed data and the signature, nothing else (no message
+    carries key material; readers get record keys from the key-release services)."""
 
     typed_data: dict[str, Any]
     signature: bytes
-    envelope: bytes = b""
 
     @property
     def kind(self) -> str:
@@ -108,7 +106,6 @@ class SignedMessage:
             {
                 "typedData": self.typed_data,
                 "signature": "0x" + self.signature.hex(),
-                "envelope": "0x" + self.envelope.hex(),
             },
             indent=1,
         )
@@ -120,12 +117,22 @@ class SignedMessage:
             typed = data["typedData"]
             kind = typed["primaryType"]
             signature = bytes.fromhex(data["signature"].removeprefix("0x"))
-            envelope = bytes.fromhex(data.get("envelope", "0x").removeprefix("0x"))
+            fields = typed["types"][kind] if kind in TYPES else None
+            signed_fields = set(typed["message"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SignedMessageError(f"not a medledger signed message: {exc}") from None
         if kind not in TYPES:
             raise SignedMessageError(f"unknown signed message type {kind!r}; expected one of {sorted(TYPES)}")
-        return cls(typed, signature, envelope)
+        if "envelope" in data or "envelopeHash" in signed_fields:
+            raise SignedMessageError(
+                f"this signed {kind} carries a key envelope, which medledger no longer accepts "
+                "(no key material goes on chain); ask the patient to sign the message again"
+            )
+        if fields != TYPES[kind]:
+            raise SignedMessageError(
+                f"the signed {kind} does not have this version's fields; ask the patient to sign it again"
+            )
+        return cls(typed, signature)
 
     def recovered_signer(self) -> str:
         """The account whose key made the signature (for EOAs; contract wallets use ERC-1271)."""
@@ -149,10 +156,10 @@ def typed_data(kind: str, *, chain_id: int, contract: str, message: dict[str, An
     }
 
 
-def sign(signer: Signer, data: dict[str, Any], envelope: bytes = b"") -> SignedMessage:
+def sign(signer: Signer, data: dict[str, Any]) -> SignedMessage:
     """Sign off line: needs no connection, only the chain id and contract in `data`'s domain."""
     signed = Account.sign_typed_data(signer.private_key_bytes(), full_message=data)
-    return SignedMessage(data, bytes(signed.signature), envelope)
+    return SignedMessage(data, bytes(signed.signature))
 
 
 def grant_message(
@@ -163,7 +170,6 @@ def grant_message(
     purposes: int,
     permissions: int,
     expiry: int,
-    envelope: bytes,
     nonce: int,
     issued_at: int,
     deadline: int,
@@ -175,7 +181,6 @@ def grant_message(
         "purposes": int(purposes),
         "permissions": int(permissions),
         "expiry": int(expiry),
-        "envelopeHash": "0x" + keccak(envelope).hex(),
         "nonce": int(nonce),
         "issuedAt": int(issued_at),
         "deadline": int(deadline),
@@ -198,7 +203,6 @@ def appoint_guardian_message(
     guardian: str,
     until: int,
     can_appoint: bool,
-    envelope: bytes,
     nonce: int,
     issued_at: int,
     deadline: int,
@@ -208,7 +212,6 @@ def appoint_guardian_message(
         "guardian": checked_address(guardian, "guardian"),
         "until": int(until),
         "canAppoint": bool(can_appoint),
-        "envelopeHash": "0x" + keccak(envelope).hex(),
         "nonce": int(nonce),
         "issuedAt": int(issued_at),
         "deadline": int(deadline),
@@ -279,7 +282,6 @@ class SignedConsentClient(ModuleClient):
         purposes: int,
         permissions: int,
         expiry: int,
-        envelope: bytes = b"",
         valid_for: int = 3600,
     ) -> dict[str, Any]:
         return self._typed(
@@ -291,7 +293,6 @@ class SignedConsentClient(ModuleClient):
                 purposes=purposes,
                 permissions=permissions,
                 expiry=expiry,
-                envelope=envelope,
                 nonce=self._consent_nonce(patient, grantee),
                 **self._validity(valid_for),
             ),
@@ -315,7 +316,6 @@ class SignedConsentClient(ModuleClient):
         *,
         until: int,
         can_appoint: bool = False,
-        envelope: bytes = b"",
         valid_for: int = 3600,
     ) -> dict[str, Any]:
         return self._typed(
@@ -325,7 +325,6 @@ class SignedConsentClient(ModuleClient):
                 guardian=guardian,
                 until=until,
                 can_appoint=can_appoint,
-                envelope=envelope,
                 nonce=self._guardian_nonce(patient, guardian),
                 **self._validity(valid_for),
             ),
@@ -371,9 +370,7 @@ class SignedConsentClient(ModuleClient):
             raise SignedMessageError(
                 f"the message was signed for contract {domain.get('verifyingContract')}, not {self.contract.address}"
             )
-        m, sig, env = signed.message, signed.signature, signed.envelope
-        if "envelopeHash" in m and "0x" + keccak(env).hex() != m["envelopeHash"].lower():
-            raise SignedMessageError("the envelope does not match the signed envelope hash")
+        m, sig = signed.message, signed.signature
         f = self.functions
         if signed.kind == "CancelNonces":
             return f.cancelNoncesBySig(m["patient"], m["counterparty"], m["issuedAt"], m["deadline"], sig)
@@ -386,14 +383,13 @@ class SignedConsentClient(ModuleClient):
                 m["purposes"],
                 m["permissions"],
                 m["expiry"],
-                env,
                 validity,
                 sig,
             )
         if signed.kind == "Revoke":
             return f.revokeBySig(m["patient"], m["grantee"], validity, sig)
         if signed.kind == "AppointGuardian":
-            return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], env, validity, sig)
+            return f.appointGuardianBySig(m["patient"], m["guardian"], m["until"], m["canAppoint"], validity, sig)
         if signed.kind == "RemoveGuardian":
             return f.removeGuardianBySig(m["patient"], m["guardian"], validity, sig)
         raise SignedMessageError(f"unknown signed message type {signed.kind!r}")

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     help="Index database (SQLite file or postgresql:// URL) [default: <home>/index/...].",
 )
 @click.option("--no-index", is_flag=True, help="Scan the chain's events directly instead of the indexer.")
+@click.option(
+    "--services",
+    is_flag=True,
+    help="Include the key-release service sets (proposed, cancelled, endpoints) in the history.",
+)
 @connection_options
 @pass_app
 @guarded
@@ -43,8 +48,9 @@ def command(
     until_text: str | None,
     db: str | None,
     no_index: bool,
+    services: bool,
 ) -> None:
-    """PATIENT's grants, revocations, keyrings, records, reads, guardians and break-glass, in chain order."""
+    """PATIENT's grants, revocations, records, reads, guardians and break-glass, in chain order."""
     from rich.console import Console
     from rich.table import Table
 
@@ -52,6 +58,8 @@ def command(
     from medledger.ledger.base import checked_address
 
     patient = checked_address(patient, "patient")
+    if services and disclosures:
+        raise click.UsageError("--services adds to the history; it does not apply to --disclosures")
     rows: Sequence[Disclosure | HistoryEntry | AuditEntry]
     if disclosures or not no_index:
         indexer = open_indexer(app, db)
@@ -64,14 +72,18 @@ def command(
                 rows = indexer.disclosures(patient, since=start, until=end)
             else:
                 rows = indexer.history(patient)
+                if services:
+                    rows = _in_chain_order([*rows, *indexer.service_history()])
         finally:
             indexer.close()
     else:
-        from medledger.flows.audit import patient_history
+        from medledger.flows.audit import patient_history, service_history
 
-        rows = patient_history(
-            app.ledger(signed=False), patient, from_block=app.deployment().contracts["MedLedger"].block
-        )
+        ledger = app.ledger(signed=False)
+        start = app.deployment().contracts["MedLedger"].block
+        rows = patient_history(ledger, patient, from_block=start)
+        if services:
+            rows = _in_chain_order([*rows, *service_history(ledger, from_block=start)])
     payload = [asdict(row) for row in rows]
 
     def human() -> None:
@@ -97,6 +109,10 @@ def command(
         Console(width=200).print(table)
 
     app.output(payload, human)
+
+
+def _in_chain_order(rows: list[HistoryEntry | AuditEntry]) -> list[HistoryEntry | AuditEntry]:
+    return sorted(rows, key=lambda row: (row.block, row.log_index))
 
 
 def _moment(text: str, now: int, *, back: bool) -> int:

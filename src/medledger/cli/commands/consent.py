@@ -95,7 +95,8 @@ def grant(
             f"  {verbs} your records in: {', '.join(categories_in(category_bits))}\n"
             f"  for: {', '.join(purposes_in(purpose_bits))}\n"
             f"  until: {format_time(expiry)}\n"
-            "You can revoke at any time; what they read before that they keep."
+            "Every read is logged on chain and released by the key-release services only while this consent\n"
+            "holds. You can narrow or revoke at any time; what they read before that they keep."
         ),
     )
     receipt = grant_flow(
@@ -123,18 +124,14 @@ def grant(
 
 @command.command("revoke")
 @click.argument("grantee")
-@click.option(
-    "--no-rotate",
-    is_flag=True,
-    help="Do not rotate keyrings (the revoked party could still decrypt records written later).",
-)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--for", "ward", default=None, help="Act as guardian for this patient.")
 @connection_options
 @pass_app
 @guarded
-def revoke(app: AppContext, grantee: str, no_rotate: bool, yes: bool, ward: str | None) -> None:
-    """End GRANTEE's access and rotate the keyrings it could read, in one transaction."""
+def revoke(app: AppContext, grantee: str, yes: bool, ward: str | None) -> None:
+    """End GRANTEE's access: from the next block no key-release service releases it a key, for
+    any record, old or new. What it already decrypted it keeps."""
     from medledger.flows.consent import revoke as revoke_flow
     from medledger.ledger.base import checked_address
 
@@ -144,20 +141,10 @@ def revoke(app: AppContext, grantee: str, no_rotate: bool, yes: bool, ward: str 
     terms = session.ledger.consent.get(patient, grantee)
     if not terms.exists:
         raise click.UsageError(f"you have no consent for {grantee} to revoke")
-    _confirm(
-        yes,
-        f"Revoke {grantee}'s access to: {', '.join(categories_in(terms.categories))}"
-        + ("" if no_rotate else " (and rotate those keyrings)"),
-    )
-    receipt = revoke_flow(session, grantee, rotate=not no_rotate, on_behalf_of=patient if ward else None)
+    _confirm(yes, f"Revoke {grantee}'s access to: {', '.join(categories_in(terms.categories))}")
+    receipt = revoke_flow(session, grantee, on_behalf_of=patient if ward else None)
     app.output(
-        {
-            "patient": patient,
-            "grantee": grantee,
-            "rotated": not no_rotate,
-            "txHash": receipt.tx_hash,
-            "gasUsed": receipt.gas_used,
-        },
+        {"patient": patient, "grantee": grantee, "txHash": receipt.tx_hash, "gasUsed": receipt.gas_used},
         f"revoked; tx {receipt.tx_hash}",
     )
 
@@ -250,9 +237,8 @@ def sign(
 ) -> None:
     """Sign a Grant (or --revoke) to a file, paying no gas; anyone can `medledger relay` it.
 
-    Reads the chain (nonce, keyrings) but sends nothing.
+    Reads the chain (the nonce) but sends nothing. The grant carries no key material.
     """
-    from medledger.flows.consent import key_envelope
     from medledger.ledger.base import checked_address
     from medledger.ledger.signatures import sign as sign_message
 
@@ -261,7 +247,6 @@ def sign(
     now = session.ledger.chain.now()
     lifetime = parse_expiry(valid_for, now) - now
     signed_client = session.ledger.signed
-    envelope = b""
     if revoking:
         data = signed_client.revoke_data(session.address, grantee, valid_for=lifetime)
     else:
@@ -269,13 +254,6 @@ def sign(
             raise click.UsageError("a grant needs --categories, --purpose and --expires")
         category_bits, purpose_bits = categories_option(categories), purposes_option(purposes)
         permission_bits = permissions_option(access)
-        if permission_bits & 1:
-            calls, envelope = key_envelope(session, session.address, grantee, category_bits)
-            if calls:
-                raise click.UsageError(
-                    "create keyrings for these categories first (`medledger keys publish "
-                    "--categories ...`): a signed grant cannot create them"
-                )
         data = signed_client.grant_data(
             session.address,
             grantee,
@@ -283,10 +261,9 @@ def sign(
             purposes=purpose_bits,
             permissions=permission_bits,
             expiry=parse_expiry(expires, now),
-            envelope=envelope,
             valid_for=lifetime,
         )
-    signed = sign_message(session.signer, data, envelope)
+    signed = sign_message(session.signer, data)
     out.write_text(signed.to_json())
     app.output(
         {"kind": signed.kind, "file": str(out), "deadline": data["message"]["deadline"]},

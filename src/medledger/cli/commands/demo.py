@@ -40,7 +40,8 @@ EMBEDDED = "embedded"  # medledger.chain.connection.EMBEDDED, spelled out so `--
 @pass_app
 @guarded
 def command(app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, workdir: Path | None) -> None:
-    """Run the whole story: publish, grant, fetch, revoke, and a record the clinic cannot read."""
+    """Run the whole story: three key-release services (2 of 3, in-process), publish, grant, read
+    through the services, then a narrowed, an expired and a revoked grant refused by them."""
     from medledger.demo import run_demo
 
     if devnet:
@@ -51,6 +52,8 @@ def command(app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, w
     def report(step: DemoStep) -> None:
         if not app.settings.json:
             click.echo(click.style("✔ ", fg="green") + step.title)
+            for line in step.lines:
+                click.echo(f"    | {line}")
             for key, value in step.details.items():
                 click.echo(f"    {key}: {value}")
 

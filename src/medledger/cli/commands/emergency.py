@@ -1,8 +1,7 @@
-"""`medledger emergency break-glass|close|preferences|release|serve`."""
+"""`medledger emergency break-glass|close|preferences`. A provider whose break-glass is open
+reads with `medledger record fetch ... --purpose emergency`, through the key-release services."""
 
 from __future__ import annotations
-
-import time
 
 import click
 
@@ -14,7 +13,7 @@ REASONS = ["unconscious", "life-threatening", "unable-to-consent", "other"]
 
 @click.group("emergency")
 def command() -> None:
-    """Break-glass emergency access and the emergency key service."""
+    """Break-glass emergency access (reads go through the key-release services, purpose emergency)."""
 
 
 @command.command("break-glass")
@@ -39,7 +38,8 @@ def break_glass(app: AppContext, patient: str, reason: str) -> None:
             "txHash": receipt.tx_hash,
         },
         f"emergency access to {patient} open until {format_time(until)}; this is logged for the patient "
-        "and auditors. The emergency key service will release the keys.",
+        "and auditors. Read with `medledger record fetch RECORD --patient PATIENT --purpose emergency`: "
+        "the key-release services release keys only while the window is open.",
     )
 
 
@@ -72,53 +72,3 @@ def preferences(app: AppContext, opt_out: bool, categories: str | None) -> None:
         {"optedOut": opt_out, "categories": mask, "txHash": receipt.tx_hash},
         "opted out of break-glass" if opt_out else "break-glass allowed",
     )
-
-
-@command.command("release")
-@click.argument("patient")
-@click.argument("provider")
-@connection_options
-@pass_app
-@guarded
-def release(app: AppContext, patient: str, provider: str) -> None:
-    """Key service: release PATIENT's emergency keyrings to PROVIDER (only while its access is open)."""
-    from medledger.flows.emergency import release_emergency_keys
-
-    result = release_emergency_keys(app.session(), patient, provider)
-    app.output(
-        {"patient": patient, "provider": provider, "categories": result.categories, "txHash": result.receipt.tx_hash},
-        f"released emergency keys of {patient} to {provider}",
-    )
-
-
-@command.command("serve")
-@click.option("--once", is_flag=True, help="Handle what is pending now, then exit.")
-@click.option("--interval", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True)
-@click.option("--max-rounds", type=click.IntRange(1), default=None, help="Stop after this many polls.")
-@connection_options
-@pass_app
-@guarded
-def serve(app: AppContext, once: bool, interval: float, max_rounds: int | None) -> None:
-    """Key service: watch for break-glass openings and release keys to each provider."""
-    from medledger.chain.errors import ContractRevertError
-    from medledger.flows.emergency import pending_releases, release_emergency_keys
-    from medledger.flows.errors import FlowError
-
-    session = app.session()
-    rounds = 0
-    handled = []
-    while True:
-        for patient, provider in pending_releases(session):
-            try:
-                result = release_emergency_keys(session, patient, provider)
-                handled.append({"patient": patient, "provider": provider, "txHash": result.receipt.tx_hash})
-                if not app.settings.json:
-                    click.echo(f"released {patient} -> {provider}")
-            except (FlowError, ContractRevertError) as exc:  # one patient's problem must not stop the service
-                click.echo(f"skipped {patient} -> {provider}: {exc}", err=True)
-        rounds += 1
-        if once or (max_rounds and rounds >= max_rounds):
-            break
-        time.sleep(interval)
-    if app.settings.json:
-        app.output(handled, "")

@@ -29,7 +29,8 @@ def command() -> None:
 @pass_app
 @guarded
 def appoint(app: AppContext, guardian: str, until_text: str, can_appoint: bool, patient: str | None) -> None:
-    """Appoint GUARDIAN; it receives your keyrings sealed to its key in the same transaction."""
+    """Appoint GUARDIAN: until the end date it may grant and revoke for you, and read your records
+    (through the key-release services, which check the guardianship at every read)."""
     from medledger.flows.guardians import appoint_guardian
     from medledger.ledger.base import checked_address
 
@@ -54,7 +55,7 @@ def appoint(app: AppContext, guardian: str, until_text: str, can_appoint: bool, 
 @pass_app
 @guarded
 def remove(app: AppContext, guardian: str, patient: str | None) -> None:
-    """End a guardianship and rotate the ward's keyrings (unless you are removing yourself)."""
+    """End a guardianship: from the next block no key-release service releases it a key."""
     from medledger.flows.guardians import remove_guardian
     from medledger.ledger.base import checked_address
 

@@ -1,4 +1,4 @@
-"""`medledger provider register|suspend|reinstate|show` and `registrar add|remove`."""
+"""`medledger provider register|suspend|reinstate|show|add-registrar|keyservices`."""
 
 from __future__ import annotations
 
@@ -76,13 +76,63 @@ def add_registrar(app: AppContext, address: str) -> None:
     app.output({"registrar": address, "txHash": receipt.tx_hash}, f"{address} is now a registrar")
 
 
-@command.command("add-key-service")
-@click.argument("address")
+@command.command("keyservices")
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(1),
+    default=None,
+    help="The set's version [default: the current set, else the newest proposed].",
+)
 @connection_options
 @pass_app
 @guarded
-def add_key_service(app: AppContext, address: str) -> None:
-    """Make ADDRESS an emergency key service (admin only): it will receive shares of patients'
-    emergency keyrings and release them to providers who break glass. Publish its key first."""
-    receipt = app.ledger().emergency.add_key_service(address)
-    app.output({"keyService": address, "txHash": receipt.tx_hash}, f"{address} is now an emergency key service")
+def keyservices(app: AppContext, version: int | None) -> None:
+    """Show a key-release service set: version, k of n, activation time, status (current, pending,
+    cancelled or retired) and each member's address, X25519 key and endpoint."""
+    from medledger.cli.units import format_time
+
+    services = app.ledger(signed=False).services
+    count = services.count()
+    if count == 0:
+        raise click.ClickException("no key-release service set has been proposed on this ledger")
+    current = services.current_version()
+    version = version or current or count
+    if version > count:
+        raise click.BadParameter(f"there is no service set {version} (the newest is {count})", param_hint="--version")
+    found = services.service_set(version)
+    now = services.sender.chain.now()
+    if found.cancelled:
+        status = "cancelled"
+    elif found.activates_at > now:
+        status = "pending"
+    elif version == current:
+        status = "current"
+    else:
+        status = "retired"  # a newer set is current; this one still serves the records written under it
+    members = [
+        {"index": index + 1, "address": member, "publicKey": "0x" + key.hex(), "endpoint": services.endpoint(member)}
+        for index, (member, key) in enumerate(zip(found.members, found.encryption_keys, strict=True))
+    ]
+    payload = {
+        "version": version,
+        "threshold": found.threshold,
+        "members": len(members),
+        "activatesAt": found.activates_at,
+        "status": status,
+        "current": current or None,
+        "services": members,
+    }
+
+    def human() -> None:
+        click.echo(
+            f"service set {version}: {found.threshold} of {len(members)}, {status} "
+            f"(active from {format_time(found.activates_at)})"
+        )
+        for member in members:
+            click.echo(
+                f"  {member['index']:>2}  {member['address']}  {member['publicKey']}  "
+                f"{member['endpoint'] or 'no endpoint published'}"
+            )
+
+    app.output(payload, human)

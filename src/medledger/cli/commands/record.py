@@ -1,4 +1,4 @@
-"""`medledger record publish|fetch|list|amend|erase|resume` (file in, file out)."""
+"""`medledger record publish|fetch|list|amend|reencrypt|erase|resume` (file in, file out)."""
 
 from __future__ import annotations
 
@@ -69,12 +69,13 @@ def _published(app: AppContext, result: PublishResult) -> None:
         "codec": result.codec,
         "txHash": result.tx_hash,
         "journal": result.journal_id,
-        "sealedToKeyring": result.readable_by_keyring,
+        "serviceSet": result.service_set,
     }
     note = (
-        ""
-        if result.readable_by_keyring
-        else ("\nnote: the patient has no keyring for this category yet, so only the patient can read this record")
+        f"\nkey sealed to the patient and the author, and split over key-release service set {result.service_set}"
+        if result.service_set is not None
+        else "\nnote: no key-release service set is current, so nobody but the patient and the author can read "
+        "this record until the patient re-encrypts it under a service set (`medledger record reencrypt`)"
     )
     app.output(payload, f"published {result.cid}\ndigest 0x{result.digest.hex()}\ntx {result.tx_hash}{note}")
 
@@ -124,27 +125,49 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the decrypted record (written whole or not at all).",
 )
-@click.option("--purpose", default="treatment", show_default=True, help="Why you are reading it.")
-@click.option("--no-log", is_flag=True, help="Do not record this read on chain (the default logs it for the audit).")
+@click.option(
+    "--purpose",
+    default="treatment",
+    show_default=True,
+    help="Why you are reading it (treatment, emergency under break-glass, payment, ...); logged on chain.",
+)
+@click.option(
+    "--no-log",
+    is_flag=True,
+    help="Patient or author only: do not record this read on chain. Every other read is logged.",
+)
 @connection_options
 @pass_app
 @guarded
 def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str, no_log: bool) -> None:
-    """Fetch, verify and decrypt RECORD (a CID or 0x digest) of PATIENT to --out."""
-    from medledger.cli.progress import file_progress
+    """Fetch, verify and decrypt RECORD (a CID or 0x digest) of PATIENT to --out.
+
+    The patient and the record's author open it with their own key. Anyone else reads through
+    the key-release services, one progress line per step: the blob is fetched and verified, the
+    access is logged on chain (logAccess, confirmed), k services each check the reader's access
+    now and release a share, the record is decrypted. Exit 3 when the rules refuse, including a
+    refusal by the key-release services (each service's answer is shown).
+    """
     from medledger.flows.records import fetch as fetch_flow
 
-    session = app.session()
-    with file_progress(app, "downloading and decrypting", None) as advance:
-        result = fetch_flow(
-            session, patient, _digest(record), out, purpose=_purpose(purpose), progress=advance, log_access=not no_log
-        )
+    def step(line: str) -> None:
+        if not app.settings.json:
+            click.echo(line, err=True)
+
+    result = fetch_flow(
+        app.session(), patient, _digest(record), out, purpose=_purpose(purpose), log_access=not no_log, step=step
+    )
     app.output(
         {
             "cid": result.cid,
             "path": str(result.path),
             "bytes": result.size,
             "category": categories_in(1 << result.pointer.category)[0],
+            "direct": result.direct,
+            "accessTx": result.access_tx,
+            "services": [
+                {"address": a.address, "url": a.url, "outcome": a.outcome, "code": a.code} for a in result.attempts
+            ],
         },
         f"wrote {result.size} bytes to {result.path}",
     )
@@ -213,23 +236,50 @@ def erase(app: AppContext, record: str, yes: bool) -> None:
 
 
 @command.command("reencrypt")
-@click.argument("record")
+@click.argument("record", required=False)
+@click.option("--all", "every", is_flag=True, help="Every live record of yours that needs it, one after the other.")
 @connection_options
 @pass_app
 @guarded
-def reencrypt(app: AppContext, record: str) -> None:
-    """Re-encrypt one of your records for current readers only, then erase the old version.
+def reencrypt(app: AppContext, record: str | None, every: bool) -> None:
+    """Move one of your records (or --all) under the current key-release service set.
 
-    Use after a revocation: keyring epochs the revoked party held no longer open the record.
-    Copies it already made cannot be recalled.
+    For records written before threshold key release (keyring era, or while no service set was
+    current) and records under a set that has since been replaced: a fresh key, sealed to you and
+    split over the current set, published as an amendment; the old version is then erased.
+    Refused (exit 3) for a record already under the current set. Crash-safe: `record resume`
+    finishes an interrupted one, and `--all` erases an old version a crash left behind.
     """
     from medledger.flows.records import reencrypt as reencrypt_flow
+    from medledger.flows.records import reencrypt_all
 
-    old = _digest(record)
-    result = reencrypt_flow(app.session(), old)
+    if every == (record is not None):
+        raise click.UsageError("name one RECORD, or pass --all")
+    session = app.session()
+    if every:
+
+        def step(line: str) -> None:
+            if not app.settings.json:
+                click.echo(line, err=True)
+
+        results = reencrypt_all(session, step=step)
+        app.output(
+            [{"cid": r.cid, "digest": "0x" + r.digest.hex(), "serviceSet": r.service_set} for r in results],
+            f"re-encrypted {len(results)} record{'' if len(results) == 1 else 's'}"
+            + (" (nothing needed it)" if not results else ""),
+        )
+        return
+    old = _digest(record)  # type: ignore[arg-type]
+    result = reencrypt_flow(session, old)
     app.output(
-        {"old": "0x" + old.hex(), "cid": result.cid, "digest": "0x" + result.digest.hex(), "txHash": result.tx_hash},
-        f"re-encrypted as {result.cid}; the old version is erased",
+        {
+            "old": "0x" + old.hex(),
+            "cid": result.cid,
+            "digest": "0x" + result.digest.hex(),
+            "serviceSet": result.service_set,
+            "txHash": result.tx_hash,
+        },
+        f"re-encrypted as {result.cid} under key-release service set {result.service_set}; the old version is erased",
     )
 
 
