@@ -35,7 +35,23 @@ def _load(config_path: Path) -> Any:
 
 
 @command.command("serve")
-@CONFIG_OPTION
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The service's TOML configuration file (operators). Without it, the service runs from the "
+    "connection options below: the account, the chain and its recorded deployment (devnets, walkthroughs).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (without --config).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8701, show_default=True, help="Port (without --config).")
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The release log (SQLite) without --config [default: <home>/keyservice/<address>.sqlite].",
+)
+@click.option("--announce", is_flag=True, help="First publish http://HOST:PORT on chain as this service's endpoint.")
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -43,19 +59,35 @@ def _load(config_path: Path) -> Any:
     show_default=True,
     help="uvicorn's log level (no level logs a secret).",
 )
+@connection_options
+@pass_app
 @guarded
-def serve(config_path: Path, log_level: str) -> None:
+def serve(
+    app: AppContext,
+    config_path: Path | None,
+    host: str,
+    port: int,
+    database: Path | None,
+    announce: bool,
+    log_level: str,
+) -> None:
     """Serve POST /v1/release and GET /health until SIGTERM or Ctrl-C."""
     from medledger.keyservice.errors import ConfigError
     from medledger.keyservice.server import serve as run
     from medledger.keyservice.service import ReleaseService
 
-    config = _load(config_path)
     try:
-        service = ReleaseService(config)
+        if config_path is not None:
+            config = _load(config_path)
+            signer = config.signer()
+        else:
+            config, signer = _config_from_connection(app, host, port, database)
+        service = ReleaseService(config, signer=signer)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_USAGE) from None
+    if announce:
+        _announce(config, signer, config.url)
     click.echo(
         f"key-release service {service.address} on {config.url} (chain {config.chain_id}, "
         f"ledger {config.ledger}, log {config.database})",
@@ -63,6 +95,38 @@ def serve(config_path: Path, log_level: str) -> None:
     )
     run(config, service=service, log_level=log_level)
     click.echo("key-release service stopped", err=True)
+
+
+def _config_from_connection(app: AppContext, host: str, port: int, database: Path | None) -> tuple[Any, Any]:
+    """A service configuration from the CLI's own settings; the signer is handed over directly."""
+    from medledger.keyservice.config import ServiceConfig
+
+    chain = app.chain()
+    if chain.is_embedded:
+        raise click.UsageError("a key-release service needs a chain other processes reach: pass --rpc-url")
+    signer = app.signer()
+    path = database or app.settings.home / "keyservice" / f"{signer.address}.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = ServiceConfig(
+        rpc_url=chain.endpoint,
+        ledger=app.deployment().ledger_address,
+        chain_id=chain.chain_id,
+        database=path,
+        private_key_env="MEDLEDGER_UNUSED",  # the [account] section's place is taken by `signer`
+        host=host,
+        port=port,
+    )
+    return config, signer
+
+
+def _announce(config: Any, signer: Any, url: str) -> None:
+    from medledger.chain.connection import connect
+    from medledger.ledger import MedLedger
+
+    ledger = MedLedger(connect(config.rpc_url, timeout=config.chain_timeout), config.ledger, signer=signer)
+    if ledger.services.endpoint(signer.address) != url:
+        receipt = ledger.services.set_endpoint(url)
+        click.echo(f"{signer.address} now serves at {url} (transaction {receipt.tx_hash})", err=True)
 
 
 @command.command("announce")
