@@ -122,3 +122,31 @@ def test_a_proposed_set_can_be_cancelled_before_it_is_current(cli: Cli) -> None:
     cli.ok("admin", "propose-services", "--member", member, "-k", "1", account=ADMIN)
     cancelled = cli.json("admin", "cancel-services", "1", account=ADMIN)
     assert cancelled["version"] == 1
+
+
+def test_a_withdrawn_provider_cannot_be_reinstated(cli: Cli) -> None:
+    _deploy(cli)
+    cli.ok("provider", "register", address(CLINIC), "--kind", "clinician", account=REGISTRAR)
+    cli.ok("provider", "withdraw", address(CLINIC), account=REGISTRAR)
+    assert cli.json("provider", "show", address(CLINIC))["status"] == "withdrawn"
+    assert_clear_failure(cli.invoke("provider", "reinstate", address(CLINIC), account=REGISTRAR), 3)
+
+
+def test_a_registrar_corrects_a_providers_kind(cli: Cli) -> None:
+    _deploy(cli)
+    cli.ok("provider", "register", address(CLINIC), "--kind", "clinician", account=REGISTRAR)
+    cli.ok("provider", "set-kind", address(CLINIC), "--kind", "organization", account=REGISTRAR)
+    assert cli.json("provider", "show", address(CLINIC))["kind"] == "organization"
+
+
+def test_a_signed_grant_cancelled_before_it_is_relayed_is_refused(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _deploy(cli)
+    cli.ok("provider", "register", address(CLINIC), "--kind", "clinician", account=REGISTRAR)
+    signed = tmp_path / "grant.json"
+    cli.ok(
+        "consent", "sign", address(CLINIC), "--categories", "labs", "--purpose", "treatment", "--expires", "30d",
+        "--out", signed, account=PATIENT,
+    )  # fmt: skip
+    cli.ok("consent", "cancel-signatures", address(CLINIC), "--yes", account=PATIENT)
+    assert_clear_failure(cli.invoke("relay", signed, account=STRANGER), 3)
+    assert cli.json("consent", "list", account=PATIENT) == []

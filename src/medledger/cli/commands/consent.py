@@ -149,6 +149,26 @@ def revoke(app: AppContext, grantee: str, yes: bool, ward: str | None) -> None:
     )
 
 
+@command.command("cancel-signatures")
+@click.argument("counterparty")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+@pass_app
+@guarded
+def cancel_signatures(app: AppContext, counterparty: str, yes: bool) -> None:
+    """Void every grant, revocation or guardian appointment you signed for COUNTERPARTY that nobody
+    has relayed yet (cancelNonces). What is already on chain stays; revoke that separately."""
+    from medledger.ledger.base import checked_address
+
+    counterparty = checked_address(counterparty, "counterparty")
+    _confirm(yes, f"Void every unrelayed message you signed for {counterparty}")
+    receipt = app.ledger().signed.cancel_nonces(counterparty)
+    app.output(
+        {"patient": app.signer().address, "counterparty": counterparty, "txHash": receipt.tx_hash},
+        f"every unrelayed message you signed for {counterparty} is void; tx {receipt.tx_hash}",
+    )
+
+
 def _terms_payload(terms: ConsentTerms, now: int) -> dict[str, Any]:
     return {"grantee": terms.grantee, **terms.describe(), "active": terms.exists and terms.expiry > now}
 

@@ -48,6 +48,30 @@ def reinstate(app: AppContext, address: str) -> None:
     app.output({"provider": address, "txHash": receipt.tx_hash}, f"reinstated {address}")
 
 
+@command.command("withdraw")
+@click.argument("address")
+@connection_options
+@pass_app
+@guarded
+def withdraw(app: AppContext, address: str) -> None:
+    """Withdraw ADDRESS's credential for good (registrar only): unlike a suspension it cannot be
+    reinstated, and every access it had ends at once."""
+    receipt = app.ledger().providers.withdraw(address)
+    app.output({"provider": address, "txHash": receipt.tx_hash}, f"withdrew {address}'s credential for good")
+
+
+@command.command("set-kind")
+@click.argument("address")
+@click.option("--kind", type=click.Choice(KINDS), required=True)
+@connection_options
+@pass_app
+@guarded
+def set_kind(app: AppContext, address: str, kind: str) -> None:
+    """Correct a registered provider's kind (registrar only)."""
+    receipt = app.ledger().providers.set_kind(address, kind)
+    app.output({"provider": address, "kind": kind, "txHash": receipt.tx_hash}, f"{address} is now a {kind}")
+
+
 @command.command("show")
 @click.argument("address")
 @connection_options
@@ -74,6 +98,17 @@ def add_registrar(app: AppContext, address: str) -> None:
     """Appoint ADDRESS as a registrar (admin only)."""
     receipt = app.ledger().providers.add_registrar(address)
     app.output({"registrar": address, "txHash": receipt.tx_hash}, f"{address} is now a registrar")
+
+
+@command.command("remove-registrar")
+@click.argument("address")
+@connection_options
+@pass_app
+@guarded
+def remove_registrar(app: AppContext, address: str) -> None:
+    """Take the registrar role from ADDRESS (admin only)."""
+    receipt = app.ledger().providers.remove_registrar(address)
+    app.output({"registrar": address, "txHash": receipt.tx_hash}, f"{address} is no longer a registrar")
 
 
 @command.command("keyservices")
