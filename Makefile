@@ -30,7 +30,7 @@ demo: install
 
 # The quality gates run first: a tree that fails lint is not tested.
 test: install postgres lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # The indexer's tests run against a real PostgreSQL server they start themselves. As root (CI),
 # install Debian's package when it is missing; elsewhere those tests skip and say why.

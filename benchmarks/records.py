@@ -5,8 +5,9 @@ small (1 KiB, FHIR-resource sized) and 1 MiB records, on two stacks:
 - embedded: the in-process py-evm chain and the local block store.
 
 publish = encrypt + store and pin + register the pointer (one transaction), journaled;
-fetch   = resolve the pointer + hasAccess + get (every block verified) + unseal + decrypt,
-          done by a clinic holding a read grant (so it also scans the chain for its keyrings).
+fetch   = resolve the pointer + hasAccess + get (every block verified) + logAccess (confirmed) +
+          k shares from a 2-of-3 set of key-release services (real HTTP servers on loopback, in
+          this process) + combine + decrypt, done by a clinic holding a read grant.
 
 Run with `make bench-records`, or `python benchmarks/records.py [SMALL_COUNT [LARGE_COUNT]]`
 (also MEDLEDGER_BENCH_SMALL / MEDLEDGER_BENCH_LARGE; defaults 30 and 10). Prints a table; no
@@ -28,12 +29,15 @@ from pathlib import Path
 
 from medledger.chain.accounts import Signer, anvil_account
 from medledger.chain.connection import EMBEDDED, Chain, connect
-from medledger.chain.deploy import deploy
+from medledger.chain.deploy import LedgerSettings, deploy
+from medledger.crypto import derive_encryption_keypair
 from medledger.devnet.anvil import AnvilNode
 from medledger.devnet.ipfs import IpfsDaemon
 from medledger.flows import Session
 from medledger.flows.consent import grant, setup_account
 from medledger.flows.records import fetch, publish
+from medledger.flows.release import default_client
+from medledger.keyservice.server import start_local_services
 from medledger.ledger import MedLedger, ProviderKind
 from medledger.scopes import Category, Permission, Purpose, mask
 from medledger.storage import BlobStore, KuboStore, LocalBlockStore
@@ -61,7 +65,7 @@ def real_stack(workdir: Path) -> Iterator[tuple[str, Chain, list[Signer], BlobSt
     with AnvilNode() as node, IpfsDaemon(workdir / "ipfs-repo") as daemon:
         store = KuboStore(daemon.api_url)
         try:
-            yield "anvil + js-ipfs", connect(node.rpc_url), [anvil_account(i) for i in range(4)], store
+            yield "anvil + js-ipfs", connect(node.rpc_url), [anvil_account(i) for i in range(8)], store
         finally:
             store.close()
 
@@ -69,7 +73,7 @@ def real_stack(workdir: Path) -> Iterator[tuple[str, Chain, list[Signer], BlobSt
 @contextlib.contextmanager
 def embedded_stack(workdir: Path) -> Iterator[tuple[str, Chain, list[Signer], BlobStore]]:
     chain = connect(EMBEDDED)
-    signers = [Signer.from_private_key(os.urandom(32)) for _ in range(4)]
+    signers = [Signer.from_private_key(os.urandom(32)) for _ in range(8)]
     for signer in signers:
         chain.fund(signer.address, 10**20)
     store = LocalBlockStore(workdir / "blocks")
@@ -80,59 +84,77 @@ def embedded_stack(workdir: Path) -> Iterator[tuple[str, Chain, list[Signer], Bl
 
 
 def run_stack(stack, workdir: Path, counts: dict[int, int]) -> list[Row]:  # type: ignore[no-untyped-def]
-    with stack(workdir) as (name, chain, (admin, lab, clinic, patient), store):
-        deployment = deploy(chain, admin)
+    with stack(workdir) as (name, chain, (admin, lab, clinic, patient, registrar, *services), store):
+        deployment = deploy(chain, admin, settings=LedgerSettings(admin_delay_seconds=60))
         ledger = MedLedger.from_deployment(chain, deployment)
-        ledger.as_signer(admin).providers.add_registrar(admin.address)
-        ledger.as_signer(admin).providers.register(lab.address, ProviderKind.ORGANIZATION)
-        ledger.as_signer(admin).providers.register(clinic.address, ProviderKind.CLINICIAN)
-
-        def session(signer: Signer, home: str) -> Session:
-            return Session.open(ledger.as_signer(signer), store, workdir / home, deployment)
-
-        as_patient, as_lab, as_clinic = session(patient, "patient"), session(lab, "lab"), session(clinic, "clinic")
-        setup_account(as_patient, [Category.LABS])
-        setup_account(as_lab)
-        setup_account(as_clinic)
-        labs, treatment = mask([Category.LABS]), mask([Purpose.TREAT])
-        grant(
-            as_patient,
-            lab.address,
-            categories=labs,
-            purposes=treatment,
-            permissions=Permission.WRITE,
-            expiry=timedelta(days=365),
+        ledger.as_signer(admin).providers.add_registrar(registrar.address)
+        ledger.as_signer(registrar).providers.register(lab.address, ProviderKind.ORGANIZATION)
+        ledger.as_signer(registrar).providers.register(clinic.address, ProviderKind.CLINICIAN)
+        keys = [derive_encryption_keypair(s.private_key_bytes()).public for s in services]
+        ledger.as_signer(admin).services.propose([s.address for s in services], keys, 2)
+        chain.increase_time(61)
+        threads = start_local_services(
+            chain, deployment.ledger_address, services, workdir / "services", rate_limit=1e6, rate_burst=10**6
         )
-        grant(
-            as_patient,
-            clinic.address,
-            categories=labs,
-            purposes=treatment,
-            permissions=Permission.READ,
-            expiry=timedelta(days=365),
-        )
+        for signer, thread in zip(services, threads, strict=True):
+            ledger.as_signer(signer).services.set_endpoint(thread.url)
+        try:
+            return _measure(name, ledger, deployment, store, workdir, (lab, clinic, patient), counts)
+        finally:
+            default_client().close()  # the reads' shared client: its connections end with the services
+            for thread in threads:
+                thread.stop()
 
-        rows = []
-        for size_name, size in SIZES:
-            count = counts[size]
-            sources = []
-            for i in range(count):
-                path = workdir / "sources" / f"{size}-{i}.bin"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(random.Random(size * 7919 + i).randbytes(size))
-                sources.append(path)
-            start = time.perf_counter()
-            published = [publish(as_lab, patient.address, Category.LABS, path) for path in sources]
-            publish_s = time.perf_counter() - start
-            start = time.perf_counter()
-            for i, record in enumerate(published):
-                fetch(as_clinic, patient.address, record.digest, workdir / "fetched" / f"{size}-{i}.bin")
-            fetch_s = time.perf_counter() - start
-            for i, path in enumerate(sources):  # a benchmark that lost bytes would be meaningless
-                if (workdir / "fetched" / f"{size}-{i}.bin").read_bytes() != path.read_bytes():
-                    raise RuntimeError(f"{name}: record {i} of {size_name} did not round-trip")
-            rows.append(Row(name, size_name, size, count, publish_s, fetch_s))
-        return rows
+
+def _measure(name, ledger, deployment, store, workdir, signers, counts) -> list[Row]:  # type: ignore[no-untyped-def]
+    lab, clinic, patient = signers
+
+    def session(signer: Signer, home: str) -> Session:
+        return Session.open(ledger.as_signer(signer), store, workdir / home, deployment)
+
+    as_patient, as_lab, as_clinic = session(patient, "patient"), session(lab, "lab"), session(clinic, "clinic")
+    setup_account(as_patient)
+    setup_account(as_lab)
+    setup_account(as_clinic)
+    labs, treatment = mask([Category.LABS]), mask([Purpose.TREAT])
+    grant(
+        as_patient,
+        lab.address,
+        categories=labs,
+        purposes=treatment,
+        permissions=Permission.WRITE,
+        expiry=timedelta(days=365),
+    )
+    grant(
+        as_patient,
+        clinic.address,
+        categories=labs,
+        purposes=treatment,
+        permissions=Permission.READ,
+        expiry=timedelta(days=365),
+    )
+
+    rows = []
+    for size_name, size in SIZES:
+        count = counts[size]
+        sources = []
+        for i in range(count):
+            path = workdir / "sources" / f"{size}-{i}.bin"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(random.Random(size * 7919 + i).randbytes(size))
+            sources.append(path)
+        start = time.perf_counter()
+        published = [publish(as_lab, patient.address, Category.LABS, path) for path in sources]
+        publish_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for i, record in enumerate(published):
+            fetch(as_clinic, patient.address, record.digest, workdir / "fetched" / f"{size}-{i}.bin")
+        fetch_s = time.perf_counter() - start
+        for i, path in enumerate(sources):  # a benchmark that lost bytes would be meaningless
+            if (workdir / "fetched" / f"{size}-{i}.bin").read_bytes() != path.read_bytes():
+                raise RuntimeError(f"{name}: record {i} of {size_name} did not round-trip")
+        rows.append(Row(name, size_name, size, count, publish_s, fetch_s))
+    return rows
 
 
 def render(rows: list[Row]) -> str:
@@ -167,7 +189,10 @@ def main(argv: list[str]) -> int:
     for stack in (real_stack, embedded_stack):
         with tempfile.TemporaryDirectory(prefix="medledger-bench-records-") as tmp:
             rows += run_stack(stack, Path(tmp), counts)
-    print("publish = encrypt + store/pin + register on chain; fetch = pointer + hasAccess + verified get + decrypt")
+    print(
+        "publish = encrypt + store/pin + register on chain; fetch = pointer + hasAccess + verified get"
+        " + logAccess + 2 of 3 key shares + decrypt"
+    )
     print("sequential, one client; MB = 10^6 B of plaintext\n")
     print(render(rows))
     return 0

@@ -30,7 +30,7 @@ from typing import Any
 from eth_utils import keccak
 
 from medledger.chain.accounts import Signer, anvil_account
-from medledger.chain.connection import EMBEDDED, Chain, connect
+from medledger.chain.connection import EMBEDDED, connect
 from medledger.chain.deploy import LedgerSettings, deploy
 from medledger.crypto import derive_encryption_keypair
 from medledger.fhir import validate_resource
@@ -39,10 +39,8 @@ from medledger.flows.consent import grant, revoke, setup_account
 from medledger.flows.records import fetch, publish
 from medledger.flows.release import fetch_blob, log_read, release_key
 from medledger.keyservice.client import KeyReleaseClient
-from medledger.keyservice.config import ServiceConfig
 from medledger.keyservice.errors import ReleaseFailedError
-from medledger.keyservice.server import ServiceThread
-from medledger.keyservice.service import ReleaseService
+from medledger.keyservice.server import ServiceThread, start_local_services
 from medledger.ledger import MedLedger, ProviderKind
 from medledger.scopes import Category, Permission, Purpose, mask
 from medledger.storage import BlobStore, KuboStore, LocalBlockStore
@@ -144,7 +142,7 @@ def run_demo(
         ledger.as_signer(admin).services.propose([s.address for s in service_signers], keys, THRESHOLD)
         version = ledger.services.count()
         chain.increase_time(ADMIN_DELAY + 1)  # the admin delay passes (time travel on a dev chain)
-        threads = _start_services(chain, deployment.ledger_address, service_signers, workdir)
+        threads = start_local_services(chain, deployment.ledger_address, service_signers, workdir / "services")
         for signer, thread in zip(service_signers, threads, strict=True):
             ledger.as_signer(signer).services.set_endpoint(thread.url)
         done(
@@ -271,29 +269,6 @@ def run_demo(
         for thread in threads:
             thread.stop()
         store.close()
-
-
-def _start_services(chain: Chain, ledger: str, signers: list[Signer], workdir: Path) -> list[ServiceThread]:
-    """The services, each a real HTTP server on loopback in a thread of this process."""
-    (workdir / "services").mkdir(parents=True, exist_ok=True)
-    threads: list[ServiceThread] = []
-    try:
-        for index, signer in enumerate(signers, start=1):
-            config = ServiceConfig(
-                rpc_url=chain.endpoint if chain.endpoint.startswith("http") else "http://embedded.invalid",
-                ledger=ledger,
-                chain_id=chain.chain_id,
-                database=workdir / "services" / f"releases-{index}.sqlite",
-                private_key_env="MEDLEDGER_DEMO_UNUSED",  # the signer is handed over directly
-            )
-            # The embedded chain lives in this process: the services read it through its web3.
-            service = ReleaseService(config, signer=signer, chain=chain if chain.is_embedded else None)
-            threads.append(ServiceThread(service).start())
-    except BaseException:
-        for thread in threads:
-            thread.stop()
-        raise
-    return threads
 
 
 def _publish_fhir(author: Session, patient: str, category: Category, resource: dict[str, Any], workdir: Path) -> Any:

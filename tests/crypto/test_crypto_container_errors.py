@@ -198,7 +198,7 @@ def test_bad_magic_is_malformed(prefix, open_bytes):
         open_bytes(prefix)
 
 
-@pytest.mark.parametrize("version", [0, 3, 255])
+@pytest.mark.parametrize("version", [0, 4, 255])
 def test_unknown_version_is_unsupported(version, seal_bytes, open_bytes):
     container = bytearray(seal_bytes(b"x"))
     container[VERSION_AT] = version

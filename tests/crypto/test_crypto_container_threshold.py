@@ -1,5 +1,6 @@
-"""Format version 2: the data key sealed to the patient and the author, and split k-of-n over
-the key-release services; version-1 containers keep decrypting."""
+"""Format version 3 (version 2's threshold section, with the author bound): the data key sealed
+to the patient and the author, and split k-of-n over the key-release services; version-1
+containers keep decrypting. The author binding itself: test_crypto_container_author.py."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ K, N = 3, 5
 SET_VERSION = 7
 CHUNK = 4096
 FIXED_HEAD = 79  # magic .. recipient_count
+AUTHOR = 20  # version 3: the author's address after the fixed fields
 ACCOUNT_STANZA = 113
 SECTION_HEAD = 6  # set_version u32, threshold u8, share_count u8
 SHARE_STANZA = 146  # index 1, public 32, commitment 32, sealed share 81
@@ -57,6 +59,14 @@ DATA = os.urandom(3 * CHUNK + 123)
 
 
 # --- fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def binding() -> ContainerBinding:
+    """The crypto suite's binding, with the record's author (threshold containers need one)."""
+    return ContainerBinding(
+        chain_id=31337, registry=b"\x11" * 20, patient=b"\x22" * 20, category=3, author=b"\x33" * 20
+    )
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +117,7 @@ def _decrypt_with_shares(container: bytes, binding, shares) -> bytes:
 
 
 def _section_at() -> int:
-    return FIXED_HEAD + 2 * ACCOUNT_STANZA
+    return FIXED_HEAD + AUTHOR + 2 * ACCOUNT_STANZA
 
 
 def _stanza_at(index: int) -> int:
@@ -129,12 +139,12 @@ def _open_as(container: bytes, binding, identity) -> bytes:
 # --- writing --------------------------------------------------------------------------
 
 
-def test_a_threshold_policy_writes_format_version_2(binding, patient, policy):
+def test_a_threshold_policy_writes_format_version_3(binding, patient, policy):
     out = io.BytesIO()
     info = encrypt_stream(
         io.BytesIO(b"x"), out, binding=binding, recipients=[AccountRecipient(patient.public)], threshold_policy=policy
     )
-    assert info.version == 2 and out.getvalue()[8] == 2
+    assert info.version == 3 and out.getvalue()[8] == 3
     assert info.threshold is not None and info.threshold.set_version == SET_VERSION
 
 
@@ -160,11 +170,11 @@ def test_policy_services_given_in_any_order_are_stored_by_index(services):
 # --- direct readers -------------------------------------------------------------------
 
 
-def test_the_patient_decrypts_a_version_2_container_directly(container, binding, patient):
+def test_the_patient_decrypts_a_version_3_container_directly(container, binding, patient):
     assert _open_as(container, binding, patient) == DATA
 
 
-def test_the_author_decrypts_a_version_2_container_directly(container, binding, author):
+def test_the_author_decrypts_a_version_3_container_directly(container, binding, author):
     assert _open_as(container, binding, author) == DATA
 
 
@@ -280,7 +290,11 @@ def test_a_share_stanza_pasted_from_another_patients_container_is_refused(bindin
     # to have the services release Alice's shares under her own access rights.
     alice = _seal(DATA, binding, [AccountRecipient(patient.public), AccountRecipient(author.public)], policy)
     mallory_binding = ContainerBinding(
-        chain_id=binding.chain_id, registry=binding.registry, patient=b"\x66" * 20, category=binding.category
+        chain_id=binding.chain_id,
+        registry=binding.registry,
+        patient=b"\x66" * 20,
+        category=binding.category,
+        author=binding.author,
     )
     recipients = [AccountRecipient(patient.public), AccountRecipient(author.public)]
     mallory = _seal(b"decoy", mallory_binding, recipients, policy)
@@ -370,16 +384,20 @@ def test_a_prefix_that_ends_inside_the_threshold_section_is_truncated(container)
 
 def test_the_header_binding_digest_is_what_a_service_recomputes_from_the_chain(container, binding):
     recomputed = ContainerBinding(
-        chain_id=binding.chain_id, registry=binding.registry, patient=binding.patient, category=binding.category
+        chain_id=binding.chain_id,
+        registry=binding.registry,
+        patient=binding.patient,
+        category=binding.category,
+        author=binding.author,
     )
     assert read_header_bytes(container).binding_digest == recomputed.digest()
 
 
 def test_the_largest_header_fits_in_the_first_ipfs_leaf(binding, keyring, policy):
     container = _seal(b"", binding, [keyring.recipient] * 1024, policy)
-    # 1024 keyring stanzas of 118 bytes and 16 share stanzas would be 123,277 bytes.
-    assert len(_header(container).raw) == FIXED_HEAD + 1024 * 118 + SECTION_HEAD + N * SHARE_STANZA + 24
-    assert FIXED_HEAD + 1024 * 118 + SECTION_HEAD + 16 * SHARE_STANZA + 24 == 123_277 < 256 * 1024
+    # The author, 1024 keyring stanzas of 118 bytes and 16 share stanzas would be 123,297 bytes.
+    assert len(_header(container).raw) == FIXED_HEAD + AUTHOR + 1024 * 118 + SECTION_HEAD + N * SHARE_STANZA + 24
+    assert FIXED_HEAD + AUTHOR + 1024 * 118 + SECTION_HEAD + 16 * SHARE_STANZA + 24 == 123_297 < 256 * 1024
 
 
 # --- decrypting with a known key ------------------------------------------------------
@@ -393,7 +411,11 @@ def test_decrypting_with_a_key_that_fails_the_key_commitment_is_a_wrong_key(cont
 def test_decrypting_with_a_key_under_another_binding_is_refused(container, binding, services):
     key = data_key_from_shares(_header(container), [_share_of(container, services, i) for i in (1, 2, 3)])
     other = ContainerBinding(
-        chain_id=binding.chain_id, registry=binding.registry, patient=binding.patient, category=binding.category + 1
+        chain_id=binding.chain_id,
+        registry=binding.registry,
+        patient=binding.patient,
+        category=binding.category + 1,
+        author=binding.author,
     )
     with pytest.raises(BindingMismatchError):
         decrypt_stream_with_key(io.BytesIO(container), io.BytesIO(), other, key)
@@ -471,7 +493,7 @@ def test_rewrap_moves_a_version_1_record_to_threshold_release(
         threshold_policy=policy,
     )
     migrated = out.getvalue()
-    assert info.version == 2
+    assert info.version == 3
     shares = [_share_of(migrated, services, i) for i in (2, 4, 5)]
     assert _decrypt_with_shares(migrated, binding, shares) == V1_PLAINTEXT
     assert _open_as(migrated, binding, patient) == V1_PLAINTEXT

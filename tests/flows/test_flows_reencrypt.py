@@ -47,7 +47,7 @@ def _keyring_era_record(people: People, tmp_path: Path, seed: int) -> tuple[byte
         encrypt_stream(
             src,
             out,
-            binding=patient.binding(patient.address, LABS),
+            binding=patient.binding(patient.address, LABS, author=patient.address),
             recipients=[AccountRecipient(patient.keypair.public), KeyringRecipient(int(LABS), 1, keyring.public)],
         )
     cid = people.store.put(io.BytesIO(out.getvalue()))

@@ -50,7 +50,8 @@ def _decrypt_with_own_key(session: Session, patient: str, record: PublishResult,
     """The reader's own key pair, no chain check: what a grantee holds without the services."""
     out = io.BytesIO()
     blob = chunk_reader(session.store.get(Cid.from_digest(record.digest, record.codec)))
-    decrypt_stream(blob, out, binding=session.binding(patient, category), identity=session.keypair)
+    author = session.ledger.records.get(patient, record.digest).author
+    decrypt_stream(blob, out, binding=session.binding(patient, category, author=author), identity=session.keypair)
     return out.getvalue()
 
 

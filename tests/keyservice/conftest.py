@@ -2,9 +2,9 @@
 anvil, five real services (`medledger keyservice serve` subprocesses on loopback, stopped by pid)
 shared by the whole module, and a snapshot of the chain reverted after each test.
 
-Records are written here directly as threshold containers (format version 2: sealed to the
-patient, the key split 3-of-5 over the set), stored in the embedded block store, and registered
-on chain by the patient.
+Records are written here directly as threshold containers (format version 3: sealed to the
+patient, bound to the patient as author, the key split 3-of-5 over the set), stored in the
+embedded block store, and registered on chain by the patient.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from medledger.devnet.ports import free_loopback_port
 from medledger.flows import Session
 from medledger.ledger import MedLedger, ProviderKind
 from medledger.scopes import Category, Permission, Purpose, mask
-from medledger.storage import LocalBlockStore
+from medledger.storage import Cid, LocalBlockStore
 
 SERVICE_COUNT = 5
 THRESHOLD = 3
@@ -200,7 +200,12 @@ class KeyWorld:
 
     def publish(self, category: Category, content: bytes) -> bytes:
         """A threshold record of the patient's, stored and registered; its digest."""
-        ledger = self.ledger(self.patient)
+        cid = self.seal(category, content)
+        self.ledger(self.patient).records.add(self.patient.address, cid.digest, cid.codec, int(category))
+        return cid.digest
+
+    def seal(self, category: Category, content: bytes) -> Cid:
+        """A threshold container of the patient's (the patient its author), stored, not registered."""
         policy = ThresholdPolicy(
             self.set_version,
             THRESHOLD,
@@ -214,13 +219,11 @@ class KeyWorld:
         encrypt_stream(
             io.BytesIO(content),
             out,
-            binding=session.binding(self.patient.address, category),
+            binding=session.binding(self.patient.address, category, author=self.patient.address),
             recipients=[AccountRecipient(session.keypair.public)],
             threshold_policy=policy,
         )
-        cid = self.store.put(io.BytesIO(out.getvalue()))
-        ledger.records.add(self.patient.address, cid.digest, cid.codec, int(category))
-        return cid.digest
+        return self.store.put(io.BytesIO(out.getvalue()))
 
 
 def _fund(anvil: AnvilNode, address: str) -> None:

@@ -89,7 +89,7 @@ def publish(world: dict, category: Category, content: bytes) -> bytes:  # type: 
     encrypt_stream(
         io.BytesIO(content),
         out,
-        binding=patient.binding(patient.address, category),
+        binding=patient.binding(patient.address, category, author=patient.address),
         recipients=[AccountRecipient(patient.keypair.public)],
         threshold_policy=policy,
     )

@@ -405,7 +405,7 @@ def publish_with_policy(kw: KeyWorld, category: Category, content: bytes, thresh
     encrypt_stream(
         io.BytesIO(content),
         out,
-        binding=session.binding(kw.patient.address, category),
+        binding=session.binding(kw.patient.address, category, author=kw.patient.address),
         recipients=[AccountRecipient(session.keypair.public)],
         threshold_policy=policy,
     )
@@ -443,21 +443,23 @@ def test_every_service_refuses_a_header_sealing_a_share_to_a_key_outside_the_set
 
 
 def register_decoy(kw: KeyWorld, original: bytes, writer) -> bytes:  # type: ignore[no-untyped-def]
-    """A second LABS record of the patient, registered by `writer` (with WRITE consent), whose blob is
-    the original's header followed by junk: its digest differs, its header opens the original's key."""
+    """A second LABS record of the patient, registered by `writer` (given WRITE consent unless it is
+    the patient), whose blob is the original's header followed by junk: its digest differs, its
+    header opens the original's key."""
     import io
 
     from medledger.crypto.container import read_header
     from medledger.scopes import Permission, mask
     from medledger.storage import Cid
 
-    kw.ledger(kw.patient).consent.grant(
-        writer.address,
-        categories=mask([Category.LABS]),
-        purposes=mask([Purpose.TREAT]),
-        permissions=Permission.READ | Permission.WRITE,
-        expiry=timedelta(days=30),
-    )
+    if writer.address != kw.patient.address:
+        kw.ledger(kw.patient).consent.grant(
+            writer.address,
+            categories=mask([Category.LABS]),
+            purposes=mask([Purpose.TREAT]),
+            permissions=Permission.READ | Permission.WRITE,
+            expiry=timedelta(days=30),
+        )
     pointer = kw.ledger().records.get(kw.patient.address, original)
     blob = b"".join(kw.store.get(Cid.from_digest(original, pointer.codec)))
     header = read_header(io.BytesIO(blob))
@@ -466,12 +468,105 @@ def register_decoy(kw: KeyWorld, original: bytes, writer) -> bytes:  # type: ign
     return cid.digest
 
 
-def test_a_decoy_reusing_another_records_header_is_refused_by_every_service(kw: KeyWorld, tmp_path: Path) -> None:
+def publish_as_writer(kw: KeyWorld, writer, tmp_path: Path) -> bytes:  # type: ignore[no-untyped-def]
+    """LAB_REPORT published by `writer` through the publish flow (so bound to it as author), with
+    READ and WRITE consent for LABS; its digest."""
+    from medledger.flows.records import publish
+    from medledger.scopes import Permission, mask
+
+    patient = kw.session(kw.patient)
+    patient.ledger.keys.publish(patient.keypair.public)
+    kw.ledger(kw.patient).consent.grant(
+        writer.address,
+        categories=mask([Category.LABS]),
+        purposes=mask([Purpose.TREAT]),
+        permissions=Permission.READ | Permission.WRITE,
+        expiry=timedelta(days=30),
+    )
+    source = tmp_path / "lab-report.txt"
+    source.write_bytes(LAB_REPORT)
+    return publish(kw.session(writer), kw.patient.address, Category.LABS, source).digest
+
+
+def test_a_decoy_by_a_second_writer_read_before_the_original_is_refused_by_every_service(
+    kw: KeyWorld, tmp_path: Path
+) -> None:
+    # W1 (the clinic) publishes; W2 (the researcher, WRITE on LABS) registers a decoy reusing W1's
+    # header and asks for its key itself, before anyone has read the original.
+    original = publish_as_writer(kw, kw.clinic, tmp_path)
+    decoy = register_decoy(kw, original, kw.researcher)
+    session = kw.session(kw.researcher)
+    blob = fetch_blob(session, kw.patient.address, decoy, tmp_path / "blobs")
+    with pytest.raises(ReleaseFailedError) as failed:
+        release_key(session, blob, log_read(session, blob))
+    every_service_refuses(failed, "wrong-binding")
+    assert f"binds author {kw.clinic.address}" in str(failed.value)
+
+
+def test_the_original_still_reads_after_a_decoy_of_its_header_was_refused(kw: KeyWorld, tmp_path: Path) -> None:
+    original = publish_as_writer(kw, kw.clinic, tmp_path)
+    decoy = register_decoy(kw, original, kw.researcher)
+    session = kw.session(kw.researcher)
+    blob = fetch_blob(session, kw.patient.address, decoy, tmp_path / "blobs")
+    with pytest.raises(ReleaseFailedError):
+        release_key(session, blob, log_read(session, blob))
+    read_record(session, kw.patient.address, original, tmp_path / "labs.txt")
+    assert (tmp_path / "labs.txt").read_bytes() == LAB_REPORT
+
+
+def test_a_record_taken_over_by_its_patient_from_a_squatter_reads_through_the_services(
+    kw: KeyWorld, tmp_path: Path
+) -> None:
+    # The patient's own blob (bound to the patient as author); a WRITE grantee registers its
+    # digest first; the patient's own registration takes the digest over.
+    from medledger.scopes import Permission, mask
+
+    cid = kw.seal(Category.LABS, LAB_REPORT)
+    kw.ledger(kw.patient).consent.grant(
+        kw.clinic.address,
+        categories=mask([Category.LABS]),
+        purposes=mask([Purpose.TREAT]),
+        permissions=Permission.WRITE,
+        expiry=timedelta(days=30),
+    )
+    kw.ledger(kw.clinic).records.add(kw.patient.address, cid.digest, cid.codec, int(Category.LABS))
+    kw.ledger(kw.patient).records.add(kw.patient.address, cid.digest, cid.codec, int(Category.LABS))
+    assert kw.ledger().records.get(kw.patient.address, cid.digest).author == kw.patient.address
+    kw.grant(kw.researcher, [Category.LABS])
+    read_record(kw.session(kw.researcher), kw.patient.address, cid.digest, tmp_path / "labs.txt")
+    assert (tmp_path / "labs.txt").read_bytes() == LAB_REPORT
+
+
+def test_a_squatted_record_is_refused_until_its_patient_takes_it_over(kw: KeyWorld, tmp_path: Path) -> None:
+    from medledger.scopes import Permission, mask
+
+    cid = kw.seal(Category.LABS, LAB_REPORT)
+    kw.ledger(kw.patient).consent.grant(
+        kw.clinic.address,
+        categories=mask([Category.LABS]),
+        purposes=mask([Purpose.TREAT]),
+        permissions=Permission.WRITE,
+        expiry=timedelta(days=30),
+    )
+    kw.ledger(kw.clinic).records.add(kw.patient.address, cid.digest, cid.codec, int(Category.LABS))
+    kw.grant(kw.researcher, [Category.LABS])
+    session = kw.session(kw.researcher)
+    blob = fetch_blob(session, kw.patient.address, cid.digest, tmp_path / "blobs")
+    with pytest.raises(ReleaseFailedError) as failed:
+        release_key(session, blob, log_read(session, blob))
+    every_service_refuses(failed, "wrong-binding")
+
+
+# The commitment log stays as defence in depth: a copy of a header under its own author (here the
+# patient registering a second record with its own record's header) passes the binding check.
+
+
+def test_a_copy_of_a_header_under_its_own_author_is_refused_by_every_service(kw: KeyWorld, tmp_path: Path) -> None:
     original = kw.publish(Category.LABS, LAB_REPORT)
     kw.grant(kw.clinic, [Category.LABS])
     read_record(kw.session(kw.clinic), kw.patient.address, original, tmp_path / "labs.txt")
     kw.warp(60)
-    decoy = register_decoy(kw, original, kw.researcher)
+    decoy = register_decoy(kw, original, kw.patient)
     session = kw.session(kw.clinic)
     blob = fetch_blob(session, kw.patient.address, decoy, tmp_path / "blobs")
     with pytest.raises(ReleaseFailedError) as failed:
@@ -480,11 +575,11 @@ def test_a_decoy_reusing_another_records_header_is_refused_by_every_service(kw: 
     assert original.hex() in str(failed.value)
 
 
-def test_a_decoy_released_first_does_not_block_the_older_original(kw: KeyWorld, tmp_path: Path) -> None:
+def test_a_copy_released_first_does_not_block_the_older_original(kw: KeyWorld, tmp_path: Path) -> None:
     original = kw.publish(Category.LABS, LAB_REPORT)
     kw.grant(kw.clinic, [Category.LABS])
     kw.warp(60)
-    decoy = register_decoy(kw, original, kw.researcher)
+    decoy = register_decoy(kw, original, kw.patient)
     session = kw.session(kw.clinic)
     decoy_blob = fetch_blob(session, kw.patient.address, decoy, tmp_path / "blobs")
     release_key(session, decoy_blob, log_read(session, decoy_blob))  # the services had not seen the original
@@ -500,7 +595,7 @@ def test_a_restarted_service_still_refuses_a_decoy(kw: KeyWorld, tmp_path: Path)
     kw.grant(kw.clinic, [Category.LABS])
     read_record(kw.session(kw.clinic), kw.patient.address, original, tmp_path / "labs.txt")
     kw.warp(60)
-    decoy = register_decoy(kw, original, kw.researcher)
+    decoy = register_decoy(kw, original, kw.patient)
     kw.fleet.stop(2)
     kw.fleet.start(2)
     session = kw.session(kw.clinic)

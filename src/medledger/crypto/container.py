@@ -4,17 +4,25 @@ Each container has its own random 32-byte data key. Content is encrypted with li
 ``crypto_secretstream_xchacha20poly1305`` in fixed-size chunks, so memory stays bounded by
 the chunk size whatever the record size.
 
-Two format versions, both read; the writer picks one:
+Three format versions, all read; the writer picks version 3 or 1:
 
-* version 2 (threshold key release): the data key is sealed (``crypto_box_seal``) directly to
-  a few accounts, the patient and the record's author, and split k-of-n with
+* version 3 (threshold key release, author bound): version 2 plus the record's author. The
+  binding covers the author's 20-byte address (:class:`ContainerBinding` with ``author``), and
+  the header names it, so a key-release service can compare it with the on-chain record's
+  author before releasing anything.
+* version 2 (threshold key release, read only): the data key is sealed (``crypto_box_seal``)
+  directly to a few accounts, the patient and the record's author, and split k-of-n with
   :mod:`medledger.crypto.shares`, one share sealed to each key-release service of an on-chain
-  service set. Nobody else gets the key except by collecting k shares from the services.
+  service set. Nobody else gets the key except by collecting k shares from the services. Its
+  binding names no author, so the services refuse it (see "the author" below); the patient
+  opens it with its own stanza and re-encrypts it as version 3.
 * version 1 (category keyrings, read for migration): the data key is sealed to the patient's
   account key and to a category keyring's public key. Keyrings are gone; the patient opens a
   version-1 container with its own account stanza and re-encrypts it under a service set. A
   keyring stanza is still parsed (and, for test fixtures of the migration, still written from
-  a ``KeyringRecipient``), but no code holds keyring secrets any more.
+  a ``KeyringRecipient``), but no code holds keyring secrets any more. Also written, with
+  account stanzas only, when no service set is current: the patient and the author read it,
+  the services never release it, and its binding names no author.
 
 Byte layout (version 1, all integers big-endian)::
 
@@ -51,19 +59,37 @@ the recipient stanzas and the stream header::
       stream_header    24   secretstream header
     chunks as in version 1
 
-The threshold section is part of the header, so it is authenticated with every chunk like
+Byte layout (version 3): version 2's, with ``version`` = 3 and the author right after the
+fixed fields; ``binding_digest`` is the digest of the binding with the author::
+
+    header
+      magic .. recipient_count as in version 1
+      author           20   the record's author (an Ethereum address)
+      stanzas, threshold section and stream_header as in version 2
+    chunks as in version 1
+
+The author. A binding of chain, registry, patient and category names no single record, so a
+version-2 header reused by a decoy record of the same patient and category (registered by
+another writer with WRITE consent there) would make the services release the original
+record's key to readers of the decoy. Version 3 binds the author: a service checks that the
+header's author, and the binding digest recomputed with the on-chain record's author, match
+the record it is asked about, so a copied header only ever opens under records its own author
+registered (or, after a takeover of a squatted digest, the patient, who wrote that blob).
+
+The threshold section (and the author) are part of the header, so it is authenticated with every chunk like
 the rest: a swapped, added or dropped share stanza fails decryption. The largest header
-(1024 keyring stanzas and 16 share stanzas) is 123,277 bytes, so it always lies within the
+(version 3: the author, 1024 keyring stanzas and 16 share stanzas) is 123,297 bytes, so it always lies within the
 first 256 KiB IPFS leaf of the blob, which is what a service is shown (storage/proof.py).
 
 A service sees only the header, not the chunks that authenticate it, so it first compares
 ``binding_digest`` with :meth:`ContainerBinding.digest` of the record's on-chain chain id,
-registry, patient and category, then opens only its own stanza (:func:`open_service_share`)
+registry, patient, category and author, then opens only its own stanza (:func:`open_service_share`)
 and checks the share against its commitment. The commitment is keyed by the share itself
 and binds the binding digest: a stanza cut from one patient's container and pasted into a
 container bound to another patient or category does not verify, and no one without the
 share can make one that does. (The binding names no single record: the same header under
-another record of the same patient and category would verify, and opens the same key.)
+another record of the same patient, category and author would verify, and opens the same key;
+only that author could register such a record, and it holds the key anyway.)
 The writer takes ``k`` and the member keys from the chain; the header's own ``threshold``
 is what the services honour, so a reader or service may compare it with the set's.
 
@@ -74,9 +100,10 @@ key against the key commitment, which catches an author who split some other key
 Every chunk but the last holds exactly ``chunk_size`` plaintext bytes and is tagged
 TAG_MESSAGE; the last holds 0 .. chunk_size bytes and is tagged TAG_FINAL. Nothing may
 follow it. The associated data of every chunk is ``binding encoding || BLAKE2b-256(header)``,
-so a container moved to another chain, registry, patient or category, or with any header
-byte edited, fails to authenticate. The key commitment lets a wrong key be reported as
-such instead of as tampering.
+so a container moved to another chain, registry, patient, category or (version 3) author, or
+with any header byte edited, fails to authenticate. Versions 1 and 2 are opened with the
+binding's encoding without the author (:meth:`ContainerBinding.without_author`). The key
+commitment lets a wrong key be reported as such instead of as tampering.
 
 Decryption releases a chunk's plaintext only after that chunk authenticates. Earlier chunks
 are already written when a later one fails, so callers must write to a temporary file and
@@ -157,6 +184,7 @@ __all__ = [
     "SEALED_SHARE_BYTES",
     "SUPPORTED_VERSIONS",
     "THRESHOLD_FORMAT_VERSION",
+    "UNBOUND_THRESHOLD_VERSION",
     "AccountRecipient",
     "ContainerBinding",
     "ContainerHeader",
@@ -170,6 +198,7 @@ __all__ = [
     "ShareStanza",
     "ThresholdPolicy",
     "ThresholdSection",
+    "binding_of",
     "data_key_from_shares",
     "decrypt_stream",
     "decrypt_stream_with_key",
@@ -184,8 +213,10 @@ __all__ = [
 
 MAGIC = b"MEDLEDGR"
 FORMAT_VERSION = 1  # keyring-era containers: written when no threshold policy is given
-THRESHOLD_FORMAT_VERSION = 2  # containers with a threshold section
-SUPPORTED_VERSIONS = (FORMAT_VERSION, THRESHOLD_FORMAT_VERSION)
+UNBOUND_THRESHOLD_VERSION = 2  # a threshold section, no author (read only)
+THRESHOLD_FORMAT_VERSION = 3  # a threshold section and the author: written with a threshold policy
+SUPPORTED_VERSIONS = (FORMAT_VERSION, UNBOUND_THRESHOLD_VERSION, THRESHOLD_FORMAT_VERSION)
+_THRESHOLD_VERSIONS = (UNBOUND_THRESHOLD_VERSION, THRESHOLD_FORMAT_VERSION)
 MAX_SERVICES = MAX_SHARES  # 16
 MAX_SET_VERSION = 2**32 - 1
 SEALED_SHARE_BYTES = ENCODED_SHARE_BYTES + SEAL_OVERHEAD  # 81
@@ -208,6 +239,7 @@ _KEYRING_LABEL = struct.Struct(">BI")
 _THRESHOLD_HEAD = struct.Struct(">IBB")  # set_version, threshold, share_count
 # BLAKE2b personalisations (16 bytes each) keep the three hashes in separate domains.
 _PERSON_BINDING = b"medledger:bind:1"
+_PERSON_AUTHOR_BINDING = b"medledger:bind:2"  # a binding with an author: its own domain
 _PERSON_HEADER = b"medledger:head:1"
 _PERSON_COMMIT = b"medledger:kcmt:1"
 
@@ -233,31 +265,45 @@ def check_epoch(epoch: int) -> int:
 
 @dataclass(frozen=True)
 class ContainerBinding:
-    """Where a record belongs. Its encoding is authenticated with every chunk."""
+    """Where a record belongs, and (version 3) who wrote it. Its encoding is authenticated
+    with every chunk. Writing a threshold container (version 3) needs an ``author``; versions
+    1 and 2 are opened with the binding :meth:`without_author`, whatever ``author`` says."""
 
     chain_id: int
     registry: bytes
     patient: bytes
     category: int
+    author: bytes | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int):
             raise ValueError("chain_id must be an int")
         if not 0 < self.chain_id <= _MAX_CHAIN_ID:
             raise ValueError(f"chain_id must be 1..2**64-1, got {self.chain_id}")
-        for name in ("registry", "patient"):
+        for name in ("registry", "patient", "author"):
             value = getattr(self, name)
+            if value is None and name == "author":
+                continue
             if not isinstance(value, (bytes, bytearray)) or len(value) != ADDRESS_BYTES:
                 raise ValueError(f"{name} address must be {ADDRESS_BYTES} bytes")
             object.__setattr__(self, name, bytes(value))
         check_category(self.category)
 
+    def without_author(self) -> ContainerBinding:
+        """The binding as versions 1 and 2 encode it: chain, registry, patient and category."""
+        if self.author is None:
+            return self
+        return ContainerBinding(self.chain_id, self.registry, self.patient, self.category)
+
     def encode(self) -> bytes:
-        """Canonical 49-byte encoding: chain_id u64 || registry || patient || category u8."""
-        return self.chain_id.to_bytes(8, "big") + self.registry + self.patient + bytes([self.category])
+        """Canonical encoding: chain_id u64 || registry || patient || category u8 (49 bytes),
+        then, with an author, || author (69 bytes)."""
+        head = self.chain_id.to_bytes(8, "big") + self.registry + self.patient + bytes([self.category])
+        return head if self.author is None else head + self.author
 
     def digest(self) -> bytes:
-        return hashlib.blake2b(self.encode(), digest_size=32, person=_PERSON_BINDING).digest()
+        person = _PERSON_BINDING if self.author is None else _PERSON_AUTHOR_BINDING
+        return hashlib.blake2b(self.encode(), digest_size=32, person=person).digest()
 
 
 @dataclass(frozen=True)
@@ -389,7 +435,7 @@ class ShareStanza:
 
 @dataclass(frozen=True)
 class ThresholdSection:
-    """A version-2 header's threshold section (see the module docstring)."""
+    """A version-2 or version-3 header's threshold section (see the module docstring)."""
 
     set_version: int
     threshold: int
@@ -427,7 +473,8 @@ class ContainerHeader:
     stanzas: tuple[RecipientStanza, ...]
     stream_header: bytes = field(repr=False)
     raw: bytes = field(repr=False)
-    threshold: ThresholdSection | None = None  # version 2 only
+    threshold: ThresholdSection | None = None  # versions 2 and 3
+    author: bytes | None = None  # version 3 only: the record's author, bound by binding_digest
 
     @property
     def recipients(self) -> tuple[Recipient, ...]:
@@ -445,7 +492,8 @@ class ContainerInfo:
     plaintext_bytes: int
     container_bytes: int
     chunks: int
-    threshold: ThresholdSection | None = None  # version 2 only
+    threshold: ThresholdSection | None = None  # versions 2 and 3
+    author: bytes | None = None  # version 3 only
 
 
 # --- header encoding --------------------------------------------------------------------
@@ -505,6 +553,7 @@ def read_header(src: BinaryIO) -> ContainerHeader:
         raise MalformedContainerError(f"chunk size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, got {chunk_size}")
     if not 1 <= count <= MAX_RECIPIENTS:
         raise MalformedContainerError(f"recipient count must be 1..{MAX_RECIPIENTS}, got {count}")
+    author = _read_header_field(src, ADDRESS_BYTES, "author", raw) if version == THRESHOLD_FORMAT_VERSION else None
     stanzas: list[RecipientStanza] = []
     for index in range(count):
         what = f"recipient stanza {index}"
@@ -520,7 +569,7 @@ def read_header(src: BinaryIO) -> ContainerHeader:
         else:
             raise MalformedContainerError(f"{what} has unknown kind {kind:#04x}")
         stanzas.append(RecipientStanza(recipient, _read_header_field(src, SEALED_KEY_BYTES, what, raw)))
-    threshold = _read_threshold_section(src, raw) if version == THRESHOLD_FORMAT_VERSION else None
+    threshold = _read_threshold_section(src, raw) if version in _THRESHOLD_VERSIONS else None
     stream_header = _read_header_field(src, _STREAM_HEADER_BYTES, "stream header", raw)
     return ContainerHeader(
         version=version,
@@ -531,6 +580,7 @@ def read_header(src: BinaryIO) -> ContainerHeader:
         stream_header=stream_header,
         raw=b"".join(raw),
         threshold=threshold,
+        author=author,
     )
 
 
@@ -569,6 +619,24 @@ def read_header_bytes(prefix: bytes) -> ContainerHeader:
 
 def _associated_data(binding: ContainerBinding, header_raw: bytes) -> bytes:
     return binding.encode() + hashlib.blake2b(header_raw, digest_size=32, person=_PERSON_HEADER).digest()
+
+
+def binding_of(header: ContainerHeader, binding: ContainerBinding) -> ContainerBinding:
+    """The binding ``header`` must carry to belong where ``binding`` says: ``binding`` itself
+    for version 3, which binds the author; without its author for versions 1 and 2.
+
+    :class:`BindingMismatchError` if a version-3 header names another author than
+    ``binding``, or ``binding`` names none."""
+    if header.version != THRESHOLD_FORMAT_VERSION:
+        return binding.without_author()
+    if binding.author is None:
+        raise BindingMismatchError("container binds its author (format version 3); the binding names no author")
+    if header.author is None or not hmac.compare_digest(header.author, binding.author):
+        written = "none" if header.author is None else "0x" + header.author.hex()
+        raise BindingMismatchError(
+            f"container binds author {written}, not the record's author 0x{binding.author.hex()}"
+        )
+    return binding
 
 
 def _check_recipients(recipients: Sequence[Recipient], binding: ContainerBinding) -> tuple[Recipient, ...]:
@@ -626,6 +694,10 @@ def _encrypt(
     if threshold_policy is not None and not isinstance(threshold_policy, ThresholdPolicy):
         raise TypeError(f"threshold_policy must be a ThresholdPolicy, got {type(threshold_policy).__name__}")
     version = FORMAT_VERSION if threshold_policy is None else THRESHOLD_FORMAT_VERSION
+    if version == THRESHOLD_FORMAT_VERSION and binding.author is None:
+        raise ValueError("a threshold container binds its author: give the ContainerBinding an author")
+    # Version 1 binds no author (the services never release it): written without one.
+    binding = binding if version == THRESHOLD_FORMAT_VERSION else binding.without_author()
     section = (
         None if threshold_policy is None else _make_threshold_section(threshold_policy, data_key, binding.digest())
     )
@@ -641,6 +713,7 @@ def _encrypt(
                 data_key.commitment(),
                 len(recipients),
             ),
+            b"" if binding.author is None else binding.author,
             *(_encode_stanza(r, seal(data_key.secret, r.public)) for r in recipients),
             b"" if section is None else _encode_threshold_section(section),
             stream_header,
@@ -677,6 +750,7 @@ def _encrypt(
         container_bytes=written,
         chunks=chunks,
         threshold=section,
+        author=binding.author,
     )
 
 
@@ -692,9 +766,11 @@ def encrypt_stream(
     """Encrypt everything readable from ``src`` into a new container written to ``dst``,
     under a fresh random data key sealed to each of ``recipients``.
 
-    With a ``threshold_policy`` the container is format version 2: the key is also split
-    k-of-n, one share sealed to each service of the policy's set. Without one it is
-    version 1 (for keyring recipients; kept for tests and tools of the migration)."""
+    With a ``threshold_policy`` the container is format version 3: the key is also split
+    k-of-n, one share sealed to each service of the policy's set, and ``binding`` must name
+    the record's author. Without one it is version 1 (account stanzas while no service set
+    is current, keyring recipients for tests and tools of the migration), bound without the
+    author."""
     checked = _check_recipients(recipients, binding)
     return _encrypt(src, dst, binding, checked, chunk_size, DataKey.generate(), threshold_policy)
 
@@ -792,11 +868,16 @@ def _pull_chunks(
 
 def _open(
     src: BinaryIO, binding: ContainerBinding, identity: Identity | Iterable[Identity]
-) -> tuple[ContainerHeader, DataKey]:
+) -> tuple[ContainerHeader, DataKey, ContainerBinding]:
+    """The header, its data key, and the binding it is checked (and authenticated) under."""
     header = read_header(src)
+    binding = binding_of(header, binding)
     if not hmac.compare_digest(header.binding_digest, binding.digest()):
-        raise BindingMismatchError("container was made for another chain, registry, patient or category")
-    return header, unwrap_data_key(header, identity)
+        made = (
+            "chain, registry, patient, category or author" if binding.author else "chain, registry, patient or category"
+        )
+        raise BindingMismatchError(f"container was made for another {made}")
+    return header, unwrap_data_key(header, identity), binding
 
 
 def decrypt_stream(
@@ -811,8 +892,8 @@ def decrypt_stream(
     ``identity`` is the reader's account key pair, a data key, or several of these (tried
     in order). Each chunk is written only after it authenticates;
     see the module docstring for why ``dst`` must be a temporary file."""
-    header, key = _open(src, binding, identity)
-    return _decrypt_body(src, dst, header, key, binding)
+    header, key, bound = _open(src, binding, identity)
+    return _decrypt_body(src, dst, header, key, bound)
 
 
 def decrypt_stream_with_key(
@@ -825,8 +906,8 @@ def decrypt_stream_with_key(
     :func:`decrypt_stream`, including why ``dst`` must be a temporary file."""
     if not isinstance(data_key, DataKey):
         raise TypeError(f"data_key must be a DataKey, got {type(data_key).__name__}")
-    header, key = _open(src, binding, data_key)
-    return _decrypt_body(src, dst, header, key, binding)
+    header, key, bound = _open(src, binding, data_key)
+    return _decrypt_body(src, dst, header, key, bound)
 
 
 def _decrypt_body(
@@ -846,6 +927,7 @@ def _decrypt_body(
         container_bytes=counter[1],
         chunks=counter[0],
         threshold=header.threshold,
+        author=header.author,
     )
 
 
@@ -954,23 +1036,28 @@ def rewrap(
     recipients: Sequence[Recipient],
     chunk_size: int | None = None,
     threshold_policy: ThresholdPolicy | None = None,
+    output_binding: ContainerBinding | None = None,
 ) -> ContainerInfo:
     """Re-encrypt a container under a fresh data key for new ``recipients``, streaming.
 
-    With a ``threshold_policy`` the output is a version-2 container, which is how a
-    keyring-sealed version-1 record moves to threshold key release (migration).
+    ``binding`` is the source's (as :func:`decrypt_stream` takes it); the output is bound to
+    ``output_binding`` (default: ``binding``), for instance the same record under a new author.
+    With a ``threshold_policy`` the output is a version-3 container, which is how a
+    keyring-sealed version-1 record, or a version-2 one that binds no author, moves to
+    threshold key release under its author (migration).
 
     ``chunk_size`` defaults to the source's. Plaintext never leaves the
     process. A source that fails to decrypt raises and leaves ``dst`` without its final
     chunk (the look-ahead only pushes TAG_FINAL after the source's final chunk has
     authenticated), so an interrupted output can never pass for a complete container."""
-    checked = _check_recipients(recipients, binding)
-    header, key = _open(src, binding, identity)
-    reader = _ChunkReader(_pull_chunks(src, header, key, binding, [0, 0]))
+    target = binding if output_binding is None else output_binding
+    checked = _check_recipients(recipients, target)
+    header, key, bound = _open(src, binding, identity)
+    reader = _ChunkReader(_pull_chunks(src, header, key, bound, [0, 0]))
     return _encrypt(
         reader,  # type: ignore[arg-type]  # only .read() is used
         dst,
-        binding,
+        target,
         checked,
         header.chunk_size if chunk_size is None else chunk_size,
         DataKey.generate(),

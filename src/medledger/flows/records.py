@@ -12,8 +12,9 @@ fetch:     the patient and the record's author open their own stanza: resolve th
            services (flows.release.read_record): fetch and verify -> logAccess, confirmed ->
            k shares -> decrypt. A fetch that fails before the blob is whole and verified logs
            nothing.
-reencrypt: the patient moves a record written under a keyring (format version 1) or under a
-           service set that is no longer current to the current set.
+reencrypt: the patient moves a record written under a keyring (format version 1), under a
+           service set that is no longer current, or without its author bound (format version
+           2, which the services refuse) to the current set, bound to the patient as author.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
+
+from eth_utils import to_checksum_address
 
 from medledger.chain.errors import ChainError, revert_class
 from medledger.chain.transactions import SentTransaction, TxStatus
@@ -114,11 +117,24 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class Migration:
-    """Why a record needs re-encryption: under a keyring (version 1) or a set no longer current."""
+    """Why a record needs re-encryption: under a keyring (version 1), under a set no longer
+    current, without its author bound (version 2, which the services refuse), or bound to
+    another author than the chain names (the patient took over a digest another author wrote)."""
 
     pointer: RecordPointer
     set_version: int | None  # None: a keyring-era container (format version 1)
     current: int
+    bound_author: str | None = None  # the author the container binds; None: formats 1 and 2
+
+    @property
+    def reason(self) -> str:
+        if self.set_version is None:
+            return "no service set (format 1)"
+        if self.set_version != self.current:
+            return f"service set {self.set_version}"
+        if self.bound_author is None:
+            return f"service set {self.set_version}, author not bound (format 2)"
+        return f"service set {self.set_version}, bound to author {self.bound_author}"
 
 
 def can_write(session: Session, patient: str, category: int) -> bool:
@@ -182,15 +198,18 @@ def amend(
 
 def migration(session: Session, digest: bytes) -> Migration | None:
     """Whether one of the session patient's live records needs re-encryption: a Migration when
-    it was written under a keyring (format version 1) or under a service set that is no longer
-    the current one; None when it is already under the current set."""
+    it was written under a keyring (format version 1), under a service set that is no longer
+    the current one, without its author bound (format version 2: the services refuse it), or
+    bound to another author than the record's on-chain one; None when it is already under the
+    current set and bound to its author."""
     pointer = _pointer(session, session.address, digest)
     current = session.ledger.services.current_version()
     header = _header(session, pointer)
     version = header.threshold.set_version if header.threshold is not None else None
-    if version is not None and version == current:
+    bound = None if header.author is None else to_checksum_address(header.author)
+    if version is not None and version == current and bound == pointer.author:
         return None
-    return Migration(pointer, version, current)
+    return Migration(pointer, version, current, bound)
 
 
 def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) -> PublishResult:
@@ -198,9 +217,11 @@ def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) ->
     set: a fresh data key sealed to the patient and split over the current set, published as an
     amendment; then the old version is erased (blob unpinned, pointer marked).
 
-    For records written under a keyring (format version 1), or under a service set that has
-    been superseded. Refused (AlreadyCurrentError) for a record already under the current set,
-    and (NoServiceSetError) while the ledger has no current set.
+    For records written under a keyring (format version 1), under a service set that has been
+    superseded, without their author bound (format version 2), or bound to another author than
+    the chain names (a digest the patient took over). Refused (AlreadyCurrentError) for a record
+    already under the current set and bound to its author, and (NoServiceSetError) while the
+    ledger has no current set.
 
     The new container is journaled like any publish. If a crash strikes before the old version
     is erased, `reencrypt_all` (or `medledger record erase OLD`) finishes the job."""
@@ -217,7 +238,7 @@ def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) ->
     if needed is None:
         raise AlreadyCurrentError(
             f"record 0x{bytes(digest).hex()} is already under the current key-release service set "
-            f"{session.ledger.services.current_version()}: there is nothing to re-encrypt"
+            f"{session.ledger.services.current_version()}, bound to its author: there is nothing to re-encrypt"
         )
     sealing = sealing_for(session, patient, author=patient)
     if sealing.policy is None:
@@ -240,10 +261,13 @@ def reencrypt(session: Session, digest: bytes, *, fault: Fault | None = None) ->
         rewrap(
             cast(BinaryIO, IteratorReader(session.store.get(old))),
             dst,
-            binding=session.binding(patient, pointer.category),
-            identity=session.keypair,  # the patient's own stanza, in version 1 as in version 2
+            # The source as it was written (versions 1 and 2 bind no author); the output under
+            # the patient, who registers it.
+            binding=session.binding(patient, pointer.category, author=needed.bound_author or pointer.author),
+            identity=session.keypair,  # the patient's own stanza, in every version
             recipients=sealing.recipients,
             threshold_policy=sealing.policy,
+            output_binding=session.binding(patient, pointer.category, author=patient),
         )
         dst.flush()
         os.fsync(dst.fileno())
@@ -274,9 +298,9 @@ def reencrypt_all(session: Session, *, step: Step | None = None) -> list[Publish
         needed = migration(session, digest)
         if needed is None:
             continue
-        was = "no service set (format 1)" if needed.set_version is None else f"service set {needed.set_version}"
         result = reencrypt(session, digest)
-        say(f"re-encrypted 0x{digest.hex()} (under {was}) as {result.cid} under service set {result.service_set}")
+        now_under = f"under service set {result.service_set}"
+        say(f"re-encrypted 0x{digest.hex()} (under {needed.reason}) as {result.cid} {now_under}")
         results.append(result)
     return results
 
@@ -440,7 +464,7 @@ def _encrypt(
         info = encrypt_stream(
             src,
             dst,
-            binding=session.binding(entry.patient, entry.category),
+            binding=session.binding(entry.patient, entry.category, author=entry.author),
             recipients=sealing.recipients,
             threshold_policy=sealing.policy,
         )
@@ -685,7 +709,10 @@ def _decrypt_to(session: Session, pointer: RecordPointer, blob: BinaryIO, destin
         with os.fdopen(fd, "wb") as out:
             try:
                 info = decrypt_stream(
-                    blob, out, binding=session.binding(pointer.patient, pointer.category), identity=session.keypair
+                    blob,
+                    out,
+                    binding=session.binding(pointer.patient, pointer.category, author=pointer.author),
+                    identity=session.keypair,
                 )
             except NotARecipientError:
                 raise _no_key(session, pointer) from None

@@ -162,7 +162,10 @@ def decrypt_blob(session: Session, blob: FetchedBlob, data_key: DataKey, destina
     try:
         with os.fdopen(fd, "wb") as out, blob.path.open("rb") as src:
             info = decrypt_stream_with_key(
-                src, out, session.binding(blob.pointer.patient, blob.pointer.category), data_key
+                src,
+                out,
+                session.binding(blob.pointer.patient, blob.pointer.category, author=blob.pointer.author),
+                data_key,
             )
         os.replace(tmp, destination)
     except BaseException:

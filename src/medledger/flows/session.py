@@ -50,11 +50,14 @@ class Session:
             ledger=self.ledger.as_signer(signer), store=self.store, home=self.home, from_block=self.from_block
         )
 
-    def binding(self, patient: str, category: int) -> ContainerBinding:
-        """What every record container is bound to: this chain, this contract, the patient, the category."""
+    def binding(self, patient: str, category: int, *, author: str) -> ContainerBinding:
+        """What every record container is bound to: this chain, this contract, the patient, the
+        category, and the record's author (the account that registers it on chain; the
+        key-release services compare it with the record's on-chain author)."""
         return ContainerBinding(
             chain_id=self.ledger.chain.chain_id,
             registry=bytes.fromhex(self.ledger.address[2:]),
             patient=bytes.fromhex(patient[2:]),
             category=int(category),
+            author=bytes.fromhex(author[2:]),
         )

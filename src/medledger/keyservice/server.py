@@ -31,7 +31,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import uvicorn
@@ -46,7 +46,14 @@ from .config import ServiceConfig
 from .errors import ReleaseRefusedError
 from .service import ReleaseService
 
-__all__ = ["ServiceThread", "create_app", "serve"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from medledger.chain.accounts import Signer
+    from medledger.chain.connection import Chain
+
+__all__ = ["ServiceThread", "create_app", "serve", "start_local_services"]
 
 logger = logging.getLogger("medledger.keyservice")
 WORKER_THREADS = 4
@@ -216,3 +223,31 @@ class ServiceThread:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join()
+
+
+def start_local_services(
+    chain: Chain, ledger: str, signers: Sequence[Signer], directory: Path, **policy: Any
+) -> list[ServiceThread]:
+    """One service per signer, each a real HTTP server on a free loopback port in a thread of this
+    process, its release log under `directory` (the demo's and the benchmarks' services). On the
+    embedded chain the services read this process's py-evm through its web3; on any other they
+    open their own connection. `policy` overrides ServiceConfig fields (rate limits, say)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    threads: list[ServiceThread] = []
+    try:
+        for index, signer in enumerate(signers, start=1):
+            config = ServiceConfig(
+                rpc_url=chain.endpoint if chain.endpoint.startswith("http") else "http://embedded.invalid",
+                ledger=ledger,
+                chain_id=chain.chain_id,
+                database=directory / f"releases-{index}.sqlite",
+                private_key_env="MEDLEDGER_UNUSED",  # the signer is handed over directly
+                **policy,
+            )
+            service = ReleaseService(config, signer=signer, chain=chain if chain.is_embedded else None)
+            threads.append(ServiceThread(service).start())
+    except BaseException:
+        for thread in threads:
+            thread.stop()
+        raise
+    return threads

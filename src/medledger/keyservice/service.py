@@ -17,7 +17,11 @@ refusal (a stable code, one line, an HTTP status), and nothing is released:
  8. `hasAccess(patient, reader, category, purpose, READ)` holds now: consent, guardianship or an
     open break-glass, and an active provider (`no-access`, 403)
  9. the header proof verifies against the on-chain digest and codec (`bad-proof`, 400)
-10. the header is bound to this chain, ledger, patient and the record's category (`wrong-binding`, 400)
+10. the header is bound to this chain, ledger, patient, the record's category and the record's
+    on-chain author (`wrong-binding`, 400). A header that binds no author (format versions 1 and
+    2) is refused the same way: the patient re-encrypts such a record (`medledger record
+    reencrypt`). The author check is what stops a decoy record, registered by another writer,
+    from reusing a header (and so the data key) of a record it did not write (see 15).
 11. this service is member `index` of the header's set version and holds that version's key
     (`not-a-member`, `set-inactive`, `key-mismatch`, 409)
 12. the header's threshold section is that set's: its k is the set's k, and it holds one stanza
@@ -25,17 +29,13 @@ refusal (a stable code, one line, an HTTP status), and nothing is released:
     a header claiming k=1 under a 3-of-5 set would let one service, or one careless reader, suffice
 13. the (accessTx, digest, reader) triple was never released (`replayed`, 409)
 14. this service's own stanza opens to a share that matches its commitment (`no-share`, 409)
-15. the header's key commitment was never released under another record (`header-reused`, 409).
-    The header's binding covers chain, ledger, patient and category but no single record, so a
-    writer could register a decoy record whose blob reuses another record's header, and a reader
-    of the decoy would get the other record's key, logged under the decoy's digest (and even after
-    the other record is erased). The release log remembers the commitment of every header it
-    allowed, with the record's on-chain creation time: the record registered first owns it, for
-    good, even if a decoy happened to be released first (releaselog.py). What remains: a decoy of a
-    record this service never released is released until the original is first read; and a
-    decoy registered before its original (front-running the original's registration with a copy of
-    its header fetched from IPFS) owns the commitment. Both need WRITE consent for the patient
-    and category, and disclose nothing beyond what the reader's own consent covers.
+15. the header's key commitment was never released under another record (`header-reused`, 409),
+    defence in depth behind 10. The binding names no single record, only its patient, category
+    and author, so after 10 a decoy can reuse a header only under a record registered by that
+    header's own author (who holds the key anyway), or by the patient after a takeover. The release
+    log remembers the commitment of every header it allowed, with the record's on-chain creation
+    time: the record registered first owns it, for good (releaselog.py), so even such a copy does
+    not open a key already released under another record.
 
 Then it re-seals its share to the reader's one-time key. A chain that does not answer in time is
 `chain-unavailable` (503). Every decision after step 2 is appended to the release log; no share or key is ever logged.
@@ -254,16 +254,7 @@ class ReleaseService:
                 "no-access", f"{reader} may not read this record's category for purpose {request.purpose} now", 403
             )
         header = self._verified_header(signed, request.digest, codec)
-        binding = ContainerBinding(
-            chain_id=self.config.chain_id,
-            registry=self._ledger_bytes,
-            patient=bytes.fromhex(request.patient[2:]),
-            category=category,
-        )
-        if header.binding_digest != binding.digest():
-            raise ReleaseRefusedError(
-                "wrong-binding", "the container is not bound to this chain, ledger, patient and category", 400
-            )
+        self._check_binding(header, request.patient, category, author)
         if header.threshold is None:
             raise ReleaseRefusedError("no-share", "the record has no threshold section (a keyring-era container)", 409)
         context["set_version"] = header.threshold.set_version
@@ -283,6 +274,36 @@ class ReleaseService:
             raise ReleaseRefusedError("replayed", "this logged access was already released to this reader", 409)
         sealed = seal(encode_share(share), request.reader_key)
         return {"sealedShare": base64.b64encode(sealed).decode(), "index": index}
+
+    def _check_binding(self, header: ContainerHeader, patient: str, category: int, author: str) -> None:
+        """The header is bound to this chain, ledger, patient, the record's category and its
+        on-chain author (else `wrong-binding`). A header that binds no author (formats 1 and 2)
+        is refused: any writer of the patient's category could reuse it under a decoy record."""
+        if header.author is None:
+            raise ReleaseRefusedError(
+                "wrong-binding",
+                f"the container (format version {header.version}) does not bind its author, so its key is not "
+                "released; the patient must re-encrypt the record (`medledger record reencrypt`)",
+                400,
+            )
+        if header.author != bytes.fromhex(author[2:]):
+            raise ReleaseRefusedError(
+                "wrong-binding",
+                f"the container binds author {to_checksum_address(header.author)}, but the record was "
+                f"registered by {to_checksum_address(author)}",
+                400,
+            )
+        binding = ContainerBinding(
+            chain_id=self.config.chain_id,
+            registry=self._ledger_bytes,
+            patient=bytes.fromhex(patient[2:]),
+            category=category,
+            author=header.author,
+        )
+        if header.binding_digest != binding.digest():
+            raise ReleaseRefusedError(
+                "wrong-binding", "the container is not bound to this chain, ledger, patient, category and author", 400
+            )
 
     def _share_for(self, header: ContainerHeader, index: int) -> KeyShare:
         """This service's share of the record's key, checked against its commitment."""

@@ -10,7 +10,7 @@ the record's on-chain CID (sha2-256 digest + codec) down to the first leaf:
   256 KiB, as the importer cuts fixed-size chunks).
 
 The verifier recomputes every hash, so the prefix it returns is exactly the start of the
-blob the CID names, whoever sent the blocks. A container header is at most 123,277 bytes
+blob the CID names, whoever sent the blocks. A container header is at most 123,297 bytes
 (crypto/container.py), so it always lies in that prefix.
 """
 
