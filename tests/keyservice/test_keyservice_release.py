@@ -557,6 +557,44 @@ def test_a_squatted_record_is_refused_until_its_patient_takes_it_over(kw: KeyWor
     every_service_refuses(failed, "wrong-binding")
 
 
+def test_every_service_refuses_a_header_that_binds_no_author_and_says_to_reencrypt(
+    kw: KeyWorld, tmp_path: Path
+) -> None:
+    import io
+
+    from medledger.crypto.container import AccountRecipient, ServiceRecipient, ThresholdPolicy
+    from medledger.crypto.keys import derive_encryption_keypair
+    from tests.crypto.legacy import version_2_container
+
+    patient = kw.session(kw.patient)
+    policy = ThresholdPolicy(
+        kw.set_version,
+        3,
+        tuple(
+            ServiceRecipient(s.index, derive_encryption_keypair(s.signer.private_key_bytes()).public)
+            for s in kw.fleet.services
+        ),
+    )
+    binding = patient.binding(kw.patient.address, Category.LABS, author=kw.patient.address)
+    blob = version_2_container(LAB_REPORT[:1000], binding, [AccountRecipient(patient.keypair.public)], policy)
+    cid = kw.store.put(io.BytesIO(blob))
+    kw.ledger(kw.patient).records.add(kw.patient.address, cid.digest, cid.codec, int(Category.LABS))
+    kw.grant(kw.clinic, [Category.LABS])
+    session = kw.session(kw.clinic)
+    fetched = fetch_blob(session, kw.patient.address, cid.digest, tmp_path / "blobs")
+    domain = ReleaseDomain(kw.chain.chain_id, kw.deployment.ledger_address)
+    access_tx = log_read(session, fetched)
+    messages = []
+    for service in service_directory(session.ledger, kw.set_version):
+        request = ReleaseRequest(
+            service.address, kw.patient.address, cid.digest, 0, access_tx, bytes(32 * [7]), kw.now() + 60
+        )
+        body = SignedRelease(request, request.sign(session.signer, domain), fetched.proof).to_json()
+        error = httpx.post(service.url + "/v1/release", json=body, timeout=10).json()["error"]
+        messages.append((error["code"], "medledger record reencrypt" in error["message"]))
+    assert messages == [("wrong-binding", True)] * SERVICE_COUNT
+
+
 # The commitment log stays as defence in depth: a copy of a header under its own author (here the
 # patient registering a second record with its own record's header) passes the binding check.
 

@@ -76,7 +76,9 @@ def test_the_proof_of_a_multi_block_blob_runs_from_the_root_to_the_first_leaf(st
 
 
 def test_the_verified_prefix_holds_the_whole_container_header(store):
-    binding = ContainerBinding(chain_id=31337, registry=b"\x11" * 20, patient=b"\x22" * 20, category=3)
+    binding = ContainerBinding(
+        chain_id=31337, registry=b"\x11" * 20, patient=b"\x22" * 20, category=3, author=b"\x33" * 20
+    )
     services = tuple(ServiceRecipient(i, EncryptionKeyPair.generate().public) for i in range(1, 6))
     container = io.BytesIO()
     encrypt_stream(

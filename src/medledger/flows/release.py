@@ -20,7 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from medledger.crypto.container import ContainerHeader, DataKey, decrypt_stream_with_key, read_header
+from medledger.crypto.container import (
+    ContainerHeader,
+    DataKey,
+    ThresholdSection,
+    decrypt_stream_with_key,
+    read_header,
+)
 from medledger.flows.errors import AccessDeniedError, RecordErasedError, RecordNotFoundError
 from medledger.flows.session import Session
 from medledger.keyservice.client import KeyReleaseClient, ReleaseResult
@@ -40,6 +46,7 @@ __all__ = [
     "fetch_blob",
     "log_read",
     "read_record",
+    "releasable",
     "release_key",
 ]
 
@@ -127,14 +134,7 @@ def release_key(
     on_answer: Callable[[ServiceAttempt], None] | None = None,
 ) -> ReleaseResult:
     """Step 5: the data key, from k services of the set the record was written under."""
-    section = blob.header.threshold
-    if section is None:
-        raise ReleaseFailedError(
-            f"record {blob.pointer.digest.hex()} holds no key-release service shares (written before threshold "
-            "key release, or while no service set was current): only its patient and author can open it until "
-            "the patient re-encrypts it (`medledger record reencrypt`)",
-            (),
-        )
+    section = releasable(blob)
     ledger = session.ledger
     client = client or default_client()
     services = client.directory(ledger, section.set_version)
@@ -152,6 +152,29 @@ def release_key(
         now=now,
         on_answer=on_answer,
     )
+
+
+def releasable(blob: FetchedBlob) -> ThresholdSection:
+    """The header's threshold section, once the header is one the services can release: with
+    shares, and binding its author (format version 3). Else ReleaseFailedError, asked before
+    the access is logged, since no service would answer it."""
+    section = blob.header.threshold
+    digest = blob.pointer.digest.hex()
+    if section is None:
+        raise ReleaseFailedError(
+            f"record {digest} holds no key-release service shares (written before threshold "
+            "key release, or while no service set was current): only its patient and author can open it until "
+            "the patient re-encrypts it (`medledger record reencrypt`)",
+            (),
+        )
+    if blob.header.author is None:
+        raise ReleaseFailedError(
+            f"record {digest} was written before containers bound their author (format version "
+            f"{blob.header.version}), and the key-release services no longer release such a key: only its patient "
+            "and author can open it until the patient re-encrypts it (`medledger record reencrypt`)",
+            (),
+        )
+    return section
 
 
 def decrypt_blob(session: Session, blob: FetchedBlob, data_key: DataKey, destination: str | os.PathLike[str]) -> int:
@@ -190,6 +213,7 @@ def read_record(
     blob = fetch_blob(session, patient, digest, destination.parent, purpose)
     try:
         say(f"fetched and verified blob {blob.cid} ({blob.path.stat().st_size} bytes)")
+        releasable(blob)  # before the access is logged: a record no service releases is not read
         access_tx = log_read(session, blob, purpose)
         say(f"access logged on chain in transaction 0x{access_tx.hex()}")
         result = release_key(
