@@ -180,8 +180,9 @@ def test_a_stranger_may_not_appoint(world, second_guardian):
 
 
 def test_an_appointing_guardian_appoints_a_plain_guardian(world, guardian, second_guardian):
-    _appoint(world, guardian, can_appoint=True)
-    receipt = _appoint(world, second_guardian, by=guardian)
+    until = world.chain.now() + 30 * DAY_S  # one term for both: an appointee may not outlast its appointer
+    _appoint(world, guardian, can_appoint=True, until=until)
+    receipt = _appoint(world, second_guardian, by=guardian, until=until)
     assert _is_guardian(world, second_guardian)
     (event,) = world.ledger().contract.events.GuardianAppointed().process_receipt(receipt.raw)
     assert event.args.appointedBy == guardian.address
