@@ -251,7 +251,9 @@ class ReleaseService:
             )
         if not access[0]:
             raise ReleaseRefusedError(
-                "no-access", f"{reader} may not read this record's category for purpose {request.purpose} now", 403
+                "no-access",
+                f"{reader} may not read this record's category for purpose {Purpose(request.purpose).name} now",
+                403,
             )
         header = self._verified_header(signed, request.digest, codec)
         self._check_binding(header, request.patient, category, author)
@@ -337,7 +339,8 @@ class ReleaseService:
         ):
             raise ReleaseRefusedError(
                 "access-not-logged",
-                f"transaction {tx} logs no access by {reader} to this record for purpose {request.purpose}",
+                f"transaction {tx} logs no access by {reader} to this record "
+                f"for purpose {Purpose(request.purpose).name}",
                 403,
             )
         depth = head - int(receipt["blockNumber"], 16) + 1
