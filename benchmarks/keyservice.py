@@ -132,7 +132,7 @@ def main() -> None:
         patient_session = Session.open(
             MedLedger.from_deployment(chain, deployment, signer=patient), store, work / "patient", deployment
         )
-        binding = patient_session.binding(patient.address, Category.LABS)
+        binding = patient_session.binding(patient.address, Category.LABS, author=patient.address)
         policy = ThresholdPolicy(version, THRESHOLD, tuple(ServiceRecipient(i + 1, key) for i, key in enumerate(keys)))
         container = io.BytesIO()
         encrypt_stream(
