@@ -22,7 +22,7 @@ from medledger.chain.errors import (
     WrongChainError,
     revert_class,
 )
-from medledger.chain.transactions import TxPolicy
+from medledger.chain.transactions import FeeSettingsError, TxPolicy
 from medledger.devnet.anvil import AnvilNode
 from medledger.devnet.ports import free_loopback_port
 from medledger.ledger import MedLedger
@@ -275,3 +275,48 @@ def test_waiting_for_confirmations_on_a_stalled_chain_gives_up(manual_anvil):
     with pytest.raises(TransactionFailedError, match="did not reach 2 confirmations"):
         sender._await_confirmations(ledger.chain.w3.eth.block_number)
     assert time.monotonic() - started < 5
+
+
+# -- fees -----------------------------------------------------------------------------------------
+
+
+def test_policy_refuses_a_priority_fee_above_the_max_fee():
+    with pytest.raises(FeeSettingsError, match="priority fee .* is above the max fee"):
+        TxPolicy(max_fee_per_gas=10**9, max_priority_fee_per_gas=2 * 10**9)
+
+
+def test_policy_refuses_a_priority_fee_on_a_legacy_transaction():
+    with pytest.raises(FeeSettingsError, match="legacy transaction has no priority fee"):
+        TxPolicy(legacy=True, max_priority_fee_per_gas=10**9)
+
+
+def test_send_with_fixed_fees_sends_an_eip1559_transaction_with_exactly_those_fees(world):
+    policy = TxPolicy(max_fee_per_gas=7 * 10**9, max_priority_fee_per_gas=15 * 10**8)
+    ledger = MedLedger.from_deployment(world.chain, world.deployment, signer=world.actors.patient, policy=policy)
+    tx = world.chain.w3.eth.get_transaction(ledger.keys.publish(PUBLIC_KEY).tx_hash)
+    assert (tx["type"], tx["maxFeePerGas"], tx["maxPriorityFeePerGas"]) == (2, 7 * 10**9, 15 * 10**8)
+
+
+def test_send_with_only_a_max_fee_keeps_the_priority_fee_within_it(world):
+    policy = TxPolicy(max_fee_per_gas=world.chain.w3.eth.get_block("latest")["baseFeePerGas"] + 1)
+    ledger = MedLedger.from_deployment(world.chain, world.deployment, signer=world.actors.patient, policy=policy)
+    tx = world.chain.w3.eth.get_transaction(ledger.keys.publish(PUBLIC_KEY).tx_hash)
+    assert tx["maxFeePerGas"] == policy.max_fee_per_gas
+    assert tx["maxPriorityFeePerGas"] <= tx["maxFeePerGas"]
+
+
+def test_legacy_policy_sends_a_type0_transaction_at_the_given_gas_price(world):
+    policy = TxPolicy(legacy=True, max_fee_per_gas=9 * 10**9)
+    ledger = MedLedger.from_deployment(world.chain, world.deployment, signer=world.actors.patient, policy=policy)
+    tx = world.chain.w3.eth.get_transaction(ledger.keys.publish(PUBLIC_KEY).tx_hash)
+    assert (tx["type"], tx["gasPrice"]) == (0, 9 * 10**9)
+    assert "maxFeePerGas" not in tx
+
+
+def test_legacy_policy_without_a_price_pays_the_nodes_gas_price(world):
+    expected = world.chain.w3.eth.gas_price
+    ledger = MedLedger.from_deployment(
+        world.chain, world.deployment, signer=world.actors.patient, policy=TxPolicy(legacy=True)
+    )
+    tx = world.chain.w3.eth.get_transaction(ledger.keys.publish(PUBLIC_KEY).tx_hash)
+    assert (tx["type"], tx["gasPrice"]) == (0, expected)

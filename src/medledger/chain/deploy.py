@@ -25,7 +25,15 @@ from medledger.chain.artifacts import Artifact, load_artifact
 from medledger.chain.connection import Chain
 from medledger.chain.errors import DeploymentCodeMissingError, DeploymentError
 from medledger.chain.reverts import RevertDecoder
-from medledger.chain.transactions import OnSigned, Receipt, SentTransaction, TransactionSender, TxPolicy, TxStatus
+from medledger.chain.transactions import (
+    GasQuote,
+    OnSigned,
+    Receipt,
+    SentTransaction,
+    TransactionSender,
+    TxPolicy,
+    TxStatus,
+)
 
 LEDGER_CONTRACT = "MedLedger"
 
@@ -289,6 +297,37 @@ def deploy(
         save_deployment(directory, deployment)
         _discard_pending(directory, chain.chain_id, receipt.tx_hash)
     return deployment
+
+
+@dataclass(frozen=True)
+class DeploymentQuote:
+    """What `deploy` would send for a fresh deployment, estimated and sent nowhere."""
+
+    chain_id: int
+    deployer: str
+    admin: str
+    settings: LedgerSettings
+    gas: GasQuote
+
+
+def quote_deployment(
+    chain: Chain,
+    deployer: str,
+    *,
+    admin: str | None = None,
+    policy: TxPolicy | None = None,
+    settings: LedgerSettings | None = None,
+) -> DeploymentQuote:
+    """A dry run of `deploy`: eth_estimateGas on the constructor with these settings and the fees
+    `policy` would pay now. Signs nothing, sends nothing, writes no file."""
+    artifact = load_artifact(LEDGER_CONTRACT)
+    deployer = to_checksum_address(deployer)
+    admin = to_checksum_address(admin or deployer)
+    settings = settings or LedgerSettings()
+    contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy)
+    gas = sender.quote_deploy(deployer, contract.constructor(admin, settings.constructor_settings()))
+    return DeploymentQuote(chain_id=chain.chain_id, deployer=deployer, admin=admin, settings=settings, gas=gas)
 
 
 def _deployment_from(chain: Chain, deployer: str, admin: str, artifact: Artifact, receipt: Receipt) -> Deployment:

@@ -61,14 +61,94 @@ class TxStatus(Enum):
     REPLACED = "replaced"  # unknown to the node and its nonce used by another transaction: it is dead
 
 
+class FeeSettingsError(ChainError):
+    """Fee settings that contradict each other (a priority fee above the max fee, one with legacy)."""
+
+
 @dataclass
 class TxPolicy:
-    """How transactions are sent: margins, waits, confirmations."""
+    """How transactions are sent: margins, waits, confirmations, and fees.
+
+    Fees are in wei per gas. By default each transaction is EIP-1559 (type 2) with the node's
+    suggested priority fee and a max fee of twice the base fee plus that priority fee.
+    `max_fee_per_gas` and `max_priority_fee_per_gas` fix either or both instead. `legacy` sends
+    type-0 transactions priced by `gasPrice`: `max_fee_per_gas` if given, else the node's
+    eth_gasPrice; a priority fee has no meaning there and is refused."""
 
     gas_margin: float = DEFAULT_GAS_MARGIN
     confirmations: int = 1
     receipt_timeout: float = 120.0
     poll_interval: float = 0.1
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    legacy: bool = False
+
+    def __post_init__(self) -> None:
+        max_fee, priority = self.max_fee_per_gas, self.max_priority_fee_per_gas
+        if max_fee is not None and max_fee <= 0:
+            raise FeeSettingsError("the max fee per gas must be positive")
+        if priority is not None and priority < 0:
+            raise FeeSettingsError("the priority fee per gas must not be negative")
+        if self.legacy and priority is not None:
+            raise FeeSettingsError(
+                "a legacy transaction has no priority fee: give its gas price as the max fee, or drop legacy"
+            )
+        if max_fee is not None and priority is not None and priority > max_fee:
+            raise FeeSettingsError(
+                f"the priority fee ({priority} wei per gas) is above the max fee ({max_fee} wei per gas)"
+            )
+
+
+@dataclass(frozen=True)
+class FeeQuote:
+    """The fees a transaction would be sent with, in wei per gas: `gas_price` for a legacy one,
+    `max_fee`/`priority_fee` for EIP-1559. `base_fee` is the latest block's (0 before London)."""
+
+    legacy: bool
+    base_fee: int
+    gas_price: int | None = None
+    max_fee: int | None = None
+    priority_fee: int | None = None
+
+    @property
+    def max_per_gas(self) -> int:
+        """The most one unit of gas may cost."""
+        price = self.gas_price if self.legacy else self.max_fee
+        if price is None:
+            raise FeeSettingsError("a fee quote without a price per gas")
+        return price
+
+    @property
+    def expected_per_gas(self) -> int:
+        """What one unit of gas would cost at the current base fee."""
+        if self.legacy:
+            return self.max_per_gas
+        return min(self.max_per_gas, self.base_fee + int(self.priority_fee or 0))
+
+    def fields(self) -> dict[str, int]:
+        """The transaction fields that carry these fees."""
+        if self.legacy:
+            return {"gasPrice": self.max_per_gas}
+        return {"maxFeePerGas": self.max_per_gas, "maxPriorityFeePerGas": int(self.priority_fee or 0)}
+
+
+@dataclass(frozen=True)
+class GasQuote:
+    """What a transaction would use and cost, estimated and sent nowhere: `gas_limit` is the
+    estimate with the policy's margin (the limit it would be sent with)."""
+
+    gas_estimate: int
+    gas_limit: int
+    fees: FeeQuote
+
+    @property
+    def max_cost_wei(self) -> int:
+        return self.gas_limit * self.fees.max_per_gas
+
+    @property
+    def expected_cost_wei(self) -> int:
+        """At the current base fee, were the whole estimate used."""
+        return self.gas_estimate * self.fees.expected_per_gas
 
 
 class TransactionSender:
@@ -115,14 +195,37 @@ class TransactionSender:
         """Deploy a contract (web3 ContractConstructor) from `signer`; `on_signed` as for `send`."""
         tx: dict[str, Any] = {"from": signer.address, "chainId": self.chain.chain_id}
         tx.update(self._fees())
-        try:
-            tx["gas"] = int(constructor.estimate_gas(_params(_unpriced(tx))) * self.policy.gas_margin)
-        except Exception as exc:
-            raise self._refusal(exc, signer.address) from None
+        tx["gas"] = self._estimate_deploy(signer.address, constructor)
         tx["nonce"] = self.chain.w3.eth.get_transaction_count(signer.address, "pending")
         self._require_funds(signer.address, tx)
         built = constructor.build_transaction(tx)
         return self._wait(self._broadcast(signer, built, on_signed or self.on_signed), built)
+
+    def quote_deploy(self, sender: str, constructor: Any) -> GasQuote:
+        """Estimate deploying `constructor` from `sender` with this policy's fees; sends nothing."""
+        fees = self.fee_quote()
+        estimate = self._estimate(sender, constructor)
+        return GasQuote(gas_estimate=estimate, gas_limit=int(estimate * self.policy.gas_margin), fees=fees)
+
+    def fee_quote(self) -> FeeQuote:
+        """The fees this policy would send a transaction with now."""
+        w3 = self.chain.w3
+        policy = self.policy
+        base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        if policy.legacy:
+            price = policy.max_fee_per_gas if policy.max_fee_per_gas is not None else int(w3.eth.gas_price)
+            return FeeQuote(legacy=True, base_fee=base_fee, gas_price=price)
+        priority = policy.max_priority_fee_per_gas
+        if priority is None:
+            try:
+                priority = int(w3.eth.max_priority_fee)
+            except Exception:  # nodes without eth_maxPriorityFeePerGas
+                priority = FALLBACK_PRIORITY_FEE
+            if policy.max_fee_per_gas is not None:
+                priority = min(priority, policy.max_fee_per_gas)
+        # Twice the base fee survives six full blocks of base-fee growth before the tx stalls.
+        max_fee = policy.max_fee_per_gas if policy.max_fee_per_gas is not None else 2 * base_fee + priority
+        return FeeQuote(legacy=False, base_fee=base_fee, max_fee=max_fee, priority_fee=priority)
 
     def status(self, sent: SentTransaction) -> TxStatus:
         """Where `sent` (journaled by an earlier run, perhaps of another process) stands now."""
@@ -192,17 +295,20 @@ class TransactionSender:
             return None
 
     def _fees(self) -> dict[str, int]:
-        w3 = self.chain.w3
-        base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        return self.fee_quote().fields()
+
+    def _estimate(self, sender: str, constructor: Any) -> int:
         try:
-            priority = int(w3.eth.max_priority_fee)
-        except Exception:  # nodes without eth_maxPriorityFeePerGas
-            priority = FALLBACK_PRIORITY_FEE
-        # Twice the base fee survives six full blocks of base-fee growth before the tx stalls.
-        return {"maxFeePerGas": 2 * base_fee + priority, "maxPriorityFeePerGas": priority}
+            return int(constructor.estimate_gas(_params({"from": sender, "chainId": self.chain.chain_id})))
+        except Exception as exc:
+            raise self._refusal(exc, sender) from None
+
+    def _estimate_deploy(self, sender: str, constructor: Any) -> int:
+        return int(self._estimate(sender, constructor) * self.policy.gas_margin)
 
     def _require_funds(self, address: ChecksumAddress, tx: Mapping[str, Any]) -> None:
-        needed = tx["gas"] * tx["maxFeePerGas"] + tx.get("value", 0)
+        per_gas = tx["maxFeePerGas"] if "maxFeePerGas" in tx else tx["gasPrice"]
+        needed = tx["gas"] * per_gas + tx.get("value", 0)
         balance = self.chain.w3.eth.get_balance(address)
         if balance < needed:
             raise InsufficientFundsError(
