@@ -281,7 +281,7 @@ def test_waiting_for_confirmations_on_a_stalled_chain_gives_up(manual_anvil):
 
 
 def test_policy_refuses_a_priority_fee_above_the_max_fee():
-    with pytest.raises(FeeSettingsError, match="priority fee .* is above the max fee"):
+    with pytest.raises(FeeSettingsError, match=r"priority fee \(2000000000 wei per gas\) is above the max fee"):
         TxPolicy(max_fee_per_gas=10**9, max_priority_fee_per_gas=2 * 10**9)
 
 

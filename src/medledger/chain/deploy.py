@@ -308,6 +308,12 @@ class DeploymentQuote:
     admin: str
     settings: LedgerSettings
     gas: GasQuote
+    deployer_balance: int  # wei
+
+    @property
+    def affordable(self) -> bool:
+        """Whether the deployer holds the largest possible cost."""
+        return self.deployer_balance >= self.gas.max_cost_wei
 
 
 def quote_deployment(
@@ -327,7 +333,14 @@ def quote_deployment(
     contract = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy)
     gas = sender.quote_deploy(deployer, contract.constructor(admin, settings.constructor_settings()))
-    return DeploymentQuote(chain_id=chain.chain_id, deployer=deployer, admin=admin, settings=settings, gas=gas)
+    return DeploymentQuote(
+        chain_id=chain.chain_id,
+        deployer=deployer,
+        admin=admin,
+        settings=settings,
+        gas=gas,
+        deployer_balance=int(chain.w3.eth.get_balance(deployer)),
+    )
 
 
 def _deployment_from(chain: Chain, deployer: str, admin: str, artifact: Artifact, receipt: Receipt) -> Deployment:

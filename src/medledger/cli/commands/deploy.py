@@ -251,6 +251,9 @@ def _print_dry_run(
         "sent": False,
         "chainId": quote.chain_id,
         "deployer": quote.deployer,
+        "deployerBalanceWei": quote.deployer_balance,
+        "deployerBalanceEth": _units(quote.deployer_balance, ETH),
+        "affordable": quote.affordable,
         "admin": quote.admin,
         "registrars": registrars,
         "type": 0 if fees.legacy else 2,
@@ -296,6 +299,11 @@ def _print_dry_run(
     ]
     if registrars:
         lines.append(f"  then:     appoint registrars {', '.join(registrars)} (one transaction each)")
+    if not quote.affordable:
+        lines.append(
+            f"  warning:  {quote.deployer} holds {eth(quote.deployer_balance)}, "
+            "less than the largest cost: fund it first"
+        )
     if not fees.legacy and fees.max_per_gas < fees.base_fee:
         lines.append("  warning:  the max fee is below the current base fee; the transaction would wait unmined")
     if pending is not None:
