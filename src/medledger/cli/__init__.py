@@ -83,4 +83,29 @@ for module in (
     main.add_command(module.command)
 main.add_command(index.export)
 
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        app = ctx.find_object(AppContext)
+        if app is not None:
+            app.settings.json = True
+
+
+def _accept_json_after(command: click.Command) -> None:
+    """`medledger consent list --json` means what `medledger --json consent list` does."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_json_after(sub)
+        return
+    if not any("--json" in param.opts for param in command.params):
+        command.params.append(
+            click.Option(
+                ["--json"], is_flag=True, expose_value=False, callback=_set_json, help="Machine-readable JSON output."
+            )
+        )
+
+
+for _command in main.commands.values():
+    _accept_json_after(_command)
+
 __all__ = ["main"]

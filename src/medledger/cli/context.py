@@ -268,10 +268,38 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
             code = exit_code_for(exc)
             if code is None:
                 raise  # a bug, not a user's problem: keep the traceback
-            click.echo(f"error: {exc}", err=True)
+            report_failure(exc)
             sys.exit(code)
 
     return wrapper
+
+
+def report_failure(exc: Exception) -> None:
+    """One line on stderr: `error: <sentence>`, or with --json a contract's refusal as
+    `{"error": {"name": ..., "arguments": {...}, "message": ...}}`."""
+    from medledger.chain.errors import ContractRevertError
+
+    if not isinstance(exc, ContractRevertError):
+        click.echo(f"error: {exc}", err=True)
+        return
+    from medledger.cli.messages import refusal_sentence
+
+    message = refusal_sentence(exc.error, exc.arguments) or str(exc)
+    app = click.get_current_context(silent=True)
+    as_json = app is not None and (obj := app.find_object(AppContext)) is not None and obj.settings.json
+    if as_json:
+        arguments = {key: _json_value(value) for key, value in exc.arguments.items()}
+        click.echo(json.dumps({"error": {"name": exc.error, "arguments": arguments, "message": message}}), err=True)
+    else:
+        click.echo(f"error: {message}", err=True)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    return value
 
 
 def exit_code_for(exc: Exception) -> int | None:

@@ -49,3 +49,13 @@ class ModuleClient:
 
     def _call(self, function: Any) -> Any:
         return self.sender.call(function, sender=self.signer.address if self.signer else None)
+
+
+def utc_text(timestamp: int) -> str:
+    """A chain timestamp as people read it in a message: `2027-01-02 08:21:05 UTC`."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"unix time {int(timestamp)}"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from web3.contract.contract import ContractFunction
 
 from medledger.chain.transactions import Receipt
-from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
+from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address, utc_text
 from medledger.ledger.values import ConsentTerms
 from medledger.scopes import ALL_PURPOSES, CATEGORY_COUNT, Permission, Purpose
 
@@ -113,7 +113,7 @@ class ConsentClient(ModuleClient):
         else:
             value = int(expiry)
         if value <= now:
-            raise InvalidArgumentError(f"expiry {value} is not in the future (chain time is {now})")
+            raise InvalidArgumentError(f"expiry {utc_text(value)} is not in the future (chain time is {utc_text(now)})")
         if value > MAX_EXPIRY:
             raise InvalidArgumentError("expiry is beyond the year 36812")
         return value

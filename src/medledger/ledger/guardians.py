@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from medledger.chain.transactions import Receipt
-from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
+from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address, utc_text
 from medledger.ledger.values import GuardianInfo
 
 
@@ -41,12 +41,14 @@ class GuardiansClient(ModuleClient):
             value = int(until)
         if value <= now:
             raise InvalidArgumentError(
-                f"guardianship end {value} is not in the future (chain time is {now}); "
+                f"guardianship end {utc_text(value)} is not in the future (chain time is {utc_text(now)}); "
                 "every guardianship has an end date"
             )
         limit = now + self.max_term()
         if value > limit:
-            raise InvalidArgumentError(f"guardianship end {value} is beyond the maximum term (latest {limit})")
+            raise InvalidArgumentError(
+                f"guardianship end {utc_text(value)} is beyond the maximum term (latest {utc_text(limit)})"
+            )
         return value
 
     def max_term(self) -> int:

@@ -1,0 +1,230 @@
+"""Plain sentences for the contracts' refusals.
+
+`chain/reverts.py` decodes a revert into a `ContractRevertError` carrying the custom error's name
+and arguments; this module, which only the CLI uses, says the same thing in words for people:
+`EmergencyOptOut(patient=0xAb..)` becomes "the patient 0xAb.. has opted out of break-glass".
+Times are shown as UTC dates, durations in days/hours, roles, categories, purposes and provider
+kinds by name. Every custom error in the shipped ABIs has a sentence (a test checks it); an error
+without one falls back to its decoded form, `Name(arg=value, ...)`.
+
+It lives in the CLI, not beside the decoder, because the sentences are presentation: library
+callers catch the error classes and read `.error` / `.arguments`, and the chain layer knows
+nothing of what a category or a purpose of use is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_utils import keccak
+
+from medledger.scopes import Purpose, category_name
+
+ROLE_NAMES: dict[bytes, str] = {
+    b"\x00" * 32: "admin",
+    keccak(text="medledger.REGISTRAR"): "registrar",
+    keccak(text="medledger.PAUSER"): "pauser",
+}
+_KINDS = {0: "none", 1: "clinician", 2: "organization", 3: "researcher", 4: "insurer", 5: "auditor"}
+
+
+def when(value: Any) -> str:
+    """A unix time as a UTC date and time, e.g. `2027-03-01 12:00 UTC`."""
+    try:
+        moment = datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return f"unix time {value}"
+    if moment.second:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(value: Any) -> str:
+    """Seconds as days, hours, minutes and seconds: `2 days 3 hours`."""
+    seconds = int(value)
+    if seconds == 0:
+        return "0 seconds"
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts)
+
+
+def role(value: Any) -> str:
+    """A role by name (`registrar`), or its hash when it is not one of medledger's."""
+    raw = bytes(value) if isinstance(value, (bytes, bytearray)) else b""
+    return ROLE_NAMES.get(raw, "0x" + raw.hex() if raw else str(value))
+
+
+def kind(value: Any) -> str:
+    return _KINDS.get(int(value), f"kind {value}")
+
+
+def purpose(value: Any) -> str:
+    try:
+        return Purpose(int(value)).name
+    except ValueError:
+        return f"purpose {value}"
+
+
+def digest(value: Any) -> str:
+    return "0x" + bytes(value).hex() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+Args = Mapping[str, Any]
+_SENTENCES: dict[str, Callable[[Args], str]] = {
+    # -- roles, admin and pause (OpenZeppelin AccessControl, DefaultAdminRules, Pausable) -----
+    "AccessControlUnauthorizedAccount": lambda a: f"{a['account']} lacks the {role(a['neededRole'])} role",
+    "AccessControlBadConfirmation": lambda a: "an account can only renounce a role for itself",
+    "AccessControlEnforcedDefaultAdminDelay": lambda a: (
+        f"the admin change is not due yet: it can be accepted from {when(a['schedule'])}"
+    ),
+    "AccessControlEnforcedDefaultAdminRules": lambda a: (
+        "the admin role changes only through the two-step, delayed admin transfer"
+    ),
+    "AccessControlInvalidDefaultAdmin": lambda a: f"{a['defaultAdmin']} is not a valid (pending) admin",
+    "ConflictingDuties": lambda a: (
+        f"{a['account']} cannot take the {role(a['role'])} role: it already holds the "
+        f"{role(a['heldRole'])} role, and those duties are kept on separate accounts"
+    ),
+    "InvalidAdminDelay": lambda a: f"an admin transfer delay of {duration(a['delay'])} is not allowed",
+    "EnforcedPause": lambda a: "the ledger is paused",
+    "ExpectedPause": lambda a: "the ledger is not paused",
+    "NotAuthorized": lambda a: f"{a['account']} is not allowed to do this",
+    "ZeroAddress": lambda a: "the zero address is not a valid account here",
+    # -- deployment parameters -------------------------------------------------------------
+    "InvalidEmergencyCooldown": lambda a: f"a break-glass cool-down of {duration(a['cooldown'])} is not allowed",
+    "InvalidEmergencyKinds": lambda a: f"the provider kinds allowed to break glass (mask {a['kinds']}) are not valid",
+    "InvalidEmergencyWindow": lambda a: f"a break-glass window of {duration(a['window'])} is not allowed",
+    "EmptyEmergencyCategories": lambda a: "break-glass needs at least one category",
+    "InvalidMaxConsentDuration": lambda a: "the maximum consent duration must be more than zero",
+    "InvalidMaxGuardianTerm": lambda a: "the maximum guardian term must be more than zero",
+    # -- providers and keys ----------------------------------------------------------------
+    "InvalidProviderKind": lambda a: f"{kind(a['kind'])} is not a provider kind",
+    "ProviderAlreadyRegistered": lambda a: f"the provider {a['provider']} is already registered",
+    "ProviderIsWithdrawn": lambda a: f"the provider {a['provider']} has been withdrawn for good",
+    "ProviderKindNotAllowed": lambda a: f"the provider {a['provider']}, a {kind(a['kind'])}, may not do this",
+    "ProviderKindUnchanged": lambda a: f"the provider {a['provider']} is already a {kind(a['kind'])}",
+    "ProviderNotActive": lambda a: f"the provider {a['provider']} is not active (suspended, withdrawn or unknown)",
+    "ProviderNotSuspended": lambda a: f"the provider {a['provider']} is not suspended",
+    "UnknownProvider": lambda a: f"{a['provider']} is not a registered provider",
+    "InvalidPublicKey": lambda a: "the encryption key is not a valid 32-byte X25519 public key",
+    # -- consent ---------------------------------------------------------------------------
+    "EmptyCategories": lambda a: "a consent needs at least one category",
+    "InvalidCategory": lambda a: f"{a['category']} is not a valid category",
+    "InvalidPurpose": lambda a: f"{purpose(a['purpose'])} is not a valid purpose of use",
+    "InvalidPurposes": lambda a: f"the purposes (mask {a['purposes']}) are empty or not valid purposes of use",
+    "InvalidPermission": lambda a: f"permission {a['permission']} is not read or write",
+    "InvalidPermissions": lambda a: f"the permissions (mask {a['permissions']}) are empty or not read/write",
+    "ExpiryNotInFuture": lambda a: (
+        f"the expiry {when(a['expiry'])} is not in the future (chain time is {when(a['currentTime'])})"
+    ),
+    "ExpiryTooFar": lambda a: (
+        f"the expiry {when(a['expiry'])} is too far out: the latest allowed is {when(a['limit'])}"
+    ),
+    "NoConsent": lambda a: f"the patient {a['patient']} has no consent in force for {a['grantee']}",
+    "SelfGrant": lambda a: "an account cannot grant consent to itself",
+    # -- signed consent ----------------------------------------------------------------------
+    "InvalidNonce": lambda a: (
+        f"the signature's nonce {a['given']} is not the current one ({a['expected']}): "
+        "it was used, cancelled or signed out of order"
+    ),
+    "InvalidSignature": lambda a: f"the signature does not match: it recovers to {a['signer']}",
+    "SignatureExpired": lambda a: f"the signature expired at {when(a['deadline'])}",
+    "SignatureLifetimeTooLong": lambda a: (
+        f"the signature is valid for too long (issued {when(a['issuedAt'])}, deadline {when(a['deadline'])})"
+    ),
+    "SignatureNotYetValid": lambda a: f"the signature is not valid before {when(a['issuedAt'])}",
+    # -- guardians ---------------------------------------------------------------------------
+    "ConsentOutlastsGuardian": lambda a: (
+        f"the consent would last until {when(a['expiry'])}, beyond the guardianship, "
+        f"which ends {when(a['guardianUntil'])}"
+    ),
+    "GuardianLoop": lambda a: f"{a['guardian']} cannot be a guardian of {a['patient']}: that would form a loop",
+    "GuardianSelfGrant": lambda a: f"the guardian {a['guardian']} may not grant consent to itself",
+    "GuardianTermInPast": lambda a: f"the guardianship would end {when(a['until'])}, which is not in the future",
+    "GuardianTermTooLong": lambda a: (
+        f"the guardianship would end {when(a['until'])}, later than allowed ({when(a['limit'])})"
+    ),
+    "MayNotAppoint": lambda a: f"{a['account']} may not appoint a guardian for this patient",
+    "NotGuardian": lambda a: f"{a['account']} is not a guardian of the patient {a['patient']}",
+    "RemovedByPatient": lambda a: (
+        f"the patient {a['patient']} removed the guardian {a['guardian']}: only the patient may appoint it again"
+    ),
+    # -- break-glass -------------------------------------------------------------------------
+    "EmergencyAccessAlreadyOpen": lambda a: (
+        f"break-glass for {a['provider']} on the patient {a['patient']} is already open until {when(a['until'])}"
+    ),
+    "EmergencyCooldown": lambda a: (
+        f"break-glass for {a['provider']} on the patient {a['patient']} was closed: it can be opened "
+        f"again from {when(a['cooldownUntil'])}"
+    ),
+    "EmergencyOptOut": lambda a: f"the patient {a['patient']} has opted out of break-glass",
+    "InvalidReason": lambda a: f"{a['reason']} is not a valid break-glass reason",
+    "NoEmergencyAccess": lambda a: f"{a['provider']} has no open break-glass access to the patient {a['patient']}",
+    # -- records -----------------------------------------------------------------------------
+    "CategoryMismatch": lambda a: (
+        f"an amendment must keep the record's category ({category_name(a['expected'])}), "
+        f"not {category_name(a['actual'])}"
+    ),
+    "InvalidDigest": lambda a: "the record's content digest is empty",
+    "MayNotAmend": lambda a: (
+        f"{a['account']} may not amend the record {digest(a['digest'])}: only the patient or its author may"
+    ),
+    "RecordAlreadySuperseded": lambda a: f"the record {digest(a['digest'])} has already been amended",
+    "RecordExists": lambda a: f"the patient {a['patient']} already has the record {digest(a['digest'])}",
+    "RecordIsErased": lambda a: f"the record {digest(a['digest'])} has been erased",
+    "UnknownRecord": lambda a: f"the patient {a['patient']} has no record {digest(a['digest'])}",
+    "UnsupportedCodec": lambda a: f"the content codec {a['codec']:#x} is not supported",
+    # -- key-release services ----------------------------------------------------------------
+    "DuplicateServiceKey": lambda a: f"the service {a['service']}'s encryption key appears twice in the set",
+    "DuplicateServiceMember": lambda a: f"the service {a['service']} appears twice in the set",
+    "InvalidServiceCount": lambda a: f"a service set of {a['members']} members is not allowed",
+    "InvalidServiceEndpoint": lambda a: f"a service endpoint of {a['length']} bytes is empty or too long",
+    "InvalidThreshold": lambda a: f"a threshold of {a['threshold']} is not valid for {a['members']} services",
+    "NotAServiceMember": lambda a: f"{a['account']} is not a member of any key-release service set",
+    "ServiceKeysMismatch": lambda a: f"{a['members']} services were given {a['encryptionKeys']} encryption keys",
+    "ServiceMemberHoldsRole": lambda a: (
+        f"the service {a['service']} holds the {role(a['role'])} role: services must be separate accounts"
+    ),
+    "ServiceMemberIsProvider": lambda a: f"the service {a['service']} is a registered provider: it cannot be a service",
+    "ServiceMemberMayNotBeProvider": lambda a: f"{a['account']} serves key release, so it cannot be a provider",
+    "ServiceMemberMayNotHoldRole": lambda a: (
+        f"{a['account']} serves key release, so it cannot take the {role(a['role'])} role"
+    ),
+    "ServiceSetAlreadyActive": lambda a: (
+        f"the service set version {a['version']} became active at {when(a['activatesAt'])}: "
+        "it can no longer be cancelled"
+    ),
+    "ServiceSetAlreadyCancelled": lambda a: f"the service set version {a['version']} was already cancelled",
+    "UnknownServiceSet": lambda a: f"there is no service set version {a['version']}",
+    "ZeroServiceKey": lambda a: f"the service {a['service']} was given an empty encryption key",
+    # -- OpenZeppelin utilities --------------------------------------------------------------
+    "AddressEmptyCode": lambda a: f"there is no contract at {a['target']}",
+    "FailedCall": lambda a: "an internal call failed",
+    "SafeCastOverflowedUintDowncast": lambda a: f"the value {a['value']} does not fit in {a['bits']} bits",
+    # -- Solidity's own ---------------------------------------------------------------------
+    "Error": lambda a: f"the contract refused: {a['reason']}",
+}
+
+
+def has_sentence(error: str) -> bool:
+    return error in _SENTENCES
+
+
+def refusal_sentence(error: str, arguments: Args) -> str | None:
+    """The sentence for a decoded custom error, or None when it has none (or its arguments differ)."""
+    render = _SENTENCES.get(error)
+    if render is None:
+        return None
+    try:
+        return render(arguments)
+    except (KeyError, TypeError, ValueError):  # an ABI changed under us: fall back to the decoded form
+        return None
+
+
+__all__ = ["has_sentence", "refusal_sentence", "role", "when"]
