@@ -138,3 +138,23 @@ def test_a_transaction_mined_but_failed_is_reverted(sender: TransactionSender, n
     )
 
     assert status is TxStatus.REVERTED
+
+
+def test_the_receipt_wait_starts_with_a_short_pause_and_doubles_it_up_to_the_poll_interval(
+    chain: Chain, node: AnvilNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = TxPolicy(receipt_timeout=30, poll_interval=0.05, first_poll=0.002)
+    sender = TransactionSender(chain, RevertDecoder([]), policy)
+    pauses: list[float] = []
+
+    def pause_then_mine_after_six(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 6:
+            node.rpc("evm_mine")
+
+    monkeypatch.setattr("medledger.chain.transactions.time.sleep", pause_then_mine_after_six)
+    constructor = chain.w3.eth.contract(abi=[], bytecode=EMPTY_CONTRACT).constructor()
+    receipt = sender.deploy(ALICE, constructor)
+
+    assert receipt.block_number == 1
+    assert pauses == pytest.approx([0.002, 0.004, 0.008, 0.016, 0.032, 0.05])

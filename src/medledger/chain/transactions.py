@@ -78,7 +78,8 @@ class TxPolicy:
     gas_margin: float = DEFAULT_GAS_MARGIN
     confirmations: int = 1
     receipt_timeout: float = 120.0
-    poll_interval: float = 0.1
+    poll_interval: float = 0.1  # the longest pause between two receipt polls
+    first_poll: float = 0.002  # the first pause; each next one doubles up to poll_interval
     max_fee_per_gas: int | None = None
     max_priority_fee_per_gas: int | None = None
     legacy: bool = False
@@ -341,9 +342,7 @@ class TransactionSender:
     def _wait(self, tx_hash: HexBytes, tx: Mapping[str, Any]) -> Receipt:
         w3 = self.chain.w3
         try:
-            receipt = w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.policy.receipt_timeout, poll_latency=self.policy.poll_interval
-            )
+            receipt = self._poll_receipt(tx_hash)
         except TimeExhausted:
             try:
                 w3.eth.get_transaction(tx_hash)
@@ -364,6 +363,23 @@ class TransactionSender:
             gas_used=receipt["gasUsed"],
             raw=receipt,
         )
+
+    def _poll_receipt(self, tx_hash: HexBytes) -> Any:
+        """The receipt, polled with a pause that starts at a few milliseconds and doubles: a
+        devnet mines at once and a live chain takes seconds, and neither should pay a fixed
+        100 ms poll (web3's wait_for_transaction_receipt sleeps a constant interval)."""
+        deadline = time.monotonic() + self.policy.receipt_timeout
+        pause = min(self.policy.first_poll, self.policy.poll_interval)
+        while True:
+            try:
+                return self.chain.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeExhausted(f"no receipt for {_hex(tx_hash)} in {self.policy.receipt_timeout} s")
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, self.policy.poll_interval)
 
     def _replayed_failure(self, tx: Mapping[str, Any], receipt: Any) -> Exception:
         """Re-run a reverted transaction as a call at its block to learn the reason."""
