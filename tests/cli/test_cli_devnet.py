@@ -28,6 +28,8 @@ def _devnet_cli(home: Path) -> Cli:
         anvil=None,
         ipfs_api=None,  # type: ignore[arg-type]
         workdir=workdir,
+        # any free ports: tests never depend on 8545/5001 (test_cli_devnet_ports.py covers the preference)
+        env={"MEDLEDGER_DEVNET_ANVIL_PORT": "0", "MEDLEDGER_DEVNET_IPFS_PORT": "0"},
     )
 
 

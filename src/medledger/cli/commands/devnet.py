@@ -20,15 +20,37 @@ def command() -> None:
     """A local chain and IPFS daemon for development, kept across restarts."""
 
 
+ANVIL_USUAL_PORT = 8545  # anvil's (and hardhat's, ganache's) default
+IPFS_USUAL_PORT = 5001  # Kubo's and js-ipfs's RPC API default
+
+
 @command.command("up")
-@click.option("--anvil-port", type=int, default=None, help="[default: a free port]")
-@click.option("--ipfs-port", type=int, default=None, help="[default: a free port]")
+@click.option(
+    "--anvil-port",
+    type=click.IntRange(0, 65535),
+    envvar="MEDLEDGER_DEVNET_ANVIL_PORT",
+    default=ANVIL_USUAL_PORT,
+    show_default=True,
+    help="TCP port for anvil's JSON-RPC on 127.0.0.1, taken when free, else any free port "
+    "(0: any free port) [env MEDLEDGER_DEVNET_ANVIL_PORT].",
+)
+@click.option(
+    "--ipfs-port",
+    type=click.IntRange(0, 65535),
+    envvar="MEDLEDGER_DEVNET_IPFS_PORT",
+    default=IPFS_USUAL_PORT,
+    show_default=True,
+    help="TCP port for the IPFS RPC API on 127.0.0.1, taken when free, else any free port "
+    "(0: any free port) [env MEDLEDGER_DEVNET_IPFS_PORT].",
+)
 @pass_app
 @guarded
-def up(app: AppContext, anvil_port: int | None, ipfs_port: int | None) -> None:
-    """Start anvil and the IPFS daemon in the background; print their endpoints."""
+def up(app: AppContext, anvil_port: int, ipfs_port: int) -> None:
+    """Start anvil and the IPFS daemon in the background on their usual ports (8545, 5001) when
+    those are free, else on free ports; print the endpoints and why a usual port was not taken."""
     from medledger.devnet.anvil import AnvilNode
     from medledger.devnet.ipfs import IpfsDaemon
+    from medledger.devnet.ports import preferred_loopback_port
 
     home = app.settings.home
     live = load_live_devnet(home)
@@ -38,10 +60,12 @@ def up(app: AppContext, anvil_port: int | None, ipfs_port: int | None) -> None:
     _stop_recorded(home)  # a half-dead previous devnet
     directory = devnet_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
-    anvil = AnvilNode(port=anvil_port, state_file=directory / "anvil-state.json", log_file=directory / "anvil.log")
+    anvil_at, anvil_taken = preferred_loopback_port(anvil_port)
+    ipfs_at, ipfs_taken = preferred_loopback_port(ipfs_port)
+    anvil = AnvilNode(port=anvil_at, state_file=directory / "anvil-state.json", log_file=directory / "anvil.log")
     anvil.start()
     try:
-        ipfs = IpfsDaemon(directory / "ipfs", api_port=ipfs_port)
+        ipfs = IpfsDaemon(directory / "ipfs", api_port=ipfs_at)
         ipfs.start()
     except BaseException:
         anvil.stop()
@@ -50,14 +74,30 @@ def up(app: AppContext, anvil_port: int | None, ipfs_port: int | None) -> None:
         "anvil": {
             "pid": anvil.pid,
             "rpc_url": anvil.rpc_url,
+            "port": anvil.port,
+            "port_note": _port_note(anvil.port, anvil_port, anvil_taken),
             "chain_id": anvil.chain_id,
             "state_file": str(directory / "anvil-state.json"),
         },
-        "ipfs": {"pid": ipfs.pid, "api_url": ipfs.api_url, "repo": str(directory / "ipfs")},
+        "ipfs": {
+            "pid": ipfs.pid,
+            "api_url": ipfs.api_url,
+            "port": ipfs.api_port,
+            "port_note": _port_note(ipfs_at, ipfs_port, ipfs_taken),
+            "repo": str(directory / "ipfs"),
+        },
         "started": int(time.time()),
     }
     save_devnet(home, state)
     _print(app, state, "started")
+
+
+def _port_note(port: int, preferred: int, taken: bool) -> str:
+    if taken:
+        return f"port {preferred} was in use, took free port {port}"
+    if preferred == 0:
+        return "any free port, as asked"
+    return "the usual port" if preferred in (ANVIL_USUAL_PORT, IPFS_USUAL_PORT) else "the port asked for"
 
 
 @command.command("down")
@@ -73,27 +113,34 @@ def down(app: AppContext) -> None:
 @pass_app
 @guarded
 def status(app: AppContext) -> None:
-    """Show whether the devnet runs, and its endpoints."""
+    """Show whether the devnet runs: each process's pid, whether it is alive, and its endpoint."""
     state = load_devnet(app.settings.home)
     if not state:
         app.output({"running": False}, "no devnet (start one with `medledger devnet up`)")
         return
     rows = {name: {**state[name], "running": pid_alive(state[name].get("pid"))} for name in ("anvil", "ipfs")}
-    app.output(
-        {"running": all(r["running"] for r in rows.values()), **rows},
-        "\n".join(
-            f"{name}: {'running' if r['running'] else 'stopped'} pid {r['pid']} {r.get('rpc_url') or r.get('api_url')}"
-            for name, r in rows.items()
-        ),
-    )
+    running = all(r["running"] for r in rows.values())
+    lines = [f"devnet {'running' if running else 'not running (restart it with `medledger devnet up`)'}"]
+    for name, label, key in (("anvil", "chain (anvil) RPC", "rpc_url"), ("ipfs", "IPFS API", "api_url")):
+        row = rows[name]
+        note = f" ({row['port_note']})" if row.get("port_note") else ""
+        alive = "alive" if row["running"] else "not running"
+        lines.append(f"  {label + ':':19}{row.get(key)}  pid {row.get('pid')} {alive}{note}")
+    app.output({"running": running, **rows}, "\n".join(lines))
 
 
 def _print(app: AppContext, state: dict[str, Any], verb: str) -> None:
+    anvil, ipfs = state["anvil"], state["ipfs"]
+
+    def note(row: dict[str, Any]) -> str:
+        return f"  ({row['port_note']})" if row.get("port_note") else ""
+
     app.output(
         {"running": True, **state},
-        f"devnet {verb}\n  chain (anvil): {state['anvil']['rpc_url']}  chain id {state['anvil']['chain_id']}\n"
-        f"  IPFS API:      {state['ipfs']['api_url']}\n"
-        f"  state:         {state_file(app.settings.home)}\n"
+        f"devnet {verb}\n"
+        f"  chain (anvil) RPC: {anvil['rpc_url']}  chain id {anvil['chain_id']}  pid {anvil['pid']}{note(anvil)}\n"
+        f"  IPFS API:          {ipfs['api_url']}  pid {ipfs['pid']}{note(ipfs)}\n"
+        f"  state:             {state_file(app.settings.home)}\n"
         "commands pick these endpoints up automatically; use --dev-account N for funded accounts",
     )
 
