@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from medledger.cli import networks as named
 from medledger.cli.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily below, so that `--help` starts without loading web3
@@ -35,11 +36,26 @@ EXIT_UNREACHABLE = 4  # a node or daemon did not answer
 PASSWORD_ENV = "MEDLEDGER_PASSWORD"
 DEVNET_CHAIN_ID = 31337
 
+# Where a setting came from, highest precedence first.
+FLAG, ENVIRONMENT, CONFIG = 0, 1, 2
+LEVELS = {FLAG: "both as flags", ENVIRONMENT: "both in the environment", CONFIG: "both in the config file"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """The network a command acts on: its name (the folder its deployments are recorded in), the
+    RPC URL ("embedded" for the in-process chain) and, for a named network, its definition."""
+
+    name: str
+    rpc_url: str
+    network: named.Network | None
+
 
 @dataclass
 class AppContext:
     settings: Settings
     options: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)  # option name -> FLAG or ENVIRONMENT
     _cache: dict[str, Any] = field(default_factory=dict)
 
     # -- output ---------------------------------------------------------------------------
@@ -53,7 +69,65 @@ class AppContext:
 
     # -- resolution -----------------------------------------------------------------------
     def option(self, name: str) -> Any:
-        return self.settings.pick(name, self.options.get(name))
+        value = self.settings.pick(name, self.options.get(name))
+        if value is None and name in ("ipfs_api", "confirmations"):
+            try:  # a named network's own IPFS API and confirmations
+                network = self.target().network
+            except click.UsageError:
+                network = None  # no chain chosen: the command that needs one says so
+            value = getattr(network, name) if network is not None else None
+        return value
+
+    def _given(self, name: str) -> tuple[Any, int | None]:
+        """An option's value and where it came from: FLAG, ENVIRONMENT, CONFIG, or (None, None)."""
+        if self.options.get(name) is not None:
+            return self.options[name], self.sources.get(name, ENVIRONMENT)
+        if self.settings.values.get(name) is not None:
+            return self.settings.values[name], CONFIG
+        return None, None
+
+    def target(self) -> Target:
+        """The network to act on: --network or --rpc-url, whichever comes from the higher level
+        (flag > environment > config file), else the running devnet."""
+        if "target" not in self._cache:
+            self._cache["target"] = self._resolve_target()
+        target: Target = self._cache["target"]
+        return target
+
+    def _resolve_target(self) -> Target:
+        url, url_level = self._given("rpc_url")
+        name, name_level = self._given("network")
+        if url is not None and name is not None:
+            if url_level == name_level:
+                raise click.UsageError(
+                    f"both --rpc-url and --network are given ({LEVELS[url_level or CONFIG]}); give one of them"
+                )
+            if (url_level or CONFIG) < (name_level or CONFIG):
+                name = None
+            else:
+                url = None
+        home = self.settings.home
+        if name is not None:
+            network = named.get_network(home, str(name))
+            if network.name == named.DEVNET:
+                if not self.devnet:
+                    raise click.UsageError("network devnet is not running: start it with `medledger devnet up`")
+                return Target(network.name, self.devnet["anvil"]["rpc_url"], network)
+            return Target(network.name, str(network.rpc_url), network)
+        if url is not None:
+            url = str(url)
+            if self.devnet and url.rstrip("/") == str(self.devnet["anvil"]["rpc_url"]).rstrip("/"):
+                return Target(named.DEVNET, url, named.built_in(named.DEVNET))
+            for network in named.load_networks(home).values():
+                if network.rpc_url and not network.built_in and network.rpc_url.rstrip("/") == url.rstrip("/"):
+                    return Target(network.name, url, network)
+            return Target(named.EMBEDDED if url == named.EMBEDDED else named.UNNAMED, url, None)
+        if self.devnet:
+            return Target(named.DEVNET, self.devnet["anvil"]["rpc_url"], named.built_in(named.DEVNET))
+        raise click.UsageError(
+            "no chain: pass --network NAME (or MEDLEDGER_NETWORK; see `medledger networks list`), "
+            "--rpc-url URL, or start `medledger devnet up`"
+        )
 
     @property
     def devnet(self) -> dict[str, Any] | None:
@@ -67,14 +141,10 @@ class AppContext:
         if "chain" not in self._cache:
             from medledger.chain.connection import connect
 
-            url = self.option("rpc_url")
-            if url is None and self.devnet:
-                url = self.devnet["anvil"]["rpc_url"]
-            if url is None:
-                raise click.UsageError(
-                    "no chain: pass --rpc-url (or MEDLEDGER_RPC_URL), or start `medledger devnet up`"
-                )
-            chain = connect(str(url))
+            target = self.target()
+            chain = connect(target.rpc_url)
+            if target.network is not None and target.network.chain_id is not None:
+                chain.require_chain_id(target.network.chain_id)
             expected = self.option("chain_id")
             if expected is not None:
                 chain.require_chain_id(int(expected))
@@ -82,14 +152,53 @@ class AppContext:
         return self._cache["chain"]
 
     def deployments_dir(self) -> Path:
-        return Path(self.option("deployments") or "deployments")
+        """--deployments if given; else <home>/deployments/<network>; else, when only it records
+        this chain, a project-local ./deployments (said once on stderr)."""
+        given = self.option("deployments")
+        if given:
+            return Path(given)
+        if "deployments_dir" not in self._cache:
+            from medledger.chain.deploy import deployment_path, pending_path
+
+            directory = named.deployments_home(self.settings.home, self.target().name)
+            legacy = Path("deployments")
+            chain_id = self.chain().chain_id
+            mine = (deployment_path(directory, chain_id), pending_path(directory, chain_id))
+            theirs = (deployment_path(legacy, chain_id), pending_path(legacy, chain_id))
+            if not self.chain().is_embedded and not any(p.exists() for p in mine) and any(p.exists() for p in theirs):
+                click.echo(
+                    f"note: using the project-local {legacy}/{chain_id}.json; nothing is recorded for network "
+                    f"{self.target().name} under {directory} (move the file there to use it from any directory)",
+                    err=True,
+                )
+                directory = legacy
+            self._cache["deployments_dir"] = directory
+        directory = self._cache["deployments_dir"]
+        assert isinstance(directory, Path)
+        return directory
 
     def deployment(self) -> Deployment:
         if "deployment" not in self._cache:
-            from medledger.chain.deploy import load_deployment
+            from medledger.chain.deploy import deploy, load_deployment
 
-            self._cache["deployment"] = load_deployment(self.deployments_dir(), self.chain())
+            chain = self.chain()
+            if chain.is_embedded and self.option("deployments") is None:
+                # The embedded chain lives as long as this process: deploy a fresh ledger on it,
+                # administered by the account in use (or a throwaway one for read-only commands).
+                self._cache["deployment"] = deploy(chain, self._embedded_admin(), policy=self.policy())
+            else:
+                self._cache["deployment"] = load_deployment(self.deployments_dir(), chain)
         return self._cache["deployment"]
+
+    def _embedded_admin(self) -> Signer:
+        from medledger.chain.accounts import Signer
+
+        try:
+            return self.signer()
+        except click.UsageError:
+            signer = Signer.from_private_key(os.urandom(32))
+            self.chain().fund(signer.address, 10**20)
+            return signer
 
     def policy(self) -> TxPolicy:
         from medledger.chain.transactions import TxPolicy
@@ -99,15 +208,26 @@ class AppContext:
 
     def signer(self) -> Signer:
         if "signer" not in self._cache:
-            self._cache["signer"] = self._load_signer()
+            signer = self._load_signer()
+            chain = self._cache.get("chain")
+            if chain is not None and chain.is_embedded and chain.w3.eth.get_balance(signer.address) == 0:
+                chain.fund(signer.address, 10**20)  # the embedded chain's faucet pays for gas
+            self._cache["signer"] = signer
         return self._cache["signer"]
 
     def _load_signer(self) -> Signer:
         from medledger.chain import accounts
 
-        keystore = self.option("keystore")
-        if keystore:
+        keystore, keystore_level = self._given("keystore")
+        account, account_level = self._given("account")
+        if account is not None and keystore is not None and account_level == keystore_level:
+            raise click.UsageError("both --account and --keystore are given; give one of them")
+        path: Path | None = None
+        if account is not None and (keystore is None or (account_level or CONFIG) < (keystore_level or CONFIG)):
+            path = resolve_account(self.settings.home, str(account))
+        elif keystore:
             path = resolve_keystore(self.settings.home, str(keystore))
+        if path is not None:
             password = os.environ.get(PASSWORD_ENV)
             if password is None:
                 if not sys.stdin.isatty():
@@ -118,14 +238,14 @@ class AppContext:
             return accounts.from_environment()
         dev = self.option("dev_account")
         if dev is not None:
-            if self.chain().chain_id != DEVNET_CHAIN_ID:
+            if self.chain().chain_id != DEVNET_CHAIN_ID and not self.chain().is_embedded:
                 raise click.UsageError(
-                    f"--dev-account is only for a local devnet (chain {DEVNET_CHAIN_ID}); "
-                    "use --keystore on other chains"
+                    f"--dev-account is only for a local devnet (chain {DEVNET_CHAIN_ID}) or the embedded chain; "
+                    "use --account or --keystore on other chains"
                 )
             return accounts.anvil_account(int(dev))
         raise click.UsageError(
-            "no account: pass --keystore FILE (or MEDLEDGER_KEYSTORE), set "
+            "no account: pass --account NAME (see `medledger account list`), --keystore FILE, set "
             f"{accounts.PRIVATE_KEY_ENV}, or use --dev-account N on a devnet"
         )
 
@@ -154,10 +274,24 @@ class AppContext:
         )
 
 
-def resolve_keystore(home: Path, name: str) -> Path:
+def resolve_account(home: Path, name: str) -> Path:
+    """A named account: <home>/keystores/<name>.json (or an address / the start of one)."""
+    directory = home / "keystores"
+    if "/" in name or name.startswith("."):
+        raise click.UsageError(f"{name!r} is not an account name; give a keystore file with --keystore")
+    try:
+        return resolve_keystore(home, name, files=False)
+    except click.UsageError:
+        raise click.UsageError(
+            f"no account {name!r} in {directory}: see `medledger account list`, or create it with "
+            f"`medledger account new {name}`"
+        ) from None
+
+
+def resolve_keystore(home: Path, name: str, *, files: bool = True) -> Path:
     """A keystore path, or an address / file name under <home>/keystores."""
     path = Path(name).expanduser()
-    if path.exists():
+    if files and path.exists():
         return path
     directory = home / "keystores"
     for candidate in (directory / name, directory / f"{name}.json"):
@@ -174,8 +308,16 @@ def resolve_keystore(home: Path, name: str) -> Path:
 
 
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--rpc-url, --ipfs-api, --keystore, --dev-account, --deployments, --confirmations, --chain-id."""
+    """--network, --rpc-url, --ipfs-api, --account, --keystore, --dev-account, --deployments,
+    --confirmations, --chain-id."""
     options = [
+        click.option(
+            "--network",
+            envvar="MEDLEDGER_NETWORK",
+            default=None,
+            help="Named network: devnet, embedded, or one of `medledger networks list` [env MEDLEDGER_NETWORK; "
+            "default: the running devnet].",
+        ),
         click.option(
             "--rpc-url",
             envvar="MEDLEDGER_RPC_URL",
@@ -195,6 +337,13 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help=f"Keystore file or account name [env MEDLEDGER_KEYSTORE; password from {PASSWORD_ENV} or a prompt].",
         ),
         click.option(
+            "--account",
+            envvar="MEDLEDGER_ACCOUNT",
+            default=None,
+            help=f"Named account from `medledger account list` [env MEDLEDGER_ACCOUNT; password from {PASSWORD_ENV} "
+            "or a prompt].",
+        ),
+        click.option(
             "--dev-account",
             type=click.IntRange(0, 9),
             envvar="MEDLEDGER_DEV_ACCOUNT",
@@ -205,7 +354,7 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--deployments",
             envvar="MEDLEDGER_DEPLOYMENTS",
             default=None,
-            help="Directory of deployments/<chainId>.json [default: ./deployments].",
+            help="Directory of <chainId>.json deployment records [default: <home>/deployments/<network>].",
         ),
         click.option(
             "--confirmations",
@@ -226,22 +375,30 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(
         *args: Any,
+        network: str | None,
         rpc_url: str | None,
         ipfs_api: str | None,
         keystore: str | None,
+        account: str | None,
         dev_account: int | None,
         deployments: str | None,
         confirmations: int | None,
         chain_id: int | None,
         **kwargs: Any,
     ) -> Any:
-        app = click.get_current_context().find_object(AppContext)
+        ctx = click.get_current_context()
+        app = ctx.find_object(AppContext)
         if app is None:  # only a command invoked outside the `medledger` group has no AppContext
             raise click.UsageError("medledger commands run under the `medledger` command group")
+        for name in ("network", "rpc_url", "keystore", "account"):
+            source = ctx.get_parameter_source(name)
+            app.sources[name] = FLAG if source is click.core.ParameterSource.COMMANDLINE else ENVIRONMENT
         app.options.update(
+            network=network,
             rpc_url=rpc_url,
             ipfs_api=ipfs_api,
             keystore=keystore,
+            account=account,
             dev_account=dev_account,
             deployments=deployments,
             confirmations=confirmations,

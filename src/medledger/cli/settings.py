@@ -10,7 +10,17 @@ from pathlib import Path
 import click
 
 DEFAULT_HOME = Path(os.environ.get("MEDLEDGER_HOME", Path.home() / ".medledger"))
-CONFIG_KEYS = ("rpc_url", "ipfs_api", "keystore", "deployments", "confirmations", "dev_account", "chain_id")
+CONFIG_KEYS = (
+    "rpc_url",
+    "ipfs_api",
+    "keystore",
+    "deployments",
+    "confirmations",
+    "dev_account",
+    "chain_id",
+    "network",
+    "account",
+)
 
 
 @dataclass
