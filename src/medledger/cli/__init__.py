@@ -19,6 +19,7 @@ from medledger.cli.commands import (
     index,
     keys,
     keyservice,
+    networks,
     provider,
     record,
     relay,
@@ -65,6 +66,7 @@ def main(ctx: click.Context, home: Path, config_file: Path | None, as_json: bool
 
 for module in (
     account,
+    networks,
     deploy,
     admin,
     provider,
