@@ -26,9 +26,10 @@ from medledger.cli.commands import (
 )
 from medledger.cli.context import AppContext
 from medledger.cli.settings import DEFAULT_HOME, Settings
+from medledger.cli.usage import OneLineErrorsGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrorsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
