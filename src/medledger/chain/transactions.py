@@ -4,7 +4,7 @@ and failures turned into specific exceptions (custom errors decoded, funds, nonc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, cast
@@ -172,6 +172,25 @@ class TransactionSender:
             return function.call({"from": sender} if sender else {})
         except Exception as exc:
             raise self._refusal(exc, sender) from None
+
+    def call_many(self, functions: Sequence[ContractFunction], *, chunk: int = 500) -> list[Any]:
+        """Read-only calls sent as JSON-RPC batches of `chunk` (one HTTP request each), their
+        results in order; one by one on a chain without batches (the embedded one). A list of
+        n reads costs n/chunk round trips instead of n."""
+        if not functions:
+            return []
+        if self.chain.is_embedded:
+            return [self.call(function) for function in functions]
+        results: list[Any] = []
+        for start in range(0, len(functions), chunk):
+            try:
+                with self.chain.w3.batch_requests() as batch:
+                    for function in functions[start : start + chunk]:
+                        batch.add(function)
+                    results.extend(batch.execute())
+            except Exception as exc:
+                raise self._refusal(exc, None) from None
+        return results
 
     def send(
         self, signer: Signer, function: ContractFunction, *, value: int = 0, on_signed: OnSigned | None = None

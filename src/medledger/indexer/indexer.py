@@ -40,7 +40,7 @@ from medledger.indexer.store import Store, open_store
 from medledger.ledger.services import SERVICES_CONTRACT
 
 if TYPE_CHECKING:
-    from medledger.indexer.queries import Disclosure, HistoryEntry
+    from medledger.indexer.queries import Disclosure, HistoryEntry, RecordEntry
 
 DEFAULT_BATCH_SIZE = 2_000
 DEFAULT_MAX_REORG_DEPTH = 64
@@ -344,6 +344,24 @@ class Indexer:
         from medledger.indexer.queries import disclosures
 
         return disclosures(self.store, patient, since, until)
+
+    def records_added(self, patient: str) -> list[RecordEntry]:
+        """The patient's record pointers in the order they were added (state from the contract)."""
+        from medledger.indexer.queries import records_added
+
+        return records_added(self.store, patient)
+
+    def grantees(self, patient: str) -> list[str]:
+        """Everyone the patient (or a guardian) ever granted consent to, first grant first."""
+        from medledger.indexer.queries import counterparties
+
+        return counterparties(self.store, patient, of="grantees")
+
+    def guardians(self, patient: str) -> list[str]:
+        """Everyone ever appointed guardian of the patient, first appointment first."""
+        from medledger.indexer.queries import counterparties
+
+        return counterparties(self.store, patient, of="guardians")
 
     def iter_events(self) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
         """(block, log index, event, args) of every indexed event, in chain order."""

@@ -266,3 +266,40 @@ def disclosures(
         else:
             result.append(Disclosure(*common, "emergency-access", a["provider"], "ETREAT", details=d))
     return result
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    """A record pointer as it was added: its current state (superseded, erased, a takeover)
+    is read from the contract, which is the authority."""
+
+    digest: str  # 0x-prefixed hex
+    supersedes: str | None
+
+
+def records_added(store: Store, patient: str) -> list[RecordEntry]:
+    """The patient's record pointers in the order they were first added, each digest once."""
+    seen: dict[str, RecordEntry] = {}
+    for digest, supersedes in store.query(
+        "SELECT digest, supersedes FROM record_changes WHERE patient = ? AND action = 'added' "
+        "ORDER BY block_number, log_index",
+        (to_checksum_address(patient),),
+    ):
+        # a digest added again (the patient re-adding an erased record) keeps its first place
+        # and takes its latest link
+        seen[digest] = RecordEntry(digest, None if supersedes in (None, _ZERO32) else supersedes)
+    return list(seen.values())
+
+
+def counterparties(store: Store, patient: str, *, of: str) -> list[str]:
+    """Everyone ever granted consent by (`of="grantees"`) or appointed guardian of
+    (`of="guardians"`) the patient, in the order they first appeared."""
+    table, column, action = {
+        "grantees": ("consent_changes", "grantee", "granted"),
+        "guardians": ("guardian_changes", "guardian", "appointed"),
+    }[of]
+    rows = store.query(
+        f"SELECT {column} FROM {table} WHERE patient = ? AND action = ? ORDER BY block_number, log_index",
+        (to_checksum_address(patient), action),
+    )
+    return list(dict.fromkeys(to_checksum_address(account) for (account,) in rows))

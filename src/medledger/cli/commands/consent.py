@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import categories_option, format_time, parse_expiry, permissions_option, purposes_option
 from medledger.scopes import categories_in, purposes_in
@@ -175,22 +176,26 @@ def _terms_payload(terms: ConsentTerms, now: int) -> dict[str, Any]:
 
 @command.command("list")
 @click.option("--patient", default=None, help="Whose consents [default: this account].")
+@index_options
 @connection_options
 @pass_app
 @guarded
-def list_(app: AppContext, patient: str | None) -> None:
-    """List every grantee ever granted and what they hold now."""
+def list_(app: AppContext, patient: str | None, db: str | None, no_index: bool) -> None:
+    """List every grantee ever granted and what they hold now (grantees from the index, terms
+    from the contract)."""
     from medledger.ledger.base import checked_address
 
     ledger = app.ledger(signed=patient is None)
     patient = checked_address(patient, "patient") if patient else app.signer().address
     now = ledger.chain.now()
-    grantees = []
-    for event in ledger.events(
-        "ConsentGranted", from_block=app.deployment().contracts["MedLedger"].block, patient=patient
-    ):
-        if event.args.grantee not in grantees:
-            grantees.append(event.args.grantee)
+    if no_index:
+        events = ledger.events(
+            "ConsentGranted", from_block=app.deployment().contracts["MedLedger"].block, patient=patient
+        )
+        grantees = list(dict.fromkeys(event.args.grantee for event in events))
+    else:
+        with synced_index(app, db) as index:
+            grantees = index.grantees(patient)
     rows = [_terms_payload(ledger.consent.get(patient, grantee), now) for grantee in grantees]
 
     def human() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import format_time, parse_expiry
 
@@ -69,21 +70,25 @@ def remove(app: AppContext, guardian: str, patient: str | None) -> None:
 
 @command.command("list")
 @click.option("--patient", default=None, help="Whose guardians [default: you].")
+@index_options
 @connection_options
 @pass_app
 @guarded
-def list_(app: AppContext, patient: str | None) -> None:
-    """List everyone ever appointed and whether they are guardians now."""
+def list_(app: AppContext, patient: str | None, db: str | None, no_index: bool) -> None:
+    """List everyone ever appointed and whether they are guardians now (appointments from the
+    index, status from the contract)."""
     from medledger.ledger.base import checked_address
 
     ledger = app.ledger(signed=patient is None)
     ward = checked_address(patient, "patient") if patient else app.signer().address
-    seen: list[str] = []
-    for event in ledger.events(
-        "GuardianAppointed", from_block=app.deployment().contracts["MedLedger"].block, patient=ward
-    ):
-        if event.args.guardian not in seen:
-            seen.append(event.args.guardian)
+    if no_index:
+        events = ledger.events(
+            "GuardianAppointed", from_block=app.deployment().contracts["MedLedger"].block, patient=ward
+        )
+        seen = list(dict.fromkeys(event.args.guardian for event in events))
+    else:
+        with synced_index(app, db) as index:
+            seen = index.guardians(ward)
     rows: list[dict[str, Any]] = []
     for guardian in seen:
         info = ledger.guardians.get(ward, guardian)

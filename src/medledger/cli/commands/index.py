@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +28,26 @@ def open_indexer(app: AppContext, db: str | None, *, confirmations: int = 0, bat
         path.parent.mkdir(parents=True, exist_ok=True)
         db = str(path)
     return Indexer.from_deployment(app.chain(), deployment, db, batch_size=batch, confirmations=confirmations)
+
+
+@contextmanager
+def synced_index(app: AppContext, db: str | None = None) -> Iterator[Indexer]:
+    """The index, caught up from its last synced block (so a list costs what changed since the
+    last command, not a scan of the chain's history)."""
+    indexer = open_indexer(app, db)
+    try:
+        indexer.sync()
+        yield indexer
+    finally:
+        indexer.close()
+
+
+def index_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--db and --no-index, for commands that read the index."""
+    command = click.option(
+        "--no-index", is_flag=True, help="Scan the chain's event logs from the deployment block instead of the index."
+    )(command)
+    return click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help=DB_HELP)(command)
 
 
 @click.group("index")

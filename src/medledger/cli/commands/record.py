@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import format_time
 from medledger.scopes import Purpose, ScopeError, categories_in
@@ -174,22 +175,35 @@ def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str, n
 
 
 @command.command("list")
-@click.option("--patient", required=True)
+@click.option("--patient", required=True, help="Whose records (an address).")
+@index_options
 @connection_options
 @pass_app
 @guarded
-def list_(app: AppContext, patient: str) -> None:
-    """List PATIENT's record pointers (no content: digests, categories, authors)."""
+def list_(app: AppContext, patient: str, db: str | None, no_index: bool) -> None:
+    """List PATIENT's record pointers (no content: digests, categories, authors).
+
+    Which records exist comes from the index (caught up first), their state from the contract
+    in batched reads, so the cost does not grow with the chain's history."""
     from medledger.ledger.base import checked_address
     from medledger.storage import Cid
 
     ledger = app.ledger(signed=False)
     patient = checked_address(patient, "patient")
+    added: list[tuple[bytes, bytes | None]]
+    if no_index:
+        events = ledger.events("RecordAdded", from_block=app.deployment().contracts["MedLedger"].block, patient=patient)
+        links = {bytes(e.args.digest): bytes(e.args.supersedes) if any(e.args.supersedes) else None for e in events}
+        added = list(links.items())
+    else:
+        with synced_index(app, db) as index:
+            added = [
+                (bytes.fromhex(e.digest[2:]), bytes.fromhex(e.supersedes[2:]) if e.supersedes else None)
+                for e in index.records_added(patient)
+            ]
+    pointers = ledger.records.get_many(patient, [digest for digest, _ in added])
     rows: list[dict[str, Any]] = []
-    for event in ledger.events(
-        "RecordAdded", from_block=app.deployment().contracts["MedLedger"].block, patient=patient
-    ):
-        pointer = ledger.records.get(patient, bytes(event.args.digest))
+    for pointer, (_, supersedes) in zip(pointers, added, strict=True):
         rows.append(
             {
                 "cid": str(Cid.from_digest(pointer.digest, pointer.codec)),
@@ -199,7 +213,7 @@ def list_(app: AppContext, patient: str) -> None:
                 "created": pointer.created_at,
                 "superseded": pointer.superseded,
                 "erased": pointer.erased,
-                "supersedes": ("0x" + bytes(event.args.supersedes).hex()) if any(event.args.supersedes) else None,
+                "supersedes": "0x" + supersedes.hex() if supersedes else None,
             }
         )
 
