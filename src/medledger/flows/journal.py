@@ -7,8 +7,11 @@ transaction hashes, never keys or plaintext.
 States, and what `resume` / `resume --rollback` do in each (see flows.records.resume):
 
   started     source journaled (absolute path)  encrypt and go on      / delete the partial staging file
-  encrypted   staged container written          store and go on        / unpin what a put may have stored
-  stored      blob stored and pinned            register and go on     / unpin, delete the staging file
+  encrypted   staged container written; with    store (on the stores   / unpin what a put may have stored,
+              replicated storage, `stores` lists  not yet holding a       on every store
+              each store holding a copy so far    copy) and go on
+  stored      blob stored and pinned (on r      register and go on     / unpin (on every store that got a
+              stores: `stores` names them)                               copy), delete the staging file
   sent        registration tx signed, its hash  wait for that tx (never a second one); if it can never
               and nonce journaled (not mined)   be mined, register again / wait for it: mined, it is a
                                                 registered record; never mined (dropped: its nonce is
@@ -29,6 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medledger.flows.errors import JournalError
+
+# Not a state: the checkpoint reported after each copy of a replicated put (tests crash there).
+COPIED = "copied"
 
 # States, in order. A publish moves forward one step at a time (from SENT back to STORED when
 # its transaction can never be mined); a rollback ends in ROLLED_BACK.
@@ -58,6 +64,7 @@ class JournalEntry:
     tx_hash: str | None = None
     nonce: int | None = None  # of the registration transaction, to tell a dropped one from a replaced one
     service_set: int | None = None  # the key-release service set the staged container's key is split over
+    stores: list[str] | None = None  # replicated storage: the stores holding a pinned copy (older entries: None)
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
 

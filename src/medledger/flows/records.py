@@ -59,6 +59,7 @@ from medledger.flows.errors import (
     RegistrationPendingError,
 )
 from medledger.flows.journal import (
+    COPIED,
     DONE,
     ENCRYPTED,
     REGISTERED,
@@ -77,7 +78,17 @@ from medledger.keyservice.errors import ServiceAttempt
 from medledger.ledger.base import checked_address
 from medledger.ledger.values import RecordPointer
 from medledger.scopes import Permission, Purpose, category_name
-from medledger.storage import Cid, StorageError, compute_cid
+from medledger.storage import (
+    BlobStore,
+    Cid,
+    KuboStore,
+    LocalBlockStore,
+    StorageError,
+    StorageTimeoutError,
+    StorageUnavailableError,
+    compute_cid,
+)
+from medledger.storage.replicated import UNREACHABLE, ReplicatedStore, StoreErasure
 
 Fault = Callable[[str], None]  # called after each publish step; tests inject crashes with it
 Progress = Callable[[int], None]  # called with each batch of bytes processed (for progress bars)
@@ -102,6 +113,13 @@ class PublishResult:
     tx_hash: str | None
     service_set: int | None  # the key-release service set the key was split over; None: nobody
     # but the patient and the author can read the record until the patient re-encrypts it
+    stores: tuple[str, ...] = ()  # replicated storage: the stores holding a pinned copy
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    pointer: RecordPointer
+    stores: tuple[StoreErasure, ...]  # per store: the blob's blocks gone, still served, or unreachable
 
 
 @dataclass(frozen=True)
@@ -377,14 +395,43 @@ def fetch(
 
 
 def erase(session: Session, digest: bytes) -> RecordPointer:
-    """Erase one of the session patient's records: unpin the blob (with the only copies of
-    its sealed data keys), then mark the pointer erased. Re-running finishes a partial erase."""
+    """Erase one of the session patient's records (see `erase_record`); the erased pointer."""
+    return erase_record(session, digest).pointer
+
+
+def erase_record(session: Session, digest: bytes) -> ErasureResult:
+    """Erase one of the session patient's records: unpin the blob (with the only copies of its
+    sealed data keys) on every store and have each store collect garbage, then mark the pointer
+    erased. The result says per store whether the blob's blocks are gone, still served, or the
+    store could not be reached (it keeps them until it is back and collects them: `medledger
+    storage audit` reports erased records still served). If no store could be reached nothing is
+    marked (StorageUnavailableError). Re-running finishes a partial erase."""
     pointer = _pointer(session, session.address, digest, allow_erased=True)
     if pointer.erased:
         raise RecordErasedError(f"record {digest.hex()} is already erased")
-    session.store.unpin(Cid.from_digest(pointer.digest, pointer.codec))
+    cid = Cid.from_digest(pointer.digest, pointer.codec)
+    store = replicated_view(session.store)
+    if store is None:  # a store of another kind: unpin is all it offers
+        session.store.unpin(cid)
+        outcomes: tuple[StoreErasure, ...] = ()
+    else:
+        outcomes = store.erase(cid)
+        if all(outcome.state == UNREACHABLE for outcome in outcomes):
+            details = "; ".join(f"{o.store}: {o.detail}" for o in outcomes)
+            raise StorageUnavailableError(
+                f"no store could be reached to erase {cid}, so the record was not marked erased: {details}"
+            )
     session.ledger.records.erase(digest)
-    return session.ledger.records.get(session.address, digest)
+    return ErasureResult(session.ledger.records.get(session.address, digest), outcomes)
+
+
+def replicated_view(store: BlobStore) -> ReplicatedStore | None:
+    """`store` as a ReplicatedStore (a single KuboStore or embedded store becomes one of one)."""
+    if isinstance(store, ReplicatedStore):
+        return store
+    if isinstance(store, (KuboStore, LocalBlockStore)):
+        return ReplicatedStore.single(store)
+    return None
 
 
 # -- internals ---------------------------------------------------------------------------------
@@ -431,7 +478,7 @@ def _run(
         if entry.state == STARTED:
             _encrypt(session, journal, entry, sealing, progress)
         elif entry.state == ENCRYPTED:
-            _store(session, journal, entry)
+            _store(session, journal, entry, checkpoint)
         elif entry.state == STORED:
             _register(session, journal, entry, checkpoint)
         elif entry.state == SENT:
@@ -443,7 +490,9 @@ def _run(
     if entry.state != DONE:
         raise JournalError(f"journal entry {entry.id} is {entry.state}; it cannot be resumed")
     cid = Cid.parse(entry.cid)  # type: ignore[arg-type]
-    return PublishResult(entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, entry.service_set)
+    return PublishResult(
+        entry.id, str(cid), cid.digest, cid.codec, entry.tx_hash, entry.service_set, tuple(entry.stores or ())
+    )
 
 
 def _encrypt(
@@ -478,12 +527,25 @@ def _encrypt(
     journal.advance(entry, ENCRYPTED, staging=str(staging), service_set=set_version)
 
 
-def _store(session: Session, journal: Journal, entry: JournalEntry) -> None:
+def _store(session: Session, journal: Journal, entry: JournalEntry, checkpoint: Fault) -> None:
+    """Store and pin the staged blob. With replicated storage, one copy at a time until r stores
+    hold it, each copy journaled (`stores`) before the next starts, so a resume copies onward."""
     if entry.staging is None:
         raise JournalError(f"journal entry {entry.id} is {entry.state} but names no staged file; it is damaged")
+    store = session.store
+    stores: list[str] | None = None
     try:
         with open(entry.staging, "rb") as blob:
-            cid = session.store.put(blob)  # content-addressed: a repeat stores the same CID
+            if isinstance(store, ReplicatedStore):
+
+                def copied(name: str, copy: Cid) -> None:
+                    journal.advance(entry, ENCRYPTED, cid=str(copy), stores=[*(entry.stores or []), name])
+                    checkpoint(COPIED)
+
+                report = store.put_copies(blob, holders=entry.stores or (), on_copy=copied)
+                cid, stores = report.cid, list(report.holders)
+            else:
+                cid = store.put(blob)  # content-addressed: a repeat stores the same CID
     except StorageError as exc:
         # Same exception (its type says what failed), its one line now also saying what is left.
         exc.args = (
@@ -492,7 +554,7 @@ def _store(session: Session, journal: Journal, entry: JournalEntry) -> None:
             f"or `medledger record resume {entry.id} --rollback` to discard both",
         )
         raise
-    journal.advance(entry, STORED, cid=str(cid))
+    journal.advance(entry, STORED, cid=str(cid), stores=stores)
 
 
 def _register(session: Session, journal: Journal, entry: JournalEntry, checkpoint: Fault) -> None:
@@ -559,12 +621,26 @@ def _rollback(session: Session, journal: Journal, entry: JournalEntry) -> None:
         )
     cid = entry.cid or _staged_cid(entry)  # a crash after put, before the CID was journaled
     if cid:
-        session.store.unpin(cid)
+        _unpin_copies(session.store, entry, cid)
     staging = journal.staging_path(entry)
     _remove(entry.staging)
     _remove(str(staging))
     _remove(str(staging.with_suffix(".tmp")))  # a crash while encrypting
     journal.advance(entry, ROLLED_BACK)
+
+
+def _unpin_copies(store: BlobStore, entry: JournalEntry, cid: Cid | str) -> None:
+    """Unpin on every store: those the journal says hold a copy must answer; the others are
+    asked too (a crash during a put leaves a copy unjournaled), and may be unreachable."""
+    if not isinstance(store, ReplicatedStore):
+        store.unpin(cid)
+        return
+    holders = [name for name in entry.stores or () if name in store.names]
+    store.unpin_on(holders, cid)
+    for name in store.names:
+        if name not in holders:
+            with contextlib.suppress(StorageUnavailableError, StorageTimeoutError):
+                store.unpin_on([name], cid)
 
 
 def _sent(session: Session, entry: JournalEntry) -> SentTransaction:
@@ -762,6 +838,7 @@ def _remove(path: str | None) -> None:
 
 
 __all__ = [
+    "ErasureResult",
     "FetchResult",
     "Migration",
     "PublishResult",
@@ -770,6 +847,7 @@ __all__ = [
     "can_write",
     "encryption_key",
     "erase",
+    "erase_record",
     "fetch",
     "live_records",
     "migration",

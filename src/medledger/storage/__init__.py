@@ -1,4 +1,5 @@
-"""Blob storage: IPFS-compatible CIDs, an embedded block store and a Kubo RPC client.
+"""Blob storage: IPFS-compatible CIDs, an embedded block store, a Kubo RPC client, trustless
+gateway reads, and replication over several stores.
 
 Knows nothing of the chain or of encryption: blobs are opaque bytes named by CID.
 """
@@ -16,7 +17,10 @@ from .errors import (
     StorageTimeoutError,
     StorageUnavailableError,
 )
+from .config import StorageConfig, StorageConfigError, StoreSpec, parse_storage_config
+from .gateway import TrustlessGateway
 from .kubo import KuboStore
+from .replicated import ReplicatedStore, ReplicationError, open_replicated
 
 __all__ = [
     "CHUNK_SIZE",
@@ -34,8 +38,16 @@ __all__ = [
     "KuboStore",
     "LocalBlockStore",
     "MalformedDagError",
+    "ReplicatedStore",
+    "ReplicationError",
+    "StorageConfig",
+    "StorageConfigError",
     "StorageError",
     "StorageTimeoutError",
     "StorageUnavailableError",
+    "StoreSpec",
+    "TrustlessGateway",
     "compute_cid",
+    "open_replicated",
+    "parse_storage_config",
 ]

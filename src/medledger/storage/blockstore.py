@@ -98,6 +98,26 @@ class LocalBlockStore:
     def is_pinned(self, cid: Cid | str) -> bool:
         return self._pin_path(Cid.coerce(cid)).exists()
 
+    def pinned_roots(self) -> set[bytes]:
+        """The sha-256 digests of every pinned root."""
+        return {cid.digest for cid in self.pins()}
+
+    def local_blocks(self) -> set[bytes]:
+        """The sha-256 digests of every block on disk."""
+        found: set[bytes] = set()
+        for shard in self._blocks.iterdir():
+            for block in shard.iterdir():
+                with contextlib.suppress(StorageError):
+                    found.add(Cid.parse(block.name).digest)
+        return found
+
+    def put_block(self, cid: Cid | str, data: bytes) -> None:
+        """Store one block (verified against `cid` first), unpinned until `pin` names its root."""
+        block_cid = Cid.coerce(cid)
+        verify_block(block_cid, data)
+        with self._locked(exclusive=False):
+            self._write_block(Block(block_cid, data))
+
     def pins(self) -> list[Cid]:
         return sorted((Cid.parse(p.name) for p in self._pins.iterdir()), key=str)
 

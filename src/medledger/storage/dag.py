@@ -82,3 +82,19 @@ def iter_dag_cids(root: Cid, fetch: FetchBlock) -> Iterator[Cid]:
         if cid.codec == CODEC_DAG_PB:
             _, links = _children(cid, verify_block(cid, fetch(cid)))
             stack.append(iter(links))
+
+
+def iter_blocks(root: Cid, fetch: FetchBlock) -> Iterator[tuple[Cid, bytes]]:
+    """Yield (CID, bytes) of every block of the DAG under `root`, leaves included, each fetched
+    and verified against its CID before it is yielded or followed."""
+    stack: list[Iterator[Cid]] = [iter([root])]
+    while stack:
+        cid = next(stack[-1], None)
+        if cid is None:
+            stack.pop()
+            continue
+        block = verify_block(cid, fetch(cid))
+        yield cid, block
+        if cid.codec == CODEC_DAG_PB:
+            _, links = _children(cid, block)
+            stack.append(iter(links))

@@ -10,15 +10,15 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 from medledger.errors import MedLedgerError
 
-from .cid import CHUNK_SIZE, Cid, CidBuilder
+from .cid import CHUNK_SIZE, CODEC_RAW, Cid, CidBuilder
 from .dag import MAX_BLOCK_SIZE, iter_file, verify_block
 from .errors import (
     BlobNotFoundError,
@@ -61,6 +61,11 @@ class KuboStore:
     block/get, and is passed to the node too so that a node looking for an absent block gives
     up instead of hanging; `has_timeout` is the same for has(); `pin_timeout` for pin/add.
     Connection failures are retried `retries` times with exponential backoff from `backoff`.
+
+    Credentials: `headers` (for example `{"Authorization": "Bearer ..."}`) go with every request,
+    and so does basic auth, given as `auth=(user, password)` or inside the URL
+    (`http://user:password@host:5001`). Neither ever appears in `api_url`, in a message or in
+    `repr()`: `api_url` is the URL without its user information.
     """
 
     def __init__(
@@ -75,8 +80,10 @@ class KuboStore:
         retries: int = 2,
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> None:
-        base = api_url.rstrip("/")
+        base, url_auth = split_userinfo(api_url.rstrip("/"))
         if base.endswith("/api/v0"):
             base = base[: -len("/api/v0")]
         self.api_url = base
@@ -91,10 +98,15 @@ class KuboStore:
         self._client = httpx.Client(
             base_url=base + "/api/v0/",
             transport=transport,
+            headers=dict(headers or {}),
+            auth=auth or url_auth,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             # A proxy from the environment must never see loopback daemon traffic.
             trust_env=host not in _LOOPBACK_HOSTS,
         )
+
+    def __repr__(self) -> str:
+        return f"KuboStore({self.api_url!r})"
 
     # -- BlobStore ----------------------------------------------------------------------
     def put(self, stream: BinaryIO) -> Cid:
@@ -240,6 +252,83 @@ class KuboStore:
             raise StorageError(f"IPFS node at {self.api_url} refused repo/gc: {exc.message}") from None
         return sum(1 for line in response.text.splitlines() if line.strip())
 
+    def put_block(self, cid: Cid | str, data: bytes) -> None:
+        """block/put one block whose bytes are already verified against `cid`; refuses
+        (CidMismatchError) if the node names it differently."""
+        block_cid = Cid.coerce(cid)
+        verify_block(block_cid, data)
+        codec = "raw" if block_cid.codec == CODEC_RAW else "dag-pb"
+        boundary = "medledger-" + os.urandom(12).hex()
+        body = (
+            (
+                f"--{boundary}\r\n"
+                'Content-Disposition: form-data; name="file"; filename="block"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        try:
+            response = self._client.post(
+                "block/put",
+                # js-ipfs reads `format` (the codec's name) and `version`; Kubo reads `cid-codec`.
+                params={
+                    "format": codec,
+                    "cid-codec": codec,
+                    "mhtype": "sha2-256",
+                    "version": "1",
+                    "cid-base": "base32",
+                },
+                content=body,
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+        except httpx.TimeoutException as exc:
+            message = f"IPFS node at {self.api_url} did not finish block/put within {self.timeout}s"
+            raise StorageTimeoutError(message) from exc
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            self._check(response)
+        except _NodeError as exc:
+            raise StorageError(f"IPFS node at {self.api_url} refused block/put {block_cid}: {exc.message}") from None
+        try:
+            key = Cid.parse(str(response.json()["Key"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StorageError(f"IPFS node at {self.api_url} answered block/put without a CID: {exc}") from None
+        if key.to_v1() != block_cid.to_v1():
+            raise CidMismatchError(
+                f"IPFS node at {self.api_url} stored block {block_cid} as {key}",
+                expected=str(block_cid),
+                actual=str(key),
+            )
+
+    def pinned_roots(self) -> set[bytes]:
+        """The sha-256 digests of every recursively pinned root (one pin/ls for the whole node)."""
+        try:
+            data = self._call("pin/ls", {"type": "recursive"}, read_timeout=self.timeout).json()
+        except _NodeError as exc:
+            raise StorageError(f"IPFS node at {self.api_url} refused pin/ls: {exc.message}") from None
+        except ValueError:
+            raise StorageError(f"IPFS node at {self.api_url} answered pin/ls with something other than JSON") from None
+        return {_digest_of(key) for key in (data.get("Keys") or {})} - {b""}
+
+    def local_blocks(self) -> set[bytes]:
+        """The sha-256 digests of every block the node holds (one refs/local for the whole node)."""
+        try:
+            response = self._call("refs/local", {}, read_timeout=self.timeout)
+        except _NodeError as exc:
+            raise StorageError(f"IPFS node at {self.api_url} refused refs/local: {exc.message}") from None
+        found: set[bytes] = set()
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                ref = json.loads(line).get("Ref", "")
+            except (ValueError, AttributeError):
+                continue
+            found.add(_digest_of(str(ref)))
+        return found - {b""}
+
     def id(self) -> dict[str, Any]:
         """The node's identity (also a cheap liveness check)."""
         try:
@@ -353,6 +442,31 @@ class _MultipartUpload:
             self.builder.update(chunk)
             yield chunk
         yield f"\r\n--{self.boundary}--\r\n".encode()
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """(the URL without user information, (user, password) if it had some)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def _digest_of(text: str) -> bytes:
+    """The sha-256 digest a CID string names (any version, any codec); b"" if it is not one.
+
+    Kubo's refs/local names blocks by multihash (as raw CIDv1), js-ipfs by the CID it stored:
+    comparing digests makes both agree."""
+    try:
+        cid = Cid.parse(text)
+    except MedLedgerError:
+        return b""
+    return cid.digest
 
 
 def _tell(stream: BinaryIO) -> int | None:
