@@ -7,6 +7,7 @@ Knows nothing of the chain or of encryption: blobs are opaque bytes named by CID
 from .base import BlobStore
 from .blockstore import LocalBlockStore
 from .cid import CHUNK_SIZE, CODEC_DAG_PB, CODEC_RAW, MAX_LINKS, Block, Cid, CidBuilder, compute_cid
+from .config import StorageConfig, StorageConfigError, StoreSpec, parse_storage_config
 from .errors import (
     BlobNotFoundError,
     CidMismatchError,
@@ -17,7 +18,6 @@ from .errors import (
     StorageTimeoutError,
     StorageUnavailableError,
 )
-from .config import StorageConfig, StorageConfigError, StoreSpec, parse_storage_config
 from .gateway import TrustlessGateway
 from .kubo import KuboStore
 from .replicated import ReplicatedStore, ReplicationError, open_replicated
