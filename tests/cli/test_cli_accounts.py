@@ -35,7 +35,7 @@ def test_account_new_writes_an_owner_only_keystore_that_account_list_shows(cli: 
     assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
     assert json.loads(keystore.read_text())["crypto"]["kdf"] == "pbkdf2"
     listed = cli.json("account", "list", connect=False)
-    assert listed == [{"address": created["address"], "keystore": str(keystore)}]
+    assert listed == [{"name": created["address"], "address": created["address"], "keystore": str(keystore)}]
 
 
 def test_account_new_never_prints_the_private_key(cli: Cli) -> None:

@@ -120,3 +120,79 @@ def anvil_account(index: int) -> Signer:
     Account.enable_unaudited_hdwallet_features()
     account = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
     return Signer(address=account.address, _account=account)
+
+
+def read_keystore(path: str | Path) -> dict[str, Any]:
+    """A keystore v3 file's JSON, checked for its shape (not decrypted)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise AccountError(f"keystore file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AccountError(f"{path} is not readable keystore JSON") from exc
+    crypto = data.get("crypto", data.get("Crypto")) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(crypto, dict) or int(data.get("version", 0) or 0) != 3:
+        raise AccountError(f"{path} is not a keystore v3 file")
+    return data
+
+
+def stored_address(keystore: Mapping[str, Any]) -> ChecksumAddress | None:
+    """The address a keystore names in clear, if it names one (Foundry's files do not)."""
+    value = keystore.get("address")
+    if not isinstance(value, str):
+        return None
+    try:
+        return to_checksum_address("0x" + value.removeprefix("0x"))
+    except ValueError:
+        return None
+
+
+def copy_keystore(source: str | Path, target: str | Path, password: str | None = None) -> ChecksumAddress:
+    """Copy an encrypted keystore v3 file (geth, brownie, Foundry) to `target` as it is, mode 0600,
+    never overwriting. Its address is read from the file; a file that does not name it (Foundry's)
+    is decrypted with `password` to learn it, and the copy then names it. Returns the address."""
+    source, target = Path(source), Path(target)
+    keystore = read_keystore(source)
+    if target.exists():
+        raise AccountError(f"keystore file {target} already exists; choose another name")
+    address = stored_address(keystore)
+    if address is None:
+        if password is None:
+            raise AccountError(f"{source} does not name its address: its password is needed to import it")
+        try:
+            key = Account.decrypt(keystore, password)
+        except ValueError as exc:
+            raise AccountError(f"wrong password for keystore {source}") from exc
+        except (KeyError, TypeError) as exc:
+            raise AccountError(f"{source} is not a keystore v3 file") from exc
+        address = Signer.from_private_key(key).address
+        keystore = {**keystore, "address": address.removeprefix("0x").lower()}
+    if target.exists():
+        raise AccountError(f"keystore file {target} already exists; choose another name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise AccountError(f"keystore file {target} already exists; choose another name") from exc
+    with os.fdopen(fd, "w") as handle:
+        json.dump(keystore, handle)
+    return address
+
+
+def write_keystore(path: str | Path, signer: Signer, password: str, *, kdf: Kdf = "scrypt") -> Path:
+    """Write `signer`'s key as an encrypted keystore v3 file (mode 0600, never overwrites)."""
+    path = Path(path)
+    if not password:
+        raise AccountError("refusing to write a keystore with an empty password")
+    if path.exists():
+        raise AccountError(f"keystore file {path} already exists; choose another name")
+    keystore = Account.encrypt(signer.private_key_bytes(), password, kdf=kdf)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise AccountError(f"keystore file {path} already exists; choose another name") from exc
+    with os.fdopen(fd, "w") as handle:
+        json.dump(keystore, handle)
+    return path

@@ -167,9 +167,11 @@ def command(
         max_consent_seconds=_seconds(max_consent, "--max-consent"),
         max_guardian_term_seconds=_seconds(max_guardian_term, "--max-guardian-term"),
     )
-    directory = app.deployments_dir()
-    recorded = _recorded_tx(deployment_path(directory, chain.chain_id))
-    pending = load_pending(directory, chain.chain_id)
+    # The embedded chain ends with this command: nothing to record (unless --deployments asks).
+    ephemeral = chain.is_embedded and app.option("deployments") is None
+    directory = None if ephemeral else app.deployments_dir()
+    recorded = _recorded_tx(deployment_path(directory, chain.chain_id)) if directory else None
+    pending = load_pending(directory, chain.chain_id) if directory else None
     if dry_run:
         quote = quote_deployment(chain, signer.address, admin=admin_address, policy=policy, settings=settings)
         durations = {
@@ -179,7 +181,7 @@ def command(
             "emergencyWindow": emergency_window,
             "emergencyCooldown": emergency_cooldown,
         }
-        on_record = str(deployment_path(directory, chain.chain_id)) if recorded else None
+        on_record = str(deployment_path(directory, chain.chain_id)) if directory and recorded else None
         _print_dry_run(app, quote, durations, [checked_address(r) for r in registrars], on_record, pending)
         return
     with _warnings_to_stderr("medledger.chain.deploy"):
@@ -203,13 +205,18 @@ def command(
         "reused": bool(reused),
         "resumed": resumed,
         "registrars": appointed,
-        "file": str(deployment_path(directory, chain.chain_id)),
+        "file": str(deployment_path(directory, chain.chain_id)) if directory else None,
     }
     verb = "reusing" if reused else "finished the interrupted deployment of" if resumed else "deployed"
     app.output(
         payload,
         f"{verb} MedLedger at {entry.address} on chain {deployment.chain_id} "
-        f"(block {entry.block}, tx {entry.tx_hash})\nrecorded in {payload['file']}",
+        f"(block {entry.block}, tx {entry.tx_hash})\n"
+        + (
+            f"recorded in {payload['file']}"
+            if directory
+            else "not recorded: the embedded chain lives only as long as this command"
+        ),
     )
 
 
