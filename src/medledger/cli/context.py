@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # imported lazily below, so that `--help` starts without load
     from medledger.chain.transactions import TxPolicy
     from medledger.flows import Session
     from medledger.ledger import MedLedger
-    from medledger.storage import BlobStore
+    from medledger.storage import BlobStore, StorageConfig
 
 # Exit codes (documented in the README).
 EXIT_OK = 0
@@ -257,14 +257,32 @@ class AppContext:
         )
 
     def store(self) -> BlobStore:
+        """--ipfs-api (flag or environment) if given; else the config file's [storage] stores
+        (a ReplicatedStore); else its ipfs_api, the devnet's daemon, or the embedded store."""
         if "store" not in self._cache:
-            from medledger.storage import KuboStore, LocalBlockStore
+            from medledger.storage import KuboStore, LocalBlockStore, open_replicated
 
+            storage = self.storage_config()
+            if self.options.get("ipfs_api") is None and storage is not None:
+                self._cache["store"] = open_replicated(storage)
+                return self._cache["store"]
             api = self.option("ipfs_api")
             if api is None and self.devnet:
                 api = self.devnet["ipfs"]["api_url"]
             self._cache["store"] = KuboStore(str(api)) if api else LocalBlockStore(self.settings.home / "blocks")
         return self._cache["store"]
+
+    def storage_config(self) -> StorageConfig | None:
+        """The config file's [storage] table, checked (a bad one is a one-line usage error)."""
+        raw = self.settings.values.get("storage")
+        if raw is None:
+            return None
+        from medledger.storage import StorageConfigError, parse_storage_config
+
+        try:
+            return parse_storage_config(raw, home=self.settings.home)  # type: ignore[arg-type]
+        except StorageConfigError as exc:
+            raise click.UsageError(f"config file: {exc}") from None
 
     def session(self) -> Session:
         from medledger.flows import Session

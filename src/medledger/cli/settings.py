@@ -20,6 +20,7 @@ CONFIG_KEYS = (
     "chain_id",
     "network",
     "account",
+    "storage",  # a table: the replicated stores, r and gateways (medledger.storage.config)
 )
 
 
