@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
-from medledger.cli.units import format_time, parse_expiry
+from medledger.cli.units import format_time, parse_moment
 
 if TYPE_CHECKING:
     from medledger.flows.audit import AuditEntry
@@ -116,7 +116,5 @@ def _in_chain_order(rows: list[HistoryEntry | AuditEntry]) -> list[HistoryEntry 
 
 
 def _moment(text: str, now: int, *, back: bool) -> int:
-    """A date, or (for --since) a duration before now."""
-    if back and text.strip()[-1:].lower() in "smhdwy" and text.strip()[:-1].isdigit():
-        return now - (parse_expiry(text, now) - now)
-    return parse_expiry(text, now)
+    """A date, or (for --since) a duration before now, in calendar terms (--since 1m: a month ago)."""
+    return parse_moment(text, now, back=back)
