@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,24 +13,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.units import limit_seconds
 
 if TYPE_CHECKING:
     from medledger.chain.deploy import DeploymentQuote
     from medledger.chain.transactions import TxPolicy
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdwy])$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-
 
 def _seconds(text: str, option: str) -> int:
-    """`90s`, `15m`, `1h`, `2d`, `1w`, `5y` as seconds (a year is 365 days, as the contract counts);
-    parsed in the command, so a bad value is one error line, not a usage block."""
-    match = _DURATION.match(text.strip().lower())
-    if not match or int(match.group(1)) == 0:
-        raise click.BadParameter(
-            f"{text!r} is not a positive duration such as 90s, 15m, 1h, 2d, 1w or 5y", param_hint=option
-        )
-    return int(match.group(1)) * _SECONDS[match.group(2)]
+    """`90s`, `30min`, `1h`, `2d`, `1w`, `6mo`, `5y` as seconds (years and months as their longest
+    calendar span, so a grant of `--expires 5y` fits under `--max-consent 5y`); parsed in the
+    command, so a bad value is one error line, not a usage block."""
+    return limit_seconds(text, option)
 
 
 GWEI = 10**9
