@@ -72,5 +72,5 @@ def test_an_index_of_the_previous_schema_is_refused_with_a_rebuild_hint(world, t
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
     db.close()
-    with pytest.raises(IndexerError, match="schema version 1 is not 2; rebuild the index in a new database"):
+    with pytest.raises(IndexerError, match="schema version 1 is not 3; rebuild the index in a new database"):
         Indexer.from_deployment(world.chain, world.deployment, open_store(str(path)))

@@ -41,6 +41,7 @@ from medledger.ledger.services import SERVICES_CONTRACT
 
 if TYPE_CHECKING:
     from medledger.indexer.queries import Disclosure, HistoryEntry, RecordEntry
+    from medledger.indexer.storage_audits import RegisteredRecord, StorageAuditRow
 
 DEFAULT_BATCH_SIZE = 2_000
 DEFAULT_MAX_REORG_DEPTH = 64
@@ -165,11 +166,23 @@ class Indexer:
                     f"contract {self.address} deployed at block {self.deployment_block} ({key} differs). "
                     "Use another database."
                 )
-        if meta.get("schema_version") != schema.SCHEMA_VERSION:
+        version = meta.get("schema_version")
+        while version in schema.MIGRATIONS and version != schema.SCHEMA_VERSION:
+            version = self._migrate(version)
+        if version != schema.SCHEMA_VERSION:
             raise IndexerError(
                 f"database schema version {meta.get('schema_version')} is not "
                 f"{schema.SCHEMA_VERSION}; rebuild the index in a new database"
             )
+
+    def _migrate(self, version: str) -> str:
+        """Bring the database from `version` to the next, in one transaction; the new version."""
+        target = str(int(version) + 1)
+        with self.store.transaction():
+            for statement in schema.MIGRATIONS[version]:
+                self.store.execute(statement)
+            self.store.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (target,))
+        return target
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -362,6 +375,46 @@ class Indexer:
         from medledger.indexer.queries import counterparties
 
         return counterparties(self.store, patient, of="guardians")
+
+    # -- storage audits ---------------------------------------------------------------------
+    def registered_records(self, *, after: tuple[int, int] | None = None, limit: int = 1000) -> list[RegisteredRecord]:
+        """Registered records in chain order, from just after (block, log index) `after`."""
+        from medledger.indexer.storage_audits import registered_records
+
+        return registered_records(self.store, after=after, limit=limit)
+
+    def record_count(self) -> int:
+        from medledger.indexer.storage_audits import record_count
+
+        return record_count(self.store)
+
+    def save_storage_audit(
+        self, row: StorageAuditRow, *, checkpoint: tuple[str, tuple[int, int]] | None = None
+    ) -> None:
+        """Keep `row` as its record's last audit and, in the same transaction, the run checkpoint."""
+        from medledger.indexer.storage_audits import save_audit
+
+        save_audit(self.store, row, checkpoint=checkpoint)
+
+    def storage_audits(self, *, since: int = 0) -> list[StorageAuditRow]:
+        from medledger.indexer.storage_audits import audits
+
+        return audits(self.store, since=since)
+
+    def storage_checkpoint(self, run: str) -> tuple[int, int] | None:
+        from medledger.indexer.storage_audits import checkpoint
+
+        return checkpoint(self.store, run)
+
+    def set_storage_checkpoint(self, run: str, position: tuple[int, int] | None, started: int | None = None) -> None:
+        from medledger.indexer.storage_audits import set_checkpoint
+
+        set_checkpoint(self.store, run, position, started)
+
+    def storage_run_started(self, run: str) -> int | None:
+        from medledger.indexer.storage_audits import run_started
+
+        return run_started(self.store, run)
 
     def iter_events(self) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
         """(block, log index, event, args) of every indexed event, in chain order."""

@@ -14,7 +14,12 @@ from __future__ import annotations
 # 2: no envelopes, keyrings or emergency key releases (issue 9); key-release service-set events.
 # A database of version 1 is refused on open ("rebuild the index in a new database"): nothing is
 # migrated in place, the chain is the source and a new index is one `medledger index sync` away.
-SCHEMA_VERSION = "2"
+# 3: `storage_audits`, the last storage audit of each record (issue 14). A version 2 database is
+# migrated in place on open: the new table is created and the version moved to 3 (MIGRATIONS).
+SCHEMA_VERSION = "3"
+# From-version -> statements that bring a database to the next version (run in one transaction
+# with the version update; every statement is idempotent).
+MIGRATIONS: dict[str, tuple[str, ...]] = {}
 
 META = """CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -140,6 +145,22 @@ SERVICE_CHANGES = """CREATE TABLE IF NOT EXISTS service_changes (
     PRIMARY KEY (block_number, log_index)
 )"""
 
+# The last storage audit of each registered record (not an event table: a reorg does not touch
+# it). `stores` is JSON: [{"store", "state", "detail"}] per configured store at the time.
+STORAGE_AUDITS = """CREATE TABLE IF NOT EXISTS storage_audits (
+    patient TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    cid TEXT NOT NULL,
+    audited_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    copies INTEGER NOT NULL,
+    required INTEGER NOT NULL,
+    stores TEXT NOT NULL,
+    PRIMARY KEY (patient, digest)
+)"""
+
+MIGRATIONS["2"] = (STORAGE_AUDITS,)
+
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS events_patient ON events (patient, block_number, log_index)",
     "CREATE INDEX IF NOT EXISTS consent_patient ON consent_changes (patient, grantee)",
@@ -172,5 +193,6 @@ STATEMENTS = (
     PROVIDER_CHANGES,
     KEY_CHANGES,
     SERVICE_CHANGES,
+    STORAGE_AUDITS,
     *INDEXES,
 )
