@@ -23,6 +23,7 @@ from medledger.cli.commands import (
     provider,
     record,
     relay,
+    storage,
 )
 from medledger.cli.context import AppContext
 from medledger.cli.settings import DEFAULT_HOME, Settings
@@ -82,6 +83,7 @@ for module in (
     devnet,
     demo,
     keyservice,
+    storage,
 ):
     main.add_command(module.command)
 main.add_command(index.export)
