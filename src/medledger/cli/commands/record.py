@@ -9,6 +9,7 @@ import click
 
 from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.outfile import out_file_options
 from medledger.cli.units import format_time
 from medledger.scopes import Purpose, ScopeError, categories_in
 
@@ -71,6 +72,7 @@ def _published(app: AppContext, result: PublishResult) -> None:
         "txHash": result.tx_hash,
         "journal": result.journal_id,
         "serviceSet": result.service_set,
+        "stores": list(result.stores),
     }
     note = (
         f"\nkey sealed to the patient and the author, and split over key-release service set {result.service_set}"
@@ -78,6 +80,8 @@ def _published(app: AppContext, result: PublishResult) -> None:
         else "\nnote: no key-release service set is current, so nobody but the patient and the author can read "
         "this record until the patient re-encrypts it under a service set (`medledger record reencrypt`)"
     )
+    if result.stores:
+        note += f"\npinned on {len(result.stores)} stores: {', '.join(result.stores)}"
     app.output(payload, f"published {result.cid}\ndigest 0x{result.digest.hex()}\ntx {result.tx_hash}{note}")
 
 
@@ -124,7 +128,7 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
     "out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the decrypted record (written whole or not at all).",
+    help="Where to write the decrypted record (written whole or not at all); see --force, --parents.",
 )
 @click.option(
     "--purpose",
@@ -137,6 +141,7 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
     is_flag=True,
     help="Patient or author only: do not record this read on chain. Every other read is logged.",
 )
+@out_file_options(inputs=("keystore",))
 @connection_options
 @pass_app
 @guarded
@@ -238,15 +243,19 @@ def erase(app: AppContext, record: str, yes: bool) -> None:
     """Erase one of your records: unpin its blob (and the keys inside) and mark it erased."""
     import sys
 
-    from medledger.flows.records import erase as erase_flow
+    from medledger.flows.records import erase_record
 
     digest = _digest(record)
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("not confirmed: pass --yes to erase without a prompt")
         click.confirm(f"Erase record 0x{digest.hex()}? This cannot be undone", abort=True, err=True)
-    pointer = erase_flow(app.session(), digest)
-    app.output({"digest": "0x" + pointer.digest.hex(), "erased": pointer.erased}, f"erased 0x{pointer.digest.hex()}")
+    result = erase_record(app.session(), digest)
+    pointer = result.pointer
+    stores = [{"store": o.store, "state": o.state, "detail": o.detail} for o in result.stores]
+    lines = [f"erased 0x{pointer.digest.hex()}"]
+    lines += [f"  {o.store}: blocks {o.state}" + (f" ({o.detail})" if o.detail else "") for o in result.stores]
+    app.output({"digest": "0x" + pointer.digest.hex(), "erased": pointer.erased, "stores": stores}, "\n".join(lines))
 
 
 @command.command("reencrypt")
