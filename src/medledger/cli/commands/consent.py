@@ -10,6 +10,7 @@ import click
 
 from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.outfile import out_file_options, write_out
 from medledger.cli.units import categories_option, format_time, parse_expiry, permissions_option, purposes_option
 from medledger.scopes import categories_in, purposes_in
 
@@ -245,7 +246,14 @@ def show(app: AppContext, grantee: str, patient: str | None) -> None:
 @click.option("--access", default="read", show_default=True, help="read, write or read,write.")
 @click.option("--expires", default=None, help="A duration (90d) or an ISO date (grants).")
 @click.option("--valid-for", default="1d", show_default=True, help="How long a relayer may submit it (<= 30d).")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write the signed message to (JSON), whole or not at all; see --force, --parents.",
+)
+@out_file_options(inputs=("keystore",))
 @connection_options
 @pass_app
 @guarded
@@ -289,7 +297,7 @@ def sign(
             valid_for=lifetime,
         )
     signed = sign_message(session.signer, data)
-    out.write_text(signed.to_json())
+    write_out(out, signed.to_json())
     app.output(
         {"kind": signed.kind, "file": str(out), "deadline": data["message"]["deadline"]},
         f"signed {signed.kind} written to {out}; valid until {format_time(data['message']['deadline'])}",

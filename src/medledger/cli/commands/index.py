@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.outfile import out_file_options, write_out
 
 if TYPE_CHECKING:
     from medledger.indexer import Indexer
@@ -89,8 +90,15 @@ def export() -> None:
 
 @export.command("fhir")
 @click.argument("patient")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write the Bundle to (JSON), whole or not at all; see --force, --parents.",
+)
 @click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help=DB_HELP)
+@out_file_options(inputs=("keystore",))
 @connection_options
 @pass_app
 @guarded
@@ -108,6 +116,6 @@ def export_fhir(app: AppContext, patient: str, out: Path, db: str | None) -> Non
         indexer.close()
     deployment = app.deployment()
     bundle = patient_bundle(entries, chain_id=deployment.chain_id, patient=patient, contract=deployment.ledger_address)
-    out.write_text(json.dumps(to_json(bundle), indent=1) + "\n")
+    write_out(out, json.dumps(to_json(bundle), indent=1) + "\n")
     count = len(bundle.entry or [])
     app.output({"file": str(out), "resources": count}, f"wrote a FHIR Bundle of {count} resources to {out}")
