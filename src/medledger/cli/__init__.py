@@ -22,6 +22,7 @@ from medledger.cli.commands import (
     keys,
     keyservice,
     networks,
+    portal,
     provider,
     record,
     relay,
@@ -88,6 +89,7 @@ for module in (
     demo,
     keyservice,
     storage,
+    portal,
 ):
     main.add_command(module.command)
 main.add_command(index.export)
@@ -105,7 +107,8 @@ def _accept_json_after(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _accept_json_after(sub)
-        return
+        if not command.invoke_without_command:  # a group that is a command too (`deploy`) takes it as well
+            return
     if not any("--json" in param.opts for param in command.params):
         command.params.append(
             click.Option(
