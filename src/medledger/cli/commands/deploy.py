@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from medledger.cli.commands.deploy_verify import command as verify_command
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import limit_seconds
 
@@ -60,7 +61,7 @@ def eth(wei: int) -> str:
     return _units(wei, ETH) + " ETH"
 
 
-@click.command("deploy")
+@click.group("deploy", invoke_without_command=True)
 @click.option("--admin", default=None, help="Address to hold the admin role, e.g. a Safe [default: the deployer].")
 @click.option("--registrar", "registrars", multiple=True, help="Also appoint this registrar (repeatable).")
 @click.option(
@@ -129,7 +130,11 @@ def command(
     after an interruption waits for the deployment transaction already sent. The settings are
     fixed for the deployment's life. Fees are in gwei; --dry-run prints the gas estimate, the fee
     per gas and the largest possible cost in ETH, and sends nothing.
+
+    `medledger deploy verify` checks a live deployment and writes what a block explorer needs.
     """
+    if click.get_current_context().invoked_subcommand is not None:
+        return  # `deploy verify`: it takes its own options
     from medledger.chain.deploy import (
         EmergencyPolicy,
         LedgerSettings,
@@ -211,6 +216,9 @@ def command(
             else "not recorded: the embedded chain lives only as long as this command"
         ),
     )
+
+
+command.add_command(verify_command)
 
 
 def _fee_policy(app: AppContext, max_fee: str | None, priority_fee: str | None, legacy: bool) -> TxPolicy:
