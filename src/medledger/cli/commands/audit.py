@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
-from medledger.cli.units import format_time, parse_moment
+from medledger.cli.units import parse_moment
 
 if TYPE_CHECKING:
     from medledger.flows.audit import AuditEntry
@@ -51,9 +51,7 @@ def command(
     services: bool,
 ) -> None:
     """PATIENT's grants, revocations, records, reads, guardians and break-glass, in chain order."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from medledger.cli.audit_table import disclosures_table, history_table, terminal_width
     from medledger.cli.commands.index import open_indexer
     from medledger.ledger.base import checked_address
 
@@ -87,26 +85,11 @@ def command(
     payload = [asdict(row) for row in rows]
 
     def human() -> None:
+        width = terminal_width()
         if disclosures:
-            table = Table(title=f"disclosures of {patient}")
-            for column in ("time", "kind", "recipient", "purpose", "record"):
-                table.add_column(column)
-            for row in payload:
-                table.add_row(
-                    format_time(row["timestamp"]),
-                    row["kind"],
-                    row["recipient"],
-                    row["purpose"],
-                    str(row.get("cid") or row.get("digest") or row.get("categories") or ""),
-                )
+            click.echo(disclosures_table(patient, payload, width))
         else:
-            table = Table(title=f"history of {patient}")
-            for column in ("time", "block", "event", "actor", "details"):
-                table.add_column(column)
-            for row in payload:
-                details = ", ".join(f"{k}={v}" for k, v in row["details"].items() if v not in (None, []))
-                table.add_row(format_time(row["timestamp"]), str(row["block"]), row["event"], row["actor"], details)
-        Console(width=200).print(table)
+            click.echo(history_table(patient, payload, width))
 
     app.output(payload, human)
 
