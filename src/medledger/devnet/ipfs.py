@@ -12,7 +12,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -126,6 +128,20 @@ class IpfsDaemon:
             self.stop()
             raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def init(self) -> None:
+        """Initialise the repo (`init --profile test`) without starting the daemon."""
+        if self._given_repo is None:
+            raise IpfsDaemonError("init() needs a repo_dir (a temporary repo is made by start())")
+        if (self._given_repo / "config").is_file():
+            return
+        self._workdir = Path(tempfile.mkdtemp(prefix="medledger-ipfs-"))
+        self.repo_dir = self._given_repo
+        try:
+            self._run_init(self._env())
+        finally:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def stop(self) -> None:
         self._kill()
@@ -241,3 +257,70 @@ class IpfsDaemon:
             return self.log_path.read_text(errors="replace")[-limit:] if self.log_path else ""
         except OSError:
             return ""
+
+
+class IpfsDaemons:
+    """Several js-ipfs daemons, started in parallel (for replication tests and benchmarks).
+
+    Each keeps its repo under `root` and its ports, so `daemons[i].stop()` then
+    `daemons[i].start()` brings the same node back at the same URLs."""
+
+    def __init__(self, count: int, root: str | os.PathLike[str], **options: object) -> None:
+        self.daemons = [
+            IpfsDaemon(
+                Path(root) / f"ipfs-{index}",
+                api_port=free_loopback_port(),
+                gateway_port=free_loopback_port(),
+                **options,  # type: ignore[arg-type]
+            )
+            for index in range(count)
+        ]
+
+    def start(self) -> IpfsDaemons:
+        """Initialise the first repo, copy it to the others (js-ipfs's init costs far more than a
+        start; the copies share its peer identity, harmless for offline daemons without swarm
+        addresses), then start every daemon in parallel."""
+        first = self.daemons[0]
+        assert first._given_repo is not None
+        if not (first._given_repo / "config").is_file():
+            first.init()
+        for daemon in self.daemons[1:]:
+            assert daemon._given_repo is not None
+            if not (daemon._given_repo / "config").is_file():
+                shutil.copytree(first._given_repo, daemon._given_repo, dirs_exist_ok=True)
+        errors: list[BaseException] = []
+
+        def run(daemon: IpfsDaemon) -> None:
+            try:
+                daemon.start()
+            except BaseException as exc:  # re-raised below, after every thread ended
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(daemon,)) for daemon in self.daemons]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.stop()
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        for daemon in self.daemons:
+            daemon.stop()
+
+    def __getitem__(self, index: int) -> IpfsDaemon:
+        return self.daemons[index]
+
+    def __iter__(self) -> Iterator[IpfsDaemon]:
+        return iter(self.daemons)
+
+    def __len__(self) -> int:
+        return len(self.daemons)
+
+    def __enter__(self) -> IpfsDaemons:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
