@@ -100,9 +100,9 @@ class AppContext:
         if url is not None and name is not None:
             if url_level == name_level:
                 raise click.UsageError(
-                    f"both --rpc-url and --network are given ({LEVELS[url_level or CONFIG]}); give one of them"
+                    f"both --rpc-url and --network are given ({LEVELS[_level(url_level)]}); give one of them"
                 )
-            if (url_level or CONFIG) < (name_level or CONFIG):
+            if _level(url_level) < _level(name_level):
                 name = None
             else:
                 url = None
@@ -223,7 +223,7 @@ class AppContext:
         if account is not None and keystore is not None and account_level == keystore_level:
             raise click.UsageError("both --account and --keystore are given; give one of them")
         path: Path | None = None
-        if account is not None and (keystore is None or (account_level or CONFIG) < (keystore_level or CONFIG)):
+        if account is not None and (keystore is None or _level(account_level) < _level(keystore_level)):
             path = resolve_account(self.settings.home, str(account))
         elif keystore:
             path = resolve_keystore(self.settings.home, str(keystore))
@@ -290,6 +290,10 @@ class AppContext:
         return Session.open(
             self.ledger(), self.store(), self.settings.home / "accounts" / self.signer().address, self.deployment()
         )
+
+
+def _level(level: int | None) -> int:
+    return CONFIG if level is None else level
 
 
 def resolve_account(home: Path, name: str) -> Path:
