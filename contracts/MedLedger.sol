@@ -13,13 +13,15 @@ import {ProviderStore} from "./ProviderStore.sol";
 import {RecordRegistry} from "./RecordRegistry.sol";
 import {Roles} from "./Roles.sol";
 import {SignedConsent} from "./SignedConsent.sol";
+import {StreamAnchors} from "./StreamAnchors.sol";
+import {IStreamRecords} from "../interfaces/IStreamAnchors.sol";
 
 /// @title medledger
 /// @notice Roles (delayed two-step admin, separated duties, circuit breaker), provider registry,
 /// key directory, guardians, break-glass, patient consent (direct and signed), record pointers
 /// with an access log in one contract, so access checks are internal calls; the key-release
-/// service sets live in a module contract this one deploys (`keyReleaseServices`), which keeps
-/// MedLedger under the EIP-170 code-size limit. ProviderStore and EIP712Domain are the shared
+/// service sets and the device-stream anchors live in module contracts this one deploys
+/// (`keyReleaseServices`, `streamAnchors`), which keeps MedLedger under the EIP-170 code-size limit. ProviderStore and EIP712Domain are the shared
 /// state the modules build on. Not upgradeable: the rules a patient consented under cannot
 /// change beneath them. `multicall` batches several of the caller's changes (say, a revocation
 /// and a narrowed re-grant to someone else) into one atomic transaction.
@@ -35,11 +37,17 @@ contract MedLedger is
     EIP712Domain,
     SignedConsent,
     RecordRegistry,
+    IStreamRecords,
     Multicall
 {
     /// @notice The key-release service-set module this deployment created (its own contract, so
     /// MedLedger stays under the EIP-170 code-size limit; it follows MedLedger's admin and roles).
     KeyReleaseServices public immutable keyReleaseServices;
+
+    /// @notice The device-stream anchor module this deployment created: providers credential
+    /// devices and gateways there, and gateways anchor windows of readings; it is the only
+    /// contract that may register a record on a provider's behalf (`addStreamRecord`).
+    StreamAnchors public immutable streamAnchors;
 
     /// @notice Deployment parameters, each validated by the module it configures.
     /// @param adminDelay seconds an admin transfer (and a service-set change) waits: 1 s .. 30 days.
@@ -74,6 +82,13 @@ contract MedLedger is
         ConsentRegistry(settings.maxConsentDuration)
     {
         keyReleaseServices = new KeyReleaseServices();
+        streamAnchors = new StreamAnchors();
+    }
+
+    /// @inheritdoc IStreamRecords
+    function addStreamRecord(address author, address patient, bytes32 digest, uint32 codec, uint8 category) external {
+        if (msg.sender != address(streamAnchors)) revert NotAuthorized(msg.sender);
+        _addRecord(author, patient, digest, codec, category, bytes32(0));
     }
 
     /// @dev Members of service sets that are not cancelled may take no duty role (see Roles).

@@ -19,24 +19,36 @@ abstract contract RecordRegistry is Pausable, ConsentRegistry, IRecordRegistry {
 
     /// @inheritdoc IRecordRegistry
     function addRecord(address patient, bytes32 digest, uint32 codec, uint8 category, bytes32 supersedes) external {
+        _addRecord(msg.sender, patient, digest, codec, category, supersedes);
+    }
+
+    /// @dev `addRecord` by `author` (the caller, or the provider of a stream gateway: see MedLedger).
+    function _addRecord(
+        address author,
+        address patient,
+        bytes32 digest,
+        uint32 codec,
+        uint8 category,
+        bytes32 supersedes
+    ) internal {
         if (patient == address(0)) revert ZeroAddress();
         if (digest == bytes32(0)) revert InvalidDigest();
         if (codec != Scopes.CODEC_RAW && codec != Scopes.CODEC_DAG_PB) revert UnsupportedCodec(codec);
         if (category >= Scopes.CATEGORY_COUNT) revert InvalidCategory(category);
-        if (!_hasAccess(patient, msg.sender, category, Scopes.ALL_PURPOSES, Scopes.WRITE)) {
-            revert NotAuthorized(msg.sender);
+        if (!_hasAccess(patient, author, category, Scopes.ALL_PURPOSES, Scopes.WRITE)) {
+            revert NotAuthorized(author);
         }
         address previousAuthor = _records[patient][digest].author;
         if (previousAuthor != address(0)) {
-            if (msg.sender != patient || previousAuthor == patient) revert RecordExists(patient, digest);
+            if (author != patient || previousAuthor == patient) revert RecordExists(patient, digest);
             _takeOver(patient, digest, previousAuthor);
         }
         if (supersedes != bytes32(0)) {
-            _markSuperseded(patient, supersedes, category);
+            _markSuperseded(author, patient, supersedes, category);
             _amended[patient][digest] = supersedes;
         }
-        _records[patient][digest] = Record(msg.sender, codec, category, uint40(block.timestamp), false, false);
-        emit RecordAdded(patient, digest, msg.sender, codec, category, supersedes);
+        _records[patient][digest] = Record(author, codec, category, uint40(block.timestamp), false, false);
+        emit RecordAdded(patient, digest, author, codec, category, supersedes);
     }
 
     /// @inheritdoc IRecordRegistry
@@ -73,9 +85,9 @@ abstract contract RecordRegistry is Pausable, ConsentRegistry, IRecordRegistry {
 
     /// @dev An amendment must name a live, unamended record of the same patient and category,
     /// and come from the patient or that record's author.
-    function _markSuperseded(address patient, bytes32 digest, uint8 category) private {
+    function _markSuperseded(address author, address patient, bytes32 digest, uint8 category) private {
         Record storage previous = _existing(patient, digest);
-        if (msg.sender != patient && msg.sender != previous.author) revert MayNotAmend(msg.sender, digest);
+        if (author != patient && author != previous.author) revert MayNotAmend(author, digest);
         if (previous.erased) revert RecordIsErased(patient, digest);
         if (previous.superseded) revert RecordAlreadySuperseded(patient, digest);
         if (previous.category != category) revert CategoryMismatch(previous.category, category);
