@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from medledger.addressbook import AddressBookError, short
 from medledger.chain import accounts
@@ -579,8 +580,13 @@ class Portal:
         return self.render(request, session, "error.html", 404, message="There is no such page.")
 
 
-def create_app(config: PortalConfig) -> Starlette:
+def create_app(config: PortalConfig) -> ASGIApp:
     """The portal as an ASGI application (wrapped in the host, origin and header checks)."""
+    return build(config)[0]
+
+
+def build(config: PortalConfig) -> tuple[ASGIApp, Portal]:
+    """The application and the Portal behind it (its sessions, for a test to look into)."""
     portal = Portal(config)
     page = portal.page
     routes = [
@@ -622,8 +628,7 @@ def create_app(config: PortalConfig) -> Starlette:
             portal.close()
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: failed}, lifespan=lifespan)
-    app.state.portal = portal
-    return SecurityMiddleware(app, config.hosts)  # type: ignore[return-value]
+    return SecurityMiddleware(app, config.hosts), portal
 
 
 # -- form fields ----------------------------------------------------------------------------
@@ -740,4 +745,4 @@ def _change_title(current: ConsentTerms, categories: int, purposes: int, expiry:
     return "Change access"
 
 
-__all__ = ["COOKIE", "Portal", "create_app", "explain"]
+__all__ = ["COOKIE", "Portal", "build", "create_app", "explain"]

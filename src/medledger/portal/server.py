@@ -11,8 +11,9 @@ import time
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from medledger.portal.app import create_app
+from medledger.portal.app import build, create_app
 from medledger.portal.config import PortalConfig
 
 
@@ -26,9 +27,9 @@ class _Server(uvicorn.Server):
             self.should_exit = True
 
 
-def _uvicorn_config(config: PortalConfig, host: str, port: int) -> uvicorn.Config:
+def _uvicorn_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(config),
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -41,14 +42,15 @@ def _uvicorn_config(config: PortalConfig, host: str, port: int) -> uvicorn.Confi
 
 def serve(config: PortalConfig, *, host: str = "127.0.0.1", port: int = 8600) -> None:
     """Serve until SIGTERM or SIGINT (blocks)."""
-    _Server(_uvicorn_config(config, host, port)).run()
+    _Server(_uvicorn_config(create_app(config), host, port)).run()
 
 
 class PortalThread:
     """The portal served from a background thread of this process: `start()` returns once it listens."""
 
     def __init__(self, config: PortalConfig, *, host: str = "127.0.0.1", port: int = 0):
-        self._server = _Server(_uvicorn_config(config, host, port))
+        app, self.portal = build(config)
+        self._server = _Server(_uvicorn_config(app, host, port))
         self._thread = threading.Thread(target=self._server.run, name="medledger portal", daemon=True)
 
     @property
