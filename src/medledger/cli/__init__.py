@@ -30,7 +30,7 @@ from medledger.cli.commands import (
 )
 from medledger.cli.context import AppContext
 from medledger.cli.settings import DEFAULT_HOME, Settings
-from medledger.cli.usage import OneLineErrorsGroup
+from medledger.cli.usage import OneLineErrorsGroup, name_the_vocabulary
 
 
 @click.group(cls=OneLineErrorsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,5 +119,6 @@ def _accept_json_after(command: click.Command) -> None:
 
 for _command in main.commands.values():
     _accept_json_after(_command)
+    name_the_vocabulary(_command)
 
 __all__ = ["main"]

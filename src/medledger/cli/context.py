@@ -370,7 +370,7 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(0, 9),
             envvar="MEDLEDGER_DEV_ACCOUNT",
             default=None,
-            help="Use anvil's dev account N (devnets only).",
+            help="Use anvil's dev account N (index 0-9; devnets only).",
         ),
         click.option(
             "--deployments",
@@ -390,7 +390,7 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=int,
             envvar="MEDLEDGER_CHAIN_ID",
             default=None,
-            help="Refuse to act unless the endpoint serves this chain.",
+            help="Refuse to act unless the endpoint serves this chain id (e.g. 31337, 11155111 Sepolia).",
         ),
     ]
 

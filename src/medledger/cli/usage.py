@@ -60,3 +60,35 @@ def command_tree(group: click.Group, path: Sequence[str] = ()) -> list[tuple[tup
         if isinstance(command, click.Group):
             found += command_tree(command, (*path, name))
     return found
+
+
+def vocabulary() -> dict[str, tuple[list[str], str]]:
+    """For each option name that takes them: the category or purpose names, and a help sentence."""
+    from medledger.scopes import PURPOSE_ALIASES, Category
+
+    categories = [name.lower().replace("_", "-") for name in Category.__members__]
+    purposes = list(PURPOSE_ALIASES)
+    listed = ", ".join(f"{alias} ({purpose.name})" for alias, purpose in PURPOSE_ALIASES.items())
+    return {
+        "--categories": (categories, f"Categories (comma-separated): {', '.join(categories)}."),
+        "--category": (categories, f"Categories: {', '.join(categories)}."),
+        "--purposes": (purposes, f"Purposes (comma-separated; HL7 PurposeOfUse): {listed}."),
+        "--purpose": (purposes, f"Purposes (HL7 PurposeOfUse): {listed}."),
+    }
+
+
+def name_the_vocabulary(command: click.Command) -> None:
+    """Every option that takes categories or purposes lists them all in its help (added to the
+    option's own help unless that already names every one)."""
+    words = vocabulary()
+    commands = [command] + [sub for _, sub in command_tree(command)] if isinstance(command, click.Group) else [command]
+    for each in commands:
+        for param in each.params:
+            if not isinstance(param, click.Option) or param.is_flag:
+                continue
+            for opt in param.opts:
+                if opt in words:
+                    names, sentence = words[opt]
+                    if not all(name in (param.help or "") for name in names):
+                        param.help = f"{(param.help or '').rstrip()} {sentence}".strip()
+                    break

@@ -67,7 +67,13 @@ def eth(wei: int) -> str:
 
 @command.command("new")
 @click.argument("name", required=False)
-@click.option("--kdf", type=click.Choice(["scrypt", "pbkdf2"]), default="scrypt", show_default=True)
+@click.option(
+    "--kdf",
+    type=click.Choice(["scrypt", "pbkdf2"]),
+    default="scrypt",
+    show_default=True,
+    help="Key derivation for the new keystore: scrypt (geth's default, slow to attack) or pbkdf2 (faster to open).",
+)
 @pass_app
 @guarded
 def new(app: AppContext, name: str | None, kdf: Kdf) -> None:
@@ -130,7 +136,13 @@ def new(app: AppContext, name: str | None, kdf: Kdf) -> None:
     metavar="[DIR]",
     help=f"Import every brownie account in DIR [default DIR: {BROWNIE_DIR}], named as there.",
 )
-@click.option("--kdf", type=click.Choice(["scrypt", "pbkdf2"]), default="scrypt", show_default=True)
+@click.option(
+    "--kdf",
+    type=click.Choice(["scrypt", "pbkdf2"]),
+    default="scrypt",
+    show_default=True,
+    help="Key derivation for the new keystore: scrypt (geth's default, slow to attack) or pbkdf2 (faster to open).",
+)
 @pass_app
 @guarded
 def import_(

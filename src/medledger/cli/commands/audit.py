@@ -23,8 +23,17 @@ if TYPE_CHECKING:
     is_flag=True,
     help="An accounting of disclosures (who received which records, when, why) instead of the history.",
 )
-@click.option("--since", default=None, help="Start of the period: a date (2026-01-01) or a duration back (90d).")
-@click.option("--until", "until_text", default=None, help="End of the period (a date) [default: now].")
+@click.option(
+    "--since",
+    default=None,
+    help="Start of the period: a UTC date (2026-01-01) or a duration back (90d, 2w, 6m months, 1y).",
+)
+@click.option(
+    "--until",
+    "until_text",
+    default=None,
+    help="End of the period: a UTC date (2026-03-01) or a duration from now (30d) [default: now].",
+)
 @click.option(
     "--db",
     default=None,

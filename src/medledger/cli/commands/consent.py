@@ -11,7 +11,14 @@ import click
 from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.outfile import out_file_options, write_out
-from medledger.cli.units import categories_option, format_time, parse_expiry, permissions_option, purposes_option
+from medledger.cli.units import (
+    DURATION_HELP,
+    categories_option,
+    format_time,
+    parse_expiry,
+    permissions_option,
+    purposes_option,
+)
 from medledger.scopes import categories_in, purposes_in
 
 if TYPE_CHECKING:
@@ -44,7 +51,7 @@ def _confirm(yes: bool, summary: str) -> None:
     "patient-request (or HL7 codes TREAT, ETREAT, ...).",
 )
 @click.option("--access", default="read", show_default=True, help="read, write or read,write.")
-@click.option("--expires", required=True, help="A duration (90d, 12h, 2w, 1y) or an ISO date (2027-01-31).")
+@click.option("--expires", required=True, help="When the grant ends: " + DURATION_HELP + ".")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--for", "ward", default=None, help="Act as guardian for this patient.")
 @connection_options
@@ -244,8 +251,13 @@ def show(app: AppContext, grantee: str, patient: str | None) -> None:
 @click.option("--categories", default=None, help="Record categories, e.g. labs,imaging (grants).")
 @click.option("--purpose", "purposes", default=None, help="Purposes of use (grants).")
 @click.option("--access", default="read", show_default=True, help="read, write or read,write.")
-@click.option("--expires", default=None, help="A duration (90d) or an ISO date (grants).")
-@click.option("--valid-for", default="1d", show_default=True, help="How long a relayer may submit it (<= 30d).")
+@click.option("--expires", default=None, help="When the grant ends (grants): " + DURATION_HELP + ".")
+@click.option(
+    "--valid-for",
+    default="1d",
+    show_default=True,
+    help="How long a relayer may submit it: a duration (1d, 12h; at most 30d).",
+)
 @click.option(
     "--out",
     "out",

@@ -68,21 +68,33 @@ def eth(wei: int) -> str:
     "--admin-delay",
     default="2d",
     show_default=True,
-    help="Wait before an admin transfer or a new key-release service set takes effect (1s..30d).",
+    help="Wait before an admin transfer or a new key-release service set takes effect: "
+    "a duration (90s, 30min, 1h, 2d; 1s..30d).",
 )
-@click.option("--max-consent", default="5y", show_default=True, help="Longest consent a grant may give.")
-@click.option("--max-guardian-term", default="21y", show_default=True, help="Longest guardianship.")
+@click.option(
+    "--max-consent",
+    default="5y",
+    show_default=True,
+    help="Longest consent a grant may give: a duration (5y admits any 5 calendar years).",
+)
+@click.option(
+    "--max-guardian-term",
+    default="21y",
+    show_default=True,
+    help="Longest guardianship: a duration (21y admits any 21 calendar years).",
+)
 @click.option(
     "--emergency-window",
     default="1d",
     show_default=True,
-    help="How long break-glass stays open (<= 7d).",
+    help="How long break-glass stays open: a duration (12h, 1d; at most 7d).",
 )
 @click.option(
     "--emergency-cooldown",
     default="1h",
     show_default=True,
-    help="After a patient or guardian closes break-glass, before the provider may open it again (<= 30d).",
+    help="After a patient or guardian closes break-glass, before the provider may open it again: "
+    "a duration (30min, 1h, 2d; at most 30d).",
 )
 @click.option(
     "--max-fee",

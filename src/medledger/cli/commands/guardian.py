@@ -8,7 +8,7 @@ import click
 
 from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
-from medledger.cli.units import format_time, parse_expiry
+from medledger.cli.units import DURATION_HELP, format_time, parse_expiry
 
 
 @click.group("guardian")
@@ -22,7 +22,7 @@ def command() -> None:
     "--until",
     "until_text",
     required=True,
-    help="End of the guardianship (every guardianship ends): a duration (18y) or a date.",
+    help="End of the guardianship (every guardianship ends): " + DURATION_HELP + ".",
 )
 @click.option("--can-appoint", is_flag=True, help="Let this guardian appoint further (plain) guardians.")
 @click.option("--patient", default=None, help="Appoint for this ward (you must be a guardian allowed to appoint).")

@@ -16,7 +16,7 @@ def command() -> None:
 
 @command.command("register")
 @click.argument("address")
-@click.option("--kind", type=click.Choice(KINDS), required=True)
+@click.option("--kind", type=click.Choice(KINDS), required=True, help="What the provider is (decides what it may do).")
 @connection_options
 @pass_app
 @guarded
@@ -62,7 +62,7 @@ def withdraw(app: AppContext, address: str) -> None:
 
 @command.command("set-kind")
 @click.argument("address")
-@click.option("--kind", type=click.Choice(KINDS), required=True)
+@click.option("--kind", type=click.Choice(KINDS), required=True, help="What the provider is (decides what it may do).")
 @connection_options
 @pass_app
 @guarded

@@ -108,7 +108,7 @@ def publish(app: AppContext, file: Path, patient: str, category: str) -> None:
 @command.command("amend")
 @click.argument("record")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--patient", required=True)
+@click.option("--patient", required=True, help="The patient the record belongs to (an address).")
 @connection_options
 @pass_app
 @guarded
@@ -122,7 +122,7 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
 
 @command.command("fetch")
 @click.argument("record")
-@click.option("--patient", required=True)
+@click.option("--patient", required=True, help="The patient the record belongs to (an address).")
 @click.option(
     "--out",
     "out",
@@ -235,7 +235,7 @@ def list_(app: AppContext, patient: str, db: str | None, no_index: bool) -> None
 
 @command.command("erase")
 @click.argument("record")
-@click.option("--yes", "-y", is_flag=True)
+@click.option("--yes", "-y", is_flag=True, help="Erase without asking (for scripts); the prompt names this flag.")
 @connection_options
 @pass_app
 @guarded
