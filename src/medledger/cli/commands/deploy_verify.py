@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from medledger.cli.context import EXIT_FAILED, AppContext, connection_options, guarded, pass_app
+from medledger.cli.outfile import out_file_options
 
 CONTRACT = "MedLedger"
 # The constructor's Settings fields and the getters that read them back.
@@ -48,7 +49,8 @@ def project_root(given: Path | None, source_unit: str) -> Path:
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the standard-JSON input [default: <deployments>/<chainId>.MedLedger.standard-input.json].",
+    help="Where to write the standard-JSON input; see --force, --parents "
+    "[default: <deployments>/<chainId>.MedLedger.standard-input.json, rewritten each time].",
 )
 @click.option(
     "--project",
@@ -56,6 +58,7 @@ def project_root(given: Path | None, source_unit: str) -> Path:
     default=None,
     help="The medledger checkout holding contracts/ and node_modules/ [default: found from here or the package].",
 )
+@out_file_options(inputs=("keystore",))
 @connection_options
 @pass_app
 @guarded
