@@ -232,7 +232,7 @@ class AppContext:
             if password is None:
                 if not sys.stdin.isatty():
                     raise click.UsageError(f"keystore {path} needs a password: set {PASSWORD_ENV} or run interactively")
-                password = click.prompt(f"Password for {path.name}", hide_input=True)
+                password = click.prompt(f"Password for {path.name} (or set {PASSWORD_ENV})", hide_input=True)
             return accounts.from_keystore(path, password)
         if os.environ.get(accounts.PRIVATE_KEY_ENV):
             return accounts.from_environment()

@@ -39,7 +39,7 @@ def _password(confirm: bool) -> str:
         return password
     if not sys.stdin.isatty():
         raise click.UsageError(f"set {PASSWORD_ENV} or run interactively to choose a password")
-    return click.prompt("Keystore password", hide_input=True, confirmation_prompt=confirm)
+    return click.prompt(f"Keystore password (or set {PASSWORD_ENV})", hide_input=True, confirmation_prompt=confirm)
 
 
 def _check_name(name: str) -> str:
@@ -185,7 +185,7 @@ def import_(
     if raw is None:
         if not sys.stdin.isatty():
             raise click.UsageError(f"set {private_key_env} or run interactively to paste the key")
-        raw = click.prompt("Private key (hex)", hide_input=True)
+        raw = click.prompt(f"Private key (hex; or set {private_key_env})", hide_input=True)
     signer = Signer.from_private_key(raw.strip())
     path = directory / f"{_check_name(name) if name else signer.address}.json"
     if path.exists():

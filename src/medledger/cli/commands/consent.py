@@ -36,7 +36,7 @@ def _confirm(yes: bool, summary: str) -> None:
     click.echo(summary, err=True)
     if yes:
         return
-    if not click.confirm("Send this transaction?", default=False, err=True):
+    if not click.confirm("Send this transaction? (--yes skips this question)", default=False, err=True):
         raise click.Abort()
 
 

@@ -249,7 +249,9 @@ def erase(app: AppContext, record: str, yes: bool) -> None:
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("not confirmed: pass --yes to erase without a prompt")
-        click.confirm(f"Erase record 0x{digest.hex()}? This cannot be undone", abort=True, err=True)
+        click.confirm(
+            f"Erase record 0x{digest.hex()}? This cannot be undone (--yes skips this question)", abort=True, err=True
+        )
     result = erase_record(app.session(), digest)
     pointer = result.pointer
     stores = [{"store": o.store, "state": o.state, "detail": o.detail} for o in result.stores]
