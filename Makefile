@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice postgres clean
+.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer postgres clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -96,6 +96,9 @@ bench-records: install
 
 bench-keyservice: install
 	$(PY) benchmarks/keyservice.py
+
+bench-indexer: install
+	$(PY) benchmarks/indexer.py
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .hypothesis .mypy_cache .ruff_cache crytic-export

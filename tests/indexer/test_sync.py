@@ -90,21 +90,22 @@ def test_a_failure_mid_range_commits_nothing_of_that_range_and_a_rerun_completes
     logs = chain_logs(world)
     indexer = make_indexer(batch_size=3)
     first_range_end = deployment_block + 2
-    in_first = sum(1 for block, _ in logs if block <= first_range_end)
     in_second = [log for log in logs if first_range_end < log[0] <= first_range_end + 3]
     assert len(in_second) >= 2, "the second range must hold several events to fail in its middle"
-    inserts = 0
-    original = indexer.store.execute
+    ranges_written = 0
+    original = indexer.store.executemany
 
-    def failing_execute(sql, params=()):
-        nonlocal inserts
+    def failing_executemany(sql, rows):
+        nonlocal ranges_written
         if sql.startswith("INSERT INTO events"):
-            inserts += 1
-            if inserts == in_first + 2:  # the second event of the second range
+            ranges_written += 1
+            if ranges_written == 2:  # the second range: write its first event, then fail
+                rows = list(rows)
+                original(sql, rows[:1])
                 raise ConnectionError("injected: the database went away mid-range")
-        return original(sql, params)
+        return original(sql, rows)
 
-    monkeypatch.setattr(indexer.store, "execute", failing_execute)
+    monkeypatch.setattr(indexer.store, "executemany", failing_executemany)
     with pytest.raises(ConnectionError, match="injected"):
         indexer.sync()
     assert indexer.cursor == first_range_end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +19,16 @@ def hexstr(value: bytes | bytearray | str) -> str:
     return "0x" + bytes(value).hex()
 
 
+@functools.lru_cache(maxsize=4096)
+def checksum(address: str) -> str:
+    return str(to_checksum_address(address))
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return hexstr(value)
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return to_checksum_address(value)
+        return checksum(value)
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
@@ -188,3 +194,81 @@ def typed_row(event: str, a: dict[str, Any]) -> TypedRow | None:
     if event == "ServiceEndpointSet":
         return TypedRow("service_changes", dict(action="endpoint", service=a["service"], url=a["url"]))
     return None
+
+
+@dataclass(frozen=True)
+class _EventLayout:
+    name: str
+    indexed: tuple[tuple[str, str], ...]  # (argument, ABI type) of topics 1..n
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+    order: tuple[str, ...]  # the arguments in declaration order
+
+
+class LogDecoder:
+    """Raw logs to (event name, plain args), straight through eth_abi.
+
+    The same result as web3's `event.process_log` followed by `plain_args`, at a fraction of the
+    cost: web3 builds and validates an AttributeDict per log, which dominated indexing time."""
+
+    def __init__(self, events: dict[tuple[str, str], dict[str, Any]]):
+        """`events`: (emitter address lowercased, topic0 hex) -> the event's ABI entry."""
+        self._layouts: dict[tuple[str, str], _EventLayout] = {}
+        for key, abi in events.items():
+            inputs = abi.get("inputs", [])
+            self._layouts[key] = _EventLayout(
+                name=abi["name"],
+                indexed=tuple((item["name"], item["type"]) for item in inputs if item.get("indexed")),
+                data_names=tuple(item["name"] for item in inputs if not item.get("indexed")),
+                data_types=tuple(item["type"] for item in inputs if not item.get("indexed")),
+                order=tuple(item["name"] for item in inputs),
+            )
+
+    def known(self, address: str, topic: str) -> bool:
+        return (address.lower(), topic) in self._layouts
+
+    def decode(self, address: str, topics: list[Any], data: bytes) -> tuple[str, dict[str, Any]]:
+        layout = self._layouts[(address.lower(), hexstr(topics[0]))]
+        values: dict[str, Any] = {}
+        for (name, abi_type), topic in zip(layout.indexed, topics[1:], strict=True):
+            raw = _as_bytes(topic)
+            # an indexed dynamic value (string, bytes, array) is only its keccak hash in the topic
+            values[name] = raw if _dynamic(abi_type) else _static(abi_type, raw)
+        if layout.data_types:
+            raw = _as_bytes(data)
+            if any(_dynamic(t) for t in layout.data_types):
+                from eth_abi import decode
+
+                decoded = decode(list(layout.data_types), raw)
+            else:
+                decoded = tuple(_static(t, raw[32 * i : 32 * i + 32]) for i, t in enumerate(layout.data_types))
+            values.update(zip(layout.data_names, decoded, strict=True))
+        return layout.name, {name: _plain(values[name]) for name in layout.order}
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    """A topic or data field as bytes: web3 gives bytes, a raw JSON-RPC answer 0x hex."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def _dynamic(abi_type: str) -> bool:
+    return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
+
+
+def _static(abi_type: str, word: bytes) -> Any:
+    """One 32-byte ABI word of a static type, as eth_abi would decode it."""
+    if len(word) != 32:
+        raise ValueError(f"an ABI word of {abi_type} must be 32 bytes, not {len(word)}")
+    if abi_type == "address":
+        return "0x" + word[12:].hex()
+    if abi_type == "bool":
+        return word[31] == 1
+    if abi_type.startswith("uint"):
+        return int.from_bytes(word, "big")
+    if abi_type.startswith("int"):
+        return int.from_bytes(word, "big", signed=True)
+    if abi_type.startswith("bytes"):
+        return word[: int(abi_type[5:])]
+    from eth_abi import decode
+
+    return decode([abi_type], word)[0]
