@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any, cast
 from eth_typing import ABIEvent
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from web3.exceptions import BadFunctionCallOutput, BlockNotFound, ContractLogicError
+from web3.types import RPCEndpoint
 
 from medledger.chain.artifacts import load_artifact
 from medledger.chain.connection import Chain
 from medledger.chain.deploy import LEDGER_CONTRACT, Deployment
 from medledger.errors import MedLedgerError
 from medledger.indexer import schema
-from medledger.indexer.decode import actor_of, args_json, hexstr, plain_args, typed_row
+from medledger.indexer.decode import LogDecoder, actor_of, args_json, checksum, hexstr, typed_row
 from medledger.indexer.errors import IndexerChainMismatchError, IndexerError, ReorgTooDeepError
 from medledger.indexer.store import Store, open_store
 from medledger.ledger.services import SERVICES_CONTRACT
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BATCH_SIZE = 2_000
 DEFAULT_MAX_REORG_DEPTH = 64
+_BLOCK_BATCH = 200
 _MAX_RETRIES = 5
 
 
@@ -105,15 +107,14 @@ class Indexer:
                 f"{self.address} on chain {chain.chain_id} is not a MedLedger contract (no keyReleaseServices())"
             ) from None
         services_abi = load_artifact(SERVICES_CONTRACT).abi
-        services = chain.w3.eth.contract(address=self.services_address, abi=services_abi)
-        self._events_by_topic = {
-            (emitter.address.lower(), hexstr(event_abi_to_log_topic(cast(ABIEvent, item)))): getattr(
-                emitter.events, item["name"]
-            )()
-            for emitter, emitter_abi in ((contract, abi), (services, services_abi))
-            for item in emitter_abi
-            if item["type"] == "event" and not item.get("anonymous")
-        }
+        self._decoder = LogDecoder(
+            {
+                (emitter.lower(), hexstr(event_abi_to_log_topic(cast(ABIEvent, item)))): item
+                for emitter, emitter_abi in ((self.address, abi), (self.services_address, services_abi))
+                for item in emitter_abi
+                if item["type"] == "event" and not item.get("anonymous")
+            }
+        )
         self._bind()
 
     @classmethod
@@ -213,6 +214,60 @@ class Indexer:
         except BlockNotFound:
             return None
 
+    def _logs(self, start: int, end: int) -> list[dict[str, Any]]:
+        """The range's logs of both contracts. Over RPC they are read raw (hex fields), skipping
+        web3's per-field result formatters, which cost more than everything else per event."""
+        query = {"address": [self.address, self.services_address], "fromBlock": start, "toBlock": end}
+        if self.chain.is_embedded:
+            return [dict(log) for log in self.chain.w3.eth.get_logs(cast(Any, query))]
+        response = self.chain.w3.provider.make_request(
+            RPCEndpoint("eth_getLogs"), [{**query, "fromBlock": hex(start), "toBlock": hex(end)}]
+        )
+        if "error" in response:
+            raise IndexerError(f"the node refused eth_getLogs for blocks {start}..{end}: {response['error']}")
+        return [
+            {
+                **log,
+                "blockNumber": int(log["blockNumber"], 16),
+                "logIndex": int(log["logIndex"], 16),
+                "address": checksum(log["address"]),
+            }
+            for log in response["result"]
+            if not log.get("removed")
+        ]
+
+    def _blocks(self, numbers: list[int], *, full: set[int]) -> dict[int, Any]:
+        """Blocks by number ({hash, timestamp, transactions}), read raw in JSON-RPC batches of 200
+        (one round trip each instead of one per block, and none of web3's per-field formatting);
+        transactions in full only for `full` (their senders are the events' actors)."""
+        if self.chain.is_embedded:
+            found = {number: self._block(number, full=number in full) for number in numbers}
+            if any(block is None for block in found.values()):
+                raise _ChainMoved()
+            return found
+        found = {}
+        provider = cast(Any, self.chain.w3.provider)
+        for start in range(0, len(numbers), _BLOCK_BATCH):
+            chunk = numbers[start : start + _BLOCK_BATCH]
+            answers = provider.make_batch_request(
+                [(RPCEndpoint("eth_getBlockByNumber"), [hex(number), number in full]) for number in chunk]
+            )
+            if not isinstance(answers, list):
+                raise IndexerError(f"the node refused a batch of block reads: {str(answers)[:200]}")
+            for answer in answers:
+                block = answer.get("result")
+                if block is None:  # not there (any more): the chain moved under us
+                    raise _ChainMoved()
+                number = int(block["number"], 16)
+                found[number] = {
+                    "hash": block["hash"],
+                    "timestamp": int(block["timestamp"], 16),
+                    "transactions": block["transactions"] if number in full else [],
+                }
+        if set(found) != set(numbers):
+            raise _ChainMoved()
+        return found
+
     def _block_hash(self, number: int) -> str | None:
         block = self._block(number)
         return hexstr(block["hash"]) if block is not None else None
@@ -276,17 +331,10 @@ class Indexer:
         return SyncReport(start, self.cursor, ranges, events, fork, orphaned)
 
     def _sync_range(self, start: int, end: int) -> int:
-        logs = self.chain.w3.eth.get_logs(
-            {"address": [self.address, self.services_address], "fromBlock": start, "toBlock": end}
-        )
+        logs = self._logs(start, end)
         log_blocks = {int(log["blockNumber"]) for log in logs}
         keep_from = max(start, end - self.max_reorg_depth)
-        headers: dict[int, Any] = {}
-        for number in sorted(log_blocks | set(range(keep_from, end + 1))):
-            block = self._block(number, full=number in log_blocks)
-            if block is None:
-                raise _ChainMoved()
-            headers[number] = block
+        headers = self._blocks(sorted(log_blocks | set(range(keep_from, end + 1))), full=log_blocks)
         senders = {hexstr(tx["hash"]): tx["from"] for number in log_blocks for tx in headers[number]["transactions"]}
         rows = []
         for log in sorted(logs, key=lambda item: (int(item["blockNumber"]), int(item["logIndex"]))):
@@ -294,24 +342,27 @@ class Indexer:
             if hexstr(log["blockHash"]) != hexstr(headers[number]["hash"]):
                 raise _ChainMoved()
             rows.append(self._rows(log, headers[number], senders))
+        typed_rows: dict[str, list[tuple[Any, ...]]] = {}  # INSERT statement -> its rows
+        for event_row, typed in rows:
+            if typed is not None:
+                columns = ["block_number", "log_index", *typed.columns]
+                statement = f"INSERT INTO {typed.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                typed_rows.setdefault(statement, []).append((event_row[0], event_row[1], *typed.columns.values()))
         with self.store.transaction():
-            for event_row, typed in rows:
-                self.store.execute(
-                    "INSERT INTO events (block_number, log_index, block_hash, block_timestamp, tx_hash, tx_sender, "
-                    "event, patient, actor, args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    event_row,
-                )
-                if typed is not None:
-                    columns = ["block_number", "log_index", *typed.columns]
-                    self.store.execute(
-                        f"INSERT INTO {typed.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                        (event_row[0], event_row[1], *typed.columns.values()),
-                    )
-            for number in range(keep_from, end + 1):
-                self.store.execute(
-                    "INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
-                    (number, hexstr(headers[number]["hash"]), int(headers[number]["timestamp"])),
-                )
+            self.store.executemany(
+                "INSERT INTO events (block_number, log_index, block_hash, block_timestamp, tx_hash, tx_sender, "
+                "event, patient, actor, args) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [event_row for event_row, _ in rows],
+            )
+            for statement, values in typed_rows.items():
+                self.store.executemany(statement, values)
+            self.store.executemany(
+                "INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
+                [
+                    (number, hexstr(headers[number]["hash"]), int(headers[number]["timestamp"]))
+                    for number in range(keep_from, end + 1)
+                ],
+            )
             self.store.execute("DELETE FROM blocks WHERE number < ?", (end - self.max_reorg_depth,))
             self.store.execute("UPDATE meta SET value = ? WHERE key = 'last_block'", (str(end),))
         return len(rows)
@@ -320,13 +371,12 @@ class Indexer:
         topic = hexstr(log["topics"][0]) if log["topics"] else ""
         tx_hash = hexstr(log["transactionHash"])
         sender = senders.get(tx_hash)
-        sender = to_checksum_address(sender) if sender else None
-        event = self._events_by_topic.get((str(log["address"]).lower(), topic))
-        if event is None:  # not in the ABI: keep it raw rather than lose it
+        sender = checksum(sender) if sender else None
+        known = bool(topic) and self._decoder.known(str(log["address"]), topic)
+        if not known:  # not in the ABI: keep it raw rather than lose it
             name, args = "UnknownEvent", {"topics": [hexstr(t) for t in log["topics"]], "data": hexstr(log["data"])}
         else:
-            decoded = event.process_log(log)
-            name, args = decoded["event"], plain_args(decoded["args"])
+            name, args = self._decoder.decode(str(log["address"]), log["topics"], log["data"])
         row = (
             int(log["blockNumber"]),
             int(log["logIndex"]),
@@ -339,7 +389,7 @@ class Indexer:
             actor_of(name, args, sender),
             args_json(args),
         )
-        return row, (typed_row(name, args) if event is not None else None)
+        return row, (typed_row(name, args) if known else None)
 
     # -- queries --------------------------------------------------------------------------
     def history(self, patient: str, **options: Any) -> list[HistoryEntry]:
