@@ -1,5 +1,6 @@
 """Fixtures for the portal: a deployment on the session anvil with a patient, a lab that wrote a
-lab result (and read it, logged on chain), a clinic with no access yet, a guardian of the patient;
+lab result (and read it, logged on chain), a clinic with no consent that broke the glass once, a
+guardian of the patient, spread over a week and a half of chain time;
 records on the real IPFS daemon; keystores and an address book on disk.
 
 Built once per module (chain state reverted at its end); each test gets its own index database,
@@ -27,15 +28,17 @@ from medledger.flows import Session
 from medledger.flows.consent import grant, setup_account
 from medledger.flows.records import publish
 from medledger.ledger import MedLedger, ProviderKind
+from medledger.ledger.emergency import EmergencyReason
 from medledger.portal import PortalConfig, PortalThread
 from medledger.scopes import Category, Permission, Purpose
 from medledger.storage import KuboStore
 
 PASSWORD = "correct horse battery staple"
 ADMIN, REGISTRAR, CLINIC, LAB, PATIENT, GUARDIAN, STRANGER = 0, 1, 2, 3, 4, 5, 6
-LAB_NAME, CLINIC_NAME = "Northside Lab", "Lakeside Clinic"
+LAB_NAME, CLINIC_NAME, GUARDIAN_NAME = "Northside Lab", "Lakeside Clinic", "Sam Rivera"
 LAB_RESULT = json.dumps({"resourceType": "Observation", "code": {"text": "HbA1c"}, "valueQuantity": {"value": 6.1}})
-YEAR = 365 * 86400
+DAY = 86400
+YEAR = 365 * DAY
 
 
 def account(index: int) -> Signer:
@@ -98,26 +101,35 @@ def portal_world(
         sessions = {i: world.session(i, homes / str(i)) for i in (PATIENT, LAB, CLINIC)}
         for session in sessions.values():
             setup_account(session)
-        now = anvil_chain.now()
+        # A history spread over days, as a patient's would be: a grant, a record, its read, a
+        # guardian, a break-glass window (the timeline's chart draws each).
         grant(
             sessions[PATIENT],
             account(LAB).address,
             categories=1 << Category.LABS,
             purposes=1 << Purpose.TREAT,
             permissions=Permission.READ | Permission.WRITE,
-            expiry=now + YEAR,
+            expiry=anvil_chain.now() + YEAR,
         )
+        anvil_chain.increase_time(2 * DAY)
         source = files / "hba1c.json"
         source.write_text(LAB_RESULT)
         result = publish(sessions[LAB], account(PATIENT).address, Category.LABS, source)
         world.digest = result.digest
+        anvil_chain.increase_time(DAY)
         world.ledger(LAB).records.log_access(account(PATIENT).address, result.digest, Purpose.TREAT)
-        world.ledger(PATIENT).guardians.appoint(account(PATIENT).address, account(GUARDIAN).address, until=now + YEAR)
+        anvil_chain.increase_time(3 * DAY)
+        patient = account(PATIENT).address
+        world.ledger(PATIENT).guardians.appoint(patient, account(GUARDIAN).address, until=anvil_chain.now() + YEAR)
+        anvil_chain.increase_time(2 * DAY)
+        world.ledger(CLINIC).emergency.break_glass(patient, EmergencyReason.UNCONSCIOUS)
+        anvil_chain.increase_time(DAY)
         write_keystore(world.keystores, account(PATIENT), "patient")
         write_keystore(world.keystores, account(GUARDIAN), "guardian")
         book = AddressBook.load(world.names_file)
         book.set(account(LAB).address, LAB_NAME)
         book.set(account(CLINIC).address, CLINIC_NAME)
+        book.set(account(GUARDIAN).address, GUARDIAN_NAME)
         yield world
     finally:
         anvil.revert(snapshot)

@@ -7,7 +7,7 @@
 - Cross-origin writes: a POST whose Origin (or, without one, Referer) is another origin is refused
   (403), on top of the per-session CSRF token each form carries and the SameSite=Strict cookie.
 - Headers on every response: a strict Content-Security-Policy (only this origin's styles, images
-  and forms; no script at all, no inline style, no framing), no MIME sniffing, no referrer, no
+  and forms; no script at all, no inline style, no framing), no MIME sniffing, no referrer to other sites (same-origin: with no-referrer a browser sends `Origin: null` on its own form posts), no
   caching of pages (they hold health information), same-origin opener and resource policies.
 """
 
@@ -25,7 +25,7 @@ CONTENT_SECURITY_POLICY = (
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),

@@ -113,7 +113,6 @@ def build(entries: list[HistoryEntry], now: int, label: Callable[[str], str], me
         if began is not None:
             periods.append((address, kind, began[0], min(began[1], at), began[2]))
 
-    lane(me)
     for entry in entries:
         d, t = entry.details, entry.timestamp
         if entry.event == "ConsentGranted":
@@ -137,6 +136,7 @@ def build(entries: list[HistoryEntry], now: int, label: Callable[[str], str], me
             lane(who)
             marks.append((who, "record", t, f"{label(who)} added a record ({d['category']})"))
         elif entry.event == "RecordErased":
+            lane(me)
             marks.append((me, "erase", t, "a record was erased"))
         elif entry.event == "EmergencyAccessOpened":
             who = str(d["provider"])
@@ -189,7 +189,7 @@ def _ticks(start: int, end: int, x: Callable[[int], float]) -> list[Tick]:
     if step >= 30 * 86400:  # months and years: calendar boundaries
         return _calendar_ticks(start, end, x, yearly=step >= 365 * 86400, pattern=pattern)
     first = (start // step + 1) * step
-    return [Tick(x(t), datetime.fromtimestamp(t, UTC).strftime(pattern)) for t in range(first, end, step)]
+    return [Tick(x(t), _label(t, pattern)) for t in range(first, end, step)]
 
 
 def _calendar_ticks(start: int, end: int, x: Callable[[int], float], *, yearly: bool, pattern: str) -> list[Tick]:
@@ -201,7 +201,13 @@ def _calendar_ticks(start: int, end: int, x: Callable[[int], float], *, yearly: 
         t = int(datetime(year, month, 1, tzinfo=UTC).timestamp())
         if t >= end:
             return ticks[:12]
-        ticks.append(Tick(x(t), datetime.fromtimestamp(t, UTC).strftime(pattern)))
+        ticks.append(Tick(x(t), _label(t, pattern)))
+
+
+def _label(moment: int, pattern: str) -> str:
+    """A tick label: `3 Dec`, not `03 Dec`."""
+    text = datetime.fromtimestamp(moment, UTC).strftime(pattern)
+    return text[1:] if pattern.startswith("%d") and text.startswith("0") else text
 
 
 def _date(moment: int) -> str:

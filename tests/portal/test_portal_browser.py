@@ -1,0 +1,191 @@
+"""The portal in a real browser: Debian's chromium, headless, driven by selenium through
+chromedriver, against `medledger portal` started as a user starts it (a subprocess of the
+installed console script) on the session anvil and the IPFS daemon.
+
+Through: sign-in with the keystore password, a grant (review, confirm), a revoke, the timeline;
+the same pages at a phone's size. Saves docs/portal.png (the README's screenshot) and
+docs/portal-phone.png."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from medledger.devnet.ports import free_loopback_port
+from tests.portal.conftest import CLINIC, CLINIC_NAME, DAY, LAB_NAME, PASSWORD, PortalWorld, account
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+DESKTOP, PHONE = (1280, 1000), (390, 844)  # a phone: iPhone 12-14 CSS pixels
+
+if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    if os.geteuid() == 0:  # CI and fresh machines run as root: `make chromium` installs them
+        pytest.fail("chromium or chromedriver is missing: run `make chromium`", pytrace=False)
+    pytest.skip(
+        "Debian's chromium and chromium-driver are not installed and this user cannot install them "
+        "(run `make chromium` as root)",
+        allow_module_level=True,
+    )
+
+from selenium import webdriver  # noqa: E402  (after the skip: only needed when a browser exists)
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
+
+
+@pytest.fixture
+def portal_url(world: PortalWorld, tmp_path: Path) -> Iterator[str]:
+    """`medledger portal` on a free port, signing in with the patient's keystore."""
+    port = free_loopback_port()
+    executable = Path(sys.executable).parent / "medledger"
+    argv = [
+        str(executable),
+        "--home",
+        str(tmp_path / "home"),
+        "portal",
+        "--port",
+        str(port),
+        "--rpc-url",
+        world.anvil.rpc_url,
+        "--deployments",
+        str(world.deployments),
+        "--ipfs-api",
+        world.store.api_url,
+        "--keystore",
+        str(world.keystores / "patient.json"),
+        "--names",
+        str(world.names_file),
+    ]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MEDLEDGER_")}
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, text=True
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_serving(process, url)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(process: subprocess.Popen[str], url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    output = ""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            rest = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"medledger portal exited {process.returncode}:\n{output}{rest}")
+        if process.stdout and select.select([process.stdout], [], [], 0.05)[0]:
+            output += process.stdout.readline()
+        try:
+            if httpx.get(f"{url}/login", timeout=1).status_code == 200:
+                assert f"medledger portal on {url}/" in output or "medledger portal on" in output
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"medledger portal did not answer at {url} within {timeout}s:\n{output}")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.add_argument(f"--window-size={DESKTOP[0]},{DESKTOP[1]}")
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.implicitly_wait(10)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _text(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "main").text
+
+
+def _fits_the_width(driver: WebDriver) -> bool:
+    scroll, inner = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    return int(scroll) <= int(inner)
+
+
+def test_patient_signs_in_grants_revokes_and_reads_the_timeline(
+    browser: WebDriver, portal_url: str, world: PortalWorld
+) -> None:
+    clinic = account(CLINIC).address
+    browser.get(f"{portal_url}/login")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    assert f"{LAB_NAME} may read and add to your lab results for your treatment until" in _text(browser)
+
+    # grant: the form, the review with the CLI's confirmation, then the transaction
+    browser.find_element(By.ID, "grant-link").click()
+    Select(browser.find_element(By.ID, "provider")).select_by_value(clinic)
+    browser.find_element(By.CSS_SELECTOR, "label[for=cat-labs]").click()
+    browser.find_element(By.ID, "review").click()
+    sentence = browser.find_element(By.ID, "confirm-sentence").text
+    assert f"{CLINIC_NAME} may read your lab results for your treatment until" in sentence
+    assert f"are about to let {clinic} (clinician, active)" in _text(browser)
+    browser.find_element(By.ID, "confirm").click()
+    assert f"Done: {CLINIC_NAME} may read your lab results" in _text(browser)
+    assert world.ledger().consent.has_access(account(4).address, clinic, 1, 0, 1)
+    browser.find_element(By.ID, f"consent-{clinic}")
+    world.chain.increase_time(4 * DAY)  # the clinic holds it for a few days
+
+    # revoke: from the consent's card, confirmed
+    browser.find_element(By.CSS_SELECTOR, f"#consent-{clinic} button.danger").click()
+    assert f"Revoke {clinic}'s access to: labs" in _text(browser)
+    browser.find_element(By.ID, "confirm").click()
+    assert f"Revoked: {CLINIC_NAME} may no longer see" in _text(browser)
+    assert not world.ledger().consent.get(account(4).address, clinic).exists
+    assert not browser.find_elements(By.ID, f"consent-{clinic}")
+
+    # the timeline: a chart (consent bars, the lab's read) and the same in words
+    browser.find_element(By.LINK_TEXT, "Timeline").click()
+    chart = browser.find_element(By.ID, "timeline-chart")
+    assert chart.is_displayed() and chart.size["width"] > 600
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline-chart .bar-consent")) >= 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline-chart .mark-read")) == 1
+    events = browser.find_element(By.ID, "events").text
+    assert f"Revoked: {CLINIC_NAME} may no longer see your records" in events
+    assert f"{LAB_NAME} read your lab results for your treatment" in events
+    assert _fits_the_width(browser)
+    DOCS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(DOCS / "portal.png"))
+
+    # a phone: nothing wider than the screen, the chart scaled down, tables stacked
+    browser.set_window_size(*PHONE)
+    for path in ("/", "/timeline", "/records", "/grant", "/emergency"):
+        browser.get(f"{portal_url}{path}")
+        assert _fits_the_width(browser), path
+    browser.get(f"{portal_url}/timeline")
+    assert browser.find_element(By.CSS_SELECTOR, "figure.chart").size["width"] <= PHONE[0]
+    browser.save_screenshot(str(DOCS / "portal-phone.png"))
