@@ -7,8 +7,10 @@
 - Cross-origin writes: a POST whose Origin (or, without one, Referer) is another origin is refused
   (403), on top of the per-session CSRF token each form carries and the SameSite=Strict cookie.
 - Headers on every response: a strict Content-Security-Policy (only this origin's styles, images
-  and forms; no script at all, no inline style, no framing), no MIME sniffing, no referrer to other sites (same-origin: with no-referrer a browser sends `Origin: null` on its own form posts), no
-  caching of pages (they hold health information), same-origin opener and resource policies.
+  and forms; no script at all, no inline style, no framing), no MIME sniffing, no referrer to
+  other sites (same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on
+  the page's own form posts), no caching of pages (they hold health information), same-origin
+  opener and resource policies.
 """
 
 from __future__ import annotations
