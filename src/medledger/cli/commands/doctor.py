@@ -52,12 +52,11 @@ def command(app: AppContext, db: str | None, timeout: float) -> None:
             result = Check(name, WARN, f"not checked: {skip}")
         except click.ClickException as exc:
             result = Check(name, FAIL, exc.format_message())
-        except Exception as exc:
+        except Exception as exc:  # a doctor reports what it finds, whatever it is
             from medledger.cli.context import exit_code_for
 
-            if exit_code_for(exc) is None and not isinstance(exc, OSError):
-                raise
-            result = Check(name, FAIL, str(exc))
+            known = exit_code_for(exc) is not None or isinstance(exc, OSError)
+            result = Check(name, FAIL, str(exc) if known else f"{type(exc).__name__}: {exc}")
         checks.append(result)
         if not app.settings.json:
             mark = {OK: click.style("ok  ", fg="green"), WARN: click.style("warn", fg="yellow")}.get(
@@ -81,6 +80,13 @@ def command(app: AppContext, db: str | None, timeout: float) -> None:
         click.echo(f"{len(failed)} failed, {warned} warnings" + (f": {', '.join(failed)}" if failed else ""))
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _require_medledger(state: dict[str, Any]) -> None:
+    if "deployment" not in state:
+        raise _Skip("no deployment")
+    if state.get("foreign_code"):
+        raise _Skip("the code at the address is not MedLedger's")
 
 
 def _rpc(app: AppContext, state: dict[str, Any]) -> Check:
@@ -130,6 +136,7 @@ def _code(app: AppContext, state: dict[str, Any]) -> Check:
     code = bytes(chain.w3.eth.get_code(to_checksum_address(deployment.ledger_address)))
     result = compare_code(code, bytes.fromhex(artifact.deployed_bytecode.removeprefix("0x")))
     if not result.matches:
+        state["foreign_code"] = True
         return Check(
             "code",
             FAIL,
@@ -148,8 +155,7 @@ def _code(app: AppContext, state: dict[str, Any]) -> Check:
 
 
 def _roles(app: AppContext, state: dict[str, Any]) -> Check:
-    if "deployment" not in state:
-        raise _Skip("no deployment")
+    _require_medledger(state)
     ledger = app.ledger(signed=False)
     contract = ledger.contract
     admin = contract.functions.defaultAdmin().call()
@@ -202,8 +208,7 @@ def _services(app: AppContext, state: dict[str, Any], timeout: float) -> Check:
 
     from medledger.keyservice.client import service_directory
 
-    if "deployment" not in state:
-        raise _Skip("no deployment")
+    _require_medledger(state)
     ledger = app.ledger(signed=False)
     version = ledger.services.current_version()
     if not version:
@@ -237,8 +242,7 @@ def _services(app: AppContext, state: dict[str, Any], timeout: float) -> Check:
 def _indexer(app: AppContext, state: dict[str, Any], db: str | None) -> Check:
     from medledger.indexer import Indexer
 
-    if "deployment" not in state:
-        raise _Skip("no deployment")
+    _require_medledger(state)
     chain, deployment = state["chain"], state["deployment"]
     if db is None:
         path = app.settings.home / "index" / f"{deployment.chain_id}-{deployment.ledger_address}.sqlite"
