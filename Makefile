@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer postgres clean
+.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer postgres chromium clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -29,7 +29,7 @@ demo: install
 	$(VENV)/bin/medledger demo
 
 # The quality gates run first: a tree that fails lint is not tested.
-test: install postgres lint
+test: install postgres chromium lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # The indexer's tests run against a real PostgreSQL server they start themselves. As root (CI),
@@ -39,6 +39,14 @@ postgres:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	else echo "PostgreSQL not installed and not root: the PostgreSQL indexer tests will skip"; fi
+
+# The portal's browser test drives Debian's chromium through chromedriver (headless). As root (CI),
+# install both packages when missing; elsewhere that test skips and says why.
+chromium:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	else echo "chromium/chromedriver not installed and not root: the portal's browser test will skip"; fi
 
 # Quality gates (also run by pre-commit, see .pre-commit-config.yaml). Configuration lives in
 # pyproject.toml ([tool.ruff], [tool.mypy]), .solhint.json and slither.config.json; forge fmt uses
