@@ -137,6 +137,13 @@ def new(app: AppContext, name: str | None, kdf: Kdf) -> None:
     help=f"Import every brownie account in DIR [default DIR: {BROWNIE_DIR}], named as there.",
 )
 @click.option(
+    "--dev-account",
+    "dev_account",
+    type=click.IntRange(0, 9),
+    default=None,
+    help="anvil's development account N (its key is public: for devnets and the embedded chain only).",
+)
+@click.option(
     "--kdf",
     type=click.Choice(["scrypt", "pbkdf2"]),
     default="scrypt",
@@ -152,18 +159,21 @@ def import_(
     private_key_env: str,
     foundry: str | None,
     brownie: str | None,
+    dev_account: int | None,
     kdf: Kdf,
 ) -> None:
     """Import account NAME from a keystore file (--from), a raw private key (--private-key-env),
-    or every keystore of Foundry (--foundry [DIR]) or brownie (--brownie [DIR]).
+    or every keystore of Foundry (--foundry [DIR]) or brownie (--brownie [DIR]); --dev-account N
+    names one of anvil's public development keys, for a devnet walkthrough.
 
     Keystore files are copied still encrypted with their own password. A raw key is encrypted
     with MEDLEDGER_PASSWORD (else a prompt). Foundry's files do not name their address: it is
     learned by decrypting them with MEDLEDGER_PASSWORD (else a prompt)."""
-    from medledger.chain.accounts import Signer, copy_keystore, write_keystore
+    from medledger.chain.accounts import Signer, anvil_account, copy_keystore, write_keystore
     from medledger.chain.errors import AccountError
 
-    chosen = [flag for flag, value in (("--from", source), ("--foundry", foundry), ("--brownie", brownie)) if value]
+    sources = (("--from", source), ("--foundry", foundry), ("--brownie", brownie), ("--dev-account", dev_account))
+    chosen = [flag for flag, value in sources if value is not None]
     if len(chosen) > 1:
         raise click.UsageError(f"{' and '.join(chosen)} exclude each other; give one")
     if foundry or brownie:
@@ -181,12 +191,15 @@ def import_(
             f"imported {target.stem} ({address}) from {source} into {target}; it keeps its own password",
         )
         return
-    raw = os.environ.get(private_key_env)
-    if raw is None:
-        if not sys.stdin.isatty():
-            raise click.UsageError(f"set {private_key_env} or run interactively to paste the key")
-        raw = click.prompt(f"Private key (hex; or set {private_key_env})", hide_input=True)
-    signer = Signer.from_private_key(raw.strip())
+    if dev_account is not None:
+        signer = anvil_account(dev_account)
+    else:
+        raw = os.environ.get(private_key_env)
+        if raw is None:
+            if not sys.stdin.isatty():
+                raise click.UsageError(f"set {private_key_env} or run interactively to paste the key")
+            raw = click.prompt(f"Private key (hex; or set {private_key_env})", hide_input=True)
+        signer = Signer.from_private_key(raw.strip())
     path = directory / f"{_check_name(name) if name else signer.address}.json"
     if path.exists():
         raise AccountError(f"account {path.stem} is already in {path}")
@@ -237,6 +250,23 @@ def _import_directory(app: AppContext, directory: Path, *, foundry: bool) -> Non
     app.output(rows, human)
     if not any(row["imported"] for row in rows):
         sys.exit(2)
+
+
+@command.command("address")
+@click.argument("name")
+@pass_app
+@guarded
+def address(app: AppContext, name: str) -> None:
+    """Print account NAME's address (for scripts: `P=$(medledger account address patient)`)."""
+    from medledger.chain.accounts import read_keystore, stored_address
+    from medledger.chain.errors import AccountError
+    from medledger.cli.context import resolve_account
+
+    path = resolve_account(app.settings.home, name)
+    found = stored_address(read_keystore(path))
+    if found is None:
+        raise AccountError(f"{path} does not name its address; re-import it with `medledger account import`")
+    app.output({"name": path.stem, "address": found, "keystore": str(path)}, found)
 
 
 @command.command("list")
