@@ -22,6 +22,7 @@ from medledger.ledger.providers import ProvidersClient
 from medledger.ledger.records import RecordsClient
 from medledger.ledger.services import KeyReleaseServices
 from medledger.ledger.signatures import SignedConsentClient
+from medledger.ledger.streams import StreamAnchors
 
 
 class MedLedger:
@@ -47,6 +48,7 @@ class MedLedger:
         self.emergency = EmergencyClient(self.contract, self.sender, signer)
         self.signed = SignedConsentClient(self.contract, self.sender, signer)
         self._services: KeyReleaseServices | None = None
+        self._streams: StreamAnchors | None = None
 
     @property
     def services(self) -> KeyReleaseServices:
@@ -54,6 +56,13 @@ class MedLedger:
         if self._services is None:
             self._services = KeyReleaseServices.for_ledger(self.contract, self.sender, self.signer)
         return self._services
+
+    @property
+    def streams(self) -> StreamAnchors:
+        """The device-stream anchor module (its own contract, found through the ledger)."""
+        if self._streams is None:
+            self._streams = StreamAnchors.for_ledger(self.contract, self.sender, self.signer)
+        return self._streams
 
     @classmethod
     def from_deployment(
