@@ -364,7 +364,7 @@ class Portal:
                 sentence=sentence,
             )
             return {
-                "title": _change_title(current, terms["categories"], terms["purposes"], expiry),
+                "title": _change_title(current, terms["categories"], terms["purposes"], terms["permissions"], expiry),
                 "before": _current_sentence(current, party.label, mine),
                 "lines": lines,
                 "action": "/grant/confirm",
@@ -732,15 +732,16 @@ def _current_sentence(terms: ConsentTerms, label: str, mine: str) -> str | None:
     )
 
 
-def _change_title(current: ConsentTerms, categories: int, purposes: int, expiry: int) -> str:
+def _change_title(current: ConsentTerms, categories: int, purposes: int, permissions: int, expiry: int) -> str:
+    """Grant, narrow (less of something, no later end), extend (the same, a later end), or change."""
     if not current.exists:
         return "Grant access"
-    narrower = (categories & ~current.categories == 0 and purposes & ~current.purposes == 0) and (
-        categories != current.categories or purposes != current.purposes
-    )
-    if narrower:
+    old = (current.categories, current.purposes, current.permissions)
+    new = (categories, purposes, permissions)
+    within = all(n & ~o == 0 for n, o in zip(new, old, strict=True))
+    if within and new != old and expiry <= current.expiry:
         return "Narrow access"
-    if expiry > current.expiry and categories == current.categories and purposes == current.purposes:
+    if new == old and expiry > current.expiry:
         return "Extend access"
     return "Change access"
 
