@@ -37,3 +37,27 @@ class IteratorReader(io.RawIOBase):
 def chunk_reader(chunks: Iterator[bytes]) -> BinaryIO:
     """A buffered binary file over `chunks`, for APIs that take a BinaryIO (io.BufferedReader is one)."""
     return io.BufferedReader(IteratorReader(chunks))
+
+
+class RangeReader(io.RawIOBase):
+    """A read-only file over `length` bytes of `raw` from `offset` (to its end when None): one
+    line of an NDJSON file, or one container of a batch's staging file, read without a copy."""
+
+    def __init__(self, raw: BinaryIO, offset: int = 0, length: int | None = None):
+        self._raw = raw
+        self._raw.seek(offset)
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        target = memoryview(buffer).cast("B")
+        if self._left is not None:
+            target = target[: self._left]
+        if not len(target):
+            return 0
+        count = self._raw.readinto(target)  # type: ignore[attr-defined]
+        if self._left is not None:
+            self._left -= count
+        return count

@@ -1,0 +1,465 @@
+"""Batched ingestion: many records encrypted in parallel, stored concurrently, and registered
+many per transaction (a multicall of addRecord), for a hospital migrating its archive.
+
+A batch is the unit of work and of crash safety. It has one journal entry (one JSON file,
+replaced atomically, one fsync per step) and one staging file holding its encrypted containers
+back to back (one fsync), and moves through the states of a single publish (flows/journal.py):
+
+  started     sources journaled (absolute paths, byte ranges for NDJSON lines)
+  encrypted   every container staged; the journal holds each one's offset and length
+  stored      every blob stored and pinned (on r stores, when the store replicates)
+  sent        the registration transaction signed, its hash and nonce journaled, then broadcast
+  registered  every pointer on chain, in one transaction: all of the batch or none of it
+  done, rolled-back
+
+`resume_batch` drives an entry forward from any state and `resume_batch(..., rollback=True)`
+undoes one that is not registered, exactly as for one record: a sent transaction is waited for
+(never a second one sent while the first may still be mined), a dropped one has its nonce used
+up before the blobs are unpinned, and a registered batch is never rolled back (erase removes a
+record).
+
+Every record gets its own data key, sealed to the patient and the author and split over the
+service set that is current when the batch starts; the contract checks write consent per call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from medledger.chain.errors import ChainError
+from medledger.chain.transactions import SentTransaction, TxStatus
+from medledger.crypto import encrypt_stream
+from medledger.flows.errors import (
+    AccessDeniedError,
+    AlreadyRegisteredError,
+    EmptyRecordError,
+    JournalError,
+    RegistrationPendingError,
+)
+from medledger.flows.journal import DONE, ENCRYPTED, REGISTERED, ROLLED_BACK, SENT, STARTED, STATES, STORED, Journal
+from medledger.flows.records import can_write, sealing_for
+from medledger.flows.session import Session
+from medledger.flows.streams import RangeReader
+from medledger.ledger.base import checked_address
+from medledger.scopes import category_name
+from medledger.storage import Cid, StorageError, compute_cid
+
+DEFAULT_BATCH_SIZE = 50  # ~33k gas per record in a multicall of 50, against ~50k for one
+MAX_BATCH_SIZE = 200  # keeps a batch's transaction far below a block's gas limit
+DEFAULT_WORKERS = 4
+BATCH_PREFIX = "batch-"
+
+Fault = Callable[[str], None]  # called after each step; tests inject crashes with it
+Progress = Callable[[int], None]  # told how many records finished a step
+
+
+@dataclass(frozen=True)
+class Source:
+    """A record's plaintext: a whole file, or `length` bytes at `offset` (a line of NDJSON)."""
+
+    path: str
+    offset: int = 0
+    length: int | None = None
+
+    def size(self) -> int:
+        return self.length if self.length is not None else Path(self.path).stat().st_size
+
+
+@dataclass
+class BatchEntry:
+    id: str
+    state: str
+    author: str
+    patient: str
+    category: int
+    sources: list[dict[str, object]]  # Source fields, in order
+    staging: str | None = None
+    spans: list[list[int]] | None = None  # [offset, length] of each container in the staging file
+    cids: list[str] | None = None
+    tx_hash: str | None = None
+    nonce: int | None = None
+    service_set: int | None = None
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (DONE, ROLLED_BACK)
+
+    def source_list(self) -> list[Source]:
+        return [Source(**item) for item in self.sources]  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    id: str
+    cids: tuple[str, ...]
+    tx_hash: str | None
+    service_set: int | None
+
+
+class BatchJournal(Journal):
+    """Batch entries beside the single-record journal, under <home>/journal/batches."""
+
+    def __init__(self, home: Path):
+        super().__init__(home)
+        self.directory = Path(home) / "journal" / "batches"
+
+    def begin_batch(self, *, author: str, patient: str, category: int, sources: Sequence[Source]) -> BatchEntry:
+        entry = BatchEntry(
+            id=BATCH_PREFIX + time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4),
+            state=STARTED,
+            author=author,
+            patient=patient,
+            category=int(category),
+            sources=[asdict(source) for source in sources],
+        )
+        self.save(entry)  # type: ignore[arg-type]
+        return entry
+
+    def load(self, entry_id: str) -> BatchEntry:  # type: ignore[override]
+        if not entry_id.startswith(BATCH_PREFIX) or "/" in entry_id:
+            raise JournalError(f"{entry_id!r} is not a batch journal entry id")
+        path = self.directory / f"{entry_id}.json"
+        try:
+            entry = BatchEntry(**_json(path))
+        except FileNotFoundError:
+            raise JournalError(f"no batch journal entry {entry_id} in {self.directory}") from None
+        except (ValueError, TypeError) as exc:
+            raise JournalError(f"batch journal entry {path} is malformed: {exc}") from None
+        if entry.state not in STATES:
+            raise JournalError(f"batch journal entry {entry_id} has unknown state {entry.state!r}")
+        return entry
+
+    def entries(self) -> list[BatchEntry]:  # type: ignore[override]
+        if not self.directory.exists():
+            return []
+        return [self.load(path.stem) for path in sorted(self.directory.glob(f"{BATCH_PREFIX}*.json"))]
+
+    def pending(self) -> list[BatchEntry]:  # type: ignore[override]
+        return [entry for entry in self.entries() if not entry.finished]
+
+    def batch_staging_path(self, entry: BatchEntry) -> Path:
+        self.staging_directory.mkdir(parents=True, exist_ok=True)
+        return self.staging_directory / f"{entry.id}.mlb"
+
+
+def import_records(
+    session: Session,
+    patient: str,
+    category: int,
+    sources: Sequence[Source],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress | None = None,
+    fault: Fault | None = None,
+) -> list[BatchResult]:
+    """Publish every source as one record of `patient`, in batches of `batch_size`.
+
+    Checks everything it can before the first batch (readable, non-empty sources; write
+    consent; the patient's key), so bad input costs nothing. Batches run one after another;
+    a failure stops the import with the failed batch journaled (resume or roll it back), the
+    batches before it registered."""
+    patient = checked_address(patient, "patient")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"the batch size must be 1..{MAX_BATCH_SIZE}, not {batch_size}")
+    if not sources:
+        raise ValueError("nothing to import: no sources")
+    checked = [_checked_source(source) for source in sources]
+    if not can_write(session, patient, category):
+        raise AccessDeniedError(
+            f"{session.address} has no write consent from {patient} for {category_name(category)} records"
+        )
+    sealing_for(session, patient)  # fails early if the patient has no key
+    journal = BatchJournal(session.home)
+    results = []
+    for start in range(0, len(checked), batch_size):
+        entry = journal.begin_batch(
+            author=session.address, patient=patient, category=category, sources=checked[start : start + batch_size]
+        )
+        results.append(_run(session, journal, entry, workers=workers, progress=progress, fault=fault))
+    return results
+
+
+def resume_batch(
+    session: Session, batch_id: str, *, rollback: bool = False, workers: int = DEFAULT_WORKERS
+) -> BatchEntry:
+    """Finish (or with `rollback`, undo) a batch a crash or a failure left unfinished."""
+    journal = BatchJournal(session.home)
+    entry = journal.load(batch_id)
+    if entry.author != session.address:
+        raise JournalError(f"batch {batch_id} was started by {entry.author}, not {session.address}")
+    if rollback:
+        if not entry.finished:
+            _rollback(session, journal, entry)
+        elif entry.state == DONE:
+            raise AlreadyRegisteredError(f"batch {batch_id} is registered on chain; erase its records to remove them")
+        return entry
+    if not entry.finished:
+        _run(session, journal, entry, workers=workers)
+    return entry
+
+
+def pending_batches(session: Session) -> list[BatchEntry]:
+    return [entry for entry in BatchJournal(session.home).pending() if entry.author == session.address]
+
+
+# -- the steps --------------------------------------------------------------------------------
+def _run(
+    session: Session,
+    journal: BatchJournal,
+    entry: BatchEntry,
+    *,
+    workers: int,
+    progress: Progress | None = None,
+    fault: Fault | None = None,
+) -> BatchResult:
+    checkpoint = fault or (lambda step: None)
+    if entry.state == STARTED:
+        checkpoint(STARTED)  # journaled, nothing else done yet
+    while not entry.finished:
+        if entry.state == STARTED:
+            _encrypt(session, journal, entry, workers)
+        elif entry.state == ENCRYPTED:
+            _store(session, journal, entry, workers)
+        elif entry.state == STORED:
+            _register(session, journal, entry, checkpoint)
+        elif entry.state == SENT:
+            _settle(session, journal, entry, rolling_back=False)
+        elif entry.state == REGISTERED:
+            _remove(entry.staging)
+            _advance(journal, entry, DONE)
+            if progress:
+                progress(len(entry.sources))
+        checkpoint(entry.state)
+    if entry.state != DONE:
+        raise JournalError(f"batch {entry.id} is {entry.state}; it cannot be resumed")
+    return BatchResult(entry.id, tuple(entry.cids or ()), entry.tx_hash, entry.service_set)
+
+
+def _encrypt(session: Session, journal: BatchJournal, entry: BatchEntry, workers: int) -> None:
+    """Encrypt every source in parallel into its own part file, then join the parts into the
+    batch's staging file with one fsync."""
+    sealing = sealing_for(session, entry.patient)
+    binding = session.binding(entry.patient, entry.category, author=entry.author)
+    staging = journal.batch_staging_path(entry)
+    parts = [staging.with_suffix(f".{index}.part") for index in range(len(entry.sources))]
+
+    def encrypt_one(index: int) -> int:
+        source = entry.source_list()[index]
+        if not Path(source.path).is_file():
+            raise JournalError(f"the source {source.path} of batch {entry.id} is gone; roll the batch back")
+        with open(source.path, "rb") as raw, parts[index].open("wb") as out:
+            info = encrypt_stream(
+                _reader(raw, source.offset, source.length),
+                out,
+                binding=binding,
+                recipients=sealing.recipients,
+                threshold_policy=sealing.policy,
+            )
+        if info.plaintext_bytes == 0:
+            raise EmptyRecordError(f"{_label(source)} became empty; roll back batch {entry.id}")
+        return parts[index].stat().st_size
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            sizes = list(pool.map(encrypt_one, range(len(parts))))
+        spans, offset = [], 0
+        tmp = staging.with_suffix(".tmp")
+        with tmp.open("wb") as joined:
+            for part, size in zip(parts, sizes, strict=True):
+                joined.write(part.read_bytes())
+                spans.append([offset, size])
+                offset += size
+            joined.flush()
+            os.fsync(joined.fileno())
+        os.replace(tmp, staging)
+    finally:
+        for part in parts:
+            _remove(str(part))
+    set_version = sealing.policy.set_version if sealing.policy is not None else None
+    _advance(journal, entry, ENCRYPTED, staging=str(staging), spans=spans, service_set=set_version)
+
+
+def _store(session: Session, journal: BatchJournal, entry: BatchEntry, workers: int) -> None:
+    """Store and pin every staged container, several at once (content-addressed: a resumed
+    batch stores the same CIDs again)."""
+    staging, spans = _staged(entry)
+
+    def store_one(span: list[int]) -> str:
+        with open(staging, "rb") as raw:
+            return str(session.store.put(_reader(raw, span[0], span[1])))
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            cids = list(pool.map(store_one, spans))
+    except StorageError as exc:
+        exc.args = (
+            f"{exc}; batch {entry.id} is kept with its encrypted copies in {staging}: run "
+            f"`medledger record import --resume {entry.id}` once the store is back, or add --rollback to discard it",
+        )
+        raise
+    _advance(journal, entry, STORED, cids=cids)
+
+
+def _register(session: Session, journal: BatchJournal, entry: BatchEntry, checkpoint: Fault) -> None:
+    """Register every pointer not yet on chain in one multicall, journaling the transaction's
+    hash and nonce (state SENT) before it is broadcast."""
+    missing = _unregistered(session, entry)
+    if not missing:
+        _advance(journal, entry, REGISTERED)
+        return
+    ledger = session.ledger
+    calls = [
+        ledger.contract.encode_abi(
+            "addRecord", args=[entry.patient, cid.digest, cid.codec, entry.category, b"\x00" * 32]
+        )
+        for cid in missing
+    ]
+
+    def journaled(sent: SentTransaction) -> None:
+        _advance(journal, entry, SENT, tx_hash=sent.tx_hash, nonce=sent.nonce)
+        checkpoint(SENT)
+
+    function = ledger.contract.functions.multicall([bytes.fromhex(call[2:]) for call in calls])
+    try:
+        receipt = ledger.sender.send(session.signer, function, on_signed=journaled)
+    except ChainError:
+        if entry.state == SENT and ledger.sender.status(_sent(session, entry)) is TxStatus.PENDING:
+            raise _still_pending(entry, rolling_back=False) from None
+        raise
+    _advance(journal, entry, REGISTERED, tx_hash=receipt.tx_hash)
+
+
+def _settle(session: Session, journal: BatchJournal, entry: BatchEntry, *, rolling_back: bool) -> None:
+    """Decide a SENT batch as flows.records decides one record: wait for a pending or mined
+    transaction; when rolling back, use up the nonce of one the node forgot; then REGISTERED if
+    every pointer is on chain, else back to STORED."""
+    sender = session.ledger.sender
+    sent = _sent(session, entry)
+    status = sender.status(sent)
+    if status in (TxStatus.PENDING, TxStatus.MINED):
+        try:
+            sender.wait_for(sent.tx_hash)
+        except ChainError:
+            if sender.status(sent) is TxStatus.PENDING:
+                raise _still_pending(entry, rolling_back) from None
+    elif status is TxStatus.DROPPED and rolling_back:
+        try:
+            sender.cancel(session.signer, sent.nonce)
+        except ChainError as exc:
+            if sender.status(sent) in (TxStatus.PENDING, TxStatus.DROPPED):
+                raise RegistrationPendingError(
+                    f"batch {entry.id}: the node no longer knows registration transaction {sent.tx_hash}, and "
+                    f"using up its nonce {sent.nonce} failed ({exc}); roll back again once that nonce is used"
+                ) from None
+    if not _unregistered(session, entry):
+        _advance(journal, entry, REGISTERED)
+    else:
+        _advance(journal, entry, STORED, tx_hash=None, nonce=None)
+
+
+def _rollback(session: Session, journal: BatchJournal, entry: BatchEntry) -> None:
+    if entry.state == SENT:
+        _settle(session, journal, entry, rolling_back=True)
+    registered = entry.state in (REGISTERED, DONE) or (
+        entry.cids is not None and len(_unregistered(session, entry)) < len(entry.cids)
+    )
+    if registered:
+        raise AlreadyRegisteredError(
+            f"batch {entry.id} is already registered on chain, so it cannot be rolled back: erase its records "
+            f"to remove them, and run `medledger record import --resume {entry.id}` to close the entry"
+        )
+    for cid in entry.cids or _staged_cids(entry):  # a crash mid-store leaves CIDs unjournaled
+        with contextlib.suppress(StorageError):  # not stored there: nothing to unpin
+            session.store.unpin(cid)
+    staging = journal.batch_staging_path(entry)
+    for path in (entry.staging, str(staging), str(staging.with_suffix(".tmp"))):
+        _remove(path)
+    for part in staging.parent.glob(f"{entry.id}.*.part"):
+        _remove(str(part))
+    _advance(journal, entry, ROLLED_BACK)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _checked_source(source: Source) -> Source:
+    path = Path(os.path.abspath(source.path))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not a readable file")
+    checked = Source(str(path), source.offset, source.length)
+    if checked.size() == 0:
+        raise EmptyRecordError(f"{_label(checked)} is empty: there is nothing to publish")
+    return checked
+
+
+def _reader(raw: BinaryIO, offset: int, length: int | None) -> BinaryIO:
+    return io.BufferedReader(RangeReader(raw, offset, length))
+
+
+def _label(source: Source) -> str:
+    return source.path if source.length is None else f"{source.path} (bytes {source.offset}..)"
+
+
+def _staged(entry: BatchEntry) -> tuple[str, list[list[int]]]:
+    if entry.staging is None or entry.spans is None:
+        raise JournalError(f"batch {entry.id} is {entry.state} but names no staged file; it is damaged")
+    return entry.staging, entry.spans
+
+
+def _staged_cids(entry: BatchEntry) -> list[str]:
+    if entry.staging is None or entry.spans is None or not Path(entry.staging).exists():
+        return []
+    with open(entry.staging, "rb") as raw:
+        return [str(compute_cid(_reader(raw, offset, length))) for offset, length in entry.spans]
+
+
+def _unregistered(session: Session, entry: BatchEntry) -> list[Cid]:
+    """The batch's CIDs whose pointer is not on chain (read in one batched request)."""
+    cids = [Cid.parse(cid) for cid in entry.cids or ()]
+    pointers = session.ledger.records.get_many(entry.patient, [cid.digest for cid in cids])
+    return [cid for cid, pointer in zip(cids, pointers, strict=True) if pointer.created_at == 0]
+
+
+def _sent(session: Session, entry: BatchEntry) -> SentTransaction:
+    if entry.tx_hash is None or entry.nonce is None:
+        raise JournalError(f"batch {entry.id} is sent but names no transaction; it is damaged")
+    return SentTransaction(
+        tx_hash=entry.tx_hash, sender=entry.author, nonce=entry.nonce, chain_id=session.ledger.chain.chain_id
+    )
+
+
+def _still_pending(entry: BatchEntry, rolling_back: bool) -> RegistrationPendingError:
+    what = "roll it back" if rolling_back else "finish it"
+    return RegistrationPendingError(
+        f"batch {entry.id}: registration transaction {entry.tx_hash} is still pending; "
+        f"run `medledger record import --resume {entry.id}{' --rollback' if rolling_back else ''}` later to {what}"
+    )
+
+
+def _advance(journal: BatchJournal, entry: BatchEntry, state: str, **changes: object) -> None:
+    journal.advance(entry, state, **changes)  # type: ignore[arg-type]
+
+
+def _json(path: Path) -> dict[str, Any]:
+    import json
+
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def _remove(path: str | None) -> None:
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
