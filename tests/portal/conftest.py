@@ -9,8 +9,14 @@ its own portal (sessions, download directory) and a chain snapshot reverted afte
 from __future__ import annotations
 
 import json
+import os
+import select
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +30,7 @@ from medledger.chain.connection import Chain
 from medledger.chain.deploy import Deployment, deploy, save_deployment
 from medledger.devnet.anvil import AnvilNode
 from medledger.devnet.ipfs import IpfsDaemon
+from medledger.devnet.ports import free_loopback_port
 from medledger.flows import Session
 from medledger.flows.consent import grant, setup_account
 from medledger.flows.records import publish
@@ -200,3 +207,59 @@ def login(client: httpx.Client, index: int = PATIENT) -> str:
     reply = client.post("/login", data={"csrf": token, "account": account(index).address, "password": PASSWORD})
     assert reply.status_code == 303 and reply.headers["location"] == "/", reply.text
     return csrf_of(client.get("/").text)
+
+
+@contextmanager
+def portal_process(world: PortalWorld, tmp_path: Path, *args: str) -> Iterator[tuple[str, str]]:
+    """`medledger portal ARGS` as a user starts it (the installed console script, a subprocess)
+    on a free port, on the test chain and IPFS daemon; yields (its URL, what it printed so far)."""
+    port = free_loopback_port()
+    argv = [
+        str(Path(sys.executable).parent / "medledger"),
+        "--home",
+        str(tmp_path / "home"),
+        "portal",
+        "--port",
+        str(port),
+        "--rpc-url",
+        world.anvil.rpc_url,
+        "--deployments",
+        str(world.deployments),
+        "--ipfs-api",
+        world.store.api_url,
+        "--names",
+        str(world.names_file),
+        *args,
+    ]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MEDLEDGER_")}
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, bufsize=0
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        yield url, _wait_until_serving(process, url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], url: str, timeout: float = 60) -> str:
+    """Wait for both the two lines the command prints and an answer from the page."""
+    deadline = time.monotonic() + timeout
+    output = b""
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        if select.select([process.stdout], [], [], 0.05)[0]:
+            output += os.read(process.stdout.fileno(), 65536)
+        if process.poll() is not None:
+            pytest.fail(f"medledger portal exited {process.returncode}:\n{output.decode()}{process.stdout.read()}")
+        try:
+            if b"sign in" in output and httpx.get(f"{url}/login", timeout=1).status_code == 200:
+                return output.decode()
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"medledger portal did not answer at {url} within {timeout}s:\n{output.decode()}")

@@ -9,18 +9,21 @@ docs/portal-phone.png."""
 from __future__ import annotations
 
 import os
-import select
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from medledger.devnet.ports import free_loopback_port
-from tests.portal.conftest import CLINIC, CLINIC_NAME, DAY, LAB_NAME, PASSWORD, PortalWorld, account
+from tests.portal.conftest import (
+    CLINIC,
+    CLINIC_NAME,
+    DAY,
+    LAB_NAME,
+    PASSWORD,
+    PortalWorld,
+    account,
+    portal_process,
+)
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -57,59 +60,8 @@ from selenium.webdriver.support.ui import Select  # noqa: E402
 @pytest.fixture
 def portal_url(world: PortalWorld, tmp_path: Path) -> Iterator[str]:
     """`medledger portal` on a free port, signing in with the patient's keystore."""
-    port = free_loopback_port()
-    executable = Path(sys.executable).parent / "medledger"
-    argv = [
-        str(executable),
-        "--home",
-        str(tmp_path / "home"),
-        "portal",
-        "--port",
-        str(port),
-        "--rpc-url",
-        world.anvil.rpc_url,
-        "--deployments",
-        str(world.deployments),
-        "--ipfs-api",
-        world.store.api_url,
-        "--keystore",
-        str(world.keystores / "patient.json"),
-        "--names",
-        str(world.names_file),
-    ]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MEDLEDGER_")}
-    process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_serving(process, url)
+    with portal_process(world, tmp_path, "--keystore", str(world.keystores / "patient.json")) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_serving(process: subprocess.Popen[str], url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    output = ""
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            rest = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"medledger portal exited {process.returncode}:\n{output}{rest}")
-        if process.stdout and select.select([process.stdout], [], [], 0.05)[0]:
-            output += process.stdout.readline()
-        try:
-            if httpx.get(f"{url}/login", timeout=1).status_code == 200:
-                assert f"medledger portal on {url}/" in output or "medledger portal on" in output
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"medledger portal did not answer at {url} within {timeout}s:\n{output}")
 
 
 @pytest.fixture

@@ -1,0 +1,60 @@
+"""`medledger portal` on the command line: loopback unless told otherwise, one-line refusals, and
+the sign-in with an access code when the key is already in hand (a devnet's dev account)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from medledger.cli import main
+from tests.portal.conftest import PATIENT, PortalWorld, account, csrf_of, portal_process
+
+
+def _run(world: PortalWorld, tmp_path: Path, *args: str) -> tuple[int, str]:
+    argv = ["--home", str(tmp_path / "home"), "portal", "--rpc-url", world.anvil.rpc_url]
+    argv += ["--deployments", str(world.deployments), *args]
+    result = CliRunner().invoke(main, argv, catch_exceptions=True)
+    return result.exit_code, result.output
+
+
+def _one_line(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in output, output
+    return lines[0]
+
+
+def test_a_non_loopback_host_is_refused_without_public(world: PortalWorld, tmp_path: Path) -> None:
+    code, output = _run(world, tmp_path, "--host", "0.0.0.0", "--dev-account", str(PATIENT))
+    assert code == 2
+    assert "is not a loopback address" in _one_line(output) and "--public" in output
+
+
+def test_a_port_in_use_is_refused_in_one_line(world: PortalWorld, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, output = _run(world, tmp_path, "--port", str(port), "--dev-account", str(PATIENT))
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in _one_line(output)
+
+
+def test_without_any_account_it_says_how_to_get_one(world: PortalWorld, tmp_path: Path) -> None:
+    code, output = _run(world, tmp_path, "--port", "0")
+    assert code == 2
+    assert "no account to sign in with" in _one_line(output)
+
+
+def test_a_dev_account_signs_in_with_the_printed_access_code(world: PortalWorld, tmp_path: Path) -> None:
+    with portal_process(world, tmp_path, "--dev-account", str(PATIENT)) as (url, printed):
+        code = printed.split("access code: ")[1].split()[0]
+        with httpx.Client(base_url=url) as http:
+            token = csrf_of(http.get("/login").text)
+            wrong = http.post("/login", data={"csrf": token, "code": code + "x"})
+            assert wrong.status_code == 401 and code not in wrong.text
+            right = http.post("/login", data={"csrf": csrf_of(wrong.text), "code": code})
+            assert (right.status_code, right.headers["location"]) == (303, "/")
+            assert account(PATIENT).address in http.get("/").text
