@@ -25,6 +25,7 @@ from medledger.cli.commands import (
     portal,
     provider,
     record,
+    record_import,
     relay,
     storage,
 )
@@ -93,6 +94,7 @@ for module in (
 ):
     main.add_command(module.command)
 main.add_command(index.export)
+record.command.add_command(record_import.command)
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

@@ -463,3 +463,49 @@ def _remove(path: str | None) -> None:
     if path:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
+
+
+# -- sources ----------------------------------------------------------------------------------
+def sources_from(path: str | os.PathLike[str], *, validate: bool = True) -> list[Source]:
+    """The records in `path`: every regular, non-hidden file of a directory (sorted by name,
+    not recursive), or each non-blank line of an NDJSON file (`.ndjson`, `.jsonl`) holding one
+    FHIR resource. With `validate`, each NDJSON line must be a valid FHIR R4 resource; the first
+    that is not is named by its line number, before anything is done."""
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise ValueError(f"{path} holds no files to import")
+        return [Source(str(p)) for p in files]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is neither a directory nor a readable file")
+    if path.suffix.lower() not in (".ndjson", ".jsonl"):
+        raise ValueError(f"{path} is not a directory or an NDJSON file (.ndjson, .jsonl)")
+    return _ndjson_sources(path, validate=validate)
+
+
+def _ndjson_sources(path: Path, *, validate: bool) -> list[Source]:
+    import json
+
+    from medledger.fhir.validate import FhirValidationError, validate_resource
+
+    sources, offset = [], 0
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                try:
+                    resource = json.loads(line)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise ValueError(f"line {number} of {path} is not JSON: {exc}") from None
+                if not isinstance(resource, dict) or "resourceType" not in resource:
+                    raise ValueError(f"line {number} of {path} is not a FHIR resource (no resourceType)")
+                if validate:
+                    try:
+                        validate_resource(resource)
+                    except FhirValidationError as exc:
+                        raise ValueError(f"line {number} of {path}: {exc}") from None
+                sources.append(Source(str(path), offset, len(line)))
+            offset += len(line)
+    if not sources:
+        raise ValueError(f"{path} holds no resources to import")
+    return sources

@@ -1,0 +1,154 @@
+"""`medledger record import`: many records at once, in batches (see medledger.flows.ingest)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+
+if TYPE_CHECKING:
+    from medledger.flows.ingest import BatchResult
+
+
+@click.command("import")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--patient", default=None, help="The patient the records belong to (an address).")
+@click.option("--category", default=None, help="Record category of every record, e.g. labs.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 200),
+    default=50,
+    show_default=True,
+    help="Records per batch: per journal entry and per registration transaction.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Parallel encryptions and uploads."
+)
+@click.option(
+    "--no-validate",
+    is_flag=True,
+    help="Do not validate each NDJSON line as a FHIR R4 resource (JSON is still checked).",
+)
+@click.option("--resume", "resume_id", default=None, help="Finish the unfinished batch with this id instead.")
+@click.option("--rollback", is_flag=True, help="With --resume: undo the batch instead (only before registration).")
+@click.option("--pending", is_flag=True, help="List this account's unfinished batches instead.")
+@connection_options
+@pass_app
+@guarded
+def command(
+    app: AppContext,
+    path: Path | None,
+    patient: str | None,
+    category: str | None,
+    batch_size: int,
+    workers: int,
+    no_validate: bool,
+    resume_id: str | None,
+    rollback: bool,
+    pending: bool,
+) -> None:
+    """Publish every file of a directory, or every FHIR resource of an NDJSON file (one per
+    line), as records of PATIENT: encrypted in parallel, stored concurrently, registered in one
+    transaction per batch, each batch journaled so a crash resumes (`--resume BATCH`) or rolls
+    back (`--resume BATCH --rollback`)."""
+    from medledger.flows import ingest
+
+    if pending:
+        rows = [
+            {"batch": e.id, "state": e.state, "records": len(e.sources), "patient": e.patient}
+            for e in ingest.pending_batches(app.session())
+        ]
+        app.output(rows, "\n".join(f"{r['batch']}  {r['state']:10} {r['records']} records" for r in rows) or "none")
+        return
+    if resume_id is not None:
+        if path is not None or patient or category:
+            raise click.UsageError("--resume takes a batch id only: no PATH, --patient or --category")
+        entry = ingest.resume_batch(app.session(), resume_id, rollback=rollback, workers=workers)
+        app.output({"batch": entry.id, "state": entry.state, "cids": entry.cids}, f"batch {entry.id}: {entry.state}")
+        return
+    if rollback:
+        raise click.UsageError("--rollback goes with --resume BATCH")
+    if path is None or patient is None or category is None:
+        raise click.UsageError("give PATH, --patient and --category (or --resume BATCH, or --pending)")
+    from medledger.cli.commands.record import _category
+
+    bits = _category(category)
+    try:  # read and check every source before connecting to anything
+        sources = ingest.sources_from(path, validate=not no_validate)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    session = app.session()
+    started = time.monotonic()
+    with _progress(app, len(sources)) as advance:
+        results = ingest.import_records(
+            session, patient, bits, sources, batch_size=batch_size, workers=workers, progress=advance
+        )
+    elapsed = time.monotonic() - started
+    _report(app, results, elapsed)
+
+
+def _report(app: AppContext, results: list[BatchResult], elapsed: float) -> None:
+    count = sum(len(result.cids) for result in results)
+    payload = {
+        "records": count,
+        "seconds": round(elapsed, 3),
+        "batches": [
+            {"batch": r.id, "txHash": r.tx_hash, "serviceSet": r.service_set, "cids": list(r.cids)} for r in results
+        ],
+    }
+    sets = {r.service_set for r in results}
+    note = (
+        "\nnote: no key-release service set is current, so nobody but the patient and the author can read "
+        "these records until the patient re-encrypts them"
+        if None in sets
+        else f"\nkeys split over key-release service set {', '.join(str(s) for s in sorted(sets))}"  # type: ignore[type-var]
+    )
+    rate = count / elapsed if elapsed > 0 else float("inf")
+    app.output(
+        payload,
+        f"imported {count} records in {len(results)} batches, {elapsed:.1f} s ({rate:.0f} records/s){note}",
+    )
+
+
+@contextmanager
+def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None]]:
+    """A bar with the count, the rate and the time left, on a terminal and not with --json."""
+    if app.settings.json or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns: list[Any] = [
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    ]
+    started = time.monotonic()
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("importing", total=total, rate="")
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            per_second = done / max(time.monotonic() - started, 1e-6)
+            bar.update(task, advance=n, rate=f"{per_second:.0f} records/s")
+
+        yield advance
