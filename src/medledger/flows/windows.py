@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from coincurve import PublicKey
 from eth_utils import keccak, to_checksum_address
@@ -49,7 +51,11 @@ from medledger.crypto import AccountRecipient, ContainerBinding, Recipient, Thre
 from medledger.crypto.merkle import MerkleTree, leaf_hash
 from medledger.errors import MedLedgerError
 from medledger.ledger.streams import StreamAnchors, Window, window_id
+from medledger.scopes import Purpose
 from medledger.storage import BlobStore, Cid
+
+if TYPE_CHECKING:
+    from medledger.flows.session import Session
 
 __all__ = [
     "LEAF_TYPES",
@@ -62,6 +68,7 @@ __all__ = [
     "canonical_json",
     "encrypt_window",
     "patient_of",
+    "read_window",
     "reading_digest",
     "reading_hash",
     "recover_signer",
@@ -362,6 +369,21 @@ def verify_window_contents(contents: WindowContents, cid: Cid, streams: StreamAn
     elif anchored != root:  # cannot happen unless keccak collides: the id commits to the root
         problems.append("the anchored root differs from the readings' root")
     return WindowVerification(identifier, root, len(contents.readings), tuple(problems))
+
+
+def read_window(
+    session: Session, patient: str, digest: bytes, *, purpose: Purpose = Purpose.TREAT
+) -> tuple[WindowContents, WindowVerification]:
+    """Fetch and decrypt a window record like any record (the patient and the provider open their
+    own stanza; everyone else reads through the key-release services, logged), then verify it."""
+    from medledger.flows.records import fetch
+
+    with tempfile.TemporaryDirectory(prefix="medledger-window-") as scratch:
+        destination = Path(scratch) / "window.json"
+        result = fetch(session, patient, digest, destination, purpose=purpose)
+        contents = WindowContents.from_bytes(destination.read_bytes())
+    cid = Cid.from_digest(result.pointer.digest, result.pointer.codec)
+    return contents, verify_window_contents(contents, cid, session.ledger.streams)
 
 
 def leaves_of(readings: Iterable[Reading]) -> list[bytes]:

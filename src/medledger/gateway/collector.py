@@ -173,6 +173,8 @@ class Gateway:
         now = int(self._clock())
         parsed: list[tuple[str, Reading]] = []
         for index, item in enumerate(items):
+            if not isinstance(item, Mapping) or not item.get("signature"):
+                raise ReadingRefusedError("bad-signature", f"reading {index} is not signed by its device", 401)
             try:
                 reading = Reading.from_json(item)
                 self.validator.validate(reading.observation)
