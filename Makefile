@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer postgres chromium clean
+.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-storage postgres chromium clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -107,6 +107,11 @@ bench-keyservice: install
 
 bench-indexer: install
 	$(PY) benchmarks/indexer.py
+
+# Publish time with r = 1, 2, 3 copies and the storage audit's rate over 10,000 records, on three
+# js-ipfs daemons (MEDLEDGER_BENCH_PUBLISH, MEDLEDGER_BENCH_AUDIT change the counts).
+bench-storage: install
+	$(PY) benchmarks/storage.py
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .hypothesis .mypy_cache .ruff_cache crytic-export

@@ -10,7 +10,8 @@ repair: the same, and a live record whole on fewer than r stores is copied, bloc
 Each record's result is kept in the index (`storage_audits`, the last audit per record) together
 with the run's checkpoint, in one transaction: an interrupted run, started again, continues after
 the last record it kept (`restart=True` starts over). The report covers the whole run, resumed
-parts included.
+parts included. Records are checked `workers` at a time (the stores answer in parallel); results
+are kept in chain order, so the checkpoint never passes a record whose audit is not kept.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from medledger.indexer import Indexer
-from medledger.indexer.storage_audits import StorageAuditRow
+from medledger.indexer.storage_audits import RegisteredRecord, StorageAuditRow
 from medledger.storage import Cid
 from medledger.storage.replicated import (
     ERASED,
@@ -33,6 +35,7 @@ from medledger.storage.replicated import (
 
 AUDIT, REPAIR = "audit", "repair"
 _BATCH = 1000
+DEFAULT_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def run_storage_audit(
     restart: bool = False,
     on_record: Callable[[RecordAudit], None] | None = None,
     clock: Callable[[], float] = time.time,
+    workers: int = DEFAULT_WORKERS,
 ) -> StorageReport:
     """Audit (or repair) every registered record from the run's checkpoint on; see the module."""
     run = REPAIR if repair else AUDIT
@@ -87,31 +91,37 @@ def run_storage_audit(
     inventories = store.inventories()
     unreachable = {name: inv.error for name, inv in inventories.items() if inv.error is not None}
     audited = repaired = 0
-    while batch := indexer.registered_records(after=position, limit=_BATCH):
-        for record in batch:
-            cid = Cid.from_digest(bytes.fromhex(record.digest.removeprefix("0x")), record.codec)
-            if repair and not record.erased:
-                result = store.repair(cid, inventories)
-            else:
-                result = store.audit(cid, inventories, erased=record.erased)
-            row = StorageAuditRow(
-                patient=record.patient,
-                digest=record.digest,
-                cid=result.cid,
-                audited_at=max(int(clock()), started),
-                status=result.status,
-                copies=len(result.complete_on),
-                required=result.required,
-                stores=tuple(
-                    {"store": copy.store, "state": copy.state, "detail": copy.detail} for copy in result.copies
-                ),
-            )
-            indexer.save_storage_audit(row, checkpoint=(run, record.position))
-            position = record.position
-            audited += 1
-            repaired += len(result.repaired)
-            if on_record is not None:
-                on_record(RecordAudit(record.patient, record.digest, result))
+
+    def check(record: RegisteredRecord) -> BlobAudit:
+        cid = Cid.from_digest(bytes.fromhex(record.digest.removeprefix("0x")), record.codec)
+        if repair and not record.erased:
+            return store.repair(cid, inventories)
+        return store.audit(cid, inventories, erased=record.erased)
+
+    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="storage-audit")
+    try:
+        while batch := indexer.registered_records(after=position, limit=_BATCH):
+            for record, result in zip(batch, pool.map(check, batch), strict=True):
+                row = StorageAuditRow(
+                    patient=record.patient,
+                    digest=record.digest,
+                    cid=result.cid,
+                    audited_at=max(int(clock()), started),
+                    status=result.status,
+                    copies=len(result.complete_on),
+                    required=result.required,
+                    stores=tuple(
+                        {"store": copy.store, "state": copy.state, "detail": copy.detail} for copy in result.copies
+                    ),
+                )
+                indexer.save_storage_audit(row, checkpoint=(run, record.position))
+                position = record.position
+                audited += 1
+                repaired += len(result.repaired)
+                if on_record is not None:
+                    on_record(RecordAudit(record.patient, record.digest, result))
+    finally:  # interrupted: the checks not yet started are dropped, not run
+        pool.shutdown(wait=True, cancel_futures=True)
     indexer.set_storage_checkpoint(run, None)
     rows = indexer.storage_audits(since=started)
     statuses = Counter(row.status for row in rows)

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -18,7 +18,7 @@ import httpx
 
 from medledger.errors import MedLedgerError
 
-from .cid import CHUNK_SIZE, CODEC_RAW, Cid, CidBuilder
+from .cid import CHUNK_SIZE, CODEC_RAW, Block, Cid, CidBuilder, compute_cid
 from .dag import MAX_BLOCK_SIZE, iter_file, verify_block
 from .errors import (
     BlobNotFoundError,
@@ -252,8 +252,9 @@ class KuboStore:
             raise StorageError(f"IPFS node at {self.api_url} refused repo/gc: {exc.message}") from None
         return sum(1 for line in response.text.splitlines() if line.strip())
 
-    def put_block(self, cid: Cid | str, data: bytes) -> None:
-        """block/put one block whose bytes are already verified against `cid`; refuses
+    def put_block(self, cid: Cid | str, data: bytes, *, pin: bool = False) -> None:
+        """block/put one block whose bytes are already verified against `cid` (and with `pin`,
+        pin it: a one-block blob is then stored and kept in one request); refuses
         (CidMismatchError) if the node names it differently."""
         block_cid = Cid.coerce(cid)
         verify_block(block_cid, data)
@@ -278,6 +279,7 @@ class KuboStore:
                     "mhtype": "sha2-256",
                     "version": "1",
                     "cid-base": "base32",
+                    "pin": "true" if pin else "false",
                 },
                 content=body,
                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
@@ -397,6 +399,61 @@ class KuboStore:
             raise self._unavailable(exc) from exc
         self._check(response)
         return response
+
+    def put_many(self, blobs: Sequence[bytes], *, max_car_bytes: int = 32 * 1024 * 1024) -> list[Cid]:
+        """Store and pin many blobs with `dag/import` of CAR files (one request per ~32 MiB)
+        instead of one `add` each; the CIDs are computed here, exactly as `add` would name the
+        blobs, and each root must come back pinned."""
+        from .car import write_car
+
+        cids: list[Cid] = []
+        pending: list[Block] = []
+        roots: list[Cid] = []
+        size = 0
+        for blob in blobs:
+            blocks: list[Block] = []
+            cid = compute_cid(blob, on_block=blocks.append)
+            cids.append(cid)
+            if pending and size + len(blob) > max_car_bytes:
+                self._import_car(write_car(roots, pending), roots)
+                pending, roots, size = [], [], 0
+            pending += blocks
+            roots.append(cid)
+            size += len(blob)
+        if roots:
+            self._import_car(write_car(roots, pending), roots)
+        return cids
+
+    def _import_car(self, car: bytes, roots: list[Cid]) -> None:
+        try:
+            response = self._client.post(
+                "dag/import",
+                params={"pin-roots": "true"},
+                files={"file": ("batch.car", car, "application/vnd.ipld.car")},
+            )
+        except httpx.TimeoutException as exc:
+            raise StorageTimeoutError(f"IPFS node at {self.api_url} did not finish dag/import in time") from exc
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            self._check(response)
+        except _NodeError as exc:
+            raise StorageError(f"IPFS node at {self.api_url} refused dag/import: {exc.message}") from None
+        pinned = set()
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            root = json.loads(line).get("Root") or {}
+            if root.get("PinErrorMsg"):
+                raise StorageError(
+                    f"IPFS node at {self.api_url} could not pin {root['Cid']['/']}: {root['PinErrorMsg']}"
+                )
+            pinned.add(str(Cid.parse(root["Cid"]["/"])))
+        missing = [str(cid) for cid in roots if str(cid) not in pinned]
+        if missing:
+            raise StorageError(
+                f"IPFS node at {self.api_url} did not pin {len(missing)} imported blobs, e.g. {missing[0]}"
+            )
 
     @staticmethod
     def _check(response: httpx.Response) -> None:

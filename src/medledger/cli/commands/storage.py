@@ -88,6 +88,13 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 default=None,
                 help="Copies each record needs [default: storage.replication from the config file].",
             ),
+            click.option(
+                "--workers",
+                type=click.IntRange(1, 64),
+                default=8,
+                show_default=True,
+                help="Records checked at a time (the stores answer in parallel).",
+            ),
         ]
     ):
         command = option(command)
@@ -99,11 +106,11 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @connection_options
 @pass_app
 @guarded
-def audit(app: AppContext, db: str | None, restart: bool, replication: int | None) -> None:
+def audit(app: AppContext, db: str | None, restart: bool, replication: int | None, workers: int) -> None:
     """Check every registered record: pinned whole (every block verified) on r stores? erased
     records no longer served? Continues an interrupted audit. Exit 0 healthy, 5 degraded, 4 a
     store did not answer."""
-    _run(app, db, restart, replication, repair=False)
+    _run(app, db, restart, replication, workers, repair=False)
 
 
 @command.command("repair")
@@ -111,14 +118,16 @@ def audit(app: AppContext, db: str | None, restart: bool, replication: int | Non
 @connection_options
 @pass_app
 @guarded
-def repair(app: AppContext, db: str | None, restart: bool, replication: int | None) -> None:
+def repair(app: AppContext, db: str | None, restart: bool, replication: int | None, workers: int) -> None:
     """Audit, and copy each under-replicated record from a store holding it whole to the next
     stores lacking it (blocks verified, then pinned). Exit 0 all healthy afterwards, 5 some
     record still degraded, 4 a store did not answer."""
-    _run(app, db, restart, replication, repair=True)
+    _run(app, db, restart, replication, workers, repair=True)
 
 
-def _run(app: AppContext, db: str | None, restart: bool, replication: int | None, *, repair: bool) -> None:
+def _run(
+    app: AppContext, db: str | None, restart: bool, replication: int | None, workers: int, *, repair: bool
+) -> None:
     from medledger.cli.commands.index import open_indexer
     from medledger.flows.durability import run_storage_audit
 
@@ -129,7 +138,9 @@ def _run(app: AppContext, db: str | None, restart: bool, replication: int | None
         total = indexer.record_count()
         verb = "repairing" if repair else "auditing"
         with _record_progress(app, f"{verb} {total} records", total) as advance:
-            report = run_storage_audit(indexer, store, repair=repair, restart=restart, on_record=advance)
+            report = run_storage_audit(
+                indexer, store, repair=repair, restart=restart, on_record=advance, workers=workers
+            )
     finally:
         indexer.close()
         store.close()
