@@ -3,14 +3,26 @@ the sign-in with an access code when the key is already in hand (a devnet's dev 
 
 from __future__ import annotations
 
+import html
+import shutil
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
 
 from medledger.cli import main
-from tests.portal.conftest import PATIENT, PortalWorld, account, csrf_of, portal_process
+from tests.portal.conftest import (
+    CLINIC,
+    CLINIC_NAME,
+    PATIENT,
+    PortalWorld,
+    account,
+    csrf_of,
+    login,
+    portal_process,
+)
 
 
 def _run(world: PortalWorld, tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -58,3 +70,27 @@ def test_a_dev_account_signs_in_with_the_printed_access_code(world: PortalWorld,
             right = http.post("/login", data={"csrf": csrf_of(wrong.text), "code": code})
             assert (right.status_code, right.headers["location"]) == (303, "/")
             assert account(PATIENT).address in http.get("/").text
+
+
+def test_the_cli_and_the_portal_confirm_a_grant_in_the_same_words(
+    world: PortalWorld, tmp_path: Path, client: httpx.Client
+) -> None:
+    clinic = account(CLINIC).address
+    day = datetime.fromtimestamp(world.chain.now() + 60 * 86400, UTC).strftime("%Y-%m-%d")
+    token = login(client)
+    form = {"csrf": token, "provider": clinic, "categories": ["labs"], "purposes": ["TREAT"], "until": day}
+    review = client.post("/grant/review", data=form).text
+    sentence = html.unescape(review.split('id="confirm-sentence">')[1].split("</span>", 1)[1].split("</p>")[0]).strip()
+    details = html.unescape(review.split("<pre>")[1].split("</pre>")[0]).strip().splitlines()
+
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    shutil.copy(world.names_file, home / "names.toml")
+    argv = ["--home", str(home), "consent", "grant", clinic, "--categories", "labs", "--purpose", "treatment"]
+    argv += ["--expires", day, "--yes", "--rpc-url", world.anvil.rpc_url, "--deployments", str(world.deployments)]
+    result = CliRunner().invoke(main, [*argv, "--dev-account", str(PATIENT)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    printed = result.stderr.strip().splitlines()
+    assert printed[0] == sentence
+    assert printed[1 : 1 + len(details)] == details
+    assert sentence.startswith(f"{CLINIC_NAME} may read your lab results for your treatment until")

@@ -20,14 +20,27 @@ from medledger.cli.units import (
     purposes_option,
 )
 from medledger.scopes import categories_in, purposes_in
+from medledger.wording import consent_sentence, grant_confirmation, revocation_confirmation, revocation_sentence
 
 if TYPE_CHECKING:
+    from medledger.addressbook import AddressBook
     from medledger.ledger.values import ConsentTerms
 
 
 @click.group("consent")
 def command() -> None:
     """Grant, revoke and review consent (as the patient)."""
+
+
+def _address_book(app: AppContext) -> AddressBook:
+    """The user's names for accounts (<home>/names.toml, which the portal writes too); an
+    unreadable book only costs the names, never the command."""
+    from medledger.addressbook import AddressBook, AddressBookError
+
+    try:
+        return AddressBook.load(app.settings.home / "names.toml")
+    except AddressBookError:
+        return AddressBook()
 
 
 def _confirm(yes: bool, summary: str) -> None:
@@ -95,19 +108,29 @@ def grant(
         sender=session.address,
     )
     provider = session.ledger.providers.get(grantee)
-    verbs = " and ".join(v for v, bit in (("read", 1), ("write", 2)) if permission_bits & bit)
-    _confirm(
-        yes,
-        (
-            (f"As guardian of {ward}, you" if ward else f"You ({session.address})") + f" are about to let {grantee} "
-            f"({provider.kind.name.lower()}, {provider.status.name.lower()})\n"
-            f"  {verbs} your records in: {', '.join(categories_in(category_bits))}\n"
-            f"  for: {', '.join(purposes_in(purpose_bits))}\n"
-            f"  until: {format_time(expiry)}\n"
-            "Every read is logged on chain and released by the key-release services only while this consent\n"
-            "holds. You can narrow or revoke at any time; what they read before that they keep."
-        ),
+    # The same words as the portal's confirmation (medledger.wording), with the name the user gave
+    # the grantee in the address book when there is one.
+    names = _address_book(app)
+    whose = "your" if not ward else f"{names.label(ward)}'s"
+    sentence = consent_sentence(
+        names.name_of(grantee) or grantee,
+        categories=category_bits,
+        purposes=purpose_bits,
+        permissions=permission_bits,
+        expiry=expiry,
+        whose=whose,
     )
+    lines = grant_confirmation(
+        f"As guardian of {ward}, you" if ward else f"You ({session.address})",
+        grantee,
+        f"{provider.kind.name.lower()}, {provider.status.name.lower()}",
+        categories=category_bits,
+        purposes=purpose_bits,
+        permissions=permission_bits,
+        expiry=expiry,
+        sentence=sentence,
+    )
+    _confirm(yes, "\n".join(lines))
     receipt = grant_flow(
         session,
         grantee,
@@ -150,7 +173,13 @@ def revoke(app: AppContext, grantee: str, yes: bool, ward: str | None) -> None:
     terms = session.ledger.consent.get(patient, grantee)
     if not terms.exists:
         raise click.UsageError(f"you have no consent for {grantee} to revoke")
-    _confirm(yes, f"Revoke {grantee}'s access to: {', '.join(categories_in(terms.categories))}")
+    names = _address_book(app)
+    sentence = revocation_sentence(
+        names.name_of(grantee) or grantee,
+        categories=terms.categories,
+        whose="your" if not ward else f"{names.label(patient)}'s",
+    )
+    _confirm(yes, "\n".join(revocation_confirmation(grantee, categories=terms.categories, sentence=sentence)))
     receipt = revoke_flow(session, grantee, on_behalf_of=patient if ward else None)
     app.output(
         {"patient": patient, "grantee": grantee, "txHash": receipt.tx_hash, "gasUsed": receipt.gas_used},
