@@ -17,6 +17,7 @@ from medledger.cli.commands import (
     devnet,
     doctor,
     emergency,
+    gateway,
     guardian,
     index,
     keys,
@@ -89,6 +90,7 @@ for module in (
     devnet,
     demo,
     keyservice,
+    gateway,
     storage,
     portal,
 ):
