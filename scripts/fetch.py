@@ -15,7 +15,7 @@ import os
 from medledger.flows.records import fetch
 from medledger.scopes import purpose
 from medledger.storage import Cid
-from scripts._medledger import session
+from scripts._medledger import argument, one_line_errors, session
 
 
 def record_digest(record: str) -> bytes:
@@ -24,10 +24,11 @@ def record_digest(record: str) -> bytes:
     return Cid.parse(record).digest
 
 
+@one_line_errors
 def main(patient: str = "", record: str = "", destination: str = "", for_purpose: str = ""):
-    patient = patient or os.environ["MEDLEDGER_PATIENT"]
-    digest = record_digest(record or os.environ["MEDLEDGER_RECORD"])
-    destination = destination or os.environ["MEDLEDGER_DESTINATION"]
+    patient = argument(patient, "MEDLEDGER_PATIENT", "the patient")
+    digest = record_digest(argument(record, "MEDLEDGER_RECORD", "the record"))
+    destination = argument(destination, "MEDLEDGER_DESTINATION", "the destination file")
     chosen = purpose(for_purpose or os.environ.get("MEDLEDGER_PURPOSE", "treatment"))
     result = fetch(session(), patient, digest, destination, purpose=chosen, step=print)
     print(f"fetched {result.cid} ({result.size} bytes) to {result.path}")

@@ -17,15 +17,20 @@ from datetime import timedelta
 
 from medledger.flows.consent import grant
 from medledger.scopes import category_mask, permission, purpose_mask
-from scripts._medledger import session
+from scripts._medledger import ScriptError, argument, one_line_errors, session
 
 
+@one_line_errors
 def main(grantee: str = "", categories: str = "", purposes: str = "", permissions: str = "", days: str = ""):
-    grantee = grantee or os.environ["MEDLEDGER_GRANTEE"]
+    grantee = argument(grantee, "MEDLEDGER_GRANTEE", "the grantee")
     categories = categories or os.environ.get("MEDLEDGER_CATEGORIES", "labs")
     purposes = purposes or os.environ.get("MEDLEDGER_PURPOSES", "treatment")
     permissions = permissions or os.environ.get("MEDLEDGER_PERMISSIONS", "read")
-    days = float(days or os.environ.get("MEDLEDGER_DAYS", "30"))
+    days_text = days or os.environ.get("MEDLEDGER_DAYS", "30")
+    try:
+        days = float(days_text)
+    except ValueError:
+        raise ScriptError(f"DAYS {days_text!r} is not a number of days") from None
     receipt = grant(
         session(),
         grantee,

@@ -4,21 +4,21 @@
 
 Or MEDLEDGER_PATIENT, MEDLEDGER_CATEGORY (a name such as labs) and MEDLEDGER_FILE. The author
 (BROWNIE_ACCOUNT or MEDLEDGER_PRIVATE_KEY) needs write consent from the patient, or is the
-patient. The blob goes to MEDLEDGER_IPFS_API, else the embedded block store in MEDLEDGER_HOME;
-see scripts/_medledger.py. Prints the CID and the digest that `fetch.py` takes.
+patient. The blob goes where `medledger record publish` would put it (MEDLEDGER_IPFS_API, the
+config file's stores, the running devnet's IPFS daemon, else <home>/blocks); see
+scripts/_medledger.py. Prints the CID and the digest that `fetch.py` takes.
 """
-
-import os
 
 from medledger.flows.records import publish
 from medledger.scopes import category
-from scripts._medledger import session
+from scripts._medledger import argument, one_line_errors, session
 
 
+@one_line_errors
 def main(patient: str = "", record_category: str = "", path: str = ""):
-    patient = patient or os.environ["MEDLEDGER_PATIENT"]
-    chosen = category(record_category or os.environ["MEDLEDGER_CATEGORY"])
-    path = path or os.environ["MEDLEDGER_FILE"]
+    patient = argument(patient, "MEDLEDGER_PATIENT", "the patient")
+    chosen = category(argument(record_category, "MEDLEDGER_CATEGORY", "the category"))
+    path = argument(path, "MEDLEDGER_FILE", "the file")
     result = publish(session(), patient, chosen, path)
     print(
         f"published {path} for {patient} as {chosen.name.lower()}: cid {result.cid} "

@@ -7,14 +7,13 @@ already decrypted it keeps. The patient is BROWNIE_ACCOUNT (or MEDLEDGER_PRIVATE
 scripts/_medledger.py.
 """
 
-import os
-
 from medledger.flows.consent import revoke
-from scripts._medledger import session
+from scripts._medledger import argument, one_line_errors, session
 
 
+@one_line_errors
 def main(grantee: str = ""):
-    grantee = grantee or os.environ["MEDLEDGER_GRANTEE"]
+    grantee = argument(grantee, "MEDLEDGER_GRANTEE", "the grantee")
     receipt = revoke(session(), grantee)
     print(f"revoked {grantee} (tx {receipt.tx_hash}, gas {receipt.gas_used})")
     return receipt

@@ -8,9 +8,10 @@ MEDLEDGER_PRIVATE_KEY); see scripts/_medledger.py.
 """
 
 from medledger.flows.consent import setup_account
-from scripts._medledger import session
+from scripts._medledger import one_line_errors, session
 
 
+@one_line_errors
 def main():
     result = setup_account(session())
     print(f"encryption key {'published' if result.published_key else 'already published'}")
