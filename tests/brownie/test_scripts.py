@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from medledger.flows import AccessDeniedError
 from scripts import deploy, fetch, grant, provider, publish, revoke, setup_account
 
 ADMIN, REGISTRAR, PATIENT, CLINIC, LAB = 0, 1, 2, 3, 4  # duties sit on separate accounts
@@ -56,5 +55,6 @@ def test_scripts_deploy_grant_publish_fetch_and_revoke(act_as, accounts, tmp_pat
 
     revoke.main(clinic)
     act_as(CLINIC)
-    with pytest.raises(AccessDeniedError):
+    with pytest.raises(SystemExit) as refused:
         fetch.main(patient, "0x" + published.digest.hex(), str(tmp_path / "again.json"))
+    assert refused.value.code == 3  # refused, as the CLI says it
