@@ -16,7 +16,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -63,6 +63,7 @@ logger = logging.getLogger("medledger.portal")
 
 COOKIE = "medledger_portal"
 MAX_FORM_BYTES = 16 * 1024
+SWEEP_SECONDS = 30.0  # how often timed-out sessions are dropped between requests
 LOGIN_FAILURE_DELAY = 1.0  # seconds added to each failed login (scrypt already costs about as much)
 HERE = Path(__file__).parent
 CATEGORY_CHOICES = [(c.name.lower().replace("_", "-"), category_phrase(c.name)) for c in Category]
@@ -100,7 +101,6 @@ class Portal:
         self.templates.filters["date"] = date_words
         self.templates.filters["short"] = short
         self.templates.filters["when"] = lambda t: datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%d %H:%M UTC")
-        self.reader = MedLedger.from_deployment(config.chain, config.deployment)
         self._downloads = Path(tempfile.mkdtemp(prefix="medledger-portal-"))  # mode 0700
 
     def close(self) -> None:
@@ -620,11 +620,22 @@ def build(config: PortalConfig) -> tuple[ASGIApp, Portal]:
             "<!doctype html><title>Error</title><p>Something went wrong. The portal's log names the error.", 500
         )
 
+    async def sweep() -> None:
+        """Drop timed-out sessions (and their keys) even when no request comes to notice them."""
+        interval = min(SWEEP_SECONDS, config.idle_timeout / 2)
+        while True:
+            await asyncio.sleep(interval)
+            portal.sessions.sweep()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep())
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             portal.close()
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: failed}, lifespan=lifespan)
@@ -703,7 +714,7 @@ def _expiry(text: str, now: int) -> int:
 
 
 def _date_input(moment: int) -> str:
-    return (datetime.fromtimestamp(moment, UTC) + timedelta(seconds=0)).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d")
 
 
 def _purpose_codes(bits: int) -> list[str]:

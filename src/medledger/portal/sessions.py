@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_IDLE_TIMEOUT = 15 * 60
 DEFAULT_MAX_AGE = 12 * 3600
 MAX_ANONYMOUS = 256
+MAX_TIMED_OUT = 1024  # remembered only to tell a returning user why they were signed out
 
 
 @dataclass(eq=False)
@@ -74,6 +75,7 @@ class SessionStore:
         self.max_age = max_age
         self._clock = clock
         self._sessions: OrderedDict[str, PortalSession] = OrderedDict()
+        self._timed_out: OrderedDict[str, None] = OrderedDict()  # ids of signed-in sessions that timed out
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -98,8 +100,10 @@ class SessionStore:
         now = self._clock()
         with self._lock:
             session = self._sessions.get(session_id)
-            if session is None:
-                return None, False
+            if session is None:  # unknown, or swept: say so once if it timed out signed in
+                timed_out = session_id in self._timed_out
+                self._timed_out.pop(session_id, None)
+                return None, timed_out
             if self._expired(session, now):
                 del self._sessions[session_id]
                 return None, session.logged_in
@@ -125,7 +129,10 @@ class SessionStore:
 
     def _sweep(self, now: float) -> None:
         for key in [key for key, value in self._sessions.items() if self._expired(value, now)]:
-            del self._sessions[key]
+            if self._sessions.pop(key).logged_in:
+                self._timed_out[key] = None
+        while len(self._timed_out) > MAX_TIMED_OUT:
+            self._timed_out.popitem(last=False)
 
     def _expired(self, session: PortalSession, now: float) -> bool:
         return now - session.last_seen > self.idle_timeout or now - session.created > self.max_age
