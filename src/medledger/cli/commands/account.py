@@ -141,7 +141,7 @@ def new(app: AppContext, name: str | None, kdf: Kdf) -> None:
     "dev_account",
     type=click.IntRange(0, 9),
     default=None,
-    help="anvil's development account N (its key is public: for devnets and the embedded chain only).",
+    help="anvil's development account N (index 0-9; its key is public: for devnets and the embedded chain only).",
 )
 @click.option(
     "--kdf",
