@@ -136,7 +136,7 @@ def command(
     legacy: bool,
     dry_run: bool,
 ) -> None:
-    """Deploy MedLedger and record it in deployments/<chainId>.json.
+    """Deploy MedLedger and record it in <home>/deployments/<network>/<chainId>.json (or --deployments DIR).
 
     Re-running after a failure continues from that file instead of deploying twice; re-running
     after an interruption waits for the deployment transaction already sent. The settings are
