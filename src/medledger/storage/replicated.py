@@ -51,6 +51,7 @@ COMPLETE, UNPINNED, MISSING, PARTIAL, CORRUPT, UNREACHABLE, SERVED, GONE = (
     "served",  # (erased blob) the store still holds the root block
     "gone",  # (erased blob) the store no longer holds it
 )
+MAX_INCIDENTS = 100
 HEALTHY, UNDER_REPLICATED, LOST, ERASED, ERASED_SERVED, UNVERIFIED = (
     "healthy",
     "under-replicated",
@@ -189,6 +190,11 @@ class ReplicatedStore:
             raise StorageError("a replicated store needs at least one store")
         if not 1 <= self.replication <= len(self.members):
             raise StorageError(f"replication {self.replication} needs between 1 and {len(self.members)} stores")
+
+    def note(self, incident: Incident) -> None:
+        """Keep an incident (the last MAX_INCIDENTS: a long-running server must not grow)."""
+        self.incidents.append(incident)
+        del self.incidents[:-MAX_INCIDENTS]
 
     @classmethod
     def single(cls, store: ReplicaStore, name: str = "default") -> ReplicatedStore:
@@ -475,7 +481,7 @@ class _FallbackRead:
                 return verify_block(cid, fetch(cid))
             except CidMismatchError as exc:
                 reason = f"served a wrong block (skipped): {exc}"
-                self.store.incidents.append(Incident(label, str(cid), reason))
+                self.store.note(Incident(label, str(cid), reason))
             except (StorageUnavailableError, StorageTimeoutError) as exc:
                 reason = f"unreachable: {exc}"
                 self.unreachable.add(label)

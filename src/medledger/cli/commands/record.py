@@ -163,6 +163,8 @@ def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str, n
     result = fetch_flow(
         app.session(), patient, _digest(record), out, purpose=_purpose(purpose), log_access=not no_log, step=step
     )
+    for incident in getattr(app.store(), "incidents", ()):  # replicated storage: stores skipped
+        click.echo(f"warning: {incident.source} {incident.reason.split(':')[0]} for block {incident.cid}", err=True)
     app.output(
         {
             "cid": result.cid,
