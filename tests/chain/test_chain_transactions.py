@@ -71,7 +71,7 @@ def test_unfunded_account_deploying_raises_insufficient_funds_naming_the_account
 def test_account_funded_for_less_than_the_fee_cap_is_refused_before_sending(world, anvil):
     poor = _fresh_signer()
     anvil.rpc("anvil_setBalance", [poor.address, hex(1000)])
-    with pytest.raises(InsufficientFundsError, match=f"account {poor.address} has 1000 wei"):
+    with pytest.raises(InsufficientFundsError, match=f"account {poor.address} holds 0.000000000000001 ETH"):
         world.ledger(poor).keys.publish(PUBLIC_KEY)
     assert _pending_nonce(world.chain, poor.address) == 0
 
@@ -282,7 +282,7 @@ def test_waiting_for_confirmations_on_a_stalled_chain_gives_up(manual_anvil):
 
 
 def test_policy_refuses_a_priority_fee_above_the_max_fee():
-    with pytest.raises(FeeSettingsError, match=r"priority fee \(2000000000 wei per gas\) is above the max fee"):
+    with pytest.raises(FeeSettingsError, match=r"priority fee \(2 gwei per gas\) is above the max fee"):
         TxPolicy(max_fee_per_gas=10**9, max_priority_fee_per_gas=2 * 10**9)
 
 
