@@ -20,6 +20,7 @@ from medledger.chain.accounts import Signer
 from medledger.chain.connection import Chain
 from medledger.chain.errors import ChainError, InsufficientFundsError, TransactionFailedError
 from medledger.chain.reverts import RevertDecoder, revert_data_from
+from medledger.chain.units import ether, gwei
 
 DEFAULT_GAS_MARGIN = 1.2
 FALLBACK_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node cannot suggest one
@@ -96,7 +97,7 @@ class TxPolicy:
             )
         if max_fee is not None and priority is not None and priority > max_fee:
             raise FeeSettingsError(
-                f"the priority fee ({priority} wei per gas) is above the max fee ({max_fee} wei per gas)"
+                f"the priority fee ({gwei(priority)} per gas) is above the max fee ({gwei(max_fee)} per gas)"
             )
 
 
@@ -332,7 +333,8 @@ class TransactionSender:
         balance = self.chain.w3.eth.get_balance(address)
         if balance < needed:
             raise InsufficientFundsError(
-                f"account {address} has {balance} wei but this transaction may cost up to {needed} wei; fund it first"
+                f"account {address} holds {ether(balance)} but this transaction may cost up to {ether(needed)}; "
+                "fund it first"
             )
 
     def _refusal(self, exc: Exception, sender: str | None) -> Exception:
