@@ -16,12 +16,15 @@ from medledger.cli import main
 from tests.portal.conftest import (
     CLINIC,
     CLINIC_NAME,
+    GUARDIAN,
+    PASSWORD,
     PATIENT,
     PortalWorld,
     account,
     csrf_of,
     login,
     portal_process,
+    write_keystore,
 )
 
 
@@ -94,3 +97,22 @@ def test_the_cli_and_the_portal_confirm_a_grant_in_the_same_words(
     assert printed[0] == sentence
     assert printed[1 : 1 + len(details)] == details
     assert sentence.startswith(f"{CLINIC_NAME} may read your lab results for your treatment until")
+
+
+def test_named_accounts_in_the_home_are_offered_and_unlocked_with_their_password(
+    world: PortalWorld, tmp_path: Path
+) -> None:
+    keystores = tmp_path / "home" / "keystores"
+    write_keystore(keystores, account(PATIENT), "patient")
+    write_keystore(keystores, account(GUARDIAN), "guardian")
+    with portal_process(world, tmp_path) as (url, printed), httpx.Client(base_url=url) as http:
+        assert "sign in with the password of" in printed
+        page = http.get("/login").text
+        assert f'<option value="{account(PATIENT).address}">patient' in page
+        assert f'<option value="{account(GUARDIAN).address}">' in page
+        token = csrf_of(page)
+        reply = http.post("/login", data={"csrf": token, "account": account(PATIENT).address, "password": PASSWORD})
+        assert (reply.status_code, reply.headers["location"]) == (303, "/")
+    with portal_process(world, tmp_path, "--account", "guardian") as (url, _), httpx.Client(base_url=url) as http:
+        page = http.get("/login").text
+        assert account(GUARDIAN).address in page and account(PATIENT).address not in page
