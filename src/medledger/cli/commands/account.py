@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from medledger.chain.units import ether
 from medledger.cli.context import PASSWORD_ENV, AppContext, connection_options, guarded, pass_app
 
 if TYPE_CHECKING:  # the chain layer is imported when a command runs, not for --help
@@ -25,7 +26,6 @@ FOUNDRY_DIR = "~/.foundry/keystores"
 BROWNIE_DIR = "~/.brownie/accounts"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-ETH = 10**18
 
 
 @click.group("account")
@@ -55,14 +55,6 @@ def _check_name(name: str) -> str:
 
 def _keystores(app: AppContext) -> Path:
     return app.settings.home / "keystores"
-
-
-def eth(wei: int) -> str:
-    """`wei` in ETH, exactly, without trailing zeros."""
-    from decimal import Decimal
-
-    text = f"{Decimal(wei) / Decimal(ETH):f}"
-    return (text.rstrip("0").rstrip(".") if "." in text else text) + " ETH"
 
 
 @command.command("new")
@@ -292,12 +284,12 @@ def list_(app: AppContext, balances: bool) -> None:
         for row in rows:
             wei = int(chain.w3.eth.get_balance(row["address"])) if row["address"] else None
             row["balanceWei"] = wei
-            row["balanceEth"] = eth(wei).removesuffix(" ETH") if wei is not None else None
+            row["balanceEth"] = ether(wei).removesuffix(" ETH") if wei is not None else None
 
     def line(row: dict[str, Any]) -> str:
         text = f"{row['name']:<20} {row['address'] or '(address unknown)':<42}"
         if balances:
-            text += f"  {eth(row['balanceWei']) if row['balanceWei'] is not None else '-':>24}"
+            text += f"  {ether(row['balanceWei']) if row['balanceWei'] is not None else '-':>24}"
         return f"{text}  {row['keystore']}"
 
     empty = "no accounts yet (create one: `medledger account new NAME`)"

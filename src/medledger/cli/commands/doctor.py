@@ -286,7 +286,7 @@ def _account(app: AppContext, state: dict[str, Any]) -> Check:
     signer = from_keystore(path, password)
     balance = ""
     if "chain" in state:
-        from medledger.cli.commands.account import eth
+        from medledger.chain.units import ether
 
-        balance = f", holds {eth(int(state['chain'].w3.eth.get_balance(signer.address)))}"
+        balance = f", holds {ether(int(state['chain'].w3.eth.get_balance(signer.address)))}"
     return Check("account", OK, f"{path} unlocks: {signer.address}{balance}")
