@@ -51,11 +51,15 @@ from medledger.flows.session import Session
 from medledger.flows.streams import RangeReader
 from medledger.ledger.base import checked_address
 from medledger.scopes import category_name
-from medledger.storage import Cid, StorageError, compute_cid
+from medledger.storage import Cid, KuboStore, StorageError, compute_cid
 
 DEFAULT_BATCH_SIZE = 50  # ~33k gas per record in a multicall of 50, against ~50k for one
 MAX_BATCH_SIZE = 200  # keeps a batch's transaction far below a block's gas limit
 DEFAULT_WORKERS = 4
+# A bound on a batch's gas, so its registration needs one eth_call rather than an estimate (a
+# bisection over the whole batch). addRecord costs ~50k for a new pointer (less in a batch) and
+# at most ~80k when it takes over a digest; unused gas is not paid for.
+_GAS_BASE, _GAS_PER_RECORD = 60_000, 90_000
 BATCH_PREFIX = "batch-"
 
 Fault = Callable[[str], None]  # called after each step; tests inject crashes with it
@@ -292,8 +296,9 @@ def _encrypt(session: Session, journal: BatchJournal, entry: BatchEntry, workers
 
 
 def _store(session: Session, journal: BatchJournal, entry: BatchEntry, workers: int) -> None:
-    """Store and pin every staged container, several at once (content-addressed: a resumed
-    batch stores the same CIDs again)."""
+    """Store and pin every staged container: on one IPFS node as one CAR import (`dag/import`,
+    one request for the batch), elsewhere several at once (content-addressed: a resumed batch
+    stores the same CIDs again)."""
     staging, spans = _staged(entry)
 
     def store_one(span: list[int]) -> str:
@@ -301,8 +306,13 @@ def _store(session: Session, journal: BatchJournal, entry: BatchEntry, workers: 
             return str(session.store.put(_reader(raw, span[0], span[1])))
 
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            cids = list(pool.map(store_one, spans))
+        if isinstance(session.store, KuboStore):  # one node: the whole batch in one CAR import
+            with open(staging, "rb") as raw:
+                blobs = [_reader(raw, offset, length).read() for offset, length in spans]
+            cids = [str(cid) for cid in session.store.put_many(blobs)]
+        else:  # the embedded store, or several replicas: blob by blob, several at once
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                cids = list(pool.map(store_one, spans))
     except StorageError as exc:
         exc.args = (
             f"{exc}; batch {entry.id} is kept with its encrypted copies in {staging}: run "
@@ -320,20 +330,18 @@ def _register(session: Session, journal: BatchJournal, entry: BatchEntry, checkp
         _advance(journal, entry, REGISTERED)
         return
     ledger = session.ledger
-    calls = [
-        ledger.contract.encode_abi(
-            "addRecord", args=[entry.patient, cid.digest, cid.codec, entry.category, b"\x00" * 32]
-        )
-        for cid in missing
-    ]
+    add_record = ledger.records.codec("addRecord")
+    calls = [add_record.encode(entry.patient, cid.digest, cid.codec, entry.category, b"\x00" * 32) for cid in missing]
 
     def journaled(sent: SentTransaction) -> None:
         _advance(journal, entry, SENT, tx_hash=sent.tx_hash, nonce=sent.nonce)
         checkpoint(SENT)
 
-    function = ledger.contract.functions.multicall([bytes.fromhex(call[2:]) for call in calls])
+    function = ledger.contract.functions.multicall(calls)
     try:
-        receipt = ledger.sender.send(session.signer, function, on_signed=journaled)
+        receipt = ledger.sender.send(
+            session.signer, function, on_signed=journaled, gas_limit=_GAS_BASE + _GAS_PER_RECORD * len(missing)
+        )
     except ChainError:
         if entry.state == SENT and ledger.sender.status(_sent(session, entry)) is TxStatus.PENDING:
             raise _still_pending(entry, rolling_back=False) from None

@@ -7,6 +7,7 @@ from typing import Any
 from eth_utils import is_address, is_checksum_address, to_checksum_address
 from web3.contract import Contract
 
+from medledger.chain.abi import FunctionCodec
 from medledger.chain.accounts import Signer
 from medledger.chain.errors import ChainError
 from medledger.chain.transactions import OnSigned, Receipt, TransactionSender
@@ -49,6 +50,17 @@ class ModuleClient:
 
     def _call(self, function: Any) -> Any:
         return self.sender.call(function, sender=self.signer.address if self.signer else None)
+
+    def codec(self, name: str) -> FunctionCodec:
+        """An encoder/decoder of one function, for many calls without web3's per-call overhead."""
+        codecs: dict[str, FunctionCodec] = self.__dict__.setdefault("_codecs", {})
+        if name not in codecs:
+            codecs[name] = FunctionCodec.of(self.contract.abi, name)
+        return codecs[name]
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
 
 
 def utc_text(timestamp: int) -> str:

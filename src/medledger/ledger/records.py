@@ -60,7 +60,7 @@ class RecordsClient(ModuleClient):
         """The pointers of `digests`, read in JSON-RPC batches (one round trip per 500 records)."""
         patient = checked_address(patient, "patient")
         checked = [_digest(digest) for digest in digests]
-        answers = self.sender.call_many([self.functions.recordOf(patient, digest) for digest in checked])
+        answers = self.sender.call_batch(self.address, self.codec("recordOf"), [(patient, d) for d in checked])
         return [RecordPointer(patient, digest, *answer) for digest, answer in zip(checked, answers, strict=True)]
 
     def get(self, patient: str, digest: bytes) -> RecordPointer:
