@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from medledger.cli import networks as named
+from medledger.cli import named_networks as named
 from medledger.cli.settings import Settings
 
 if TYPE_CHECKING:  # imported lazily below, so that `--help` starts without loading web3

@@ -32,6 +32,12 @@ EMBEDDED = "embedded"  # medledger.chain.connection.EMBEDDED, spelled out so `--
 )
 @click.option("--devnet", is_flag=True, help="Use the chain and IPFS daemon of `medledger devnet up`.")
 @click.option(
+    "--network",
+    default=None,
+    help="A named network instead of --rpc-url: devnet, embedded, or one of `medledger networks list` "
+    "(anvil's dev accounts sign, so a development chain).",
+)
+@click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -39,11 +45,19 @@ EMBEDDED = "embedded"  # medledger.chain.connection.EMBEDDED, spelled out so `--
 )
 @pass_app
 @guarded
-def command(app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, workdir: Path | None) -> None:
+def command(
+    app: AppContext, rpc_url: str, ipfs_api: str | None, devnet: bool, network: str | None, workdir: Path | None
+) -> None:
     """Run the whole story: three key-release services (2 of 3, in-process), publish, grant, read
     through the services, then a narrowed, an expired and a revoked grant refused by them."""
+    from medledger.cli import named_networks as named
     from medledger.demo import run_demo
 
+    if network is not None:
+        chosen = named.get_network(app.settings.home, network)
+        devnet = devnet or chosen.name == named.DEVNET
+        if chosen.name != named.DEVNET:
+            rpc_url, ipfs_api = str(chosen.rpc_url), ipfs_api or chosen.ipfs_api
     if devnet:
         if not app.devnet:
             raise click.UsageError("no devnet is running: start one with `medledger devnet up`")

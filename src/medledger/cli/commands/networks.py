@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from medledger.cli import networks as named
+from medledger.cli import named_networks as named
 from medledger.cli.context import AppContext, guarded, pass_app
 
 
