@@ -108,6 +108,9 @@ bench-keyservice: install
 bench-indexer: install
 	$(PY) benchmarks/indexer.py
 
+bench-ingest: install
+	$(PY) benchmarks/ingest.py
+
 # Publish time with r = 1, 2, 3 copies and the storage audit's rate over 10,000 records, on three
 # js-ipfs daemons (MEDLEDGER_BENCH_PUBLISH, MEDLEDGER_BENCH_AUDIT change the counts).
 bench-storage: install
