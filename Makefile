@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-storage postgres chromium clean
+.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-storage postgres chromium clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
