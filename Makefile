@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-storage postgres chromium clean
+.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-storage bench-gateway postgres chromium clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -115,6 +115,11 @@ bench-ingest: install
 # js-ipfs daemons (MEDLEDGER_BENCH_PUBLISH, MEDLEDGER_BENCH_AUDIT change the counts).
 bench-storage: install
 	$(PY) benchmarks/storage.py
+
+# 100 simulated devices (10 readings/s each) on 10 patients through a real gateway, 60 s by default;
+# `make bench-gateway ARGS="--minutes 10"` for the issue's figure.
+bench-gateway: install
+	$(PY) benchmarks/gateway.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .hypothesis .mypy_cache .ruff_cache crytic-export

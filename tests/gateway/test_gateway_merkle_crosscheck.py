@@ -12,7 +12,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from medledger.crypto.merkle import MerkleTree, leaf_hash, verify_proof
-from medledger.flows.windows import LEAF_TYPES
+from medledger.flows.windows import LEAF_TYPES, reading_leaf
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("standard_tree.cjs")
@@ -82,6 +82,11 @@ def test_a_changed_reading_fails_its_proof():
     device, sequence, timestamp, _ = values[4]
     forged = (device, sequence, timestamp, keccak(text="forged"))
     assert not verify_proof(tree.root, leaf_hash(LEAF_TYPES, forged), tree.proof(4))
+
+
+def test_the_gateways_fast_leaf_is_the_standard_leaf():
+    for value in readings(20, seed=3):
+        assert reading_leaf(*value) == leaf_hash(LEAF_TYPES, value)
 
 
 def test_an_empty_tree_is_refused():

@@ -41,14 +41,16 @@ import json
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coincurve import PublicKey
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from medledger.crypto import AccountRecipient, ContainerBinding, Recipient, ThresholdPolicy, encrypt_stream
 from medledger.crypto.merkle import MerkleTree, leaf_hash
+from medledger.crypto.merkle import keccak256 as keccak
 from medledger.errors import MedLedgerError
 from medledger.ledger.streams import StreamAnchors, Window, window_id
 from medledger.scopes import Purpose
@@ -71,6 +73,7 @@ __all__ = [
     "read_window",
     "reading_digest",
     "reading_hash",
+    "reading_leaf",
     "recover_signer",
     "sign_reading",
     "verify_window_contents",
@@ -78,13 +81,19 @@ __all__ = [
 
 WINDOW_FORMAT = "medledger.stream-window/1"
 LEAF_TYPES = ("address", "uint64", "uint64", "bytes32")
-READING_TAG = keccak(text="medledger.reading.v1")
+READING_TAG = keccak(b"medledger.reading.v1")
 _PERSONAL_PREFIX = b"\x19Ethereum Signed Message:\n32"
 UINT64 = 2**64
 
 
 class ReadingError(MedLedgerError, ValueError):
     """A reading or a window blob is malformed (one line naming the problem)."""
+
+
+@lru_cache(maxsize=1 << 16)
+def _checksummed(address: str) -> str:
+    """EIP-55 form of `address` (cached: a ward has few devices and patients, each seen every second)."""
+    return to_checksum_address(address)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -119,6 +128,12 @@ def reading_digest(
     )
 
 
+def reading_leaf(device: str, sequence: int, timestamp: int, hashed: bytes) -> bytes:
+    """The reading's StandardMerkleTree leaf, `leaf_hash(LEAF_TYPES, values)` without eth-abi's
+    general encoder (every field is one static 32-byte word)."""
+    return keccak(keccak(_address_word(device) + _word(sequence) + _word(timestamp) + hashed))
+
+
 def sign_reading(private_key: bytes, digest: bytes) -> bytes:
     """A device's EIP-191 signature of `digest` (65 bytes r || s || v, v in {27, 28})."""
     from coincurve import PrivateKey
@@ -137,7 +152,7 @@ def recover_signer(digest: bytes, signature: bytes) -> str | None:
         )
     except Exception:  # coincurve raises its own error types for bad signatures and points
         return None
-    return to_checksum_address(keccak(public.format(compressed=False)[1:])[12:])
+    return _checksummed("0x" + keccak(public.format(compressed=False)[1:])[12:].hex())
 
 
 def patient_of(observation: Mapping[str, Any], chain_id: int) -> str:
@@ -160,7 +175,7 @@ def patient_of(observation: Mapping[str, Any], chain_id: int) -> str:
     try:
         if len(address) != 42 or not address.startswith("0x"):
             raise ValueError(address)
-        return to_checksum_address(address)
+        return _checksummed(address)
     except ValueError:
         raise ReadingError("the Observation's subject is not an Ethereum address") from None
 
@@ -202,7 +217,7 @@ class Reading:
         if not isinstance(data, Mapping):
             raise ReadingError("a reading is a JSON object")
         try:
-            device = to_checksum_address(str(data["device"]))
+            device = _checksummed(str(data["device"]))
             sequence, timestamp = data["sequence"], data["timestamp"]
             signature = bytes.fromhex(str(data["signature"]).removeprefix("0x"))
             observation = data["observation"]

@@ -7,7 +7,8 @@ accept (any number of threads, one per request):
      chain (`bad-reading`)
   3. each signature recovers its device (`bad-signature`, 401)
   4. each device is registered on chain under this gateway's provider, not retired, and that
-     provider is active (`unknown-device`, 403; answers cached `cache_seconds`)
+     provider is active (`unknown-device`, 403); chain answers are cached and re-read every
+     `cache_seconds` by a refresher thread, so a retirement or suspension counts within about that
   5. each patient has granted the provider WRITE consent for the gateway's category and has
      published an encryption key (`no-consent`, 403; cached `cache_seconds`); the chain checks the
      consent again when the window is anchored
@@ -40,18 +41,18 @@ from eth_utils import to_checksum_address
 
 from medledger.chain.errors import ChainError, ContractRevertError
 from medledger.crypto import ContainerBinding, ServiceRecipient, ThresholdPolicy
-from medledger.crypto.merkle import build_nodes, leaf_hash, proof_at
+from medledger.crypto.merkle import build_nodes, proof_at
 from medledger.fhir.observations import ObservationValidator
 from medledger.fhir.validate import FhirValidationError
 from medledger.flows.session import Session
 from medledger.flows.windows import (
-    LEAF_TYPES,
     Reading,
     ReadingError,
     WindowContents,
     encrypt_window,
     patient_of,
     reading_digest,
+    reading_leaf,
     recipients_for,
     recover_signer,
 )
@@ -141,16 +142,16 @@ class Gateway:
         self.started = int(clock())
         self.validator = ObservationValidator()
         self._lock = threading.Lock()
-        self._chain_lock = threading.RLock()  # one chain read or transaction at a time
         self._open: dict[tuple[str, int], _OpenWindow] = {}
         self._sealed_until: dict[str, int] = {}
         self._devices: dict[str, tuple[int, int]] = store.devices()  # device -> (sequence, timestamp)
-        self._device_cache: dict[str, tuple[str | None, float]] = {}
-        self._patient_cache: dict[str, tuple[str | None, float]] = {}  # patient -> (refusal or None, until)
+        self._device_cache: dict[str, tuple[str | None, float]] = {}  # device -> (provider, fetched at)
+        self._patient_cache: dict[str, tuple[str | None, float]] = {}  # patient -> (refusal or None, fetched at)
         self._keys: dict[str, bytes] = {}
         self.stats = _Stats()
         self._stop = threading.Event()
         self._sealer: threading.Thread | None = None
+        self._refresher: threading.Thread | None = None
 
     # -- accepting readings ------------------------------------------------------------------
 
@@ -229,14 +230,16 @@ class Gateway:
                 entry.readings.append(reading)
             self._devices.update(latest)
 
+    def _fresh(self, fetched_at: float) -> bool:
+        """A cached chain answer is used while the refresher keeps it current (within three of its
+        periods); with `cache_seconds` 0 every request asks the chain."""
+        seconds = self.policy.cache_seconds
+        return seconds > 0 and time.monotonic() - fetched_at <= 3 * seconds
+
     def _check_devices(self, devices: set[str]) -> None:
-        now = time.monotonic()
-        unknown = [d for d in devices if self._device_cache.get(d, (None, 0.0))[1] <= now]
+        unknown = [d for d in devices if not self._fresh(self._device_cache.get(d, (None, -1e18))[1])]
         if unknown:
-            with self._chain_lock:
-                providers = self.streams.device_providers(unknown)
-            for device, provider in zip(unknown, providers, strict=True):
-                self._device_cache[device] = (provider, now + self.policy.cache_seconds)
+            self._refresh_devices(unknown)
         for device in devices:
             if self._device_cache[device][0] != self.provider:
                 raise ReadingRefusedError(
@@ -246,29 +249,41 @@ class Gateway:
                     403,
                 )
 
+    def _refresh_devices(self, devices: list[str]) -> None:
+        fetched_at = time.monotonic()
+        providers = self.streams.device_providers(devices)
+        for device, provider in zip(devices, providers, strict=True):
+            self._device_cache[device] = (provider, fetched_at)
+
     def _check_patient(self, patient: str) -> None:
-        now = time.monotonic()
         cached = self._patient_cache.get(patient)
-        if cached is None or cached[1] <= now:
-            refusal = self._patient_refusal(patient)
-            cached = self._patient_cache[patient] = (refusal, now + self.policy.cache_seconds)
+        if cached is None or not self._fresh(cached[1]):
+            cached = self._patient_cache[patient] = (self._patient_refusal(patient), time.monotonic())
         if cached[0] is not None:
             raise ReadingRefusedError("no-consent", cached[0], 403)
 
+    def refresh(self) -> None:
+        """Re-read every cached device and patient from the chain (the refresher thread's round),
+        so requests seldom wait for the chain."""
+        devices = list(self._device_cache)
+        if devices:
+            self._refresh_devices(devices)
+        for patient in list(self._patient_cache):
+            self._patient_cache[patient] = (self._patient_refusal(patient), time.monotonic())
+
     def _patient_refusal(self, patient: str) -> str | None:
         ledger = self.session.ledger
-        with self._chain_lock:
-            key = ledger.keys.encryption_key_of(patient)
-            if patient == self.provider:
-                writable = True
-            else:
-                terms = ledger.consent.get(patient, self.provider)
-                writable = (
-                    terms.expiry > ledger.chain.now()
-                    and bool(terms.categories >> self.policy.category & 1)
-                    and terms.purposes != 0
-                    and bool(terms.permissions & Permission.WRITE)
-                )
+        key = ledger.keys.encryption_key_of(patient)
+        if patient == self.provider:
+            writable = True
+        else:
+            terms = ledger.consent.get(patient, self.provider)
+            writable = (
+                terms.expiry > ledger.chain.now()
+                and bool(terms.categories >> self.policy.category & 1)
+                and terms.purposes != 0
+                and bool(terms.permissions & Permission.WRITE)
+            )
         if not writable:
             return f"{patient} has not granted {self.provider} WRITE consent for category {self.policy.category}"
         if key is None:
@@ -279,17 +294,29 @@ class Gateway:
     # -- sealing and anchoring ---------------------------------------------------------------
 
     def start(self) -> Gateway:
-        """Seal and anchor in a background thread until `stop()`."""
+        """Seal and anchor in a background thread, and refresh the cached chain answers in
+        another, until `stop()`."""
         self._sealer = threading.Thread(target=self._run, name="gateway-sealer", daemon=True)
         self._sealer.start()
+        if self.policy.cache_seconds > 0:
+            self._refresher = threading.Thread(target=self._refresh_loop, name="gateway-refresher", daemon=True)
+            self._refresher.start()
         return self
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self.policy.cache_seconds):
+            try:
+                self.refresh()
+            except Exception as exc:  # the cached answers age out and requests ask the chain themselves
+                logger.warning("refreshing the chain's answers failed: %s", _one_line(exc))
 
     def stop(self, *, flush: bool = True) -> None:
         """Stop the sealer; with `flush`, seal and anchor every open window first."""
         self._stop.set()
-        if self._sealer is not None:
-            self._sealer.join()
-            self._sealer = None
+        for thread in (self._sealer, self._refresher):
+            if thread is not None:
+                thread.join()
+        self._sealer = self._refresher = None
         if flush:
             self.seal(force=True)
             self.anchor_pending()
@@ -323,8 +350,7 @@ class Gateway:
         return len(due)
 
     def _threshold_policy(self) -> ThresholdPolicy | None:
-        with self._chain_lock:
-            current = self.session.ledger.services.current()
+        current = self.session.ledger.services.current()
         if current is None:
             return None
         return ThresholdPolicy(
@@ -346,7 +372,7 @@ class Gateway:
             entry.start + self.policy.window_seconds,
             readings,
         )
-        leaves = [leaf_hash(LEAF_TYPES, r.leaf_values) for r in readings]
+        leaves = [reading_leaf(*r.leaf_values) for r in readings]
         root = build_nodes(leaves)[0]
         binding = ContainerBinding(
             chain_id=self.chain_id,
@@ -355,9 +381,8 @@ class Gateway:
             category=self.policy.category,
             author=bytes.fromhex(self.provider[2:]),
         )
-        with self._chain_lock:
-            patient_key = self._keys.get(entry.patient) or self.session.ledger.keys.encryption_key_of(entry.patient)
-            provider_key = self._provider_key()
+        patient_key = self._keys.get(entry.patient) or self.session.ledger.keys.encryption_key_of(entry.patient)
+        provider_key = self._provider_key()
         if patient_key is None:  # cannot happen: readings are accepted only for patients with a key
             logger.warning("dropping a window of %s: no encryption key", entry.patient)
             return
@@ -402,8 +427,7 @@ class Gateway:
 
     def _anchor_batch(self, batch: list[StoredWindow]) -> int:
         try:
-            with self._chain_lock:
-                outcome = self.streams.anchor([stored.window for stored in batch])
+            outcome = self.streams.anchor([stored.window for stored in batch])
         except ContractRevertError as exc:
             if exc.error in _GATEWAY_BUGS:  # this batch can never be anchored: set it aside
                 for stored in batch:

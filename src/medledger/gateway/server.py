@@ -39,7 +39,7 @@ from .errors import ReadingRefusedError
 __all__ = ["GatewayThread", "create_app", "serve"]
 
 logger = logging.getLogger("medledger.gateway")
-WORKER_THREADS = 2
+WORKER_THREADS = 4
 
 
 def _declared_length(scope: Scope) -> int | None:
