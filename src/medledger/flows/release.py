@@ -101,6 +101,11 @@ def fetch_blob(
         raise AccessDeniedError(
             f"{session.address} may not read {patient}'s {category_name(pointer.category)} records for {purpose.name}"
         )
+    return download_blob(session, pointer, directory)
+
+
+def download_blob(session: Session, pointer: RecordPointer, directory: Path) -> FetchedBlob:
+    """Step 3: the blob, every block verified, staged in `directory`, and its header proof."""
     cid = Cid.from_digest(pointer.digest, pointer.codec)
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=directory, prefix=".blob.", suffix=".part")
