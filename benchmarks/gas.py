@@ -160,10 +160,59 @@ def measure() -> list[tuple[str, int]]:
                 ledger.as_signer(admin).providers.begin_admin_transfer(anvil_account(8).address).gas_used,
             )
         )
+        rows.extend(_stream_rows(node, ledger, clinic, patient))
         call = ledger.contract.functions.hasAccess(
             patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT), int(Permission.WRITE)
         )
         rows.append(("hasAccess (eth_call, incl. 21k base)", call.estimate_gas()))
+    return rows
+
+
+def _stream_rows(node: AnvilNode, ledger: MedLedger, clinic, patient) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """Device streams: credentials, anchoring a window (a Merkle root and its record), verifying a reading."""
+    from eth_utils import keccak
+
+    from medledger.crypto.merkle import MerkleTree
+    from medledger.flows.windows import LEAF_TYPES
+    from medledger.ledger.streams import Window
+
+    gateway = anvil_account(16)
+    node.rpc("anvil_setBalance", [gateway.address, hex(10**20)])
+    provider = ledger.as_signer(clinic).streams
+    rows = [
+        ("authorizeGateway", provider.authorize_gateway(gateway.address).gas_used),
+        ("registerDevice", provider.register_device(anvil_account(17).address).gas_used),
+    ]
+    ledger.as_signer(patient).consent.grant(
+        clinic.address,
+        categories=mask([Category.LABS]),
+        purposes=mask([Purpose.TREAT]),
+        permissions=Permission.WRITE,
+        expiry=timedelta(days=30),
+    )
+    values = [(anvil_account(17).address, n, 1_900_000_000 + n // 10, keccak(text=f"r{n}")) for n in range(600)]
+    tree = MerkleTree.of(values, LEAF_TYPES, sort_leaves=False)
+    streams = ledger.as_signer(gateway).streams
+    receipts = []
+    for k in range(2):
+        window = Window(
+            patient.address,
+            int(Category.LABS),
+            1_900_000_000 + 60 * k,
+            1_900_000_060 + 60 * k,
+            tree.root,
+            keccak(text=f"window blob {k}"),
+            0x55,
+            len(values),
+        )
+        receipts.append(streams.anchor([window]))
+    window_id = receipts[0].anchored[(patient.address, int(Category.LABS), 1_900_000_000)]
+    check = streams.verify_reading_function(window_id, *values[0], tree.proof(0))
+    rows += [
+        ("anchor 1 window (first of its stream, with its record)", receipts[0].receipt.gas_used),
+        ("anchor 1 window (next in its stream, with its record)", receipts[1].receipt.gas_used),
+        (f"verifyReading (eth_call, incl. 21k base, {len(tree.proof(0))}-node proof)", check.estimate_gas()),
+    ]
     return rows
 
 
