@@ -64,7 +64,7 @@ def test_a_deployment_on_a_named_network_is_recorded_under_the_home_and_found_fr
     elsewhere.mkdir()
     cli.workdir = elsewhere
     result = cli.run_ok("keys", "publish", "--network", "local", "--dev-account", PATIENT, connect=False)
-    assert "run `medledger deploy` first" not in result.stderr
+    assert "deploy" not in result.stderr
     again = json.loads(
         cli.run_ok("deploy", "--network", "local", "--dev-account", ADMIN, connect=False, as_json=True).stdout
     )
@@ -126,3 +126,21 @@ def test_the_embedded_network_deploys_in_process_and_records_nothing(cli: Cli) -
     deployed = json.loads(result.stdout)
     assert deployed["file"] is None and deployed["chainId"] != ANVIL_CHAIN_ID
     assert not (cli.home / "deployments").exists()
+
+
+def test_nothing_deployed_on_a_network_names_it_and_the_deploy_command_to_run(cli: Cli) -> None:
+    _add_local(cli)
+    result = cli.invoke("keys", "publish", "--network", "local", "--dev-account", PATIENT, connect=False)
+    line = assert_clear_failure(result, BAD_INPUT)
+    assert "nothing is deployed on network local" in line and "medledger deploy --network local" in line
+
+
+def test_demo_takes_a_named_network(cli: Cli) -> None:
+    result = cli.invoke("demo", "--network", "nowhere", connect=False)
+    assert "unknown network 'nowhere'" in assert_clear_failure(result, BAD_INPUT)
+
+
+def test_account_address_prints_a_named_accounts_address_for_scripts(cli: Cli) -> None:
+    cli.ok("account", "import", "admin", "--dev-account", ADMIN, "--kdf", "pbkdf2", connect=False,
+           env={"MEDLEDGER_PASSWORD": "pw"})  # fmt: skip
+    assert cli.ok("account", "address", "admin", connect=False).stdout.strip() == address(ADMIN)

@@ -179,7 +179,7 @@ class AppContext:
 
     def deployment(self) -> Deployment:
         if "deployment" not in self._cache:
-            from medledger.chain.deploy import deploy, load_deployment
+            from medledger.chain.deploy import deploy, deployment_path, load_deployment
 
             chain = self.chain()
             if chain.is_embedded and self.option("deployments") is None:
@@ -187,7 +187,17 @@ class AppContext:
                 # administered by the account in use (or a throwaway one for read-only commands).
                 self._cache["deployment"] = deploy(chain, self._embedded_admin(), policy=self.policy())
             else:
-                self._cache["deployment"] = load_deployment(self.deployments_dir(), chain)
+                directory = self.deployments_dir()
+                if not deployment_path(directory, chain.chain_id).exists() and not self.option("deployments"):
+                    from medledger.chain.errors import DeploymentError
+
+                    name = self.target().name
+                    network = f"--network {name}" if name != named.UNNAMED else "--rpc-url ..."
+                    raise DeploymentError(
+                        f"nothing is deployed on network {name} (chain {chain.chain_id}; looked in {directory}): "
+                        f"run `medledger deploy {network}` first, or pass --deployments DIR"
+                    )
+                self._cache["deployment"] = load_deployment(directory, chain)
         return self._cache["deployment"]
 
     def _embedded_admin(self) -> Signer:
