@@ -125,3 +125,15 @@ def test_account_list_balances_are_shown_in_eth(cli: Cli) -> None:
     rows = cli.json("account", "list", "--balances")
     assert rows[0]["balanceEth"] == "1.5" and rows[0]["balanceWei"] == 15 * 10**17
     assert "1.5 ETH" in cli.ok("account", "list", "--balances").stdout
+
+
+def test_an_account_name_must_match_exactly_not_by_prefix(cli: Cli) -> None:
+    _new(cli, "alice")
+    result = cli.invoke("deploy", "--account", "ali", env=WITH_PASSWORD)
+    assert "no account 'ali'" in assert_clear_failure(result, BAD_INPUT)
+
+
+def test_an_account_can_also_be_named_by_its_full_address(cli: Cli) -> None:
+    created = _new(cli, "deployer")
+    cli.anvil.rpc("anvil_setBalance", [created["address"], hex(10**19)])
+    cli.ok("deploy", "--account", created["address"].lower(), env=WITH_PASSWORD)

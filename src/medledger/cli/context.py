@@ -307,23 +307,31 @@ def _level(level: int | None) -> int:
 
 
 def resolve_account(home: Path, name: str) -> Path:
-    """A named account: <home>/keystores/<name>.json (or an address / the start of one)."""
+    """A named account: exactly <home>/keystores/<name>.json, or the keystore there of address `name`."""
     directory = home / "keystores"
     if "/" in name or name.startswith("."):
         raise click.UsageError(f"{name!r} is not an account name; give a keystore file with --keystore")
-    try:
-        return resolve_keystore(home, name, files=False)
-    except click.UsageError:
-        raise click.UsageError(
-            f"no account {name!r} in {directory}: see `medledger account list`, or create it with "
-            f"`medledger account new {name}`"
-        ) from None
+    for candidate in (directory / f"{name}.json", directory / name):
+        if candidate.is_file():
+            return candidate
+    if len(name) == 42 and name.lower().startswith("0x") and directory.is_dir():
+        for candidate in sorted(directory.glob("*.json")):
+            try:
+                stored = json.loads(candidate.read_text()).get("address", "")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(stored, str) and stored.lower().removeprefix("0x") == name.lower()[2:]:
+                return candidate
+    raise click.UsageError(
+        f"no account {name!r} in {directory}: see `medledger account list`, or create it with "
+        f"`medledger account new {name}`"
+    )
 
 
-def resolve_keystore(home: Path, name: str, *, files: bool = True) -> Path:
+def resolve_keystore(home: Path, name: str) -> Path:
     """A keystore path, or an address / file name under <home>/keystores."""
     path = Path(name).expanduser()
-    if files and path.exists():
+    if path.exists():
         return path
     directory = home / "keystores"
     for candidate in (directory / name, directory / f"{name}.json"):
