@@ -54,7 +54,8 @@ from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -73,11 +74,18 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
     options.add_argument(f"--window-size={DESKTOP[0]},{DESKTOP[1]}")
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    driver.implicitly_wait(10)
+    driver.implicitly_wait(5)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def _go(driver: WebDriver, by: str, what: str) -> None:
+    """Click what leads to another page, and wait until that page has replaced this one."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, what).click()
+    WebDriverWait(driver, 30).until(staleness_of(old))
 
 
 def _text(driver: WebDriver) -> str:
@@ -95,33 +103,35 @@ def test_patient_signs_in_grants_revokes_and_reads_the_timeline(
     clinic = account(CLINIC).address
     browser.get(f"{portal_url}/login")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _go(browser, By.CSS_SELECTOR, "form button[type=submit]")
     assert f"{LAB_NAME} may read and add to your lab results for your treatment until" in _text(browser)
 
     # grant: the form, the review with the CLI's confirmation, then the transaction
-    browser.find_element(By.ID, "grant-link").click()
+    _go(browser, By.ID, "grant-link")
     Select(browser.find_element(By.ID, "provider")).select_by_value(clinic)
     browser.find_element(By.CSS_SELECTOR, "label[for=cat-labs]").click()
-    browser.find_element(By.ID, "review").click()
+    _go(browser, By.ID, "review")
     sentence = browser.find_element(By.ID, "confirm-sentence").text
     assert f"{CLINIC_NAME} may read your lab results for your treatment until" in sentence
     assert f"are about to let {clinic} (clinician, active)" in _text(browser)
-    browser.find_element(By.ID, "confirm").click()
+    _go(browser, By.ID, "confirm")
     assert f"Done: {CLINIC_NAME} may read your lab results" in _text(browser)
     assert world.ledger().consent.has_access(account(4).address, clinic, 1, 0, 1)
     browser.find_element(By.ID, f"consent-{clinic}")
     world.chain.increase_time(4 * DAY)  # the clinic holds it for a few days
 
     # revoke: from the consent's card, confirmed
-    browser.find_element(By.CSS_SELECTOR, f"#consent-{clinic} button.danger").click()
+    _go(browser, By.CSS_SELECTOR, f"#consent-{clinic} button.danger")
     assert f"Revoke {clinic}'s access to: labs" in _text(browser)
-    browser.find_element(By.ID, "confirm").click()
+    _go(browser, By.ID, "confirm")
     assert f"Revoked: {CLINIC_NAME} may no longer see" in _text(browser)
     assert not world.ledger().consent.get(account(4).address, clinic).exists
+    browser.implicitly_wait(0)  # an absence: do not wait for it to appear
     assert not browser.find_elements(By.ID, f"consent-{clinic}")
+    browser.implicitly_wait(5)
 
     # the timeline: a chart (consent bars, the lab's read) and the same in words
-    browser.find_element(By.LINK_TEXT, "Timeline").click()
+    _go(browser, By.LINK_TEXT, "Timeline")
     chart = browser.find_element(By.ID, "timeline-chart")
     assert chart.is_displayed() and chart.size["width"] > 600
     assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline-chart .bar-consent")) >= 2
