@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.conftest import PATIENT, Cli, address, assert_clear_failure
+from tests.cli.conftest import CLINIC, PATIENT, Cli, address, assert_clear_failure
 
 
 def _observation(index: int) -> dict:
@@ -98,3 +98,41 @@ def test_pending_lists_nothing_after_a_clean_import(world: Cli, tmp_path: Path) 
     assert _import(world, _ndjson(tmp_path / "v.ndjson", 2)).exit_code == 0
 
     assert world.json("record", "import", "--pending", account=PATIENT) == []
+
+
+def test_a_grantee_reads_every_current_record_with_fetch_all(world: Cli, tmp_path: Path) -> None:
+    assert _import(world, _ndjson(tmp_path / "v.ndjson", 3)).exit_code == 0
+    world.ok(
+        "consent",
+        "grant",
+        address(CLINIC),
+        "--categories",
+        "labs",
+        "--purpose",
+        "treatment",
+        "--expires",
+        "30d",
+        "--yes",
+        account=PATIENT,
+    )
+
+    report = world.json(
+        "record", "fetch-all", "--patient", address(PATIENT), "--out-dir", tmp_path / "read", account=CLINIC
+    )
+
+    assert report["records"] == 3  # type: ignore[index]
+    contents = sorted(json.loads(Path(f["path"]).read_text())["id"] for f in report["files"])  # type: ignore[index]
+    assert contents == ["hr-0", "hr-1", "hr-2"]
+    assert len({f["accessTx"] for f in report["files"]}) == 1  # type: ignore[index]
+
+
+def test_fetch_all_without_consent_reads_and_logs_nothing(world: Cli, tmp_path: Path) -> None:
+    assert _import(world, _ndjson(tmp_path / "v.ndjson", 2)).exit_code == 0
+    nonces = world.nonces()
+
+    result = world.invoke(
+        "record", "fetch-all", "--patient", address(PATIENT), "--out-dir", tmp_path / "r", account=CLINIC
+    )
+
+    assert "may not read" in assert_clear_failure(result, 3)
+    assert world.nonces() == nonces

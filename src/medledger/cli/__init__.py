@@ -97,6 +97,7 @@ for module in (
     main.add_command(module.command)
 main.add_command(index.export)
 record.command.add_command(record_import.command)
+record.command.add_command(record_import.fetch_all)
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

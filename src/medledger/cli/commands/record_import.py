@@ -152,3 +152,65 @@ def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None]]:
             bar.update(task, advance=n, rate=f"{per_second:.0f} records/s")
 
         yield advance
+
+
+@click.command("fetch-all")
+@click.option("--patient", required=True, help="The patient whose records to read (an address).")
+@click.option(
+    "--out-dir",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the decrypted records, one file per record named by its CID (created if missing).",
+)
+@click.option("--category", default=None, help="Only records of this category, e.g. labs [default: every one].")
+@click.option(
+    "--purpose",
+    default="treatment",
+    show_default=True,
+    help="Why you are reading them (treatment, payment, ...); logged on chain for each record.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Parallel downloads and releases."
+)
+@click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help="Index database [default: <home>/index/...].")
+@connection_options
+@pass_app
+@guarded
+def fetch_all(
+    app: AppContext, patient: str, out_dir: Path, category: str | None, purpose: str, workers: int, db: str | None
+) -> None:
+    """Read every current record of PATIENT (or of one category) you may read, with the
+    accesses logged on chain 100 per transaction; each key is still released per record.
+
+    Nothing is read or logged if any selected record is one you may not read: narrow the
+    selection with --category."""
+    from medledger.cli.commands.index import synced_index
+    from medledger.cli.commands.record import _category, _purpose
+    from medledger.flows.batch_read import read_records
+    from medledger.ledger.base import checked_address
+
+    patient = checked_address(patient, "patient")
+    wanted = _category(category) if category else None
+    reason = _purpose(purpose)
+    session = app.session()
+    with synced_index(app, db) as index:
+        digests = [bytes.fromhex(entry.digest[2:]) for entry in index.records_added(patient)]
+    pointers = session.ledger.records.get_many(patient, digests)
+    selected = [
+        p.digest
+        for p in pointers
+        if p.exists and not p.erased and not p.superseded and (wanted is None or p.category == wanted)
+    ]
+    if not selected:
+        app.output({"records": 0, "files": []}, "no current records to read")
+        return
+    with _progress(app, len(selected)) as advance:
+        reads = read_records(session, patient, selected, out_dir, purpose=reason, workers=workers, progress=advance)
+    app.output(
+        {
+            "records": len(reads),
+            "files": [{"cid": r.cid, "path": str(r.path), "bytes": r.size, "accessTx": r.access_tx} for r in reads],
+        },
+        f"read {len(reads)} records into {out_dir} ({len({r.access_tx for r in reads})} logAccess transactions)",
+    )
