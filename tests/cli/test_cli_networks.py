@@ -144,3 +144,14 @@ def test_account_address_prints_a_named_accounts_address_for_scripts(cli: Cli) -
     cli.ok("account", "import", "admin", "--dev-account", ADMIN, "--kdf", "pbkdf2", connect=False,
            env={"MEDLEDGER_PASSWORD": "pw"})  # fmt: skip
     assert cli.ok("account", "address", "admin", connect=False).stdout.strip() == address(ADMIN)
+
+
+def test_the_config_files_network_and_account_keys_are_used(cli: Cli) -> None:
+    _add_local(cli)
+    cli.ok("account", "import", "admin", "--dev-account", ADMIN, "--kdf", "pbkdf2", connect=False,
+           env={"MEDLEDGER_PASSWORD": "pw"})  # fmt: skip
+    (cli.home / "config.toml").write_text('network = "local"\naccount = "admin"\n')
+    deployed = cli.json("deploy", connect=False, env={"MEDLEDGER_PASSWORD": "pw"})
+    assert deployed["file"] == str(cli.home / "deployments" / "local" / f"{ANVIL_CHAIN_ID}.json")
+    record = json.loads(Path(deployed["file"]).read_text())
+    assert record["deployer"] == address(ADMIN)
