@@ -100,6 +100,7 @@ class Portal:
         )
         self.templates.filters["date"] = date_words
         self.templates.filters["short"] = short
+        self.templates.filters["hours"] = _hours
         self.templates.filters["when"] = lambda t: datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%d %H:%M UTC")
         self._downloads = Path(tempfile.mkdtemp(prefix="medledger-portal-"))  # mode 0700
 
@@ -715,6 +716,13 @@ def _expiry(text: str, now: int) -> int:
 
 def _date_input(moment: int) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d")
+
+
+def _hours(seconds: int) -> str:
+    """`24 hours`, `90 minutes`, `1 hour`."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hour{'' if seconds == 3600 else 's'}"
+    return f"{round(seconds / 60)} minutes"
 
 
 def _purpose_codes(bits: int) -> list[str]:

@@ -25,6 +25,7 @@ from medledger.wording import (
     category_phrase,
     consent_sentence,
     date_words,
+    join,
     purposes_phrase,
 )
 
@@ -114,6 +115,10 @@ class EmergencyView:
     open_windows: list[EmergencyWindow]
     window_seconds: int
     own: bool  # the preferences are the signer's own (a guardian cannot set a ward's)
+
+    @property
+    def categories_phrase(self) -> str:
+        return join([category_phrase(name) for name in self.categories])
 
 
 @dataclass(frozen=True)
