@@ -106,7 +106,7 @@ def test_a_cross_origin_post_is_refused(client: httpx.Client, world: PortalWorld
 
 @pytest.fixture
 def quick_timeout(world: PortalWorld, tmp_path: Path) -> Iterator[PortalThread]:
-    thread = PortalThread(make_config(world, tmp_path / "home", idle_timeout=1.0)).start()
+    thread = PortalThread(make_config(world, tmp_path / "home", idle_timeout=2.0)).start()
     try:
         yield thread
     finally:
@@ -117,7 +117,7 @@ def test_an_idle_session_ends_and_its_key_is_dropped(quick_timeout: PortalThread
     with httpx.Client(base_url=quick_timeout.url) as http:
         login(http)
         assert http.get("/").status_code == 200
-        time.sleep(1.8)  # no request meanwhile: the sweeper drops the session on its own
+        time.sleep(3.5)  # no request meanwhile: the sweeper drops the session on its own
         assert not any(session.signer for session in quick_timeout.portal.sessions._sessions.values())
         reply = http.get("/")
         assert (reply.status_code, reply.headers["location"]) == (303, "/login")
