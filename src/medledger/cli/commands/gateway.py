@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.context import EXIT_REFUSED, EXIT_USAGE, AppContext, connection_options, guarded, pass_app
 from medledger.scopes import Purpose
 
 
@@ -83,7 +83,7 @@ def serve(
     """Serve POST /v1/readings, GET /v1/proofs/DEVICE/SEQUENCE and GET /health until SIGTERM or
     Ctrl-C; then seal and anchor the open windows and exit. The account is the gateway's, which
     its provider authorised with `medledger gateway authorize`."""
-    from medledger.gateway import Gateway, GatewayPolicy, GatewayStore
+    from medledger.gateway import Gateway, GatewayNotAuthorizedError, GatewayPolicy, GatewayStore
     from medledger.gateway.server import serve as run
     from medledger.scopes import category as parse_category
 
@@ -101,7 +101,13 @@ def serve(
         raise click.UsageError("a gateway needs a chain other processes reach: pass --rpc-url or run a devnet")
     session = app.session()
     path = database or app.settings.home / "gateway" / f"{session.address}.sqlite"
-    gateway = Gateway(session, GatewayStore(path), policy)
+    store = GatewayStore(path)
+    try:
+        gateway = Gateway(session, store, policy)
+    except GatewayNotAuthorizedError as exc:
+        store.close()
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_REFUSED) from None
     click.echo(
         f"gateway {session.address} for provider {gateway.provider} on http://{host}:{port} "
         f"(chain {gateway.chain_id}, stream anchors {gateway.stream_anchors}, {window_seconds} s windows, "
@@ -126,7 +132,7 @@ def verify(app: AppContext, patient: str, digest: str, purpose: str) -> None:
     """Fetch and decrypt PATIENT's window record DIGEST (like `record fetch`), then check every
     reading's device signature, the order and bounds, and the root and count anchored on chain.
     Exit 0 when it holds; 3 when a reading was tampered with, dropped, added or reordered."""
-    from medledger.flows.windows import read_window
+    from medledger.flows.windows import ReadingError, read_window
     from medledger.ledger.base import checked_address
     from medledger.scopes import purpose as parse_purpose
 
@@ -136,9 +142,13 @@ def verify(app: AppContext, patient: str, digest: str, purpose: str) -> None:
         raise click.BadParameter("DIGEST is the record's 32-byte digest in hex", param_hint="DIGEST") from None
     if len(raw) != 32:
         raise click.BadParameter("DIGEST is the record's 32-byte digest in hex", param_hint="DIGEST")
-    contents, verification = read_window(
-        app.session(), checked_address(patient, "patient"), raw, purpose=Purpose(parse_purpose(purpose))
-    )
+    try:
+        contents, verification = read_window(
+            app.session(), checked_address(patient, "patient"), raw, purpose=Purpose(parse_purpose(purpose))
+        )
+    except ReadingError as exc:  # the record decrypted, but it is not a window of device readings
+        click.echo(f"error: record {digest} is not a device-stream window: {exc}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
     devices = sorted({r.device for r in contents.readings})
     payload: dict[str, Any] = {
         "ok": verification.ok,
