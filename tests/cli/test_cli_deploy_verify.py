@@ -20,6 +20,12 @@ FAILED = 1
 COMPILE_TIMEOUT = 900  # solc-js compiles MedLedger through the IR pipeline in 1-3 minutes on 2 busy cores
 
 
+@pytest.fixture(autouse=True)
+def _away_from_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands run in an empty directory: no ./deployments of a project is found."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def verified(cli: Cli, tmp_path: Path) -> tuple[Cli, dict, Path]:
     cli.ok("deploy", "--admin-delay", "5s", "--max-consent", "2y", account=ADMIN)

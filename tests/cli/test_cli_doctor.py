@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from eth_account import Account
 
 from medledger.devnet.ports import free_loopback_port
@@ -13,6 +14,12 @@ from .conftest import ADMIN, PATIENT, Cli, ledger_address
 
 FAILED = 1
 CHECKS = ["rpc", "deployment", "code", "roles", "ipfs", "services", "indexer", "account"]
+
+
+@pytest.fixture(autouse=True)
+def _away_from_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands run in an empty directory: no ./deployments of a project is found."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _doctor(cli: Cli, *args: object, account: int | None = PATIENT, env: dict[str, str] | None = None):

@@ -7,6 +7,7 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from eth_account import Account
 
 from .conftest import Cli, assert_clear_failure
@@ -14,6 +15,12 @@ from .conftest import Cli, assert_clear_failure
 PASSWORD = "correct horse battery staple"
 WITH_PASSWORD = {"MEDLEDGER_PASSWORD": PASSWORD}
 BAD_INPUT = 2
+
+
+@pytest.fixture(autouse=True)
+def _away_from_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands run in an empty directory: no ./deployments of a project is found."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _keystore_file(path: Path, key: bytes, *, with_address: bool = True, password: str = PASSWORD) -> str:

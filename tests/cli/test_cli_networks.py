@@ -7,10 +7,18 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from .conftest import ADMIN, PATIENT, REGISTRAR, Cli, address, assert_clear_failure
 
 BAD_INPUT = 2
 ANVIL_CHAIN_ID = 31337
+
+
+@pytest.fixture(autouse=True)
+def _away_from_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands run in an empty directory: no ./deployments of a project is found."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _add_local(cli: Cli, name: str = "local", chain_id: int = ANVIL_CHAIN_ID) -> None:
