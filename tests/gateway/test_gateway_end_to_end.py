@@ -156,3 +156,32 @@ def test_a_restarted_gateway_still_refuses_replays(ward, anchored):
 def test_a_proof_for_an_unknown_reading_is_not_found(ward):
     response = ward.http.get(f"{ward.server.url}/v1/proofs/{ward.devices[0].address}/99")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "unknown-reading")
+
+
+def test_a_window_the_chain_refuses_does_not_hold_back_the_others(ward, anchored):
+    from medledger.ledger.streams import Window
+
+    anchored_window = ward.gateway.db.locate(anchored[0]["device"], anchored[0]["sequence"])[0].window
+    overlapping = replace(anchored_window, digest=bytes(31) + b"\x01")  # the same span again: refused
+    later = Window(
+        ward.other_patient.address, CATEGORY, START + 20, START + 30, bytes(31) + b"\x02", bytes(31) + b"\x03", 0x55, 1
+    )
+    for key, window in (("again", overlapping), ("later", later)):
+        ward.gateway.db.save_window(key, window, "bafkreigh2akiscaildc", [window.root], [], {})
+    assert ward.gateway.anchor_pending() == 1
+    assert ward.gateway.db.unanchored() == []  # the refused one is set aside, not retried for ever
+    streams = ward.world.ledger().streams
+    assert streams.stream_end(ward.other_patient.address, ward.gateway.session.address, CATEGORY) == START + 30
+
+
+def test_a_restarted_gateway_opens_no_window_it_already_sealed(ward, anchored):
+    again = Gateway(
+        ward.gateway.session, GatewayStore(ward.home / "gateway.sqlite"), ward.gateway.policy, clock=ward.clock
+    )
+    again.started = START
+    try:
+        late = ward.devices[0].reading(ward.patient.address, 99, START + 9)
+        with pytest.raises(ReadingRefusedError, match="closed"):
+            again.accept({"readings": [late]})
+    finally:
+        again.close()

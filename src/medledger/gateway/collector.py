@@ -143,7 +143,7 @@ class Gateway:
         self.validator = ObservationValidator()
         self._lock = threading.Lock()
         self._open: dict[tuple[str, int], _OpenWindow] = {}
-        self._sealed_until: dict[str, int] = {}
+        self._sealed_until: dict[str, int] = store.sealed_until(self.policy.category)
         self._devices: dict[str, tuple[int, int]] = store.devices()  # device -> (sequence, timestamp)
         self._device_cache: dict[str, tuple[str | None, float]] = {}  # device -> (provider, fetched at)
         self._patient_cache: dict[str, tuple[str | None, float]] = {}  # patient -> (refusal or None, fetched at)
@@ -429,9 +429,10 @@ class Gateway:
         try:
             outcome = self.streams.anchor([stored.window for stored in batch])
         except ContractRevertError as exc:
-            if exc.error in _GATEWAY_BUGS:  # this batch can never be anchored: set it aside
-                for stored in batch:
-                    self.db.mark(stored.key, FAILED, window_id=None, tx_hash=None, reason=str(exc))
+            if exc.error in _GATEWAY_BUGS:
+                if len(batch) > 1:  # find the window the chain refuses; anchor the others
+                    return sum(self._anchor_batch([stored]) for stored in batch)
+                self.db.mark(batch[0].key, FAILED, window_id=None, tx_hash=None, reason=str(exc))
             logger.warning("anchoring %d windows was refused: %s", len(batch), _one_line(exc))
             return 0
         except ChainError as exc:

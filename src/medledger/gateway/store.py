@@ -73,6 +73,14 @@ class GatewayStore:
             rows = self._db.execute("SELECT device, sequence, timestamp FROM devices").fetchall()
         return {device: (sequence, timestamp) for device, sequence, timestamp in rows}
 
+    def sealed_until(self, category: int) -> dict[str, int]:
+        """Each patient's latest sealed window end (a restarted gateway opens no window before it)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT patient, max(end) FROM windows WHERE category = ? GROUP BY patient", (category,)
+            ).fetchall()
+        return {str(patient): int(end) for patient, end in rows}
+
     def save_window(
         self,
         key: str,
