@@ -1,9 +1,10 @@
 """Checking a live deployment against the shipped build, and what a block explorer needs to verify it.
 
 * `compare_code`: the runtime code on chain against the artifact's. Immutables are written into
-  the code at deployment; solc leaves their slots as zero bytes in `deployedBytecode`. With the
-  compiler's `immutableReferences` those ranges are masked exactly; without them, a byte may
-  differ only where the artifact holds a zero placeholder. The trailing CBOR metadata, which
+  the code at deployment; solc leaves their slots as 32-byte words of zeros in `deployedBytecode`.
+  With the compiler's `immutableReferences` those ranges are masked exactly; without them (the
+  shipped artifacts do not record them), a byte may differ only inside a run of at least 32 zero
+  bytes of the artifact. The trailing CBOR metadata, which
   hashes every source and the settings, must match byte for byte either way.
 * `constructor_arguments`: the ABI-encoded arguments, cut from the creation transaction's input
   after the artifact's creation code, and decoded.
@@ -69,11 +70,10 @@ def compare_code(
         for ranges in immutable_references.values():
             for item in ranges:
                 masked[item["start"] : item["start"] + item["length"]] = b"\x01" * item["length"]
-    differing = sum(
-        1
-        for i, (a, b) in enumerate(zip(onchain, expected, strict=True))
-        if a != b and not masked[i] and (immutable_references is not None or b != 0)
-    )
+    else:  # solc's placeholders: an immutable is a 32-byte word of zeros in the runtime code
+        for run in re.finditer(rb"\x00{32,}", expected[: len(expected) - metadata]):
+            masked[run.start() : run.end()] = b"\x01" * (run.end() - run.start())
+    differing = sum(1 for i, (a, b) in enumerate(zip(onchain, expected, strict=True)) if a != b and not masked[i])
     if not metadata_ok:
         reason = "the metadata hash differs: another source or compiler setting"
     elif differing:
