@@ -177,14 +177,28 @@ def _roles(app: AppContext, state: dict[str, Any]) -> Check:
         counted = f"{len(holders['registrar'])} registrar(s), {len(holders['pauser'])} pauser(s)"
     except Exception:  # a node that limits log ranges: the counts are unknown, the rest holds
         counted = "registrars and pausers not counted (the node refused the log query)"
-    delay = int(contract.functions.defaultAdminDelay().call())
-    detail = f"admin {admin}, {counted}, admin delay {delay} s" + (", PAUSED" if paused else ", not paused")
+    functions = contract.functions
+    settings = (
+        f"admin delay {_span(functions.defaultAdminDelay().call())}, "
+        f"max consent {_span(functions.maxConsentDuration().call())}, "
+        f"max guardian term {_span(functions.maxGuardianTerm().call())}, "
+        f"break-glass window {_span(functions.emergencyWindow().call())}"
+    )
+    detail = f"admin {admin}, {counted}; {settings}" + ("; PAUSED" if paused else "; not paused")
     state["paused"] = paused
     if paused:
         return Check("roles", WARN, detail, "key releases and break-glass are stopped until a pauser unpauses")
     if not holders["registrar"] and "not counted" not in counted:
         return Check("roles", WARN, detail, "appoint a registrar: `medledger provider add-registrar ADDRESS`")
     return Check("roles", OK, detail)
+
+
+def _span(seconds: int) -> str:
+    """`172800` -> `2d`, `3600` -> `1h`, `90` -> `90s`."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _ipfs(app: AppContext, timeout: float) -> Check:
