@@ -83,6 +83,21 @@ def test_audit_of_healthy_records_exits_0_and_keeps_the_audit_in_the_index(repli
     assert published["cid"]
 
 
+def test_audit_without_json_prints_the_degraded_records_and_a_summary(
+    replicated: Cli, daemons: IpfsDaemons, lab_result: Path
+) -> None:
+    cid = Cid.parse(publish(replicated, lab_result)["cid"])
+    with node(daemons[0].api_url) as lost:
+        lost.unpin(cid)
+        lost.gc()
+
+    result = replicated.invoke("storage", "audit")
+
+    assert result.exit_code == 5
+    assert str(cid) in result.stdout and "under-replicated" in result.stdout
+    assert "storage audit: 1 records over 3 stores: 1 under-replicated" in result.stdout
+
+
 def test_a_copy_garbage_collected_makes_audit_exit_5_and_repair_restores_it(
     replicated: Cli, daemons: IpfsDaemons, lab_result: Path
 ) -> None:
