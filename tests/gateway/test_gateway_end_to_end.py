@@ -146,8 +146,12 @@ def test_a_restarted_gateway_still_refuses_replays(ward, anchored):
     )
     again.started = START
     try:
-        with pytest.raises(ReadingRefusedError, match="already sent sequence"):
+        with pytest.raises(ReadingRefusedError, match="closed"):  # its window is sealed
             again.accept({"readings": [anchored[-1]]})
+        device = next(d for d in ward.devices if d.address == anchored[-1]["device"])
+        device.sequence = anchored[-1]["sequence"]  # an old sequence number, in a window still open
+        with pytest.raises(ReadingRefusedError, match="already sent sequence"):
+            again.accept({"readings": [device.reading(ward.patient.address, 70, START + 12)]})
         assert again.proof(anchored[0]["device"], anchored[0]["sequence"])["count"] == 16
     finally:
         again.close()

@@ -190,10 +190,24 @@ class Reading:
     observation: Mapping[str, Any]
     signature: bytes
     hashed: bytes = field(default=b"", compare=False)
+    canonical: bytes = field(default=b"", compare=False, repr=False)  # the observation's canonical JSON
 
     def __post_init__(self) -> None:
         if not self.hashed:
-            object.__setattr__(self, "hashed", reading_hash(self.observation))
+            canonical = canonical_json(self.observation)
+            object.__setattr__(self, "canonical", canonical)
+            object.__setattr__(self, "hashed", keccak(canonical))
+
+    def json_bytes(self) -> bytes:
+        """This reading as JSON (the observation in its canonical form, as the device signed it)."""
+        observation = self.canonical or canonical_json(self.observation)
+        return b'{"device":"%s","observation":%s,"sequence":%d,"signature":"0x%s","timestamp":%d}' % (
+            self.device.encode(),
+            observation,
+            self.sequence,
+            self.signature.hex().encode(),
+            self.timestamp,
+        )
 
     @property
     def leaf_values(self) -> tuple[str, int, int, bytes]:
@@ -250,7 +264,9 @@ class WindowContents:
     readings: tuple[Reading, ...]
 
     def to_bytes(self) -> bytes:
-        return canonical_json(
+        """The blob: UTF-8 JSON, each reading's observation in the canonical form its hash covers
+        (spliced in as the gateway received it, not serialised again: a window holds thousands)."""
+        header = canonical_json(
             {
                 "format": WINDOW_FORMAT,
                 "chainId": self.chain_id,
@@ -261,9 +277,9 @@ class WindowContents:
                 "category": self.category,
                 "start": self.start,
                 "end": self.end,
-                "readings": [reading.to_json() for reading in self.readings],
             }
         )
+        return header[:-1] + b',"readings":[' + b",".join(r.json_bytes() for r in self.readings) + b"]}"
 
     @classmethod
     def from_bytes(cls, data: bytes) -> WindowContents:
