@@ -125,6 +125,16 @@ MATRIX: dict[str, tuple[Callable[[MedLedger, Cell], Any], dict[str, str | None]]
         _only("patient", "grantee", refusal="NotAuthorized"),
     ),
     "eraseRecord": (lambda ledger, c: ledger.records.erase(c.record), _only("patient", refusal="UnknownRecord")),
+    # Only the ledger's StreamAnchors module may register a record on an author's behalf (no actor is it).
+    "addStreamRecord": (
+        lambda ledger, c: ledger.sender.send(
+            ledger.signer,
+            ledger.contract.functions.addStreamRecord(
+                c.world.actors.provider.address, c.world.actors.patient.address, random_digest(), CODEC_RAW, 1
+            ),
+        ),
+        _only(refusal="NotAuthorized"),
+    ),
     "multicall": (
         lambda ledger, c: ledger.multicall([ledger.consent.revoke_call(c.world.actors.provider.address)]),
         _only("patient", refusal="NoConsent"),
