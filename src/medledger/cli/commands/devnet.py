@@ -48,9 +48,9 @@ IPFS_USUAL_PORT = 5001  # Kubo's and js-ipfs's RPC API default
 def up(app: AppContext, anvil_port: int, ipfs_port: int) -> None:
     """Start anvil and the IPFS daemon in the background on their usual ports (8545, 5001) when
     those are free, else on free ports; print the endpoints and why a usual port was not taken."""
-    from medledger.devnet.anvil import AnvilNode
-    from medledger.devnet.ipfs import IpfsDaemon
-    from medledger.devnet.ports import preferred_loopback_port
+    from medledger.devnet.anvil import AnvilError, AnvilNode
+    from medledger.devnet.ipfs import IpfsDaemon, IpfsDaemonError
+    from medledger.devnet.ports import free_loopback_port, preferred_loopback_port
 
     home = app.settings.home
     live = load_live_devnet(home)
@@ -62,20 +62,45 @@ def up(app: AppContext, anvil_port: int, ipfs_port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     anvil_at, anvil_taken = preferred_loopback_port(anvil_port)
     ipfs_at, ipfs_taken = preferred_loopback_port(ipfs_port)
-    anvil = AnvilNode(port=anvil_at, state_file=directory / "anvil-state.json", log_file=directory / "anvil.log")
-    anvil.start()
+
+    def start_anvil(port: int) -> AnvilNode:
+        node = AnvilNode(port=port, state_file=directory / "anvil-state.json", log_file=directory / "anvil.log")
+        node.start()
+        time.sleep(0.2)  # a port taken since the check: anvil exits at once (and another node may have answered)
+        if node.process is not None and node.process.poll() is not None:
+            raise AnvilError(f"anvil exited on port {port}")
+        return node
+
     try:
-        ipfs = IpfsDaemon(directory / "ipfs", api_port=ipfs_at)
-        ipfs.start()
-    except BaseException:
-        anvil.stop()
-        raise
+        try:
+            anvil = start_anvil(anvil_at)
+        except AnvilError:
+            if anvil_taken or anvil_port == 0:
+                raise
+            anvil_at, anvil_taken = free_loopback_port(), True  # someone took the preferred port meanwhile
+            anvil = start_anvil(anvil_at)
+        try:
+            try:
+                ipfs = IpfsDaemon(directory / "ipfs", api_port=ipfs_at)
+                ipfs.start()
+            except IpfsDaemonError:
+                if ipfs_taken or ipfs_port == 0:
+                    raise
+                ipfs_at, ipfs_taken = free_loopback_port(), True
+                ipfs = IpfsDaemon(directory / "ipfs", api_port=ipfs_at)
+                ipfs.start()
+        except BaseException:
+            anvil.stop()
+            raise
+    except (AnvilError, IpfsDaemonError) as exc:  # missing binaries, a daemon that would not start
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"the devnet did not start: {first_line}") from None
     state = {
         "anvil": {
             "pid": anvil.pid,
             "rpc_url": anvil.rpc_url,
             "port": anvil.port,
-            "port_note": _port_note(anvil.port, anvil_port, anvil_taken),
+            "port_note": _port_note(anvil_at, anvil_port, anvil_taken),
             "chain_id": anvil.chain_id,
             "state_file": str(directory / "anvil-state.json"),
         },
