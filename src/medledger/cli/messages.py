@@ -113,6 +113,23 @@ _SENTENCES: dict[str, Callable[[Args], str]] = {
     "ProviderNotSuspended": lambda a: f"the provider {a['provider']} is not suspended",
     "UnknownProvider": lambda a: f"{a['provider']} is not a registered provider",
     "InvalidPublicKey": lambda a: "the encryption key is not a valid 32-byte X25519 public key",
+    # -- device streams (StreamAnchors) ------------------------------------------------------
+    "DeviceAlreadyRegistered": lambda a: f"the device {a['device']} is already registered",
+    "UnknownDevice": lambda a: f"{a['device']} is not a registered device",
+    "DeviceIsRetired": lambda a: f"the device {a['device']} has been retired",
+    "NotDeviceProvider": lambda a: f"{a['account']} is not the provider the device {a['device']} belongs to",
+    "GatewayAlreadyAuthorized": lambda a: f"the gateway {a['gateway']} is already authorised",
+    "UnknownGateway": lambda a: f"{a['gateway']} is not an authorised gateway",
+    "NotGatewayProvider": lambda a: f"{a['account']} is not the provider the gateway {a['gateway']} belongs to",
+    "ProviderInactive": lambda a: f"the provider {a['provider']} is not active (suspended, withdrawn or unknown)",
+    "LedgerPaused": lambda a: "the ledger is paused",
+    "EmptyBatch": lambda a: "the batch holds no windows",
+    "InvalidWindow": lambda a: f"window {a['index']} of the batch is malformed (times, count or root)",
+    "WindowOverlaps": lambda a: (
+        f"the window starting {when(a['windowStart'])} overlaps the stream's last window, which ends "
+        f"{when(a['lastEnd'])}"
+    ),
+    "UnknownWindow": lambda a: f"no window {digest(a['windowId'])} is anchored",
     # -- consent ---------------------------------------------------------------------------
     "EmptyCategories": lambda a: "a consent needs at least one category",
     "InvalidCategory": lambda a: f"{a['category']} is not a valid category",

@@ -9,10 +9,12 @@ from typing import IO, Any
 import click
 from click.exceptions import NoArgsIsHelpError
 
+from medledger.errors import MedLedgerError
+
 PROGRAM = "medledger"
 
 
-class OneLineUsageError(click.ClickException):
+class OneLineUsageError(click.ClickException, MedLedgerError):
     """A usage error shown as a single `error:` line on stderr."""
 
     exit_code = 2  # as click's UsageError

@@ -73,7 +73,7 @@ ACCESS_CHOICES = [("read", "read"), ("write", "add records"), ("read,write", "re
 Handler = Callable[[Request, PortalSession], Awaitable[Response]]
 
 
-class PageError(Exception):
+class PageError(MedLedgerError):
     """A user's mistake or a refusal, shown on the page as one sentence (status 400 or 409)."""
 
     def __init__(self, message: str, status: int = 400):

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from medledger.cli.context import EXIT_FAILED, PASSWORD_ENV, AppContext, connection_options, guarded, pass_app
+from medledger.errors import MedLedgerError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 INDEX_BEHIND_WARN = 100  # blocks
@@ -24,7 +25,7 @@ class Check:
     fix: str = ""
 
 
-class _Skip(Exception):
+class _Skip(MedLedgerError):
     """A check that cannot run because an earlier one failed."""
 
 
