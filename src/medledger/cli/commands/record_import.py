@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     help="Records per batch: per journal entry and per registration transaction.",
 )
 @click.option(
-    "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Threads encrypting and uploading at once."
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Threads encrypting and uploading at once.",
 )
 @click.option(
     "--no-validate",
@@ -171,7 +175,11 @@ def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None]]:
     help="Why you are reading them (treatment, payment, ...); logged on chain for each record.",
 )
 @click.option(
-    "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Threads downloading and releasing at once."
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Threads downloading and releasing at once.",
 )
 @click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help="Index database [default: <home>/index/...].")
 @connection_options
