@@ -19,6 +19,7 @@ import pytest
 from web3.contract import Contract
 
 from medledger.chain.accounts import Signer, anvil_account
+from medledger.chain.artifacts import load_artifact
 from medledger.chain.errors import ContractRevertError
 from medledger.chain.reverts import RevertDecoder
 from medledger.chain.transactions import Receipt, TransactionSender
@@ -47,8 +48,8 @@ def refusal(call: Callable[[], Any]) -> str:
 
 @dataclass
 class Token:
-    """An ERC-20 on the test chain (tests/artifacts/MockMisbehavingERC20: OpenZeppelin's ERC20 with a
-    switch for misbehaviour, normal unless a test flips it)."""
+    """An ERC-20 on the test chain: the shipped SettlementToken (OpenZeppelin's ERC20), or
+    tests/artifacts/MockMisbehavingERC20 (the same with a switch for misbehaviour)."""
 
     contract: Contract
     sender: TransactionSender
@@ -76,12 +77,18 @@ class Token:
 NORMAL, RETURN_FALSE, REVERT, REENTER, FEE = range(5)
 
 
-def deploy_token(world: Any, deployer: Signer) -> Token:
-    artifact = json.loads(TOKEN_ARTIFACT.read_text())
-    sender = TransactionSender(world.chain, RevertDecoder(artifact["abi"]))
-    factory = world.chain.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    receipt = sender.deploy(deployer, factory.constructor())
-    return Token(world.chain.w3.eth.contract(address=receipt.raw["contractAddress"], abi=artifact["abi"]), sender)
+def deploy_token(world: Any, deployer: Signer, *, misbehaving: bool = False) -> Token:
+    if misbehaving:
+        artifact = json.loads(TOKEN_ARTIFACT.read_text())
+        abi, bytecode, args = artifact["abi"], artifact["bytecode"], ()
+    else:
+        shipped = load_artifact("SettlementToken")
+        abi, bytecode, args = shipped.abi, shipped.bytecode, ("Test USD", "TUSD", 6)
+    # Refusals relayed from Claims are decoded too.
+    sender = TransactionSender(world.chain, RevertDecoder(abi + load_artifact("Claims").abi))
+    factory = world.chain.w3.eth.contract(abi=abi, bytecode=bytecode)
+    receipt = sender.deploy(deployer, factory.constructor(*args))
+    return Token(world.chain.w3.eth.contract(address=receipt.raw["contractAddress"], abi=abi), sender)
 
 
 @dataclass

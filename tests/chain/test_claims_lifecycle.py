@@ -302,7 +302,7 @@ def test_an_appeal_is_open_until_the_appeal_deadline_and_only_once(env, clock):
     due = env.claims.claim(on_time).due
     clock.next_block_at(due - 1)
     env.as_(env.patient).appeal(on_time)
-    clock.next_block_at(max(due, clock.now() + 1))
+    clock.mine_at(max(due, clock.now() + 1))
     assert refusal(lambda: env.as_(env.patient).appeal(late)) == "AppealNotOpen"
     env.as_(env.insurer).adjudicate(on_time, 110 * UNIT)  # raised on appeal
     assert refusal(lambda: env.as_(env.provider).appeal(on_time)) == "AppealNotOpen"

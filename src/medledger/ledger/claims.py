@@ -177,13 +177,7 @@ class ClaimsClient(ModuleClient):
     ) -> ClaimsClient:
         """The Claims module recorded in `deployment` (deployed by `medledger deploy claims`)."""
         chain.require_chain_id(deployment.chain_id)
-        entry = deployment.contracts.get(CLAIMS_CONTRACT)
-        if entry is None:
-            raise DeploymentError(
-                f"the deployment on chain {deployment.chain_id} has no {CLAIMS_CONTRACT} module; "
-                "run `medledger deploy claims` first"
-            )
-        return cls(chain, entry.address, signer=signer, policy=policy)
+        return cls(chain, deployment.module(CLAIMS_CONTRACT).address, signer=signer, policy=policy)
 
     def as_signer(self, signer: Signer) -> ClaimsClient:
         return ClaimsClient(self.chain, self.address, signer=signer, policy=self.policy)
