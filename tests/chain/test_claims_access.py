@@ -8,14 +8,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from medledger.chain.accounts import Signer
 from medledger.chain.errors import ContractRevertError
 from medledger.ledger.claims import ClaimsClient, ClaimStatus, encounter_digest
-from tests.chain.claims_support import BILLING, UNIT, ClaimsEnv, claims_env, env  # noqa: F401
+from tests.chain import claims_support as support
+from tests.chain.claims_support import BILLING, UNIT, ClaimsEnv
 
 ACTORS = ("patient", "provider", "suspended", "researcher", "stranger", "insurer", "other_insurer")
+claims_env, env = support.claims_env, support.env  # the module's fixtures
 
 
 def _signer(env: ClaimsEnv, name: str) -> Signer:
@@ -56,7 +56,9 @@ def test_only_an_active_insurer_registers_a_coverage_for_a_record_it_authored(en
     _check_matrix(
         env, build, _only(("insurer",), "NotAnInsurer", other_insurer="DocumentNotRecorded"), send_as="insurer"
     )
-    coverage = env.claims.coverage(env.claims.contract.functions.coverageIdOf(env.insurer.address, other.address, digest).call())
+    coverage = env.claims.coverage(
+        env.claims.contract.functions.coverageIdOf(env.insurer.address, other.address, digest).call()
+    )
     assert coverage is not None and coverage.insurer == env.insurer.address and coverage.token == env.token.address
 
 

@@ -17,23 +17,22 @@ from medledger.ledger.claims import (
     ClaimStatus,
     claim_id_of,
     coverage_id_of,
-    deploy_claims_contract,
     encounter_digest,
 )
-from tests.chain.claims_support import (  # noqa: F401
+from tests.chain import claims_support as support
+from tests.chain.claims_support import (
     BILLED,
     DAY,
     LABS,
     SETTINGS,
     UNIT,
-    claims_env,
-    env,
     refusal,
 )
 
 ADJUDICATION = SETTINGS.adjudication_seconds
 APPEAL = SETTINGS.appeal_seconds
 FILING = SETTINGS.timely_filing_seconds
+claims_env, env = support.claims_env, support.env  # the module's fixtures
 
 
 # -- deployment ------------------------------------------------------------------------------------
@@ -210,7 +209,7 @@ def test_a_signed_transaction_cannot_be_replayed(env):
     ).key
     signed = Account.sign_transaction(tx, key)
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
-    with pytest.raises(Exception, match="(?i)nonce|known"):
+    with pytest.raises(Exception, match=r"(?i)nonce|known"):
         w3.eth.send_raw_transaction(signed.raw_transaction)
     assert refusal(lambda: env.as_(env.insurer).pay(claim_id)) == "WrongStatus"
 

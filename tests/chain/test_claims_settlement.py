@@ -9,7 +9,8 @@ import pytest
 
 from medledger.chain.errors import ContractRevertError, TransactionFailedError
 from medledger.ledger.claims import ClaimStatus
-from tests.chain.claims_support import (  # noqa: F401
+from tests.chain import claims_support as support
+from tests.chain.claims_support import (
     BILLING,
     CODEC_RAW,
     DAY,
@@ -22,11 +23,11 @@ from tests.chain.claims_support import (  # noqa: F401
     UNIT,
     ClaimsEnv,
     Token,
-    claims_env,
     deploy_token,
-    env,
     refusal,
 )
+
+claims_env, env = support.claims_env, support.env  # the module's fixtures
 
 
 def _covered_by(env: ClaimsEnv, token: Token, insurer=None) -> bytes:
@@ -35,7 +36,9 @@ def _covered_by(env: ClaimsEnv, token: Token, insurer=None) -> bytes:
     digest = os.urandom(32)
     env.world.ledger(insurer).records.add(env.patient.address, digest, CODEC_RAW, BILLING)
     now = env.world.chain.now()
-    _, coverage_id = env.as_(insurer).register_coverage(env.patient.address, digest, token.address, now - DAY * 30, now + DAY)
+    _, coverage_id = env.as_(insurer).register_coverage(
+        env.patient.address, digest, token.address, now - DAY * 30, now + DAY
+    )
     return coverage_id
 
 
@@ -106,7 +109,9 @@ def test_escrows_are_kept_per_token_even_for_one_insurer(env):
     coverage = _covered_by(env, second)
     claim_id = env.submit(coverage_id=coverage)
     env.as_(env.insurer).adjudicate(claim_id, 11 * UNIT, 0)
-    assert refusal(lambda: env.as_(env.insurer).pay(claim_id)) == "InsufficientEscrow"  # the other token's escrow is untouched
+    assert (
+        refusal(lambda: env.as_(env.insurer).pay(claim_id)) == "InsufficientEscrow"
+    )  # the other token's escrow is untouched
     assert env.escrow() == FUNDED // 2
 
 

@@ -16,23 +16,30 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from medledger.chain.errors import ContractRevertError
 from medledger.ledger.claims import ClaimStatus, encounter_digest
-from tests.chain.claims_support import (  # noqa: F401
+from tests.chain import claims_support as support
+from tests.chain.claims_support import (
     BILLING,
     CODEC_RAW,
     DAY,
     FUNDED,
     SETTINGS,
     UNIT,
-    claims_env,
-    env,
 )
 
 ADJ, APPEAL = SETTINGS.adjudication_seconds, SETTINGS.appeal_seconds
 S = ClaimStatus
+claims_env, env = support.claims_env, support.env  # the module's fixtures
 
 
 @dataclass
@@ -119,7 +126,9 @@ def test_the_claims_lifecycle_and_the_escrow_invariant_hold_under_random_steps(e
             result: list[bytes] = []
             ok = self.expect(
                 lambda: result.append(
-                    env.as_(provider).submit(self.coverages[which], encounter, digest, self.now() - 60, billed * UNIT)[1]
+                    env.as_(provider).submit(self.coverages[which], encounter, digest, self.now() - 60, billed * UNIT)[
+                        1
+                    ]
                 ),
                 expected,
             )
@@ -226,7 +235,9 @@ def test_the_claims_lifecycle_and_the_escrow_invariant_hold_under_random_steps(e
         @rule(which=st.integers(0, 1), amount=st.integers(1, 6000))
         def withdraw_escrow(self, which, amount):
             error = None if amount * UNIT <= self.model.escrow[which] else "InsufficientEscrow"
-            if self.expect(lambda: env.as_(insurers[which]).withdraw_escrow(tokens[which].address, amount * UNIT), error):
+            if self.expect(
+                lambda: env.as_(insurers[which]).withdraw_escrow(tokens[which].address, amount * UNIT), error
+            ):
                 self.model.escrow[which] -= amount * UNIT
                 self.model.escrow_back[which] += amount * UNIT
 

@@ -76,7 +76,7 @@ def claim_uri(claim_id: bytes | str) -> str:
 
 
 def _hex(value: bytes | str) -> str:
-    return (bytes(value).hex() if isinstance(value, bytes | bytearray) else str(value).lower().removeprefix("0x"))
+    return bytes(value).hex() if isinstance(value, bytes | bytearray) else str(value).lower().removeprefix("0x")
 
 
 def _date(timestamp: int) -> str:
@@ -181,7 +181,11 @@ def claim_document(
         "provider": _account(chain_id, provider),
         "priority": _concept(PROCESS_PRIORITY, "normal"),
         "insurance": [
-            {"sequence": 1, "focal": True, "coverage": {"identifier": {"system": codes.URI_SYSTEM, "value": coverage_uri(coverage_id)}}}
+            {
+                "sequence": 1,
+                "focal": True,
+                "coverage": {"identifier": {"system": codes.URI_SYSTEM, "value": coverage_uri(coverage_id)}},
+            }
         ],
         "item": [
             {
@@ -237,13 +241,19 @@ def claim_response_document(
         {"category": _concept(ADJUDICATION, "submitted"), "amount": _money(billed, decimals, symbol)}
     ]
     if not pended:
-        benefit: dict[str, Any] = {"category": _concept(ADJUDICATION, "benefit"), "amount": _money(approved, decimals, symbol)}
+        benefit: dict[str, Any] = {
+            "category": _concept(ADJUDICATION, "benefit"),
+            "amount": _money(approved, decimals, symbol),
+        }
         if reason:
             benefit["reason"] = _concept(CARC, str(reason), carc_text(reason))
         adjudication.append(benefit)
         if patient_share:
             adjudication.append(
-                {"category": _concept(ADJUDICATION, "copay", "CoPay"), "amount": _money(patient_share, decimals, symbol)}
+                {
+                    "category": _concept(ADJUDICATION, "copay", "CoPay"),
+                    "amount": _money(patient_share, decimals, symbol),
+                }
             )
     data: dict[str, Any] = {
         "resourceType": "ClaimResponse",
@@ -298,7 +308,10 @@ def claim_history_resources(
     created = 0
     for n, step in enumerate(steps):
         event, args, when = str(step["event"]), step["args"], int(step["timestamp"])
-        marker = {"system": codes.EVENT_IDENTIFIER, "value": codes.event_uri(chain_id, str(step["tx_hash"]), int(step["log_index"]))}
+        marker = {
+            "system": codes.EVENT_IDENTIFIER,
+            "value": codes.event_uri(chain_id, str(step["tx_hash"]), int(step["log_index"])),
+        }
         step_id = f"{_hex(claim_id)[:16]}-{n}"
         if event == "ClaimSubmitted":
             billed, coverage, created = int(args["billed"]), _bytes(args["coverageId"]), when
@@ -311,8 +324,24 @@ def claim_history_resources(
         if event == "ClaimPaid":
             resources.append(
                 _validated(
-                    _eob(chain_id, claim_id, patient, provider, insurer, coverage, created, when, billed, approved,
-                         share, int(args["amount"]), decimals, symbol, step_id, marker)  # fmt: skip
+                    _eob(
+                        chain_id,
+                        claim_id,
+                        patient,
+                        provider,
+                        insurer,
+                        coverage,
+                        created,
+                        when,
+                        billed,
+                        approved,
+                        share,
+                        int(args["amount"]),
+                        decimals,
+                        symbol,
+                        step_id,
+                        marker,
+                    )
                 )
             )
             continue
@@ -352,7 +381,11 @@ def claim_history_resources(
         "provider": _account(chain_id, provider),
         "priority": _concept(PROCESS_PRIORITY, "normal"),
         "insurance": [
-            {"sequence": 1, "focal": True, "coverage": {"identifier": {"system": codes.URI_SYSTEM, "value": coverage_uri(coverage)}}}
+            {
+                "sequence": 1,
+                "focal": True,
+                "coverage": {"identifier": {"system": codes.URI_SYSTEM, "value": coverage_uri(coverage)}},
+            }
         ],
         "supportingInfo": [
             {

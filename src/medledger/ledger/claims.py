@@ -109,7 +109,9 @@ class ClaimEvent:
 
 def coverage_id_of(insurer: str, patient: str, digest: bytes) -> bytes:
     """keccak256(abi.encode(insurer, patient, digest)), as the contract computes it."""
-    return keccak(encode(["address", "address", "bytes32"], [checked_address(insurer), checked_address(patient), digest]))
+    return keccak(
+        encode(["address", "address", "bytes32"], [checked_address(insurer), checked_address(patient), digest])
+    )
 
 
 def claim_id_of(coverage_id: bytes, provider: str, encounter: bytes) -> bytes:
@@ -313,7 +315,9 @@ class ClaimsClient(ModuleClient):
     # -- reads -----------------------------------------------------------------------------------
 
     def coverage(self, coverage_id: bytes) -> Coverage | None:
-        patient, start, end, insurer, token = self._call(self.functions.coverageOf(_bytes32(coverage_id, "coverage id")))
+        patient, start, end, insurer, token = self._call(
+            self.functions.coverageOf(_bytes32(coverage_id, "coverage id"))
+        )
         if int(insurer, 16) == 0:
             return None
         return Coverage(
@@ -332,7 +336,9 @@ class ClaimsClient(ModuleClient):
     def claims(self, claim_ids: list[bytes]) -> list[Claim | None]:
         """`claim` of many ids, in JSON-RPC batches."""
         answers = self.sender.call_many([self.functions.claimOf(_bytes32(c, "claim id")) for c in claim_ids])
-        return [None if int(raw[4]) == 0 else self._claim(bytes(c), raw) for c, raw in zip(claim_ids, answers, strict=True)]
+        return [
+            None if int(raw[4]) == 0 else self._claim(bytes(c), raw) for c, raw in zip(claim_ids, answers, strict=True)
+        ]
 
     @staticmethod
     def _claim(claim_id: bytes, raw: Any) -> Claim:
@@ -359,7 +365,9 @@ class ClaimsClient(ModuleClient):
         return bool(self._call(self.functions.isFinal(_bytes32(claim_id, "claim id"))))
 
     def escrow_of(self, insurer: str, token: str) -> int:
-        return int(self._call(self.functions.escrowOf(checked_address(insurer, "insurer"), checked_address(token, "token"))))
+        return int(
+            self._call(self.functions.escrowOf(checked_address(insurer, "insurer"), checked_address(token, "token")))
+        )
 
     def withdrawable(self, account: str, token: str) -> int:
         return int(self._call(self.functions.withdrawable(checked_address(account), checked_address(token, "token"))))
@@ -373,9 +381,7 @@ class ClaimsClient(ModuleClient):
         """Every logged step of a claim, in chain order, with its block time (straight from the node;
         the indexer answers the same from its database)."""
         claim_id = _bytes32(claim_id, "claim id")
-        logs = [
-            log for name in CLAIM_EVENTS for log in self.events(name, from_block=from_block, claimId=claim_id)
-        ]
+        logs = [log for name in CLAIM_EVENTS for log in self.events(name, from_block=from_block, claimId=claim_id)]
         logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
         times: dict[int, int] = {}
         steps = []
@@ -425,7 +431,7 @@ class ClaimsSettings:
                 raise InvalidArgumentError(f"the {name} window must be between 1 second and about 136 years")
 
     def constructor_args(self, ledger: str) -> list[Any]:
-        """`constructor(address ledger, uint32 timelyFilingSeconds, uint32 adjudicationSeconds, uint32 appealSeconds)`."""
+        """The constructor's arguments: (ledger, timelyFilingSeconds, adjudicationSeconds, appealSeconds)."""
         return [
             checked_address(ledger, "ledger"),
             self.timely_filing_seconds,
