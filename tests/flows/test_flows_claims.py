@@ -144,7 +144,7 @@ def test_a_clinic_bills_an_hba1c_test_and_the_insurer_reads_approves_and_pays(wo
 
 
 def test_a_claim_the_insurer_could_not_read_is_refused_before_anything_is_published(world, people, billing):
-    insurer, usdc, client, lab_record, _ = billing
+    insurer, usdc, client, _, _ = billing
     now = world.chain.now()
     coverage = flow.register_coverage(
         insurer, client(insurer), patient=people.patient.address, member_id="M-2", plan="Basic",

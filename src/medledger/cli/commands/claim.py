@@ -41,8 +41,13 @@ def _claims(app: AppContext, *, signed: bool = True) -> ClaimsClient:
 
 
 def _token(claims: ClaimsClient, address: str) -> TokenClient:
+    from eth_utils import to_checksum_address
+
+    from medledger.ledger.base import InvalidArgumentError
     from medledger.ledger.tokens import TokenClient
 
+    if not claims.chain.w3.eth.get_code(to_checksum_address(address)):
+        raise InvalidArgumentError(f"there is no token contract at {address} on this chain")
     return TokenClient(claims.chain, address, policy=claims.policy)
 
 
@@ -154,7 +159,11 @@ def command() -> None:
 @click.option("--token", required=True, help="The ERC-20 this coverage pays in (e.g. a stablecoin's address).")
 @click.option("--member-id", required=True, help="The patient's member id (goes in the encrypted Coverage only).")
 @click.option("--plan", required=True, help="The plan's name (encrypted Coverage only).")
-@click.option("--start", default=None, help="When the coverage starts: a UTC date (2027-01-01) [default: now].")
+@click.option(
+    "--start",
+    default=None,
+    help="When the coverage started: a UTC date (2026-01-01) or a duration ago (30d) [default: now].",
+)
 @click.option("--end", "end_", required=True, help="When it ends: a duration from now (1y) or a UTC date.")
 @connection_options
 @pass_app
@@ -169,7 +178,7 @@ def cover(app: AppContext, patient: str, token: str, member_id: str, plan: str, 
     token = checked_address(token, "token")
     claims = _claims(app)
     now = claims.chain.now()
-    begins = parse_moment(start, now, option="--start") if start else now
+    begins = parse_moment(start, now, back=True, option="--start") if start else now
     ends = parse_moment(end_, now, option="--end")
     result = register_coverage(
         app.session(), claims, patient=patient, member_id=member_id, plan=plan, token=token, start=begins, end=ends
@@ -611,17 +620,17 @@ def withdraw_funds(app: AppContext, token: str) -> None:
 
 @command.command("balance")
 @click.option("--token", required=True, help="The ERC-20.")
-@click.option("--account", "account", default=None, help="Whose balances [default: yours].")
+@click.option("--of", "whose", default=None, help="Whose balances (an address) [default: yours].")
 @connection_options
 @pass_app
 @guarded
-def balance(app: AppContext, token: str, account: str | None) -> None:
+def balance(app: AppContext, token: str, whose: str | None) -> None:
     """Escrow (an insurer's), withdrawable payments (a clinic's) and the token balance of an account."""
     from medledger.ledger.base import checked_address
 
     claims = _claims(app, signed=False)
     erc20 = _token(claims, checked_address(token, "token"))
-    who = checked_address(account, "account") if account else app.signer().address
+    who = checked_address(whose, "account") if whose else app.signer().address
     escrow, payable, held = (
         claims.escrow_of(who, erc20.address),
         claims.withdrawable(who, erc20.address),
@@ -639,4 +648,41 @@ def balance(app: AppContext, token: str, account: str | None) -> None:
         },
         f"{who}\n  escrow        {erc20.format(escrow)}\n  withdrawable  {erc20.format(payable)}\n"
         f"  wallet        {erc20.format(held)}",
+    )
+
+
+@command.command("token")
+@click.option("--name", default="Test USD", show_default=True, help="The token's name.")
+@click.option("--symbol", default="USDC", show_default=True, help="The token's symbol.")
+@click.option("--decimals", type=click.IntRange(0, 36), default=6, show_default=True)
+@click.option("--mint", "mint", default=None, help="Also mint this amount (e.g. 10000) to --to.")
+@click.option("--to", "to", default=None, help="Who receives the minted amount [default: you].")
+@connection_options
+@pass_app
+@guarded
+def token(app: AppContext, name: str, symbol: str, decimals: int, mint: str | None, to: str | None) -> None:
+    """Deploy a SettlementToken (an OpenZeppelin ERC-20 you may mint) for a devnet or a testnet; on a
+    real network, insurers name a real stablecoin instead."""
+    from medledger.ledger.base import checked_address
+    from medledger.ledger.tokens import deploy_token, parse_amount
+
+    chain = app.chain()
+    if chain.is_embedded:
+        raise click.UsageError("the embedded chain ends with this command: deploy a token on a devnet or an RPC URL")
+    raw = None
+    if mint is not None:
+        from medledger.ledger.base import InvalidArgumentError
+
+        try:
+            raw = parse_amount(mint, decimals)
+        except InvalidArgumentError as exc:
+            raise click.BadParameter(str(exc), param_hint="--mint") from None
+    recipient = checked_address(to, "recipient") if to else app.signer().address
+    erc20 = deploy_token(chain, app.signer(), name, symbol, decimals, policy=app.policy())
+    if raw:
+        erc20.mint(recipient, raw)
+    app.output(
+        {"token": erc20.address, "symbol": symbol, "decimals": decimals, "minted": raw or 0, "to": recipient},
+        f"token {erc20.address} ({symbol}, {decimals} decimals)"
+        + (f"; minted {erc20.format(raw)} to {recipient}" if raw else ""),
     )
