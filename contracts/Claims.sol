@@ -99,28 +99,10 @@ contract Claims is IClaims, ReentrancyGuard {
         whenLedgerNotPaused
         returns (bytes32 claimId)
     {
-        IProviderRegistry.Provider memory provider = IProviderRegistry(ledger).providerOf(msg.sender);
-        if (
-            provider.kind != IProviderRegistry.ProviderKind.Clinician
-                && provider.kind != IProviderRegistry.ProviderKind.Organization
-        ) revert NotABillingProvider(msg.sender);
-        if (provider.status != IProviderRegistry.ProviderStatus.Active) revert ProviderInactive(msg.sender);
+        _requireBillingProvider(msg.sender);
         if (encounter == bytes32(0) || digest == bytes32(0)) revert ZeroDigest();
         if (billed == 0) revert ZeroAmount();
-        Coverage memory coverage = _coverage(coverageId);
-        // slither-disable-start timestamp
-        // Deadlines are days-scale rules; a validator's few seconds of leeway cannot change them.
-        if (serviceDate > block.timestamp) revert ServiceInFuture(serviceDate);
-        if (serviceDate < coverage.start || serviceDate >= coverage.end) {
-            revert ServiceOutsideCoverage(coverageId, serviceDate);
-        }
-        uint256 filingDeadline = uint256(serviceDate) + timelyFilingSeconds;
-        if (block.timestamp > filingDeadline) revert TimelyFilingExpired(serviceDate, filingDeadline);
-        // slither-disable-end timestamp
-        uint8 category = _requireRecord(coverage.patient, digest, msg.sender);
-        if (!IConsentRegistry(ledger).hasAccess(
-                coverage.patient, coverage.insurer, category, Scopes.PURPOSE_HPAYMT, Scopes.READ
-            )) revert InsurerCannotRead(coverage.patient, coverage.insurer, category);
+        address patient = _requireFileable(coverageId, serviceDate, digest);
         claimId = keccak256(abi.encode(coverageId, msg.sender, encounter));
         Claim storage claim = _claims[claimId];
         if (claim.status != ClaimStatus.None) revert ClaimExists(claimId);
@@ -131,7 +113,39 @@ contract Claims is IClaims, ReentrancyGuard {
         claim.due = due;
         claim.status = ClaimStatus.Submitted;
         claim.billed = billed;
-        emit ClaimSubmitted(claimId, coverage.patient, msg.sender, coverageId, encounter, digest, serviceDate, billed, due);
+        emit ClaimSubmitted(claimId, patient, msg.sender, coverageId, encounter, digest, serviceDate, billed, due);
+    }
+
+    /// @dev An active clinician or organisation.
+    function _requireBillingProvider(address account) private view {
+        IProviderRegistry.Provider memory provider = IProviderRegistry(ledger).providerOf(account);
+        if (
+            provider.kind != IProviderRegistry.ProviderKind.Clinician
+                && provider.kind != IProviderRegistry.ProviderKind.Organization
+        ) revert NotABillingProvider(account);
+        if (provider.status != IProviderRegistry.ProviderStatus.Active) revert ProviderInactive(account);
+    }
+
+    /// @dev A service the coverage was in force for, within timely filing, billed by a document that
+    /// is the caller's record of the patient and that the insurer may read for payment. The patient.
+    function _requireFileable(bytes32 coverageId, uint40 serviceDate, bytes32 digest) private view returns (address) {
+        Coverage storage coverage = _coverage(coverageId);
+        // slither-disable-start timestamp
+        // Deadlines are days-scale rules; a validator's few seconds of leeway cannot change them.
+        if (serviceDate > block.timestamp) revert ServiceInFuture(serviceDate);
+        if (serviceDate < coverage.start || serviceDate >= coverage.end) {
+            revert ServiceOutsideCoverage(coverageId, serviceDate);
+        }
+        uint256 filingDeadline = uint256(serviceDate) + timelyFilingSeconds;
+        if (block.timestamp > filingDeadline) revert TimelyFilingExpired(serviceDate, filingDeadline);
+        // slither-disable-end timestamp
+        address patient = coverage.patient;
+        address insurer = coverage.insurer;
+        uint8 category = _requireRecord(patient, digest, msg.sender);
+        bool insurerReads =
+            IConsentRegistry(ledger).hasAccess(patient, insurer, category, Scopes.PURPOSE_HPAYMT, Scopes.READ);
+        if (!insurerReads) revert InsurerCannotRead(patient, insurer, category);
+        return patient;
     }
 
     /// @inheritdoc IClaims
@@ -168,6 +182,15 @@ contract Claims is IClaims, ReentrancyGuard {
         whenLedgerNotPaused
     {
         Claim storage claim = _claim(claimId);
+        address patient = _requireDecidable(claimId, claim);
+        uint8 round = claim.status == ClaimStatus.Appealed ? 1 : 0;
+        _decide(claim, approved, patientShare, reason, round);
+        _emitDecision(claimId, claim, patient, round, digest);
+    }
+
+    /// @dev The caller may decide the claim now: its coverage's active insurer, a claim awaiting a
+    /// decision (Submitted or Appealed before its deadline, or Pended). The claim's patient.
+    function _requireDecidable(bytes32 claimId, Claim storage claim) private view returns (address) {
         Coverage storage coverage = _coverages[claim.coverageId];
         _requireClaimInsurer(claimId, coverage);
         ClaimStatus status = claim.status;
@@ -176,22 +199,37 @@ contract Claims is IClaims, ReentrancyGuard {
         } else if (status != ClaimStatus.Pended) {
             revert WrongStatus(claimId, status);
         }
+        return coverage.patient;
+    }
+
+    /// @dev Checks the amounts and records the decision: approved > 0 approves (or, on appeal at
+    /// exactly what was paid, settles), zero denies; round 0 opens the appeal window.
+    function _decide(Claim storage claim, uint96 approved, uint96 patientShare, uint16 reason, uint8 round) private {
         uint96 billed = claim.billed;
         if (uint256(approved) + patientShare > billed) revert InvalidAmounts(approved, patientShare, billed);
         if (approved == 0 && reason == 0) revert DenialWithoutReason();
         uint96 paid = claim.paid;
         if (approved < paid) revert BelowPaid(approved, paid);
-        uint8 round = status == ClaimStatus.Appealed ? 1 : 0;
-        ClaimStatus decided = approved == 0 ? ClaimStatus.Denied : approved == paid ? ClaimStatus.Paid : ClaimStatus.Approved;
-        uint40 due = round == 0 ? _after(appealSeconds) : 0;
-        claim.status = decided;
-        claim.due = due;
+        claim.status = approved == 0 ? ClaimStatus.Denied : approved == paid ? ClaimStatus.Paid : ClaimStatus.Approved;
+        claim.due = round == 0 ? _after(appealSeconds) : 0;
         claim.approved = approved;
         claim.reason = reason;
         claim.decidedAt = uint40(block.timestamp);
         claim.patientShare = patientShare;
+    }
+
+    function _emitDecision(bytes32 claimId, Claim storage claim, address patient, uint8 round, bytes32 digest) private {
         emit ClaimAdjudicated(
-            claimId, coverage.patient, msg.sender, decided, round, approved, patientShare, reason, digest, due
+            claimId,
+            patient,
+            msg.sender,
+            claim.status,
+            round,
+            claim.approved,
+            claim.patientShare,
+            claim.reason,
+            digest,
+            claim.due
         );
     }
 
@@ -206,7 +244,8 @@ contract Claims is IClaims, ReentrancyGuard {
         // An approval stands while its appeal is pending; it is payable once the appeal's deadline
         // passes undecided (the appeal is then deemed denied).
         // slither-disable-next-line timestamp
-        bool appealLapsed = status == ClaimStatus.Appealed && block.timestamp >= claim.due && claim.approved > claim.paid;
+        bool appealLapsed =
+            status == ClaimStatus.Appealed && block.timestamp >= claim.due && claim.approved > claim.paid;
         if (status != ClaimStatus.Approved && !appealLapsed) revert WrongStatus(claimId, status);
         if (!IProviderRegistry(ledger).isActiveProvider(provider)) revert ProviderInactive(provider);
         address token = coverage.token;
@@ -259,6 +298,8 @@ contract Claims is IClaims, ReentrancyGuard {
         erc20.safeTransferFrom(msg.sender, address(this), amount);
         // Credit what arrived (a fee-on-transfer token delivers less than `amount`).
         uint256 received = erc20.balanceOf(address(this)) - before;
+        // A token that moved nothing is refused; the comparison is of a difference this call measured.
+        // slither-disable-next-line incorrect-equality
         if (received == 0) revert ZeroAmount();
         _escrow[msg.sender][token] += received;
         emit EscrowFunded(msg.sender, token, received);

@@ -85,7 +85,9 @@ interface IClaims is IMedLedgerErrors {
         uint40 due
     );
     /// @param digest the insurer's request for information (an encrypted ClaimResponse record), zero for none.
-    event ClaimPended(bytes32 indexed claimId, address indexed patient, address indexed insurer, uint16 reason, bytes32 digest);
+    event ClaimPended(
+        bytes32 indexed claimId, address indexed patient, address indexed insurer, uint16 reason, bytes32 digest
+    );
     /// @param digest the supporting document the provider added, a record of the patient it authored.
     event ClaimSupplemented(
         bytes32 indexed claimId, address indexed patient, address indexed provider, bytes32 digest, uint40 due
@@ -196,8 +198,7 @@ interface IClaims is IMedLedgerErrors {
     /// `approved + patientShare <= billed`. In round 0 before the adjudication deadline (any time
     /// while pended); on appeal, before the appeal's decision deadline and never below what was paid.
     /// Not while paused.
-    function adjudicate(bytes32 claimId, uint96 approved, uint96 patientShare, uint16 reason, bytes32 digest)
-        external;
+    function adjudicate(bytes32 claimId, uint96 approved, uint96 patientShare, uint16 reason, bytes32 digest) external;
 
     /// @notice Moves what is approved and unpaid from the insurer's escrow to the provider's
     /// withdrawable balance. The insurer or the provider calls it; the provider must be active.

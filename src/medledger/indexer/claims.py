@@ -67,9 +67,7 @@ def _steps(store: Store, where: str = "", params: Iterable[Any] = ()) -> list[Cl
         f"WHERE event IN ({placeholders}){where} ORDER BY block_number, log_index",
         [*CLAIM_EVENTS, *params],
     )
-    return [
-        ClaimStep(int(b), int(t), str(tx), int(i), str(e), a, json.loads(args)) for b, t, tx, i, e, a, args in rows
-    ]
+    return [ClaimStep(int(b), int(t), str(tx), int(i), str(e), a, json.loads(args)) for b, t, tx, i, e, a, args in rows]
 
 
 def _fold(steps: Iterable[ClaimStep]) -> dict[str, ClaimSummary]:

@@ -32,6 +32,19 @@ def _id(text: str, what: str = "claim id") -> bytes:
     return raw
 
 
+def _record(reference: str, option: str) -> bytes:
+    """A record reference: its CID (bafk.., bafy..) or its 0x sha2-256 digest."""
+    from medledger.storage import Cid, InvalidCidError
+
+    text = reference.strip()
+    if text.lower().startswith("0x"):
+        return _id(text, "record digest")
+    try:
+        return Cid.parse(text).digest
+    except InvalidCidError as exc:
+        raise click.BadParameter(f"{reference} is neither a CID nor a 0x digest: {exc}", param_hint=option) from None
+
+
 def _claims(app: AppContext, *, signed: bool = True) -> ClaimsClient:
     from medledger.ledger.claims import ClaimsClient
 
@@ -211,7 +224,9 @@ def cover(app: AppContext, patient: str, token: str, member_id: str, plan: str, 
     help="A billed service: CODE=AMOUNT or CODE:DESCRIPTION=AMOUNT (CPT codes; repeatable), e.g. '83036:HbA1c=45.00'.",
 )
 @click.option("--diagnosis", "diagnoses", multiple=True, help="An ICD-10-CM code, optionally CODE:DESCRIPTION.")
-@click.option("--supporting", multiple=True, help="The digest (0x..) of a supporting record of the patient.")
+@click.option(
+    "--supporting", multiple=True, help="A supporting record of the patient: its CID or 0x digest (repeatable)."
+)
 @connection_options
 @pass_app
 @guarded
@@ -253,7 +268,7 @@ def submit(
         service_date=service,
         lines=parsed,
         diagnoses=dx,
-        supporting=[_id(s, "supporting digest") for s in supporting],
+        supporting=[_record(s, "--supporting") for s in supporting],
     )
     claim_id = "0x" + result.claim_id.hex()
     app.output(
@@ -429,7 +444,7 @@ def supplement(app: AppContext, claim_id: str, file: Path) -> None:
 @command.command("read")
 @click.argument("claim_id")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write it.")
-@click.option("--record", default=None, help="A supporting record's digest (default: the claim document).")
+@click.option("--record", default=None, help="A supporting record: its CID or 0x digest [default: the claim itself].")
 @connection_options
 @pass_app
 @guarded
@@ -438,7 +453,7 @@ def read(app: AppContext, claim_id: str, out: Path, record: str | None) -> None:
     from medledger.flows.claims import read_for_payment
 
     result = read_for_payment(
-        app.session(), _claims(app), _id(claim_id), out, digest=_id(record, "record digest") if record else None
+        app.session(), _claims(app), _id(claim_id), out, digest=_record(record, "--record") if record else None
     )
     app.output({"path": str(result.path), "size": result.size, "accessTx": result.access_tx}, f"wrote {result.path}")
 
