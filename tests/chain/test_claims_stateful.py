@@ -292,8 +292,8 @@ def test_the_claims_lifecycle_and_the_escrow_invariant_hold_under_random_steps(e
     run_state_machine_as_test(
         ClaimsMachine,
         settings=settings(
-            max_examples=int(os.environ.get("MEDLEDGER_CLAIMS_STATEFUL_EXAMPLES", "6")),
-            stateful_step_count=14,
+            max_examples=int(os.environ.get("MEDLEDGER_CLAIMS_STATEFUL_EXAMPLES", "4")),
+            stateful_step_count=12,
             deadline=None,
             suppress_health_check=list(HealthCheck),
         ),

@@ -286,6 +286,16 @@ _SENTENCES: dict[str, Callable[[Args], str]] = {
     "ZeroDigest": lambda a: "a document digest (or encounter) of all zeros is not allowed",
     "ReentrancyGuardReentrantCall": lambda a: "a re-entrant call was refused",
     "SafeERC20FailedOperation": lambda a: f"the token {a['token']} refused the transfer",
+    # -- ERC-20 settlement tokens (OpenZeppelin ERC20, SettlementToken) ------------------------
+    "ERC20InsufficientAllowance": lambda a: (
+        f"{a['spender']} may spend only {a['allowance']} units of {a['needed']} needed: approve more first"
+    ),
+    "ERC20InsufficientBalance": lambda a: f"{a['sender']} holds {a['balance']} token units; {a['needed']} are needed",
+    "ERC20InvalidApprover": lambda a: f"{a['approver']} cannot approve spending",
+    "ERC20InvalidReceiver": lambda a: f"{a['receiver']} cannot receive tokens",
+    "ERC20InvalidSender": lambda a: f"{a['sender']} cannot send tokens",
+    "ERC20InvalidSpender": lambda a: f"{a['spender']} cannot be approved to spend",
+    "NotMinter": lambda a: f"{a['caller']} is not this token's minter (its deployer)",
     # -- OpenZeppelin utilities --------------------------------------------------------------
     "AddressEmptyCode": lambda a: f"there is no contract at {a['target']}",
     "FailedCall": lambda a: "an internal call failed",

@@ -167,8 +167,10 @@ class ClaimsClient(ModuleClient):
     def __init__(self, chain: Chain, address: str, *, signer: Signer | None = None, policy: TxPolicy | None = None):
         artifact = load_artifact(CLAIMS_CONTRACT)
         contract = chain.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
-        # Refusals may come from the ledger it reads, too (decode both ABIs).
-        decoder = RevertDecoder(artifact.abi + load_artifact(LEDGER_CONTRACT).abi)
+        # Refusals may come from the ledger it reads or the token it moves (OpenZeppelin's ERC-20 errors).
+        decoder = RevertDecoder(
+            artifact.abi + load_artifact(LEDGER_CONTRACT).abi + load_artifact("SettlementToken").abi
+        )
         super().__init__(contract, TransactionSender(chain, decoder, policy), signer)
         self.chain = chain
         self.policy = policy

@@ -32,6 +32,17 @@ def _id(text: str, what: str = "claim id") -> bytes:
     return raw
 
 
+def _code(text: str, option: str, low: int, high: int) -> int:
+    """A whole number in low..high, parsed here so a bad value is one line."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise click.BadParameter(f"{text!r} is not a whole number in {low}..{high}", param_hint=option)
+    return value
+
+
 def _record(reference: str, option: str) -> bytes:
     """A record reference: its CID (bafk.., bafy..) or its 0x sha2-256 digest."""
     from medledger.storage import Cid, InvalidCidError
@@ -349,6 +360,7 @@ def _by(args: dict[str, Any]) -> str | None:
     "--status",
     type=click.Choice(["submitted", "pended", "approved", "denied", "paid", "appealed", "withdrawn"]),
     default=None,
+    help="Only claims in this state.",
 )
 @index_options
 @connection_options
@@ -411,16 +423,17 @@ def list_claims(
 
 @command.command("pend")
 @click.argument("claim_id")
-@click.option("--reason", type=click.IntRange(1, 65535), default=16, show_default=True, help="X12 CARC code.")
+@click.option("--reason", default="16", show_default=True, help="X12 claim adjustment reason code (CARC), 1..65535.")
 @click.option("--note", default=None, help="What is needed (goes in the encrypted ClaimResponse).")
 @connection_options
 @pass_app
 @guarded
-def pend(app: AppContext, claim_id: str, reason: int, note: str | None) -> None:
+def pend(app: AppContext, claim_id: str, reason: str, note: str | None) -> None:
     """As the insurer: ask the clinic for more information (once per claim)."""
     from medledger.flows.claims import pend_claim
 
-    result = pend_claim(app.session(), _claims(app), _id(claim_id), reason, note=note)
+    code = _code(reason, "--reason", 1, 65535)
+    result = pend_claim(app.session(), _claims(app), _id(claim_id), code, note=note)
     app.output({"claimId": claim_id, "status": "pended", "txHash": result.receipt.tx_hash}, f"claim {claim_id} pended")
 
 
@@ -463,17 +476,29 @@ def read(app: AppContext, claim_id: str, out: Path, record: str | None) -> None:
 @click.option("--approve", "approve", default=None, help="The amount the insurer pays, e.g. 100.00.")
 @click.option("--deny", is_flag=True, help="Deny the claim (needs --reason).")
 @click.option("--patient-share", default="0", show_default=True, help="What the patient owes, e.g. 20.50.")
-@click.option("--reason", type=click.IntRange(0, 65535), default=0, help="X12 CARC code (e.g. 50; 1 deductible).")
+@click.option(
+    "--reason",
+    "reason_text",
+    default="0",
+    help="X12 claim adjustment reason code (CARC): 50 not medically necessary, 1 deductible.",
+)
 @click.option("--note", default=None, help="A note for the encrypted ClaimResponse.")
 @connection_options
 @pass_app
 @guarded
 def adjudicate(
-    app: AppContext, claim_id: str, approve: str | None, deny: bool, patient_share: str, reason: int, note: str | None
+    app: AppContext,
+    claim_id: str,
+    approve: str | None,
+    deny: bool,
+    patient_share: str,
+    reason_text: str,
+    note: str | None,
 ) -> None:
     """As the insurer: approve an amount (and the patient's share), or deny with a reason."""
     from medledger.flows.claims import adjudicate_claim
 
+    reason = _code(reason_text, "--reason", 0, 65535)
     if deny == (approve is not None):
         raise click.UsageError("give exactly one of --approve AMOUNT or --deny")
     if deny and not reason:
@@ -669,18 +694,19 @@ def balance(app: AppContext, token: str, whose: str | None) -> None:
 @command.command("token")
 @click.option("--name", default="Test USD", show_default=True, help="The token's name.")
 @click.option("--symbol", default="USDC", show_default=True, help="The token's symbol.")
-@click.option("--decimals", type=click.IntRange(0, 36), default=6, show_default=True)
+@click.option("--decimals", "decimals_text", default="6", show_default=True, help="Decimal places (0..36).")
 @click.option("--mint", "mint", default=None, help="Also mint this amount (e.g. 10000) to --to.")
 @click.option("--to", "to", default=None, help="Who receives the minted amount [default: you].")
 @connection_options
 @pass_app
 @guarded
-def token(app: AppContext, name: str, symbol: str, decimals: int, mint: str | None, to: str | None) -> None:
+def token(app: AppContext, name: str, symbol: str, decimals_text: str, mint: str | None, to: str | None) -> None:
     """Deploy a SettlementToken (an OpenZeppelin ERC-20 you may mint) for a devnet or a testnet; on a
     real network, insurers name a real stablecoin instead."""
     from medledger.ledger.base import checked_address
     from medledger.ledger.tokens import deploy_token, parse_amount
 
+    decimals = _code(decimals_text, "--decimals", 0, 36)
     chain = app.chain()
     if chain.is_embedded:
         raise click.UsageError("the embedded chain ends with this command: deploy a token on a devnet or an RPC URL")
