@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test screenshots bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-storage bench-gateway postgres chromium clean
+.PHONY: install build check-artifacts demo test screenshots bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-storage bench-gateway bench-claims postgres chromium clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -99,6 +99,10 @@ bench: bench-gas bench-crypto bench-records
 
 bench-gas: install
 	$(PY) benchmarks/gas.py
+
+# Claims: submit + adjudicate + pay per second on anvil, sequential and pipelined (CLAIMS_N claims each).
+bench-claims: install
+	$(PY) benchmarks/claims.py
 
 bench-crypto: install
 	$(PY) benchmarks/crypto.py

@@ -161,6 +161,7 @@ def measure() -> list[tuple[str, int]]:
             )
         )
         rows.extend(_stream_rows(node, ledger, clinic, patient))
+        rows.extend(_claims_rows(node, ledger, admin, registrar, clinic, patient))
         call = ledger.contract.functions.hasAccess(
             patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT), int(Permission.WRITE)
         )
@@ -214,6 +215,134 @@ def _stream_rows(node: AnvilNode, ledger: MedLedger, clinic, patient) -> list[tu
         (f"verifyReading (eth_call, incl. 21k base, {len(tree.proof(0))}-node proof)", check.estimate_gas()),
     ]
     return rows
+
+
+def _claims_rows(node: AnvilNode, ledger: MedLedger, admin, registrar, clinic, patient) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """Claims: one claim through every lifecycle step, settled in a 6-decimal SettlementToken."""
+    from medledger.chain.artifacts import load_artifact
+    from medledger.chain.reverts import RevertDecoder
+    from medledger.chain.transactions import TransactionSender
+    from medledger.ledger.claims import ClaimsClient, ClaimsSettings, encounter_digest
+    from medledger.ledger.tokens import deploy_token
+
+    insurer = anvil_account(18)
+    node.rpc("anvil_setBalance", [insurer.address, hex(10**20)])
+    ledger.as_signer(registrar).providers.register(insurer.address, ProviderKind.INSURER)
+    artifact = load_artifact("Claims")
+    factory = ledger.chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    constructor = factory.constructor(*ClaimsSettings().constructor_args(ledger.address))
+    deploy_receipt = TransactionSender(ledger.chain, RevertDecoder(artifact.abi)).deploy(admin, constructor)
+    claims = ClaimsClient(ledger.chain, deploy_receipt.raw["contractAddress"], signer=insurer)
+    usdc = deploy_token(ledger.chain, insurer, "USD Coin (test)", "USDC", 6)
+    usdc.mint(insurer.address, 10**12)
+    usdc.approve(claims.address, 10**12)
+    billing = mask([Category.BILLING, Category.LABS])
+    for grantee, purposes in ((clinic, [Purpose.TREAT, Purpose.HPAYMT]), (insurer, [Purpose.HPAYMT])):
+        ledger.as_signer(patient).consent.grant(
+            grantee.address,
+            categories=billing,
+            purposes=mask(purposes),
+            permissions=Permission.READ | Permission.WRITE,
+            expiry=timedelta(days=365),
+        )
+
+    def record(author) -> bytes:  # type: ignore[no-untyped-def]
+        digest = os.urandom(32)
+        ledger.as_signer(author).records.add(patient.address, digest, 0x55, int(Category.BILLING))
+        return digest
+
+    now = ledger.chain.now()
+    coverage_digest = record(insurer)
+    cover_receipt, coverage = claims.register_coverage(
+        patient.address, coverage_digest, usdc.address, now - 86400, now + 365 * 86400
+    )
+    rows = [
+        ("deploy Claims", deploy_receipt.gas_used),
+        ("claims: registerCoverage", cover_receipt.gas_used),
+        ("claims: fund escrow (first deposit of a token)", claims.fund(usdc.address, 10**11).gas_used),
+        ("claims: fund escrow (top-up)", claims.fund(usdc.address, 10**11).gas_used),
+    ]
+    provider = claims.as_signer(clinic)
+    submitted = []
+    for n in range(3):
+        receipt, claim_id = provider.submit(
+            coverage, encounter_digest(patient.address, f"E/{n}"), record(clinic), now - 3600, 45_000_000
+        )
+        submitted.append((receipt, claim_id))
+    first, second, third = (claim_id for _, claim_id in submitted)
+    rows.append(("claims: submit", submitted[0][0].gas_used))
+    rows.append(("claims: pend", claims.pend(second, 16, os.urandom(32)).gas_used))
+    rows.append(("claims: supplement", provider.supplement(second, record(clinic)).gas_used))
+    rows.append(
+        ("claims: adjudicate (approve)", claims.adjudicate(first, 40_000_000, 5_000_000, 0, os.urandom(32)).gas_used)
+    )
+    rows.append(("claims: adjudicate (deny)", claims.adjudicate(second, 0, 0, 50, os.urandom(32)).gas_used))
+    rows.append(("claims: pay", claims.pay(first).gas_used))
+    rows.append(("claims: appeal (by the provider)", provider.appeal(second, os.urandom(32)).gas_used))
+    rows.append(("claims: adjudicate on appeal (approve)", claims.adjudicate(second, 30_000_000, 0).gas_used))
+    rows.append(("claims: pay (the difference raised on appeal)", provider.pay(second).gas_used))
+    rows.append(("claims: withdraw payments (pull)", provider.withdraw(usdc.address)[0].gas_used))
+    rows.append(("claims: withdrawClaim", provider.withdraw_claim(third).gas_used))
+    rows.append(("claims: withdrawEscrow", claims.withdraw_escrow(usdc.address, 10**9).gas_used))
+    rows.extend(_claims_peer_rows(node))
+    return rows
+
+
+def _claims_peer_rows(node: AnvilNode) -> list[tuple[str, int]]:
+    """The cheapest EVM claims contract found that compiles here, measured side by side when its source
+    is given: the Etherscan-verified Ropsten `insurance` contract (0x330EFe61196e50890c89c9531bcf2a2109Eb7b71,
+    published in github.com/tintinweb/smart-contract-sanctuary, contracts/ropsten/33/). It is not part
+    of this repository: save it and pass its path as CLAIMS_PEER_SOL. It has no lifecycle: one
+    `ApplyClaim` checks a description against a list, approves and pays in ether at once."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from medledger.chain.reverts import RevertDecoder
+    from medledger.chain.transactions import TransactionSender
+
+    source = os.environ.get("CLAIMS_PEER_SOL")
+    if not source or not Path(source).is_file():
+        print("claims peer: not measured (set CLAIMS_PEER_SOL to the saved source of the peer; see benchmarks/gas.py)")
+        return []
+    root = Path(__file__).resolve().parent.parent
+    request = {
+        "language": "Solidity",
+        "sources": {"peer.sol": {"content": Path(source).read_text()}},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": 200},
+            "evmVersion": "cancun",
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
+    done = subprocess.run(
+        ["node", str(root / "tools" / "solc.cjs"), "--standard-json"],
+        input=json.dumps(request), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    output = json.loads(done.stdout)
+    (name, compiled), *_ = output["contracts"]["peer.sol"].items()
+    chain = connect(node.rpc_url)
+    owner, claimant = anvil_account(0), anvil_account(19)
+    node.rpc("anvil_setBalance", [claimant.address, hex(10**20)])
+    sender = TransactionSender(chain, RevertDecoder(compiled["abi"]))
+    factory = chain.w3.eth.contract(abi=compiled["abi"], bytecode=compiled["evm"]["bytecode"]["object"])
+    deployed = sender.deploy(owner, factory.constructor())
+    peer = chain.w3.eth.contract(address=deployed.raw["contractAddress"], abi=compiled["abi"])
+    top_up = peer.functions.InsurerBalanceTopUp()
+    rows = [(f"peer {name}: deploy", deployed.gas_used)]
+    built = top_up.build_transaction({"from": owner.address, "value": 10**19})
+    rows.append((f"peer {name}: InsurerBalanceTopUp", _send_raw(chain, owner, built)))
+    apply = peer.functions.ApplyClaim(claimant.address, 1, "Surgery").build_transaction({"from": claimant.address})
+    rows.append((f"peer {name}: ApplyClaim (submit+approve+pay)", _send_raw(chain, claimant, apply)))
+    return rows
+
+
+def _send_raw(chain, signer, tx) -> int:  # type: ignore[no-untyped-def]
+    w3 = chain.w3
+    tx = {**tx, "nonce": w3.eth.get_transaction_count(signer.address), "chainId": chain.chain_id}
+    tx.setdefault("gas", 1_000_000)
+    signed = signer._account.sign_transaction(tx)
+    return int(w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))["gasUsed"])
 
 
 def render(rows: list[tuple[str, int]]) -> str:

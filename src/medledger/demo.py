@@ -111,11 +111,13 @@ def run_demo(
         Signer.from_private_key(keccak(text=f"medledger demo key-release service {i}")) for i in range(3)
     ]
     if chain.is_embedded:
-        admin, lab, clinic, patient, registrar_account = (Signer.from_private_key(os.urandom(32)) for _ in range(5))
-        for signer in (admin, lab, clinic, patient, registrar_account, *service_signers):
+        admin, lab, clinic, patient, registrar_account, insurer_signer = (
+            Signer.from_private_key(os.urandom(32)) for _ in range(6)
+        )
+        for signer in (admin, lab, clinic, patient, registrar_account, insurer_signer, *service_signers):
             chain.fund(signer.address, 10**20)
     else:  # a development chain: anvil's funded accounts
-        admin, lab, clinic, patient, registrar_account = (anvil_account(i) for i in (0, 7, 8, 9, 6))
+        admin, lab, clinic, patient, registrar_account, insurer_signer = (anvil_account(i) for i in (0, 7, 8, 9, 6, 2))
         service_signers = [anvil_account(i) for i in (3, 4, 5)]
     workdir = Path(workdir or tempfile.mkdtemp(prefix="medledger-demo-"))
     store: BlobStore = KuboStore(ipfs_api) if ipfs_api else LocalBlockStore(workdir / "blocks")
@@ -204,6 +206,22 @@ def run_demo(
             access_logged_in=fetched.access_tx,
         )
 
+        _claims_chapter(
+            done,
+            chain=chain,
+            ledger=ledger,
+            deployment_ledger=deployment.ledger_address,
+            admin=admin,
+            registrar=registrar,
+            insurer_signer=insurer_signer,
+            as_patient=as_patient,
+            as_clinic=as_clinic,
+            make_session=session,
+            lab_record=lab_record,
+            workdir=workdir,
+            client=client,
+        )
+
         def narrow() -> None:
             grant(
                 as_patient,
@@ -269,6 +287,112 @@ def run_demo(
         for thread in threads:
             thread.stop()
         store.close()
+
+
+def _claims_chapter(
+    done: Callable[..., None],
+    *,
+    chain: Any,
+    ledger: MedLedger,
+    deployment_ledger: str,
+    admin: Signer,
+    registrar: Any,
+    insurer_signer: Signer,
+    as_patient: Session,
+    as_clinic: Session,
+    make_session: Callable[[Signer, str], Session],
+    lab_record: Any,
+    workdir: Path,
+    client: KeyReleaseClient,
+) -> None:
+    """Claims: the clinic bills the HbA1c test, the insurer reads the claim and the lab result for
+    payment (HPAYMT, through the key-release services, logged), approves and pays; the clinic pulls
+    the payment. Every document is an encrypted billing record; the chain sees digests and amounts."""
+    from medledger.fhir.claims import ClaimLine
+    from medledger.flows import claims as billing
+    from medledger.ledger.claims import ClaimsSettings, deploy_claims_contract
+    from medledger.ledger.tokens import deploy_token
+
+    registrar.register(insurer_signer.address, ProviderKind.INSURER)
+    usdc = deploy_token(chain, insurer_signer, "USD Coin (demo)", "USDC", 6)
+    usdc.mint(insurer_signer.address, usdc.parse("10000"))
+    claims = deploy_claims_contract(chain, admin, deployment_ledger, ClaimsSettings())
+    as_insurer = make_session(insurer_signer, "insurer")
+    setup_account(as_insurer)
+    done(
+        "Registrar credentialed an insurer; Claims deployed beside the ledger; the insurer pays in its ERC-20",
+        insurer=insurer_signer.address,
+        claims=claims.address,
+        token=f"{usdc.address} ({usdc.symbol}, {usdc.decimals} decimals)",
+        deadlines="timely filing 90 days, adjudication 30 days, appeal 60 days",
+    )
+    clinic, insurer, patient = as_clinic.address, claims.as_signer(insurer_signer), as_patient.address
+    billing_scope = mask([Category.LABS, Category.ALLERGIES, Category.BILLING])
+    grant(
+        as_patient,
+        clinic,
+        categories=billing_scope,
+        purposes=mask([Purpose.TREAT, Purpose.HPAYMT]),
+        permissions=Permission.READ | Permission.WRITE,
+        expiry=timedelta(days=30),
+    )
+    grant(
+        as_patient,
+        insurer_signer.address,
+        categories=mask([Category.LABS, Category.BILLING]),
+        purposes=mask([Purpose.HPAYMT]),
+        permissions=Permission.READ | Permission.WRITE,
+        expiry=timedelta(days=365),
+    )
+    now = chain.now()
+    coverage = billing.register_coverage(
+        as_insurer, insurer, patient=patient, member_id="DEMO-1001", plan="Gold PPO",
+        token=usdc.address, start=now - 30 * 86400, end=now + 365 * 86400,
+    )  # fmt: skip
+    billing.fund_escrow(insurer, usdc.address, usdc.parse("1000"))
+    done(
+        "Patient let the clinic bill and the insurer read labs and billing for payment (HPAYMT); "
+        "the insurer registered the coverage and funded its escrow",
+        coverage=coverage.coverage_id.hex(),
+        coverage_document=coverage.document.cid,
+        escrow=usdc.format(insurer.escrow_of(insurer_signer.address, usdc.address)),
+    )
+    submitted = billing.submit_claim(
+        as_clinic,
+        claims.as_signer(as_clinic.signer),
+        coverage_id=coverage.coverage_id,
+        encounter="Encounter/demo-hba1c",
+        service_date=now - 3600,
+        lines=[ClaimLine("83036", "Hemoglobin; glycosylated (A1C)", usdc.parse("45"))],
+        diagnoses=[("E11.9", "Type 2 diabetes mellitus without complications")],
+        supporting=[lab_record.digest],
+    )
+    done(
+        "Clinic billed the HbA1c test (CPT 83036, ICD-10 E11.9): an encrypted FHIR Claim; on chain only digests",
+        claim=submitted.claim_id.hex(),
+        billed=usdc.format(submitted.billed),
+        claim_document=submitted.document.cid,
+    )
+    lines: list[str] = []
+    read_claim = billing.read_for_payment(as_insurer, insurer, submitted.claim_id, workdir / "insurer" / "claim.json")
+    read_lab = billing.read_for_payment(
+        as_insurer, insurer, submitted.claim_id, workdir / "insurer" / "hba1c.json", digest=lab_record.digest
+    )
+    lines.append(f"claim document read, access logged in {read_claim.access_tx}")
+    lines.append(f"supporting lab record read, access logged in {read_lab.access_tx}")
+    done("Insurer read the claim and the lab result for payment (HPAYMT), through the services", lines=lines)
+    decided = billing.adjudicate_claim(
+        as_insurer, insurer, submitted.claim_id, approved=usdc.parse("40"), patient_share=usdc.parse("5")
+    )
+    paid = insurer.pay(submitted.claim_id)
+    _, amount = claims.as_signer(as_clinic.signer).withdraw(usdc.address)
+    done(
+        "Insurer approved 40.00 USDC (the patient owes 5.00 USDC) and paid; the clinic withdrew its payment",
+        decision_document=decided.document.cid if decided.document else None,
+        pay_gas=paid.gas_used,
+        clinic_received=usdc.format(amount),
+        claim_status=str(insurer.claim(submitted.claim_id).status.label),  # type: ignore[union-attr]
+    )
 
 
 def _publish_fhir(author: Session, patient: str, category: Category, resource: dict[str, Any], workdir: Path) -> Any:

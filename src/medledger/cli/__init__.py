@@ -10,6 +10,7 @@ from medledger.cli.commands import (
     account,
     admin,
     audit,
+    claim,
     consent,
     console,
     demo,
@@ -93,11 +94,13 @@ for module in (
     gateway,
     storage,
     portal,
+    claim,
 ):
     main.add_command(module.command)
 main.add_command(index.export)
 record.command.add_command(record_import.command)
 record.command.add_command(record_import.fetch_all)
+deploy.command.add_command(claim.deploy_claims)
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

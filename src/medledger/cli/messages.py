@@ -27,6 +27,16 @@ ROLE_NAMES: dict[bytes, str] = {
     keccak(text="medledger.REGISTRAR"): "registrar",
     keccak(text="medledger.PAUSER"): "pauser",
 }
+_CLAIM_STATUS = {
+    0: "unknown",
+    1: "submitted",
+    2: "pended",
+    3: "approved",
+    4: "denied",
+    5: "paid",
+    6: "appealed",
+    7: "withdrawn",
+}
 _KINDS = {0: "none", 1: "clinician", 2: "organization", 3: "researcher", 4: "insurer", 5: "auditor"}
 
 
@@ -220,6 +230,72 @@ _SENTENCES: dict[str, Callable[[Args], str]] = {
     "ServiceSetAlreadyCancelled": lambda a: f"the service set version {a['version']} was already cancelled",
     "UnknownServiceSet": lambda a: f"there is no service set version {a['version']}",
     "ZeroServiceKey": lambda a: f"the service {a['service']} was given an empty encryption key",
+    # -- claims ------------------------------------------------------------------------------
+    "AlreadyPended": lambda a: f"the claim {digest(a['claimId'])} was already pended once",
+    "AppealNotOpen": lambda a: (
+        f"the claim {digest(a['claimId'])} cannot be appealed now (not decided, its appeal window closed, "
+        "or already appealed)"
+    ),
+    "BelowPaid": lambda a: f"an appeal decision of {a['approved']} units is below the {a['paid']} units already paid",
+    "ClaimExists": lambda a: f"the claim {digest(a['claimId'])} exists: this encounter is already claimed",
+    "CoverageExists": lambda a: f"the coverage {digest(a['coverageId'])} is already registered",
+    "DeadlinePassed": lambda a: f"the deadline of the claim {digest(a['claimId'])} passed at {when(a['due'])}",
+    "DenialWithoutReason": lambda a: "a denial needs a reason code (--reason, e.g. 50)",
+    "DocumentNotRecorded": lambda a: (
+        f"{digest(a['digest'])} is not a record of the patient {a['patient']} authored by {a['author']}"
+    ),
+    "InsufficientEscrow": lambda a: (
+        f"the insurer {a['insurer']} holds {a['available']} units of {a['token']} in escrow; {a['needed']} are needed"
+    ),
+    "InsurerCannotRead": lambda a: (
+        f"the patient {a['patient']} has not let the insurer {a['insurer']} read "
+        f"{category_name(int(a['category']))} records for payment (HPAYMT)"
+    ),
+    "InvalidAmounts": lambda a: (
+        f"approved {a['approved']} plus patient share {a['patientShare']} exceed the billed {a['billed']} units"
+    ),
+    "InvalidCoveragePeriod": lambda a: (
+        f"a coverage period from {when(a['start'])} to {when(a['end'])} is empty, already over, or not allowed"
+    ),
+    "InvalidDeadline": lambda a: "every claims deadline (timely filing, adjudication, appeal) must be positive",
+    "NotABillingProvider": lambda a: f"{a['account']} is not a clinician or organisation: only they submit claims",
+    "NotAToken": lambda a: f"there is no token contract at {a['token']}",
+    "NotAnInsurer": lambda a: f"{a['account']} is not a registered insurer",
+    "NotAppellant": lambda a: (
+        f"{a['account']} is neither the patient nor the provider of the claim {digest(a['claimId'])}"
+    ),
+    "NotClaimInsurer": lambda a: f"{a['account']} is not the insurer of the claim {digest(a['claimId'])}",
+    "NotClaimProvider": lambda a: f"{a['account']} is not the provider of the claim {digest(a['claimId'])}",
+    "NotCoverageInsurer": lambda a: f"{a['account']} is not the insurer of the coverage {digest(a['coverageId'])}",
+    "NotPayer": lambda a: f"{a['account']} is neither the insurer nor the provider of the claim {digest(a['claimId'])}",
+    "NothingToWithdraw": lambda a: f"{a['account']} has nothing to withdraw in {a['token']}",
+    "SelfCoverage": lambda a: "an insurer cannot cover itself",
+    "ServiceInFuture": lambda a: f"the service date {when(a['serviceDate'])} is in the future",
+    "ServiceOutsideCoverage": lambda a: (
+        f"the service date {when(a['serviceDate'])} is outside the coverage {digest(a['coverageId'])}"
+    ),
+    "TimelyFilingExpired": lambda a: (
+        f"timely filing for a service on {when(a['serviceDate'])} ended at {when(a['deadline'])}"
+    ),
+    "UnknownClaim": lambda a: f"there is no claim {digest(a['claimId'])}",
+    "UnknownCoverage": lambda a: f"there is no coverage {digest(a['coverageId'])}",
+    "WrongStatus": lambda a: (
+        f"the claim {digest(a['claimId'])} is {_CLAIM_STATUS.get(int(a['status']), a['status'])}: not allowed now"
+    ),
+    "ZeroAmount": lambda a: "the amount must be more than zero",
+    "ZeroDigest": lambda a: "a document digest (or encounter) of all zeros is not allowed",
+    "ReentrancyGuardReentrantCall": lambda a: "a re-entrant call was refused",
+    "SafeERC20FailedOperation": lambda a: f"the token {a['token']} refused the transfer",
+    # -- ERC-20 settlement tokens (OpenZeppelin ERC20, SettlementToken) ------------------------
+    "ERC20InsufficientAllowance": lambda a: (
+        f"{a['spender']} may spend only {a['allowance']} units of {a['needed']} needed: approve more first"
+    ),
+    "ERC20InsufficientBalance": lambda a: f"{a['sender']} holds {a['balance']} token units; {a['needed']} are needed",
+    "ERC20InvalidApprover": lambda a: f"{a['approver']} cannot approve spending",
+    "ERC20InvalidReceiver": lambda a: f"{a['receiver']} cannot receive tokens",
+    "ERC20InvalidSender": lambda a: f"{a['sender']} cannot send tokens",
+    "ERC20InvalidSpender": lambda a: f"{a['spender']} cannot be approved to spend",
+    "NotMinter": lambda a: f"{a['caller']} is not this token's minter (its deployer)",
     # -- OpenZeppelin utilities --------------------------------------------------------------
     "AddressEmptyCode": lambda a: f"there is no contract at {a['target']}",
     "FailedCall": lambda a: "an internal call failed",

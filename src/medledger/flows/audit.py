@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medledger.ledger import MedLedger
+from medledger.ledger.claims import ClaimsClient
 from medledger.scopes import categories_in, purposes_in
 
 PATIENT_EVENTS = (
@@ -137,3 +138,67 @@ def service_history(ledger: MedLedger, *, from_block: int = 0) -> list[AuditEntr
                 )
             )
     return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
+
+
+# -- claims (the Claims module beside the ledger) ----------------------------------------------
+
+CLAIM_EVENTS = (
+    "CoverageRegistered",
+    "CoverageEnded",
+    "ClaimSubmitted",
+    "ClaimPended",
+    "ClaimSupplemented",
+    "ClaimAdjudicated",
+    "ClaimPaid",
+    "ClaimAppealed",
+    "ClaimWithdrawn",
+)
+_CLAIM_ACTOR = ("provider", "insurer", "appellant")
+
+
+def claim_history(claims: ClaimsClient, patient: str, *, from_block: int = 0) -> list[AuditEntry]:
+    """Every claims event about `patient` (coverages, claim steps, payments), in chain order. Each
+    entry's details name the claim (`claim`) and the record the step touched (`record`: the digest
+    of the Coverage, Claim, response, supplement or appeal document), so an audit shows which claims
+    touched which records; reads for payment are the ledger's AccessLogged entries (purpose HPAYMT)."""
+    entries = []
+    timestamps: dict[int, int] = {}
+    for name in CLAIM_EVENTS:
+        for log in claims.events(name, from_block=from_block, patient=patient):
+            block = log.blockNumber
+            if block not in timestamps:
+                timestamps[block] = int(claims.chain.w3.eth.get_block(block)["timestamp"])
+            args = dict(log.args)
+            actor = next((str(args[k]) for k in _CLAIM_ACTOR if k in args), str(args.get("insurer", "")))
+            details: dict[str, object] = {
+                key: "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else value
+                for key, value in args.items()
+                if key != "patient"
+            }
+            if "claimId" in details:
+                details["claim"] = details.pop("claimId")
+            digest = details.pop("digest", None)
+            if isinstance(digest, str) and int(digest, 16):
+                details["record"] = digest
+            entries.append(
+                AuditEntry(
+                    block,
+                    timestamps[block],
+                    "0x" + bytes(log.transactionHash).hex(),
+                    log.logIndex,
+                    name,
+                    actor,
+                    details,
+                )
+            )
+    return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
+
+
+def records_claimed(entries: list[AuditEntry]) -> dict[str, list[str]]:
+    """Record digest -> the claims (ids) whose steps named it, from `claim_history` entries."""
+    touched: dict[str, list[str]] = {}
+    for entry in entries:
+        record, claim = entry.details.get("record"), entry.details.get("claim")
+        if isinstance(record, str) and isinstance(claim, str) and claim not in touched.get(record, []):
+            touched.setdefault(record, []).append(claim)
+    return touched
