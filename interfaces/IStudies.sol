@@ -35,15 +35,15 @@ interface IStudies is IMedLedgerErrors {
     /// digest + codec 0x55 raw / 0x70 dag-pb), public or encrypted.
     struct StudyTerms {
         address token;
-        uint256 reward;
         uint32 maxParticipants;
-        uint64 categories;
         uint40 enrolmentEnd;
         uint40 end;
-        bytes32 protocolDigest;
+        uint64 categories;
         uint32 protocolCodec;
-        bytes32 approvalDigest;
         uint32 approvalCodec;
+        uint256 reward;
+        bytes32 protocolDigest;
+        bytes32 approvalDigest;
     }
 
     /// @dev A study as stored. `enrolled` counts the places taken (a participant who withdraws
