@@ -491,3 +491,14 @@ def _erc20_errors() -> list[dict[str, Any]]:
         error("ERC20InvalidSender", ("sender", "address")),
         error("SafeERC20FailedOperation", ("token", "address")),
     ]
+
+
+def deploy_studies(chain: Chain, signer: Signer, ledger: str, *, policy: TxPolicy | None = None) -> StudiesClient:
+    """Deploy a Studies contract reading the MedLedger at `ledger`, unrecorded (tests, scripts);
+    `medledger deploy studies` records it in the deployment record instead (chain.deploy.deploy_module)."""
+    artifact = load_artifact(STUDIES_CONTRACT)
+    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = TransactionSender(chain, RevertDecoder(artifact.abi), policy).deploy(
+        signer, factory.constructor(checked_address(ledger, "ledger"))
+    )
+    return StudiesClient(chain, str(receipt.raw["contractAddress"]), signer=signer, policy=policy)
