@@ -417,7 +417,7 @@ class StudiesClient(ModuleClient):
         message = {
             "studyId": int(study_id),
             "patient": patient,
-            "digests": digests_hash(_digests(digests)),
+            "digests": "0x" + digests_hash(_digests(digests)).hex(),
             "nonce": self.nonce(patient),
             "deadline": self._deadline(valid_for),
         }
