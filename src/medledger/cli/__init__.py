@@ -29,6 +29,7 @@ from medledger.cli.commands import (
     record_import,
     relay,
     storage,
+    study,
 )
 from medledger.cli.context import AppContext
 from medledger.cli.settings import DEFAULT_HOME, Settings
@@ -93,11 +94,13 @@ for module in (
     gateway,
     storage,
     portal,
+    study,
 ):
     main.add_command(module.command)
 main.add_command(index.export)
 record.command.add_command(record_import.command)
 record.command.add_command(record_import.fetch_all)
+deploy.command.add_command(study.deploy_studies)
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from medledger.chain.transactions import Receipt
 from medledger.fhir.deidentify import Deidentified, Deidentifier
-from medledger.flows.errors import AccessDeniedError, FlowError
+from medledger.flows.errors import AccessDeniedError
 from medledger.flows.records import FetchResult, PublishResult, publish
 from medledger.flows.release import decrypt_blob, fetch_blob, log_read, release_key
 from medledger.flows.session import Session
@@ -54,9 +54,9 @@ CATEGORY_OF: dict[str, Category] = {
 }
 
 
-class StudyError(FlowError):
-    """A study step that cannot be done as asked (the study is unknown, the data is not of the
-    study's categories, nothing was published for it...)."""
+class StudyError(AccessDeniedError):
+    """A study step the study's rules refuse (the study is unknown or not in that phase, the data
+    is not of the study's categories, the reward was paid already...): exit code 3 in the CLI."""
 
 
 @dataclass(frozen=True)
