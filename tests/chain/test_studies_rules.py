@@ -8,7 +8,12 @@ from eth_utils import keccak
 
 from medledger.ledger.studies import ParticipantStatus, StudyStatus
 from medledger.scopes import Category, Permission, Purpose, mask
-from tests.chain.studies_helpers import DAY, PLACES, REWARD, env, participant, refusal, study_base  # noqa: F401
+from tests.chain import studies_helpers
+from tests.chain.studies_helpers import DAY, PLACES, REWARD, participant, refusal
+
+# The shared fixtures of the Studies tests (tests/chain/studies_helpers.py).
+study_base = studies_helpers.study_base
+env = studies_helpers.env
 
 
 def _raw_register(env, terms):

@@ -21,7 +21,12 @@ from medledger.ledger.studies import (
     recovered_signer,
     sign_study_message,
 )
-from tests.chain.studies_helpers import DAY, REWARD, StudyEnv, env, refusal, study_base  # noqa: F401
+from tests.chain import studies_helpers
+from tests.chain.studies_helpers import DAY, REWARD, StudyEnv, refusal
+
+# The shared fixtures of the Studies tests (tests/chain/studies_helpers.py).
+study_base = studies_helpers.study_base
+env = studies_helpers.env
 
 # -- relayed enrolment and withdrawal ---------------------------------------------------------
 
@@ -152,9 +157,7 @@ def make_machine(study_env: StudyEnv, anvil):
             return None
 
         def taken(self) -> int:
-            return sum(
-                1 for a, s in self.status.items() if s == "enrolled" or (s == "withdrawn" and a in self.earned)
-            )
+            return sum(1 for a, s in self.status.items() if s == "enrolled" or (s == "withdrawn" and a in self.earned))
 
         @rule(who=st.sampled_from(people))
         def enrol(self, who):

@@ -72,7 +72,25 @@ SUPPORTED_TYPES = frozenset(
 # The 3-digit ZIP prefixes whose areas held 20,000 people or fewer (2000 census, per HHS's
 # Safe Harbor guidance): they become "000".
 RESTRICTED_ZIP3 = frozenset(
-    {"036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831", "878", "879", "884", "890", "893"}
+    {
+        "036",
+        "059",
+        "063",
+        "102",
+        "203",
+        "556",
+        "692",
+        "790",
+        "821",
+        "823",
+        "830",
+        "831",
+        "878",
+        "879",
+        "884",
+        "890",
+        "893",
+    }
 )
 AGE_FLAG_URL = "https://medledger.dev/fhir/StructureDefinition/age-90-or-older"
 SECURITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"

@@ -252,9 +252,7 @@ def publish_study_data(
             staged = Path(staging) / f"{n}-{kind.lower()}.json"
             staged.write_text(json.dumps(copy.resource, sort_keys=True))
             published = publish(session, session.address, chosen, staged)
-            results.append(
-                StudyCopy(str(path), kind, chosen, published, tuple(copy.removed), tuple(copy.generalised))
-            )
+            results.append(StudyCopy(str(path), kind, chosen, published, tuple(copy.removed), tuple(copy.generalised)))
     return results
 
 
@@ -360,5 +358,3 @@ def study_summary(studies: StudiesClient, token: TokenClient, study: Study) -> d
         "protocol": str(Cid.from_digest(study.protocol_digest, study.protocol_codec)),
         "approval": str(Cid.from_digest(study.approval_digest, study.approval_codec)),
     }
-
-

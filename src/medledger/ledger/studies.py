@@ -239,7 +239,7 @@ def parse_study_message(text: str) -> SignedMessage:
         signature = bytes.fromhex(data["signature"].removeprefix("0x"))
         fields = typed["types"].get(kind)
         domain = typed["domain"]
-        typed["message"]["studyId"]  # noqa: B018 - present
+        typed["message"]["studyId"]
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SignedMessageError(f"not a signed study message: {exc}") from None
     if kind not in STUDY_TYPES or fields != STUDY_TYPES[kind]:
@@ -251,7 +251,9 @@ def parse_study_message(text: str) -> SignedMessage:
 
 def recovered_signer(signed: SignedMessage) -> str:
     try:
-        return str(Account.recover_message(encode_typed_data(full_message=signed.typed_data), signature=signed.signature))
+        return str(
+            Account.recover_message(encode_typed_data(full_message=signed.typed_data), signature=signed.signature)
+        )
     except Exception as exc:  # eth-account raises several types for malformed signatures
         raise SignedMessageError(f"the signature does not verify: {exc}") from None
 
@@ -341,7 +343,9 @@ class StudiesClient(ModuleClient):
 
     def is_study_record(self, study_id: int, patient: str, digest: bytes) -> bool:
         return bool(
-            self._call(self.functions.isStudyRecord(int(study_id), checked_address(patient, "patient"), _digest(digest)))
+            self._call(
+                self.functions.isStudyRecord(int(study_id), checked_address(patient, "patient"), _digest(digest))
+            )
         )
 
     def nonce(self, patient: str) -> int:
@@ -352,7 +356,7 @@ class StudiesClient(ModuleClient):
 
     def token_balance(self, token: str) -> int:
         """The escrow this contract holds in `token` (all studies together)."""
-        erc20 = self.chain.w3.eth.contract(address=checked_address(token, "token"), abi=_erc20_balance_abi())
+        erc20 = self.chain.w3.eth.contract(address=to_checksum_address(checked_address(token, "token")), abi=_erc20_balance_abi())
         return int(self.sender.call(erc20.functions.balanceOf(self.address)))
 
     # -- researchers ------------------------------------------------------------------------

@@ -67,7 +67,9 @@ def _digest(text: str, hint: str) -> bytes:
     try:
         return Cid.parse(text.strip()).digest
     except InvalidCidError:
-        raise click.BadParameter(f"{text!r} is neither a record digest (64 hex digits) nor a CID", param_hint=hint)
+        raise click.BadParameter(
+            f"{text!r} is neither a record digest (64 hex digits) nor a CID", param_hint=hint
+        ) from None
 
 
 # -- deploy ------------------------------------------------------------------------------------
@@ -103,9 +105,7 @@ def deploy_studies(app: AppContext, test_token: bool, funded: tuple[str, ...]) -
         )
     recipients = [checked_address(address, "--fund address") for address in funded]
     ledger = app.deployment().ledger_address
-    deployment = deploy_module(
-        chain, app.signer(), app.deployments_dir(), STUDIES, [ledger], policy=app.policy()
-    )
+    deployment = deploy_module(chain, app.signer(), app.deployments_dir(), STUDIES, [ledger], policy=app.policy())
     payload: dict[str, Any] = {"studies": deployment.module(STUDIES).address, "ledger": ledger}
     lines = [f"Studies {payload['studies']} deployed beside MedLedger {ledger}"]
     if test_token:
@@ -438,7 +438,9 @@ def enrol(
         signed = flows.sign_enrolment(session, studies, study_id, digests)
         write_out(out, signed.to_json())
         payload["signed"] = str(out)
-        lines.append(f"signed Enrol written to {out}: anyone may send it with `medledger study enrol {study_id} --relay`")
+        lines.append(
+            f"signed Enrol written to {out}: anyone may send it with `medledger study enrol {study_id} --relay`"
+        )
     else:
         receipt = flows.enrol(session, studies, study_id, digests)
         payload["tx"] = receipt.tx_hash
