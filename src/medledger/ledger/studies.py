@@ -270,6 +270,7 @@ class StudiesClient(ModuleClient):
         super().__init__(contract, TransactionSender(chain, RevertDecoder(abi), policy), signer)
         self.chain = chain
         self.policy = policy
+        self.deployment_receipt: Receipt | None = None  # set by deploy_studies
 
     @classmethod
     def from_deployment(
@@ -356,7 +357,9 @@ class StudiesClient(ModuleClient):
 
     def token_balance(self, token: str) -> int:
         """The escrow this contract holds in `token` (all studies together)."""
-        erc20 = self.chain.w3.eth.contract(address=to_checksum_address(checked_address(token, "token")), abi=_erc20_balance_abi())
+        erc20 = self.chain.w3.eth.contract(
+            address=to_checksum_address(checked_address(token, "token")), abi=_erc20_balance_abi()
+        )
         return int(self.sender.call(erc20.functions.balanceOf(self.address)))
 
     # -- researchers ------------------------------------------------------------------------
@@ -505,4 +508,6 @@ def deploy_studies(chain: Chain, signer: Signer, ledger: str, *, policy: TxPolic
     receipt = TransactionSender(chain, RevertDecoder(artifact.abi), policy).deploy(
         signer, factory.constructor(checked_address(ledger, "ledger"))
     )
-    return StudiesClient(chain, str(receipt.raw["contractAddress"]), signer=signer, policy=policy)
+    client = StudiesClient(chain, str(receipt.raw["contractAddress"]), signer=signer, policy=policy)
+    client.deployment_receipt = receipt
+    return client
