@@ -291,6 +291,17 @@ contract Studies is IStudies, EIP712, Nonces {
         if (IProviderRegistry(ledger).providerOf(patient).kind != IProviderRegistry.ProviderKind.None) {
             revert ProviderMayNotEnrol(patient);
         }
+        _requireConsentCovers(studyId, patient, study);
+        _addStudyRecords(studyId, patient, study, digests);
+        _participants[studyId][patient] =
+            Participant(ParticipantStatus.Enrolled, false, false, uint40(block.timestamp), uint16(digests.length));
+        ++study.enrolled;
+        emit ParticipantEnrolled(studyId, patient, msg.sender, digests);
+    }
+
+    /// @dev The patient's consent to the researcher covers the study: HRESCH, READ, every study
+    /// category, until the end or later; and the researcher is active on the ledger.
+    function _requireConsentCovers(uint256 studyId, address patient, Study storage study) private view {
         address researcher = study.researcher;
         uint64 categories = study.categories;
         IConsentRegistry.Consent memory consent = IConsentRegistry(ledger).consentOf(patient, researcher);
@@ -299,9 +310,17 @@ contract Studies is IStudies, EIP712, Nonces {
                 || consent.permissions & Scopes.READ == 0 || consent.expiry < study.end
                 || !IProviderRegistry(ledger).isActiveProvider(researcher)
         ) revert ConsentDoesNotCoverStudy(studyId, patient);
+    }
+
+    /// @dev Each digest: a live, unamended record of the patient in a study category, registered
+    /// no earlier than the study, named once.
+    function _addStudyRecords(uint256 studyId, address patient, Study storage study, bytes32[] calldata digests)
+        private
+    {
         uint256 count = digests.length;
         if (count == 0) revert NoStudyRecords();
         if (count > MAX_RECORDS) revert TooManyRecords(count, MAX_RECORDS);
+        uint64 categories = study.categories;
         uint40 registeredAt = study.registeredAt;
         for (uint256 i = 0; i < count; ++i) {
             bytes32 digest = digests[i];
@@ -314,10 +333,6 @@ contract Studies is IStudies, EIP712, Nonces {
             ) revert RecordNotEligible(patient, digest);
             _studyRecords[key] = true;
         }
-        _participants[studyId][patient] =
-            Participant(ParticipantStatus.Enrolled, false, false, uint40(block.timestamp), uint16(count));
-        ++study.enrolled;
-        emit ParticipantEnrolled(studyId, patient, msg.sender, digests);
     }
 
     function _withdraw(uint256 studyId, address patient) private {

@@ -158,3 +158,42 @@ def test_data_outside_the_study_categories_is_refused_before_anything_is_publish
         publish_study_data(
             people.patient, studies, registered.study_id, _patient_files(tmp_path)[1:], category=int(Category.IMAGING)
         )
+
+
+def test_the_index_and_the_audit_show_the_study_and_a_read_that_skipped_the_studys_log(
+    world, study, tmp_path: Path
+) -> None:
+    from medledger.flows.audit import study_history
+    from medledger.indexer import Indexer, open_store
+    from medledger.indexer.studies import participants, patient_studies, unlogged_study_reads
+    from medledger.indexer.studies import studies as indexed_studies
+    from medledger.scopes import Purpose
+
+    people, _token, studies, registered = study
+    patient, researcher = people.patient, people.researcher
+    copies = publish_study_data(patient, studies, registered.study_id, _patient_files(tmp_path))
+    enrol(patient, studies, registered.study_id, [c.published.digest for c in copies])
+    read_study_record(
+        researcher, studies, registered.study_id, patient.address, copies[0].published.digest, tmp_path / "a.json"
+    )
+    # The second copy read through the ledger's log alone: key release would follow, the study's log would not.
+    skipped = copies[1].published.digest
+    researcher.ledger.records.log_access(patient.address, skipped, Purpose.HRESCH)
+    claim_reward(patient, studies, registered.study_id)
+
+    rows = study_history(studies, patient.address)
+    assert [row.event for row in rows] == ["ParticipantEnrolled", "StudyDataAccessed", "RewardPaid"]
+    assert rows[1].actor == researcher.address and rows[1].details["reward_earned"] is True
+
+    ledger_block = world.deployment.contracts["MedLedger"].block
+    modules = {"Studies": (studies.address, ledger_block)}
+    with Indexer(world.chain, world.deployment.ledger_address, open_store(tmp_path / "index.sqlite"),
+                 deployment_block=ledger_block, modules=modules) as indexer:  # fmt: skip
+        indexer.sync()
+        [summary] = indexed_studies(indexer.store)
+        assert (summary.enrolled, summary.earned, summary.paid, summary.status) == (1, 1, 1, "open")
+        [entry] = participants(indexer.store, registered.study_id)
+        assert entry.patient == patient.address and entry.earned and entry.paid == REWARD
+        assert patient_studies(indexer.store, patient.address) == [registered.study_id]
+        [unlogged] = unlogged_study_reads(indexer.store)
+        assert unlogged.digest == "0x" + skipped.hex() and unlogged.researcher == researcher.address
