@@ -225,6 +225,5 @@ interface IStudies is IMedLedgerErrors {
 interface ILedgerRoles {
     // REGISTRAR_ROLE is the getter Solidity generates for MedLedger's public constant: its name is fixed.
     // slither-disable-next-line naming-convention
-    // solhint-disable-next-line func-name-mixedcase
     function REGISTRAR_ROLE() external view returns (bytes32);
 }
