@@ -231,6 +231,19 @@ _SENTENCES: dict[str, Callable[[Args], str]] = {
     "ServiceSetAlreadyCancelled": lambda a: f"the service set version {a['version']} was already cancelled",
     "UnknownServiceSet": lambda a: f"there is no service set version {a['version']}",
     "ZeroServiceKey": lambda a: f"the service {a['service']} was given an empty encryption key",
+    # -- ERC-20 tokens (SettlementToken, and any OpenZeppelin 5 token a study or claim pays in) ---
+    "ERC20InsufficientAllowance": lambda a: (
+        f"{a['spender']} may move only {a['allowance']} of the token's smallest unit, {a['needed']} needed: "
+        "approve it first"
+    ),
+    "ERC20InsufficientBalance": lambda a: (
+        f"{a['sender']} holds {a['balance']} of the token's smallest unit, {a['needed']} needed"
+    ),
+    "ERC20InvalidApprover": lambda a: f"{a['approver']} cannot approve token transfers",
+    "ERC20InvalidReceiver": lambda a: f"the token cannot be sent to {a['receiver']}",
+    "ERC20InvalidSender": lambda a: f"the token cannot be sent from {a['sender']}",
+    "ERC20InvalidSpender": lambda a: f"{a['spender']} cannot be approved to spend the token",
+    "NotMinter": lambda a: f"{a['caller']} is not the token's minter (its deployer)",
     # -- studies ------------------------------------------------------------------------------
     "AlreadyEnrolled": lambda a: f"{a['patient']} has already enrolled in study {a['studyId']} (once per study)",
     "ConsentDoesNotCoverStudy": lambda a: (
