@@ -230,6 +230,12 @@ contract Studies is IStudies, EIP712, Nonces {
     }
 
     /// @inheritdoc IStudies
+    function cancelSignatures() external returns (uint256 nonce) {
+        nonce = _useNonce(msg.sender);
+        emit SignaturesCancelled(msg.sender, nonce);
+    }
+
+    /// @inheritdoc IStudies
     function claimReward(uint256 studyId, address patient) external {
         Study storage study = _existing(studyId);
         Participant storage participant = _participants[studyId][patient];

@@ -107,6 +107,8 @@ interface IStudies is IMedLedgerErrors {
         uint256 indexed studyId, address indexed patient, bytes32 indexed digest, address researcher, bool first
     );
     event RewardPaid(uint256 indexed studyId, address indexed patient, address token, uint256 amount);
+    /// @notice `patient` voided every signed Enrol and Withdraw it issued with nonce `nonce` (unrelayed).
+    event SignaturesCancelled(address indexed patient, uint256 nonce);
     event StudyClosed(uint256 indexed studyId, address indexed researcher, uint256 refund, uint32 unclaimed);
 
     error LedgerPaused();
@@ -181,6 +183,11 @@ interface IStudies is IMedLedgerErrors {
         Authorization calldata authorization,
         bytes calldata signature
     ) external;
+
+    /// @notice Voids the caller's signed Enrol or Withdraw not relayed yet, by using up its current
+    /// nonce (a patient who changed their mind before a relayer sent it). Works while paused.
+    /// @return nonce the nonce voided.
+    function cancelSignatures() external returns (uint256 nonce);
 
     /// @notice The study's researcher logs its read of `patient`'s study record `digest` (after,
     /// or beside, the ledger's own `logAccess` that key release requires). Needs the study open

@@ -264,3 +264,12 @@ def test_escrow_adds_up_over_random_histories(env, anvil):
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+def test_a_patient_cancels_a_signed_enrolment_before_it_is_relayed(env):
+    patient = env.world.actors.patient
+    study_id = env.register()
+    signed, _ = _signed_enrolment(env, patient, study_id)
+    env.as_(patient).cancel_signatures()
+    assert refusal(lambda: env.as_(env.world.actors.stranger).relay(signed)).error == "InvalidAccountNonce"
+    assert env.studies.participant(study_id, patient.address).status is ParticipantStatus.NONE

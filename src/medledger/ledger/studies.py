@@ -400,6 +400,10 @@ class StudiesClient(ModuleClient):
     def withdraw(self, study_id: int) -> Receipt:
         return self._send(self.functions.withdraw(int(study_id)))
 
+    def cancel_signatures(self) -> Receipt:
+        """Void the signer's signed Enrol or Withdraw that no relayer has sent yet."""
+        return self._send(self.functions.cancelSignatures())
+
     def claim(self, study_id: int, patient: str) -> tuple[int, Receipt]:
         """Pay `patient` the reward they earned (anyone may send this); the amount paid."""
         receipt = self._send(self.functions.claimReward(int(study_id), checked_address(patient, "patient")))

@@ -1,5 +1,5 @@
-"""`medledger study register|show|list|enrol|withdraw|read|claim-reward|close|suspend|reinstate` and
-`medledger deploy studies`: paid research studies beside the ledger.
+"""`medledger study register|show|list|enrol|withdraw|read|claim-reward|close|suspend|reinstate|
+cancel-signatures` and `medledger deploy studies`: paid research studies beside the ledger.
 
 Amounts are typed and shown in the token's units (`--reward 25.00` of a 6-decimal token is
 25,000,000 of its smallest unit, shown as "25.00 USDC"); times as durations from now or ISO dates.
@@ -446,6 +446,16 @@ def enrol(
         payload["tx"] = receipt.tx_hash
         lines.append(f"enrolled in study {study_id} with {len(digests)} records ({receipt.tx_hash})")
     app.output(payload, "\n".join(lines))
+
+
+@command.command("cancel-signatures")
+@connection_options
+@pass_app
+@guarded
+def cancel_signatures(app: AppContext) -> None:
+    """As the patient: void the signed Enrol or Withdraw you gave someone and they have not sent yet."""
+    receipt = _studies(app).cancel_signatures()
+    app.output({"tx": receipt.tx_hash}, f"unrelayed study signatures voided ({receipt.tx_hash})")
 
 
 @command.command("withdraw")
