@@ -162,6 +162,7 @@ def measure() -> list[tuple[str, int]]:
         )
         rows.extend(_stream_rows(node, ledger, clinic, patient))
         rows.extend(_claims_rows(node, ledger, admin, registrar, clinic, patient))
+        rows.extend(_study_rows(node, ledger, admin, registrar, researcher))
         call = ledger.contract.functions.hasAccess(
             patient.address, lab.address, int(Category.LABS), int(Purpose.TREAT), int(Permission.WRITE)
         )
@@ -343,6 +344,78 @@ def _send_raw(chain, signer, tx) -> int:  # type: ignore[no-untyped-def]
     tx.setdefault("gas", 1_000_000)
     signed = signer._account.sign_transaction(tx)
     return int(w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))["gasUsed"])
+
+
+def _study_rows(node: AnvilNode, ledger: MedLedger, admin, registrar, researcher) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """Paid research studies (the Studies contract beside the ledger): each step of a study."""
+    from eth_utils import keccak
+
+    from medledger.ledger.studies import StudiesClient, StudyTerms, deploy_studies, sign_study_message
+    from medledger.ledger.tokens import deploy_token
+
+    chain = ledger.chain
+    ledger.as_signer(registrar).providers.set_kind(researcher.address, ProviderKind.RESEARCHER)
+    token = deploy_token(chain, admin, "Test USD Coin", "USDC", 6)
+    deployed = deploy_studies(chain, admin, ledger.address)
+    deploy_gas = deployed.deployment_receipt.gas_used if deployed.deployment_receipt else 0
+    studies = StudiesClient(chain, deployed.address, signer=researcher)
+    reward, places = 25_000_000, 10
+    token.mint(researcher.address, 2 * reward * places)
+    token.as_signer(researcher).approve(studies.address, 2 * reward * places)
+    now = chain.now()
+
+    def terms() -> StudyTerms:
+        return StudyTerms(
+            token.address, reward, places, mask([Category.LABS]), now + 7 * 86400, now + 30 * 86400,
+            keccak(text="protocol"), 0x55, keccak(text="approval"), 0x55,
+        )  # fmt: skip
+
+    study_id, first = studies.register(terms())
+    _, second = studies.register(terms())
+    people = [anvil_account(18 + n) for n in range(4)]
+    digests = []
+    for n, person in enumerate(people):
+        node.rpc("anvil_setBalance", [person.address, hex(10**20)])
+        me = ledger.as_signer(person)
+        records = [keccak(text=f"study copy {n} {k}") for k in range(3 if n == 1 else 1)]
+        for digest in records:
+            me.records.add(person.address, digest, 0x55, Category.LABS)
+        me.consent.grant(
+            researcher.address,
+            categories=mask([Category.LABS]),
+            purposes=mask([Purpose.HRESCH]),
+            permissions=Permission.READ,
+            expiry=now + 30 * 86400,
+        )
+        digests.append(records)
+    enrol_one = studies.as_signer(people[0]).enrol(study_id, digests[0]).gas_used
+    enrol_three = studies.as_signer(people[1]).enrol(study_id, digests[1]).gas_used
+    signed = sign_study_message(people[2], studies.enrol_data(study_id, people[2].address, digests[2]))
+    relayed = studies.as_signer(admin).relay(signed).gas_used
+    studies.as_signer(people[3]).enrol(study_id, digests[3])
+    earned = studies.log_access(study_id, people[0].address, digests[0][0])[1].gas_used
+    again = studies.log_access(study_id, people[0].address, digests[0][0])[1].gas_used
+    claim = studies.as_signer(people[0]).claim(study_id, people[0].address)[1].gas_used
+    withdraw = studies.as_signer(people[3]).withdraw(study_id).gas_used
+    suspend = studies.as_signer(registrar).suspend(study_id).gas_used
+    reinstate = studies.as_signer(registrar).reinstate(study_id).gas_used
+    chain.increase_time(31 * 86400)
+    close = studies.close(study_id)[1].gas_used
+    return [
+        ("deploy Studies", int(deploy_gas)),
+        ("registerStudy (first, escrow transferFrom)", first.gas_used),
+        ("registerStudy (next)", second.gas_used),
+        ("enrol (1 study record)", enrol_one),
+        ("enrol (3 study records)", enrol_three),
+        ("enrolBySig (relayed, 1 record)", relayed),
+        ("logStudyAccess (first read: reward earned)", earned),
+        ("logStudyAccess (later read)", again),
+        ("claimReward (token transfer)", claim),
+        ("withdraw (place released)", withdraw),
+        ("suspendStudy", suspend),
+        ("reinstateStudy", reinstate),
+        ("closeStudy (refund)", close),
+    ]
 
 
 def render(rows: list[tuple[str, int]]) -> str:

@@ -222,6 +222,8 @@ def run_demo(
             client=client,
         )
 
+        _study_chapter(chain, ledger, store, workdir, deployment, admin, registrar, patient, as_patient, client, done)
+
         def narrow() -> None:
             grant(
                 as_patient,
@@ -392,6 +394,137 @@ def _claims_chapter(
         pay_gas=paid.gas_used,
         clinic_received=usdc.format(amount),
         claim_status=str(insurer.claim(submitted.claim_id).status.label),  # type: ignore[union-attr]
+    )
+
+
+def synthetic_patient() -> dict[str, Any]:
+    """A FHIR R4 Patient full of identifiers (all invented), to show what de-identification removes."""
+    return {
+        "resourceType": "Patient",
+        "id": "mrn-004217",
+        "identifier": [{"system": "http://hospital.example/mrn", "value": "004217"}],
+        "name": [{"family": "Rivera", "given": ["Ana"]}],
+        "telecom": [{"system": "phone", "value": "617-555-0142"}],
+        "gender": "female",
+        "birthDate": "1984-07-19",
+        "address": [{"line": ["9 Elm Street"], "city": "Somerville", "state": "MA", "postalCode": "02143"}],
+    }
+
+
+def _study_chapter(
+    chain: Any,
+    ledger: MedLedger,
+    store: BlobStore,
+    workdir: Path,
+    deployment: Any,
+    admin: Signer,
+    registrar: Any,
+    patient: Signer,
+    as_patient: Session,
+    client: KeyReleaseClient,
+    done: Callable[..., None],
+) -> None:
+    """A paid study: escrowed rewards, enrolment by consent with de-identified copies, a logged read
+    that earns the reward, one payment, withdrawal, and the refund of the places never earned."""
+    from medledger.flows import studies as study_flows
+    from medledger.ledger.studies import deploy_studies
+    from medledger.ledger.tokens import deploy_token
+
+    if chain.is_embedded:
+        researcher = Signer.from_private_key(os.urandom(32))
+        chain.fund(researcher.address, 10**20)
+    else:
+        researcher = anvil_account(2)
+    registrar.register(researcher.address, ProviderKind.RESEARCHER)
+    token = deploy_token(chain, admin, "Test USD Coin", "USDC", 6)
+    studies = deploy_studies(chain, admin, deployment.ledger_address)
+    token.mint(researcher.address, token.parse("75"))
+    as_researcher = Session.open(ledger.as_signer(researcher), store, workdir / "researcher", deployment)
+    setup_account(as_researcher)
+    documents = workdir / "study"
+    documents.mkdir(parents=True, exist_ok=True)
+    (documents / "protocol.txt").write_text("Glycaemic control in adults: protocol v1 (synthetic)\n")
+    (documents / "approval.txt").write_text("Ethics board decision 2026-114: approved (synthetic)\n")
+    now = chain.now()
+    registered = study_flows.register_study(
+        as_researcher,
+        studies,
+        token,
+        protocol=documents / "protocol.txt",
+        approval=documents / "approval.txt",
+        categories=mask([Category.LABS, Category.SUMMARY]),
+        reward=token.parse("25.00"),
+        places=3,
+        enrolment_end=now + 3600,
+        end=now + 7200,
+    )
+    done(
+        "Researcher registered a study: 3 places x 25.00 USDC escrowed, labs and summary, protocol and approval by CID",
+        studies=studies.address,
+        study=registered.study_id,
+        escrow=token.format(registered.deposit),
+        protocol=registered.protocol.cid,
+        approval=registered.approval.cid,
+    )
+    sources = []
+    for name, resource in (("patient", synthetic_patient()), ("hba1c", hba1c_observation("Patient/mrn-004217"))):
+        path = documents / f"original-{name}.json"
+        path.write_text(json.dumps(resource, indent=1))
+        sources.append(path)
+    copies = study_flows.publish_study_data(as_patient, studies, registered.study_id, sources)
+    study_flows.enrol(as_patient, studies, registered.study_id, [c.published.digest for c in copies])
+    done(
+        "Patient published de-identified copies (HIPAA Safe Harbor) and enrolled: research consent until the end",
+        lines=[
+            f"{Path(c.source).name}: removed {', '.join(c.removed) or 'nothing'}; "
+            f"generalised {', '.join(c.generalised) or 'nothing'}"
+            for c in copies
+        ],
+        records=[c.published.cid for c in copies],
+    )
+    read = study_flows.read_study_record(
+        as_researcher,
+        studies,
+        registered.study_id,
+        patient.address,
+        copies[0].published.digest,
+        documents / "read-patient.json",
+        client=client,
+    )
+    seen = json.loads(read.fetched.path.read_text())
+    done(
+        "Researcher read the de-identified Patient copy (logged on the ledger and in the study): the reward is earned",
+        seen={key: seen[key] for key in ("gender", "birthDate", "address") if key in seen},
+        reward_earned=read.first,
+    )
+    amount = study_flows.claim_reward(as_patient, studies, registered.study_id)
+    try:
+        study_flows.claim_reward(as_patient, studies, registered.study_id)
+        paid_twice = True
+    except study_flows.StudyError:
+        paid_twice = False
+    done("Patient claimed the reward once", paid=token.format(amount), paid_twice=paid_twice)
+    study_flows.withdraw(as_patient, studies, registered.study_id)
+    try:
+        study_flows.read_study_record(
+            as_researcher,
+            studies,
+            registered.study_id,
+            patient.address,
+            copies[1].published.digest,
+            documents / "read-hba1c.json",
+            client=client,
+        )
+        refused = "not refused"
+    except Exception as exc:  # the demo reports the refusal, whichever layer says it first
+        refused = str(exc)
+    done("Patient withdrew (consent revoked): the researcher's next read is refused", refusal=refused)
+    chain.increase_time(7201)
+    refund, _ = study_flows.close_study(as_researcher, studies, registered.study_id)
+    done(
+        "The study ended: the places never earned went back to the researcher",
+        refund=token.format(refund),
+        escrow_left=token.format(studies.token_balance(token.address)),
     )
 
 

@@ -30,6 +30,7 @@ from medledger.cli.commands import (
     record_import,
     relay,
     storage,
+    study,
 )
 from medledger.cli.context import AppContext
 from medledger.cli.settings import DEFAULT_HOME, Settings
@@ -95,12 +96,14 @@ for module in (
     storage,
     portal,
     claim,
+    study,
 ):
     main.add_command(module.command)
 main.add_command(index.export)
 record.command.add_command(record_import.command)
 record.command.add_command(record_import.fetch_all)
 deploy.command.add_command(claim.deploy_claims)
+deploy.command.add_command(study.deploy_studies)
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

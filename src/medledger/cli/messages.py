@@ -37,6 +37,17 @@ _CLAIM_STATUS = {
     6: "appealed",
     7: "withdrawn",
 }
+_STUDY_STATUS = {0: "unknown", 1: "open", 2: "suspended", 3: "closed"}
+_TERMS = {
+    "token": "token (not a contract)",
+    "maxParticipants": "number of places (at least 1)",
+    "reward": "reward (positive, and places x reward below 2^256)",
+    "categories": "category set (at least one)",
+    "enrolmentEnd": "enrolment deadline (in the future)",
+    "end": "end (after enrolment closes, within the ledger's longest consent)",
+    "protocol": "protocol document (a CID digest, raw or dag-pb)",
+    "approval": "approval document (a CID digest, raw or dag-pb)",
+}
 _KINDS = {0: "none", 1: "clinician", 2: "organization", 3: "researcher", 4: "insurer", 5: "auditor"}
 
 
@@ -296,6 +307,52 @@ _SENTENCES: dict[str, Callable[[Args], str]] = {
     "ERC20InvalidSender": lambda a: f"{a['sender']} cannot send tokens",
     "ERC20InvalidSpender": lambda a: f"{a['spender']} cannot be approved to spend",
     "NotMinter": lambda a: f"{a['caller']} is not this token's minter (its deployer)",
+    # -- studies ------------------------------------------------------------------------------
+    "AlreadyEnrolled": lambda a: f"{a['patient']} has already enrolled in study {a['studyId']} (once per study)",
+    "ConsentDoesNotCoverStudy": lambda a: (
+        f"{a['patient']}'s consent to the researcher does not cover study {a['studyId']}: it needs research "
+        "(HRESCH), READ, every category of the study, until the study ends"
+    ),
+    "EnrolmentClosed": lambda a: f"enrolment in study {a['studyId']} closed at {when(a['enrolmentEnd'])}",
+    "InvalidLedger": lambda a: f"{a['ledger']} is not a MedLedger contract",
+    "InvalidTerms": lambda a: f"the study's {_TERMS.get(str(a['field']), str(a['field']))} is not valid",
+    "NoReadAccess": lambda a: (
+        f"the researcher may not read {a['patient']}'s record {digest(a['digest'])} for research now "
+        f"(consent revoked or expired, or the researcher suspended)"
+    ),
+    "NoStudyRecords": lambda a: "an enrolment names at least one de-identified record published for the study",
+    "NotEnrolled": lambda a: f"{a['patient']} is not enrolled in study {a['studyId']} (never, or withdrawn)",
+    "NotRegistrar": lambda a: f"{a['account']} is not a registrar of the ledger",
+    "NotResearcher": lambda a: f"{a['account']} is not an active researcher on the ledger",
+    "NotStudyRecord": lambda a: (
+        f"record {digest(a['digest'])} is not one of {a['patient']}'s records for study {a['studyId']}"
+    ),
+    "NotStudyResearcher": lambda a: f"{a['account']} is not the researcher of study {a['studyId']}",
+    "NothingToClaim": lambda a: (
+        f"{a['patient']} has no reward to claim in study {a['studyId']}: it is earned when the researcher first "
+        "reads their study data, and paid once"
+    ),
+    "ProviderMayNotEnrol": lambda a: f"{a['account']} is a registered provider: providers may not enrol in studies",
+    "RecordNotEligible": lambda a: (
+        f"record {digest(a['digest'])} of {a['patient']} does not count for the study: it must be a live record "
+        "of the study's categories, published after the study was registered, named once"
+    ),
+    "StudyEnded": lambda a: f"study {a['studyId']} ended at {when(a['end'])}",
+    "StudyFull": lambda a: f"study {a['studyId']} is full ({a['maxParticipants']} places)",
+    "StudyNotEnded": lambda a: f"study {a['studyId']} runs until {when(a['end'])}",
+    "StudyNotOpen": lambda a: f"study {a['studyId']} is {_STUDY_STATUS.get(int(a['status']), a['status'])}",
+    "StudyNotSuspended": lambda a: f"study {a['studyId']} is not suspended",
+    "TooManyRecords": lambda a: f"an enrolment names at most {a['limit']} records, not {a['count']}",
+    "UnknownStudy": lambda a: f"there is no study {a['studyId']}",
+    "UnsupportedToken": lambda a: (
+        f"the token {a['token']} delivered {a['received']} of {a['expected']} units (fee on transfer?): "
+        "it cannot hold an escrow"
+    ),
+    "InvalidAccountNonce": lambda a: (
+        f"the signed message for {a['account']} was already used or is stale (the next nonce is {a['currentNonce']})"
+    ),
+    "InvalidShortString": lambda a: "a contract name is not a valid short string",
+    "StringTooLong": lambda a: f"the text {a['str']!r} is too long",
     # -- OpenZeppelin utilities --------------------------------------------------------------
     "AddressEmptyCode": lambda a: f"there is no contract at {a['target']}",
     "FailedCall": lambda a: "an internal call failed",

@@ -137,6 +137,7 @@ def service_history(ledger: MedLedger, *, from_block: int = 0) -> list[AuditEntr
                     details,
                 )
             )
+
     return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
 
 
@@ -202,3 +203,54 @@ def records_claimed(entries: list[AuditEntry]) -> dict[str, list[str]]:
         if isinstance(record, str) and isinstance(claim, str) and claim not in touched.get(record, []):
             touched.setdefault(record, []).append(claim)
     return touched
+
+
+STUDY_EVENTS = ("ParticipantEnrolled", "ParticipantWithdrawn", "StudyDataAccessed", "RewardPaid")
+
+
+def _study_details(name: str, args: Any, sender: str) -> tuple[str, dict[str, object]]:
+    study = int(args.studyId)
+    if name == "ParticipantEnrolled":
+        return args.patient, {
+            "study": study,
+            "records": ["0x" + bytes(d).hex() for d in args.digests],
+            "relayed_by": None if args.relayer == args.patient else args.relayer,
+        }
+    if name == "ParticipantWithdrawn":
+        return sender, {"study": study, "place_released": bool(args.placeReleased)}
+    if name == "StudyDataAccessed":
+        return args.researcher, {
+            "study": study,
+            "digest": "0x" + bytes(args.digest).hex(),
+            "purpose": "HRESCH",
+            "reward_earned": bool(args.first),
+        }
+    if name == "RewardPaid":
+        return sender, {"study": study, "token": args.token, "amount": int(args.amount)}
+    raise ValueError(name)
+
+
+def study_history(studies: Any, patient: str, *, from_block: int = 0) -> list[AuditEntry]:
+    """`patient`'s rows from the Studies contract (a `ledger.studies.StudiesClient`): enrolments,
+    withdrawals, the researcher's logged study reads and rewards paid, in chain order. The actor
+    of a withdrawal or a payment is the transaction's sender (the patient, or a relayer)."""
+    entries = []
+    w3 = studies.chain.w3
+    for name in STUDY_EVENTS:
+        event = getattr(studies.contract.events, name)
+        for log in event.get_logs(from_block=from_block, argument_filters={"patient": patient}):
+            block = w3.eth.get_block(log.blockNumber)
+            sender = str(w3.eth.get_transaction(log.transactionHash)["from"])
+            actor, details = _study_details(name, log.args, sender)
+            entries.append(
+                AuditEntry(
+                    log.blockNumber,
+                    int(block["timestamp"]),
+                    "0x" + bytes(log.transactionHash).hex(),
+                    log.logIndex,
+                    name,
+                    actor,
+                    details,
+                )
+            )
+    return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
