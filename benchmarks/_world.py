@@ -1,0 +1,137 @@
+"""Shared set-up for the scale benchmarks (ingest, growth): a fresh anvil, a js-ipfs daemon, one
+MedLedger deployment with a 2-of-3 key-release service set whose services run as their own
+`medledger keyservice serve` processes (as they do in reality: separate operators), a lab that
+writes, a clinic that reads, a patient who granted both. Started and stopped by `World`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from eth_utils import keccak
+
+from medledger.chain.accounts import Signer, anvil_account
+from medledger.chain.connection import Chain, connect
+from medledger.chain.deploy import Deployment, LedgerSettings, deploy
+from medledger.crypto import derive_encryption_keypair
+from medledger.devnet.anvil import AnvilNode
+from medledger.devnet.ipfs import IpfsDaemon
+from medledger.devnet.ports import free_loopback_port
+from medledger.flows import Session
+from medledger.flows.consent import grant, setup_account
+from medledger.ledger import MedLedger, ProviderKind
+from medledger.scopes import Category, Permission, Purpose, mask
+from medledger.storage import KuboStore
+
+SERVICES, THRESHOLD = 3, 2
+KEY_VARIABLE = "MEDLEDGER_BENCH_SERVICE_KEY"
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service at {url} exited with {process.returncode}")
+        try:
+            httpx.get(url + "/health", timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"service at {url} did not start")
+
+
+@dataclass
+class World:
+    workdir: Path
+    anvil_args: tuple[str, ...] = ()
+    node: AnvilNode | None = None
+    daemon: IpfsDaemon | None = None
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def __enter__(self) -> World:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.stack.close()
+
+    def _start(self) -> None:
+        self.node = self.stack.enter_context(AnvilNode())
+        self.daemon = self.stack.enter_context(IpfsDaemon(self.workdir / "ipfs-repo"))
+        self.store = KuboStore(self.daemon.api_url)
+        self.stack.callback(self.store.close)
+        self.chain: Chain = connect(self.node.rpc_url)
+        admin, lab, patient, registrar, clinic = (anvil_account(i) for i in (0, 1, 3, 4, 2))
+        self.admin, self.lab, self.patient, self.clinic = admin, lab, patient, clinic
+        self.deployment: Deployment = deploy(self.chain, admin, settings=LedgerSettings(admin_delay_seconds=60))
+        ledger = MedLedger.from_deployment(self.chain, self.deployment)
+        self.ledger = ledger
+        ledger.as_signer(admin).providers.add_registrar(registrar.address)
+        ledger.as_signer(registrar).providers.register(lab.address, ProviderKind.ORGANIZATION)
+        ledger.as_signer(registrar).providers.register(clinic.address, ProviderKind.CLINICIAN)
+        services = [Signer.from_private_key(keccak(text=f"medledger bench service {i}")) for i in range(SERVICES)]
+        keys = [derive_encryption_keypair(s.private_key_bytes()).public for s in services]
+        ledger.as_signer(admin).services.propose([s.address for s in services], keys, THRESHOLD)
+        self.chain.increase_time(61)
+        ports = [free_loopback_port() for _ in services]
+        for index, (signer, port) in enumerate(zip(services, ports, strict=True)):
+            self.node.rpc("anvil_setBalance", [signer.address, hex(10**20)])
+            ledger.as_signer(signer).services.set_endpoint(f"http://127.0.0.1:{port}")
+            config = self.workdir / f"service-{index}.toml"
+            config.write_text(
+                f'[chain]\nrpc_url = "{self.node.rpc_url}"\nledger = "{self.deployment.ledger_address}"\n'
+                f'chain_id = {self.chain.chain_id}\n[account]\nprivate_key_env = "{KEY_VARIABLE}"\n'
+                f"[server]\nport = {port}\n[policy]\nrate_limit = 1000000.0\nrate_burst = 1000000\n"
+                f'[log]\ndatabase = "releases-{index}.sqlite"\n'
+            )
+            env = {**os.environ, KEY_VARIABLE: "0x" + signer.private_key_bytes().hex()}
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "medledger.cli", "keyservice", "serve", "--config", str(config)],
+                    env=env,
+                    cwd=self.workdir,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port, process in zip(ports, self.processes, strict=True):
+            _wait_ready(f"http://127.0.0.1:{port}", process)
+        self.as_clinic = Session.open(ledger.as_signer(clinic), self.store, self.workdir / "clinic", self.deployment)
+        self.as_patient = Session.open(ledger.as_signer(patient), self.store, self.workdir / "patient", self.deployment)
+        self.as_lab = Session.open(ledger.as_signer(lab), self.store, self.workdir / "lab", self.deployment)
+        for session in (self.as_clinic, self.as_patient, self.as_lab):
+            setup_account(session)
+        for grantee, permission in ((lab, Permission.WRITE), (clinic, Permission.READ)):
+            grant(
+                self.as_patient,
+                grantee.address,
+                categories=mask([Category.LABS]),
+                purposes=mask([Purpose.TREAT]),
+                permissions=permission,
+                expiry=timedelta(days=365),
+            )
+
+    def service_pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
