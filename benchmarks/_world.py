@@ -135,3 +135,40 @@ class World:
 
     def service_pids(self) -> list[int]:
         return [process.pid for process in self.processes]
+
+    def ipfs_pids(self) -> list[int]:
+        pid = self.daemon.pid if self.daemon else None
+        return [pid] if pid else []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds each part of a World spent between `start()` and `stop()`: this client, the
+    key-release services, anvil, the IPFS daemon."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self.parts: dict[str, list[int]] = {
+            "services": world.service_pids(),
+            "anvil": [pid for pid in [world.node.pid if world.node else None] if pid],
+            "ipfs": world.ipfs_pids(),
+        }
+        self._start: dict[str, float] = {}
+        self._client = 0.0
+
+    def _now(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.parts.items()}
+
+    def start(self) -> None:
+        self._start = self._now()
+        self._client = time.process_time()
+
+    def stop(self) -> dict[str, float]:
+        end = self._now()
+        used = {name: end[name] - self._start[name] for name in end}
+        return {"client": time.process_time() - self._client, **used}
