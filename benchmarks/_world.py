@@ -6,13 +6,19 @@ writes, a clinic that reads, a patient who granted both. Started and stopped by 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from eth_utils import keccak
@@ -47,10 +53,68 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"service at {url} did not start")
 
 
+class CountingProxy:
+    """A JSON-RPC proxy in front of a node that counts what passes: HTTP requests and JSON-RPC
+    calls (a batch counts each of its calls), by method. Everything a World connects (this
+    client, the key-release services) goes through it, so an operation's count is all of it."""
+
+    def __init__(self, upstream: str):
+        parts = urlsplit(upstream)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.lock = threading.Lock()
+        self.http = 0
+        self.calls: Counter[str] = Counter()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    payload = json.loads(body)
+                    methods = [
+                        call.get("method", "?") for call in (payload if isinstance(payload, list) else [payload])
+                    ]
+                except ValueError:
+                    methods = ["?"]
+                with proxy.lock:
+                    proxy.http += 1
+                    proxy.calls.update(methods)
+                connection = getattr(proxy.local, "connection", None)
+                if connection is None:
+                    connection = proxy.local.connection = http.client.HTTPConnection(proxy.host, proxy.port, timeout=60)
+                connection.request("POST", "/", body, {"Content-Type": "application/json"})
+                answer = connection.getresponse().read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.local = threading.local()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self) -> tuple[int, int]:
+        with self.lock:
+            return self.http, sum(self.calls.values())
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
 class World:
     workdir: Path
-    anvil_args: tuple[str, ...] = ()
+    proxied: bool = False  # every JSON-RPC connection through a CountingProxy
+    proxy: CountingProxy | None = None
     node: AnvilNode | None = None
     daemon: IpfsDaemon | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -82,7 +146,13 @@ class World:
         self.daemon = self.stack.enter_context(IpfsDaemon(self.workdir / "ipfs-repo"))
         self.store = KuboStore(self.daemon.api_url)
         self.stack.callback(self.store.close)
-        self.chain: Chain = connect(self.node.rpc_url)
+        rpc_url = self.node.rpc_url
+        if self.proxied:
+            self.proxy = CountingProxy(rpc_url)
+            self.stack.callback(self.proxy.close)
+            rpc_url = self.proxy.url
+        self.rpc_url = rpc_url
+        self.chain: Chain = connect(rpc_url)
         admin, lab, patient, registrar, clinic = (anvil_account(i) for i in (0, 1, 3, 4, 2))
         self.admin, self.lab, self.patient, self.clinic = admin, lab, patient, clinic
         self.deployment: Deployment = deploy(self.chain, admin, settings=LedgerSettings(admin_delay_seconds=60))
@@ -101,7 +171,7 @@ class World:
             ledger.as_signer(signer).services.set_endpoint(f"http://127.0.0.1:{port}")
             config = self.workdir / f"service-{index}.toml"
             config.write_text(
-                f'[chain]\nrpc_url = "{self.node.rpc_url}"\nledger = "{self.deployment.ledger_address}"\n'
+                f'[chain]\nrpc_url = "{rpc_url}"\nledger = "{self.deployment.ledger_address}"\n'
                 f'chain_id = {self.chain.chain_id}\n[account]\nprivate_key_env = "{KEY_VARIABLE}"\n'
                 f"[server]\nport = {port}\n[policy]\nrate_limit = 1000000.0\nrate_burst = 1000000\n"
                 f'[log]\ndatabase = "releases-{index}.sqlite"\n'
