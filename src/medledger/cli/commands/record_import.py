@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.usage import address_value
 
 if TYPE_CHECKING:
     from medledger.flows.ingest import BatchResult
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 
 @click.command("import")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--patient", default=None, help="The patient the records belong to (an address).")
+@click.option(
+    "--patient", default=None, callback=address_value("patient"), help="The patient the records belong to (an address)."
+)
 @click.option("--category", default=None, help="Record category of every record, e.g. labs.")
 @click.option(
     "--batch-size",
@@ -159,7 +162,12 @@ def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None]]:
 
 
 @click.command("fetch-all")
-@click.option("--patient", required=True, help="The patient whose records to read (an address).")
+@click.option(
+    "--patient",
+    required=True,
+    callback=address_value("patient"),
+    help="The patient whose records to read (an address).",
+)
 @click.option(
     "--out-dir",
     "out_dir",
