@@ -105,6 +105,10 @@ class CountingProxy:
         with self.lock:
             return self.http, sum(self.calls.values())
 
+    def methods(self) -> Counter[str]:
+        with self.lock:
+            return Counter(self.calls)
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

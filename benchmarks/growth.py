@@ -74,6 +74,7 @@ def main() -> None:
     options = parser.parse_args()
     levels = sorted({int(level) for level in options.levels.split(",")})
     results: list[tuple[str, dict[str, tuple[float, float, float]], float]] = []
+    methods: dict[str, dict[str, dict[str, float]]] = {}  # level -> operation -> method -> calls per run
     with tempfile.TemporaryDirectory(prefix="medledger-bench-growth-") as tmp, World(Path(tmp), proxied=True) as world:
         work = Path(tmp)
         proxy = world.proxy
@@ -154,12 +155,15 @@ def main() -> None:
             samples: dict[str, list[tuple[int, int, float]]] = {name: [] for name in OPERATIONS}
             for _ in range(options.repeat):  # in order each time: a revoke needs the grant before it
                 for name in OPERATIONS:
-                    before = proxy.snapshot()
+                    before, called = proxy.snapshot(), proxy.methods()
                     started = time.perf_counter()
                     steps[name]()
                     elapsed = time.perf_counter() - started
                     after = proxy.snapshot()
                     samples[name].append((after[0] - before[0], after[1] - before[1], elapsed))
+                    for method, count in (proxy.methods() - called).items():
+                        per_method = methods.setdefault(label, {}).setdefault(name, {})
+                        per_method[method] = per_method.get(method, 0.0) + count / options.repeat
             row = {
                 name: tuple(statistics.median(sample[i] for sample in taken) for i in range(3))
                 for name, taken in samples.items()
@@ -191,6 +195,14 @@ def main() -> None:
             f"{f'{http:.0f} ({calls:.0f}) {seconds * 1000:.0f} ms':>20}" for http, calls, seconds in row.values()
         )
         print(f"{label:<30}{cells}{anvil * 1000:>8.1f}ms")
+    print("\nJSON-RPC methods whose calls per operation differ between levels (mean per run, level by level):")
+    labels = [label for label, _, _ in results]
+    for name in OPERATIONS:
+        every = sorted({method for label in labels for method in methods.get(label, {}).get(name, {})})
+        for method in every:
+            counts = [methods.get(label, {}).get(name, {}).get(method, 0.0) for label in labels]
+            if max(counts) - min(counts) > 0.01:
+                print(f"  {name:<12} {method:<28} " + " / ".join(f"{count:.1f}" for count in counts))
 
 
 if __name__ == "__main__":
