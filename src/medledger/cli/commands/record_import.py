@@ -39,6 +39,13 @@ if TYPE_CHECKING:
     help="Threads encrypting and uploading at once.",
 )
 @click.option(
+    "--in-flight",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Registration transactions pending at once (each batch's own, with the next nonce).",
+)
+@click.option(
     "--no-validate",
     is_flag=True,
     help="Do not validate each NDJSON line as a FHIR R4 resource (JSON is still checked).",
@@ -56,6 +63,7 @@ def command(
     category: str | None,
     batch_size: int,
     workers: int,
+    in_flight: int,
     no_validate: bool,
     resume_id: str | None,
     rollback: bool,
@@ -95,7 +103,14 @@ def command(
     started = time.monotonic()
     with _progress(app, len(sources)) as advance:
         results = ingest.import_records(
-            session, patient, bits, sources, batch_size=batch_size, workers=workers, progress=advance
+            session,
+            patient,
+            bits,
+            sources,
+            batch_size=batch_size,
+            workers=workers,
+            in_flight=in_flight,
+            progress=advance,
         )
     elapsed = time.monotonic() - started
     _report(app, results, elapsed)
@@ -185,16 +200,30 @@ def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None]]:
 @click.option(
     "--workers",
     type=click.IntRange(1, 32),
-    default=4,
+    default=8,
     show_default=True,
-    help="Threads downloading and releasing at once.",
+    help="Threads downloading, and as many releasing, at once.",
+)
+@click.option(
+    "--in-flight",
+    type=click.IntRange(1, 8),
+    default=2,
+    show_default=True,
+    help="logAccess transactions (100 accesses each) pending at once.",
 )
 @click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help="Index database [default: <home>/index/...].")
 @connection_options
 @pass_app
 @guarded
 def fetch_all(
-    app: AppContext, patient: str, out_dir: Path, category: str | None, purpose: str, workers: int, db: str | None
+    app: AppContext,
+    patient: str,
+    out_dir: Path,
+    category: str | None,
+    purpose: str,
+    workers: int,
+    in_flight: int,
+    db: str | None,
 ) -> None:
     """Read every current record of PATIENT (or of one category) you may read, with the
     accesses logged on chain 100 per transaction; each key is still released per record.
@@ -222,7 +251,9 @@ def fetch_all(
         app.output({"records": 0, "files": []}, "no current records to read")
         return
     with _progress(app, len(selected)) as advance:
-        reads = read_records(session, patient, selected, out_dir, purpose=reason, workers=workers, progress=advance)
+        reads = read_records(
+            session, patient, selected, out_dir, purpose=reason, workers=workers, in_flight=in_flight, progress=advance
+        )
     app.output(
         {
             "records": len(reads),
