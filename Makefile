@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test screenshots bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-storage bench-gateway bench-claims postgres chromium clean
+.PHONY: install build check-artifacts demo test screenshots bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-growth bench-startup bench-storage bench-gateway bench-claims postgres chromium clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -118,6 +118,15 @@ bench-indexer: install
 
 bench-ingest: install
 	$(PY) benchmarks/ingest.py
+
+# Requests and time per operation at 0, 5,000 and 20,000 records of history and with 1,000 of the
+# patient's own (real transactions; several minutes). Quicker: `make bench-growth ARGS="--levels 0,2000 --same 200"`.
+bench-growth: install
+	$(PY) benchmarks/growth.py $(ARGS)
+
+# Wall time of `medledger --help` and of bad-input errors (no chain, no IPFS needed).
+bench-startup: install
+	$(PY) benchmarks/startup.py $(ARGS)
 
 # Publish time with r = 1, 2, 3 copies and the storage audit's rate over 10,000 records, on three
 # js-ipfs daemons (MEDLEDGER_BENCH_PUBLISH, MEDLEDGER_BENCH_AUDIT change the counts).

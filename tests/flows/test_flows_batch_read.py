@@ -72,3 +72,15 @@ def test_without_a_grant_nothing_is_read(people: People, tmp_path: Path) -> None
     with pytest.raises(AccessDeniedError):
         read_records(people.clinic, people.patient.address, digests, tmp_path / "out")
     assert _access_logs(people) == []
+
+
+def test_each_chunk_is_released_against_its_own_logged_transaction(people: People, tmp_path: Path) -> None:
+    digests, paths = _labs(people, tmp_path, 5)
+    grant_read(people, people.clinic)
+
+    reads = read_records(people.clinic, people.patient.address, digests, tmp_path / "out", log_batch=2, in_flight=2)
+
+    assert [sha256_of(read.path) for read in reads] == [sha256_of(path) for path in paths]
+    assert len({read.access_tx for read in reads}) == 3
+    logged = {bytes(log.args.digest): "0x" + bytes(log.transactionHash).hex() for log in _access_logs(people)}
+    assert [logged[digest] for digest in digests] == [read.access_tx for read in reads]

@@ -183,3 +183,45 @@ def test_bad_input_is_refused_before_anything_is_journaled(people: People, tmp_p
     with pytest.raises(AccessDeniedError, match="no write consent"):
         import_records(people.stranger, people.patient.address, LABS, sources)
     assert _batches(people.lab) == [] and _batches(people.stranger) == []
+
+
+def test_registrations_of_several_batches_are_in_flight_at_once(people: People, anvil, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sources = _sources(tmp_path / "archive", 6)
+    anvil.rpc("evm_setIntervalMining", [3])  # a block every 3 s: batches sent meanwhile share it
+    anvil.set_automine(False)
+    try:
+        results = import_records(people.lab, people.patient.address, LABS, sources, batch_size=2, in_flight=3)
+    finally:
+        anvil.rpc("evm_setIntervalMining", [0])
+        anvil.set_automine(True)
+
+    w3 = people.lab.ledger.chain.w3
+    transactions = [w3.eth.get_transaction(result.tx_hash) for result in results]
+    assert [tx["nonce"] for tx in transactions] == list(range(transactions[0]["nonce"], transactions[0]["nonce"] + 3))
+    assert len({tx["blockNumber"] for tx in transactions}) < 3  # at least two were pending together
+    assert all(_registered(people.lab, people.patient.address, [cid for r in results for cid in r.cids]))
+    assert [entry.state for entry in _batches(people.lab)] == [DONE, DONE, DONE]
+
+
+def test_a_crash_in_a_later_batch_leaves_the_earlier_ones_registered_and_each_later_one_resumable(
+    people: People, tmp_path: Path
+) -> None:
+    sources = _sources(tmp_path / "archive", 6)
+    sent = []
+
+    def crash_at_second_send(step: str) -> None:
+        if step == SENT:
+            sent.append(step)
+            if len(sent) == 2:
+                raise Crash(step)
+
+    with pytest.raises(Crash):
+        import_records(people.lab, people.patient.address, LABS, sources, batch_size=2, fault=crash_at_second_send)
+
+    entries = _batches(people.lab)
+    assert entries[0].state == DONE and all(_registered(people.lab, people.patient.address, entries[0].cids))
+    assert entries[1].state == SENT  # journaled, never broadcast
+    for entry in pending_batches(people.lab):
+        assert resume_batch(people.lab, entry.id).state == DONE
+    cids = [cid for entry in _batches(people.lab) for cid in entry.cids or ()]
+    assert len(cids) == 6 and all(_registered(people.lab, people.patient.address, cids))

@@ -69,6 +69,9 @@ class Chain:
 def connect(endpoint: str = EMBEDDED, *, timeout: float = 30.0) -> Chain:
     """Connect to `endpoint`: an http(s) RPC URL, or "embedded" for a fresh in-process chain."""
     if endpoint == EMBEDDED:
+        from medledger.chain.embedded import speed_up
+
+        speed_up()  # transactions found by index, not by a walk back from the head
         return Chain(Web3(EthereumTesterProvider()), EMBEDDED)
     if not endpoint.startswith(("http://", "https://")):
         raise ConnectionFailedError(f"{endpoint!r} is not an http(s) RPC URL or 'embedded'")

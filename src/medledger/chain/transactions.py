@@ -1,9 +1,21 @@
 """Sending transactions: gas estimation with a margin, EIP-1559 fees, local signing, confirmations,
-and failures turned into specific exceptions (custom errors decoded, funds, nonces, drops)."""
+and failures turned into specific exceptions (custom errors decoded, funds, nonces, drops).
+
+Two ways to send. `send` does one transaction start to finish (nonce from the node's pending
+count, wait for the receipt). `submit` + `settle` keep several in flight: `submit` checks the
+call, signs it with the sender's next nonce from a `NonceTracker` (kept locally, so it does not
+wait for the previous transaction to be mined or ask the node each time), tells `on_signed`
+(a journal) and broadcasts; `settle` waits for the receipt later. The tracker never hands out a
+nonce of a transaction that may have been broadcast: after a refusal the node gave (the
+transaction was not taken) it asks the node's pending count again; after a failure that leaves
+it unknown (a timeout, a dropped connection) it moves past that nonce, whatever the node says.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -51,6 +63,107 @@ class SentTransaction:
 
 
 OnSigned = Callable[[SentTransaction], None]  # called after signing, before broadcasting
+
+
+@dataclass(frozen=True)
+class PendingTransaction:
+    """A transaction `submit` broadcast and nobody has waited for yet (see `settle`)."""
+
+    sent: SentTransaction
+    tx: Mapping[str, Any]  # the fields it was built from, to replay a revert for its reason
+
+    @property
+    def tx_hash(self) -> str:
+        return self.sent.tx_hash
+
+
+class NonceTracker:
+    """The next nonce of each sending account on one chain, tracked locally while it has
+    transactions in flight.
+
+    The first transaction of a run asks the node (its pending count); the next ones, signed and
+    broadcast while the earlier are still pending, count up here. Once none of the account's
+    transactions is in flight (each `take` is ended by `done`) the count is forgotten and the
+    next run asks the node again, so another program sending from the account in between, or a
+    devnet reverted to a snapshot, is seen. `lock(address)` is held from taking a nonce until
+    the broadcast has answered, so two threads never interleave there and a refused nonce is
+    never left behind a later one (a gap no transaction could fill). A nonce that may have been
+    broadcast (the broadcast failed without an answer) is never handed out again."""
+
+    def __init__(self, chain: Chain):
+        self.chain = chain
+        self._next: dict[str, int] = {}
+        self._active: dict[str, int] = {}
+        self._floor: dict[str, int] = {}  # above every nonce that may have been broadcast unanswered
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, address: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(address, threading.RLock())
+
+    def take(self, address: str) -> int:
+        """The nonce for `address`'s next transaction, counted as used from now on; end it with
+        `done` once it is settled (or refused)."""
+        with self.lock(address):
+            nonce = self._next.get(address) if self._active.get(address) else None
+            if nonce is None:
+                nonce = self.node_next(address)
+            self._next[address] = nonce + 1
+            self._active[address] = self._active.get(address, 0) + 1
+            return nonce
+
+    def node_next(self, address: str) -> int:
+        """The node's pending count, or higher: past any nonce that may have been broadcast."""
+        node = int(self.chain.w3.eth.get_transaction_count(to_checksum_address(address), "pending"))
+        with self.lock(address):
+            floor = self._floor.get(address, 0)
+            local = self._next.get(address, 0) if self._active.get(address) else 0
+        return max(node, floor, local)
+
+    def sent_with(self, address: str, nonce: int) -> None:
+        """A transaction with `nonce` was broadcast: never hand that nonce out again."""
+        with self.lock(address):
+            self._next[address] = max(self._next.get(address, 0), nonce + 1)
+
+    def refused(self, address: str) -> None:
+        """The node refused the last nonce taken (it did not take the transaction): the next
+        `take` while others are in flight counts from the node again."""
+        with self.lock(address):
+            self._next.pop(address, None)
+
+    def uncertain(self, address: str, nonce: int) -> None:
+        """The broadcast of `nonce` failed without an answer, so the node may hold it."""
+        with self.lock(address):
+            self._floor[address] = max(self._floor.get(address, 0), nonce + 1)
+            self._next[address] = max(self._next.get(address, 0), nonce + 1)
+
+    def done(self, address: str) -> None:
+        """One transaction `take` handed out is settled, refused or given up on."""
+        with self.lock(address):
+            left = self._active.get(address, 0) - 1
+            if left > 0:
+                self._active[address] = left
+            else:
+                self._active.pop(address, None)
+                self._next.pop(address, None)
+
+    def in_flight(self, address: str) -> int:
+        with self.lock(address):
+            return self._active.get(address, 0)
+
+
+_trackers: weakref.WeakKeyDictionary[Any, NonceTracker] = weakref.WeakKeyDictionary()
+_trackers_guard = threading.Lock()
+
+
+def nonce_tracker(chain: Chain) -> NonceTracker:
+    """The tracker of `chain`'s connection, shared by every sender on it."""
+    with _trackers_guard:
+        tracker = _trackers.get(chain.w3)
+        if tracker is None:
+            tracker = _trackers[chain.w3] = NonceTracker(chain)
+        return tracker
 
 
 class TxStatus(Enum):
@@ -167,6 +280,8 @@ class TransactionSender:
         self.decoder = decoder
         self.policy = policy or TxPolicy()
         self.on_signed = on_signed
+        self.nonces = nonce_tracker(chain)
+        self._fee_cache: tuple[float, dict[str, int]] | None = None
 
     def call(self, function: ContractFunction, *, sender: str | None = None) -> Any:
         """A read-only call; refusals raise the decoded custom error."""
@@ -246,7 +361,6 @@ class TransactionSender:
         `gas_limit`, for a caller that knows a safe bound (a batch of n calls of known cost),
         replaces the estimate by one eth_call that finds any refusal just the same: a node
         estimates by bisection, running a large batch some twenty times."""
-        w3 = self.chain.w3
         tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.chain.chain_id}
         tx.update(self._fees())
         try:
@@ -257,20 +371,84 @@ class TransactionSender:
                 tx["gas"] = gas_limit
         except Exception as exc:
             raise self._refusal(exc, signer.address) from None
-        tx["nonce"] = w3.eth.get_transaction_count(signer.address, "pending")
+        with self.nonces.lock(signer.address):
+            tx["nonce"] = self._node_nonce(signer.address)
+            self._require_funds(signer.address, tx)
+            built = function.build_transaction(_params(tx))
+            tx_hash = self._broadcast(signer, built, on_signed or self.on_signed)
+        return self._wait(tx_hash, built)
+
+    def submit(
+        self,
+        signer: Signer,
+        to: str,
+        data: bytes,
+        *,
+        gas_limit: int,
+        value: int = 0,
+        on_signed: OnSigned | None = None,
+        fee_max_age: float = 1.0,
+    ) -> PendingTransaction:
+        """Check, sign and broadcast a call of `to` with calldata `data`, and return without
+        waiting for it: `settle` waits. Several submitted transactions may be in flight; each
+        takes the next nonce from the chain's `NonceTracker`.
+
+        The call is run first as an eth_call with `gas_limit` (a refusal raises its decoded error
+        and nothing is signed); `on_signed` is told of the signed transaction before it is
+        broadcast. A node that refuses the nonce (another program sent from this account) has it
+        asked again and the transaction signed once more, `on_signed` told again: the refused one
+        was never taken, so it can never be mined. Fees are quoted at most every `fee_max_age`
+        seconds (a quote holds for several blocks: its max fee is twice the base fee)."""
+        tx: dict[str, Any] = {
+            "from": signer.address,
+            "to": to_checksum_address(to),
+            "data": "0x" + bytes(data).hex(),
+            "value": value,
+            "chainId": self.chain.chain_id,
+            "gas": gas_limit,
+        }
+        try:
+            self.chain.w3.eth.call(_params(_unpriced(tx)))
+        except Exception as exc:
+            raise self._refusal(exc, signer.address) from None
+        tx.update(self._recent_fees(fee_max_age))
         self._require_funds(signer.address, tx)
-        built = function.build_transaction(_params(tx))
-        return self._wait(self._broadcast(signer, built, on_signed or self.on_signed), built)
+        notify = on_signed or self.on_signed
+        for attempt in (1, 2):
+            with self.nonces.lock(signer.address):
+                tx["nonce"] = self.nonces.take(signer.address)
+                try:
+                    tx_hash = self._broadcast(signer, tx, notify)
+                except BaseException as exc:
+                    self.nonces.done(signer.address)
+                    if attempt == 1 and isinstance(exc, TransactionFailedError) and "nonce problem" in str(exc):
+                        continue  # the tracker asks the node again; sign with the nonce it gives
+                    raise
+            return PendingTransaction(
+                SentTransaction(_hex(tx_hash), signer.address, int(tx["nonce"]), self.chain.chain_id), dict(tx)
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def settle(self, pending: PendingTransaction) -> Receipt:
+        """Wait for a submitted transaction, as `send` does: its receipt, or its decoded refusal.
+        Either way the transaction no longer counts as in flight for the nonce tracker (a pending
+        one is in the node's pool, so the node's count includes it)."""
+        try:
+            return self._wait(HexBytes(pending.tx_hash), pending.tx)
+        finally:
+            self.nonces.done(pending.sent.sender)
 
     def deploy(self, signer: Signer, constructor: Any, *, on_signed: OnSigned | None = None) -> Receipt:
         """Deploy a contract (web3 ContractConstructor) from `signer`; `on_signed` as for `send`."""
         tx: dict[str, Any] = {"from": signer.address, "chainId": self.chain.chain_id}
         tx.update(self._fees())
         tx["gas"] = self._estimate_deploy(signer.address, constructor)
-        tx["nonce"] = self.chain.w3.eth.get_transaction_count(signer.address, "pending")
-        self._require_funds(signer.address, tx)
-        built = constructor.build_transaction(tx)
-        return self._wait(self._broadcast(signer, built, on_signed or self.on_signed), built)
+        with self.nonces.lock(signer.address):
+            tx["nonce"] = self._node_nonce(signer.address)
+            self._require_funds(signer.address, tx)
+            built = constructor.build_transaction(tx)
+            tx_hash = self._broadcast(signer, built, on_signed or self.on_signed)
+        return self._wait(tx_hash, built)
 
     def quote_deploy(self, sender: str, constructor: Any) -> GasQuote:
         """Estimate deploying `constructor` from `sender` with this policy's fees; sends nothing."""
@@ -339,25 +517,45 @@ class TransactionSender:
             **fees,
         }
         self._require_funds(signer.address, tx)
-        return self._wait(self._broadcast(signer, tx, None), tx)
+        with self.nonces.lock(signer.address):
+            tx_hash = self._broadcast(signer, tx, None)
+        return self._wait(tx_hash, tx)
 
     # -- internals -------------------------------------------------------------------------
 
+    def _node_nonce(self, address: str) -> int:
+        """The next nonce as the node counts it, or past the tracker's transactions in flight
+        (a nonce handed out is never reused); the caller holds the tracker's lock."""
+        return self.nonces.node_next(address)
+
     def _broadcast(self, signer: Signer, built: Mapping[str, Any], on_signed: OnSigned | None) -> HexBytes:
+        """Sign, tell `on_signed`, broadcast; the caller holds the tracker's lock for the sender.
+        The tracker learns the outcome: a nonce sent, refused by the node, or in doubt."""
         raw = signer.sign_transaction(built)
+        nonce = int(built["nonce"])
         if on_signed is not None:
-            on_signed(
-                SentTransaction(
-                    tx_hash=_hex(keccak(raw)),
-                    sender=signer.address,
-                    nonce=int(built["nonce"]),
-                    chain_id=self.chain.chain_id,
+            try:
+                on_signed(
+                    SentTransaction(
+                        tx_hash=_hex(keccak(raw)),
+                        sender=signer.address,
+                        nonce=nonce,
+                        chain_id=self.chain.chain_id,
+                    )
                 )
-            )
+            except BaseException:  # not broadcast: its nonce is free again
+                self.nonces.refused(signer.address)
+                raise
         try:
-            return self.chain.w3.eth.send_raw_transaction(raw)
+            tx_hash = self.chain.w3.eth.send_raw_transaction(raw)
         except Exception as exc:
+            if isinstance(exc, (ValueError, Web3RPCError, ValidationError)):  # the node answered: not taken
+                self.nonces.refused(signer.address)
+            else:  # no answer: it may have been taken
+                self.nonces.uncertain(signer.address, nonce)
             raise self._refusal(exc, signer.address) from None
+        self.nonces.sent_with(signer.address, nonce)
+        return tx_hash
 
     def _receipt(self, tx_hash: str) -> Any:
         try:
@@ -367,6 +565,13 @@ class TransactionSender:
 
     def _fees(self) -> dict[str, int]:
         return self.fee_quote().fields()
+
+    def _recent_fees(self, max_age: float) -> dict[str, int]:
+        now = time.monotonic()
+        cached = self._fee_cache
+        if cached is None or now - cached[0] > max_age:
+            cached = self._fee_cache = (now, self._fees())
+        return dict(cached[1])
 
     def _estimate(self, sender: str, constructor: Any) -> int:
         try:

@@ -28,15 +28,17 @@ import contextlib
 import io
 import os
 import secrets
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from medledger.chain.errors import ChainError
-from medledger.chain.transactions import SentTransaction, TxStatus
+from medledger.chain.transactions import PendingTransaction, SentTransaction, TxStatus
 from medledger.crypto import encrypt_stream
 from medledger.flows.errors import (
     AccessDeniedError,
@@ -46,7 +48,7 @@ from medledger.flows.errors import (
     RegistrationPendingError,
 )
 from medledger.flows.journal import DONE, ENCRYPTED, REGISTERED, ROLLED_BACK, SENT, STARTED, STATES, STORED, Journal
-from medledger.flows.records import can_write, sealing_for
+from medledger.flows.records import Sealing, can_write, sealing_for
 from medledger.flows.session import Session
 from medledger.flows.streams import RangeReader
 from medledger.ledger.base import checked_address
@@ -56,6 +58,10 @@ from medledger.storage import Cid, KuboStore, StorageError, compute_cid
 DEFAULT_BATCH_SIZE = 50  # ~33k gas per record in a multicall of 50, against ~50k for one
 MAX_BATCH_SIZE = 200  # keeps a batch's transaction far below a block's gas limit
 DEFAULT_WORKERS = 4
+DEFAULT_IN_FLIGHT = 4  # registration transactions pending at once
+MAX_IN_FLIGHT = 16
+PREPARE_AHEAD = 2  # batches encrypted and stored while earlier ones are being registered
+SEALING_TTL = 60.0  # seconds an import reuses the patient's key and the current service set
 # A bound on a batch's gas, so its registration needs one eth_call rather than an estimate (a
 # bisection over the whole batch). addRecord costs ~50k for a new pointer (less in a batch) and
 # at most ~80k when it takes over a digest; unused gas is not paid for.
@@ -165,18 +171,25 @@ def import_records(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int = DEFAULT_WORKERS,
+    in_flight: int = DEFAULT_IN_FLIGHT,
     progress: Progress | None = None,
     fault: Fault | None = None,
 ) -> list[BatchResult]:
     """Publish every source as one record of `patient`, in batches of `batch_size`.
 
     Checks everything it can before the first batch (readable, non-empty sources; write
-    consent; the patient's key), so bad input costs nothing. Batches run one after another;
-    a failure stops the import with the failed batch journaled (resume or roll it back), the
-    batches before it registered."""
+    consent; the patient's key), so bad input costs nothing. Batches overlap: while one
+    batch's registration is pending, the next ones are encrypted and stored (up to
+    PREPARE_AHEAD at once), and up to `in_flight` registration transactions are pending at
+    once, each with the next locally tracked nonce. Every batch keeps its own journal entry
+    and goes through the same states as when run alone. A failure stops the import: the
+    registrations already sent are waited for, and the failed batch, and any prepared after
+    it, stay journaled (resume or roll each back); the batches before it are registered."""
     patient = checked_address(patient, "patient")
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"the batch size must be 1..{MAX_BATCH_SIZE}, not {batch_size}")
+    if not 1 <= in_flight <= MAX_IN_FLIGHT:
+        raise ValueError(f"the transactions in flight must be 1..{MAX_IN_FLIGHT}, not {in_flight}")
     if not sources:
         raise ValueError("nothing to import: no sources")
     checked = [_checked_source(source) for source in sources]
@@ -184,14 +197,42 @@ def import_records(
         raise AccessDeniedError(
             f"{session.address} has no write consent from {patient} for {category_name(category)} records"
         )
-    sealing_for(session, patient)  # fails early if the patient has no key
+    sealings = _Sealings(session)
+    sealings.get(patient)  # fails early if the patient has no key
     journal = BatchJournal(session.home)
-    results = []
-    for start in range(0, len(checked), batch_size):
-        entry = journal.begin_batch(
-            author=session.address, patient=patient, category=category, sources=checked[start : start + batch_size]
-        )
-        results.append(_run(session, journal, entry, workers=workers, progress=progress, fault=fault))
+    checkpoint = fault or (lambda step: None)
+    chunks = [checked[start : start + batch_size] for start in range(0, len(checked), batch_size)]
+    results: list[BatchResult] = []
+    prepared: deque[tuple[BatchEntry, Future[None]]] = deque()
+    sent: deque[tuple[BatchEntry, PendingTransaction | None]] = deque()
+    scheduled = 0
+
+    def prepare_more(pool: ThreadPoolExecutor) -> None:
+        nonlocal scheduled
+        while scheduled < len(chunks) and len(prepared) < PREPARE_AHEAD:
+            entry = journal.begin_batch(
+                author=session.address, patient=patient, category=category, sources=chunks[scheduled]
+            )
+            prepared.append((entry, pool.submit(_prepare, session, journal, entry, workers, checkpoint, sealings)))
+            scheduled += 1
+
+    with ThreadPoolExecutor(max_workers=PREPARE_AHEAD, thread_name_prefix="ingest-prepare") as pool:
+        try:
+            prepare_more(pool)
+            while prepared:
+                entry, future = prepared.popleft()
+                future.result()
+                prepare_more(pool)
+                sent.append((entry, _submit_registration(session, journal, entry, checkpoint, fresh=True)))
+                while len(sent) >= in_flight or (sent and not prepared):
+                    results.append(_finish(session, journal, *sent.popleft(), checkpoint, progress))
+        except BaseException:
+            for _, future in prepared:
+                future.cancel()
+            for entry, pending in sent:  # close what is already sent, so only the failure stays open
+                with contextlib.suppress(Exception):
+                    _finish(session, journal, entry, pending, lambda step: None, progress)
+            raise
     return results
 
 
@@ -228,33 +269,87 @@ def _run(
     progress: Progress | None = None,
     fault: Fault | None = None,
 ) -> BatchResult:
+    """Drive one batch forward from whatever state it is in (a resumed batch), step by step."""
     checkpoint = fault or (lambda step: None)
-    if entry.state == STARTED:
-        checkpoint(STARTED)  # journaled, nothing else done yet
+    if entry.state in (STARTED, ENCRYPTED):
+        _prepare(session, journal, entry, workers, checkpoint, _Sealings(session))
+    if entry.state == STORED:
+        pending = _submit_registration(session, journal, entry, checkpoint)
+        return _finish(session, journal, entry, pending, checkpoint, progress)
     while not entry.finished:
-        if entry.state == STARTED:
-            _encrypt(session, journal, entry, workers)
-        elif entry.state == ENCRYPTED:
-            _store(session, journal, entry, workers)
-        elif entry.state == STORED:
-            _register(session, journal, entry, checkpoint)
-        elif entry.state == SENT:
+        if entry.state == SENT:
             _settle(session, journal, entry, rolling_back=False)
+            if entry.state == STORED:
+                return _run(session, journal, entry, workers=workers, progress=progress, fault=fault)
         elif entry.state == REGISTERED:
-            _remove(entry.staging)
-            _advance(journal, entry, DONE)
-            if progress:
-                progress(len(entry.sources))
-        checkpoint(entry.state)
+            return _finish(session, journal, entry, None, checkpoint, progress)
     if entry.state != DONE:
         raise JournalError(f"batch {entry.id} is {entry.state}; it cannot be resumed")
+    return _result(entry)
+
+
+def _prepare(
+    session: Session, journal: BatchJournal, entry: BatchEntry, workers: int, checkpoint: Fault, sealings: _Sealings
+) -> None:
+    """STARTED -> ENCRYPTED -> STORED (from wherever the entry is on that way)."""
+    if entry.state == STARTED:
+        checkpoint(STARTED)  # journaled, nothing else done yet
+        _encrypt(session, journal, entry, workers, sealings)
+        checkpoint(ENCRYPTED)
+    if entry.state == ENCRYPTED:
+        _store(session, journal, entry, workers)
+        checkpoint(STORED)
+
+
+def _finish(
+    session: Session,
+    journal: BatchJournal,
+    entry: BatchEntry,
+    pending: PendingTransaction | None,
+    checkpoint: Fault,
+    progress: Progress | None,
+) -> BatchResult:
+    """SENT -> REGISTERED (waiting for `pending`) -> DONE."""
+    if pending is not None:
+        _confirm_registration(session, journal, entry, pending)
+        checkpoint(REGISTERED)
+    _remove(entry.staging)
+    _advance(journal, entry, DONE)
+    checkpoint(DONE)
+    if progress:
+        progress(len(entry.sources))
+    return _result(entry)
+
+
+def _result(entry: BatchEntry) -> BatchResult:
     return BatchResult(entry.id, tuple(entry.cids or ()), entry.tx_hash, entry.service_set)
 
 
-def _encrypt(session: Session, journal: BatchJournal, entry: BatchEntry, workers: int) -> None:
+class _Sealings:
+    """Whom an import's records are sealed to, asked of the chain once per patient and again
+    after SEALING_TTL seconds (a service-set rotation during a long import is picked up)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._cache: dict[str, tuple[float, Sealing]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, patient: str) -> Sealing:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(patient)
+        if cached is not None and now - cached[0] < SEALING_TTL:
+            return cached[1]
+        sealing = sealing_for(self.session, patient)
+        with self._lock:
+            self._cache[patient] = (now, sealing)
+        return sealing
+
+
+def _encrypt(session: Session, journal: BatchJournal, entry: BatchEntry, workers: int, sealings: _Sealings) -> None:
     """Encrypt every source in parallel into its own part file, then join the parts into the
     batch's staging file with one fsync."""
-    sealing = sealing_for(session, entry.patient)
+    sealing = sealings.get(entry.patient)
     binding = session.binding(entry.patient, entry.category, author=entry.author)
     staging = journal.batch_staging_path(entry)
     parts = [staging.with_suffix(f".{index}.part") for index in range(len(entry.sources))]
@@ -322,13 +417,37 @@ def _store(session: Session, journal: BatchJournal, entry: BatchEntry, workers: 
     _advance(journal, entry, STORED, cids=cids)
 
 
-def _register(session: Session, journal: BatchJournal, entry: BatchEntry, checkpoint: Fault) -> None:
-    """Register every pointer not yet on chain in one multicall, journaling the transaction's
-    hash and nonce (state SENT) before it is broadcast."""
-    missing = _unregistered(session, entry)
+def _submit_registration(
+    session: Session, journal: BatchJournal, entry: BatchEntry, checkpoint: Fault, *, fresh: bool = False
+) -> PendingTransaction | None:
+    """Send one multicall registering every pointer of the batch not yet on chain, journaling
+    the transaction's hash and nonce (state SENT) before it is broadcast; do not wait for it.
+    None (and REGISTERED) when every pointer is on chain already.
+
+    A `fresh` batch (stored by this run) is first sent whole without asking which pointers
+    exist: the transaction's eth_call check refuses it if any does (the same content imported
+    before), and only then are they asked and the rest sent."""
+    if fresh:
+        try:
+            return _send_registration(session, journal, entry, [Cid.parse(cid) for cid in entry.cids or ()], checkpoint)
+        except ChainError:
+            if entry.state != STORED:
+                raise
+            missing = _unregistered(session, entry)
+            if len(missing) == len(entry.cids or ()):
+                raise
+    else:
+        missing = _unregistered(session, entry)
     if not missing:
         _advance(journal, entry, REGISTERED)
-        return
+        checkpoint(REGISTERED)
+        return None
+    return _send_registration(session, journal, entry, missing, checkpoint)
+
+
+def _send_registration(
+    session: Session, journal: BatchJournal, entry: BatchEntry, missing: list[Cid], checkpoint: Fault
+) -> PendingTransaction:
     ledger = session.ledger
     add_record = ledger.records.codec("addRecord")
     calls = [add_record.encode(entry.patient, cid.digest, cid.codec, entry.category, b"\x00" * 32) for cid in missing]
@@ -337,13 +456,28 @@ def _register(session: Session, journal: BatchJournal, entry: BatchEntry, checkp
         _advance(journal, entry, SENT, tx_hash=sent.tx_hash, nonce=sent.nonce)
         checkpoint(SENT)
 
-    function = ledger.contract.functions.multicall(calls)
     try:
-        receipt = ledger.sender.send(
-            session.signer, function, on_signed=journaled, gas_limit=_GAS_BASE + _GAS_PER_RECORD * len(missing)
+        return ledger.sender.submit(
+            session.signer,
+            ledger.address,
+            ledger.records.codec("multicall").encode(calls),
+            gas_limit=_GAS_BASE + _GAS_PER_RECORD * len(missing),
+            on_signed=journaled,
         )
     except ChainError:
         if entry.state == SENT and ledger.sender.status(_sent(session, entry)) is TxStatus.PENDING:
+            raise _still_pending(entry, rolling_back=False) from None
+        raise
+
+
+def _confirm_registration(
+    session: Session, journal: BatchJournal, entry: BatchEntry, pending: PendingTransaction
+) -> None:
+    sender = session.ledger.sender
+    try:
+        receipt = sender.settle(pending)
+    except ChainError:
+        if sender.status(_sent(session, entry)) is TxStatus.PENDING:
             raise _still_pending(entry, rolling_back=False) from None
         raise
     _advance(journal, entry, REGISTERED, tx_hash=receipt.tx_hash)

@@ -35,7 +35,7 @@ from medledger.keyservice.requests import ReleaseDomain
 from medledger.ledger.base import checked_address
 from medledger.ledger.values import RecordPointer
 from medledger.scopes import Permission, Purpose, category_name
-from medledger.storage import Cid
+from medledger.storage import CODEC_RAW, Cid
 from medledger.storage.proof import header_proof_blocks
 
 __all__ = [
@@ -111,12 +111,16 @@ def download_blob(session: Session, pointer: RecordPointer, directory: Path) -> 
     fd, name = tempfile.mkstemp(dir=directory, prefix=".blob.", suffix=".part")
     path = Path(name)
     try:
+        whole = bytearray()
         with os.fdopen(fd, "wb") as out:
             for chunk in session.store.get(cid):
                 out.write(chunk)
+                if cid.codec == CODEC_RAW:
+                    whole += chunk
         with path.open("rb") as blob:
             header = read_header(blob)
-        proof = tuple(header_proof_blocks(session.store, cid))
+        # A raw CID names one block, just fetched and verified: it is its own header proof.
+        proof = (bytes(whole),) if cid.codec == CODEC_RAW else tuple(header_proof_blocks(session.store, cid))
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -137,13 +141,16 @@ def release_key(
     *,
     client: KeyReleaseClient | None = None,
     on_answer: Callable[[ServiceAttempt], None] | None = None,
+    now: int | None = None,
 ) -> ReleaseResult:
-    """Step 5: the data key, from k services of the set the record was written under."""
+    """Step 5: the data key, from k services of the set the record was written under. `now`,
+    the chain's time the requests' deadlines count from, is asked of the chain unless given (a
+    batch asks once)."""
     section = releasable(blob)
     ledger = session.ledger
     client = client or default_client()
     services = client.directory(ledger, section.set_version)
-    now = ledger.chain.now()
+    now = ledger.chain.now() if now is None else now
     return client.request_key(
         session.signer,
         ReleaseDomain(ledger.chain.chain_id, ledger.address),

@@ -11,6 +11,7 @@ import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import format_time
+from medledger.cli.usage import address_value
 
 
 @click.group("admin")
@@ -87,7 +88,7 @@ def cancel_transfer(app: AppContext) -> None:
 
 
 @command.command("add-pauser")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded
@@ -98,7 +99,7 @@ def add_pauser(app: AppContext, address: str) -> None:
 
 
 @command.command("remove-pauser")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded

@@ -10,6 +10,7 @@ import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import parse_moment
+from medledger.cli.usage import address_value
 
 if TYPE_CHECKING:
     from medledger.flows.audit import AuditEntry
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @click.command("audit")
-@click.argument("patient")
+@click.argument("patient", callback=address_value("patient"))
 @click.option(
     "--disclosures",
     is_flag=True,

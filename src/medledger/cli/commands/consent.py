@@ -19,6 +19,7 @@ from medledger.cli.units import (
     permissions_option,
     purposes_option,
 )
+from medledger.cli.usage import address_value, expiry_value
 from medledger.scopes import categories_in, purposes_in
 from medledger.wording import consent_sentence, grant_confirmation, revocation_confirmation, revocation_sentence
 
@@ -54,7 +55,7 @@ def _confirm(yes: bool, summary: str) -> None:
 
 
 @command.command("grant")
-@click.argument("grantee")
+@click.argument("grantee", callback=address_value("grantee"))
 @click.option("--categories", required=True, help="Record categories, e.g. labs,imaging.")
 @click.option(
     "--purpose",
@@ -64,9 +65,13 @@ def _confirm(yes: bool, summary: str) -> None:
     "patient-request (or HL7 codes TREAT, ETREAT, ...).",
 )
 @click.option("--access", default="read", show_default=True, help="read, write or read,write.")
-@click.option("--expires", required=True, help="When the grant ends: " + DURATION_HELP + ".")
+@click.option(
+    "--expires", required=True, callback=expiry_value("--expires"), help="When the grant ends: " + DURATION_HELP + "."
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--for", "ward", default=None, help="Act as guardian for this patient.")
+@click.option(
+    "--for", "ward", default=None, callback=address_value("patient"), help="Act as guardian for this patient."
+)
 @connection_options
 @pass_app
 @guarded
@@ -81,12 +86,12 @@ def grant(
     ward: str | None,
 ) -> None:
     """Let GRANTEE (an active provider) access your records within a scope, until a time."""
+    category_bits = categories_option(categories)  # bad input is refused before web3 is imported
+    purpose_bits = purposes_option(purposes)
+    permission_bits = permissions_option(access)
     from medledger.flows.consent import grant as grant_flow
     from medledger.ledger.base import checked_address
 
-    category_bits = categories_option(categories)
-    purpose_bits = purposes_option(purposes)
-    permission_bits = permissions_option(access)
     grantee = checked_address(grantee, "grantee")
     ward = checked_address(ward, "patient") if ward else None
     session = app.session()
@@ -155,9 +160,11 @@ def grant(
 
 
 @command.command("revoke")
-@click.argument("grantee")
+@click.argument("grantee", callback=address_value("grantee"))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--for", "ward", default=None, help="Act as guardian for this patient.")
+@click.option(
+    "--for", "ward", default=None, callback=address_value("patient"), help="Act as guardian for this patient."
+)
 @connection_options
 @pass_app
 @guarded
@@ -212,7 +219,9 @@ def _terms_payload(terms: ConsentTerms, now: int) -> dict[str, Any]:
 
 
 @command.command("list")
-@click.option("--patient", default=None, help="Whose consents [default: this account].")
+@click.option(
+    "--patient", default=None, callback=address_value("patient"), help="Whose consents [default: this account]."
+)
 @index_options
 @connection_options
 @pass_app
@@ -250,8 +259,10 @@ def list_(app: AppContext, patient: str | None, db: str | None, no_index: bool) 
 
 
 @command.command("show")
-@click.argument("grantee")
-@click.option("--patient", default=None, help="Whose consent [default: this account].")
+@click.argument("grantee", callback=address_value("grantee"))
+@click.option(
+    "--patient", default=None, callback=address_value("patient"), help="Whose consent [default: this account]."
+)
 @connection_options
 @pass_app
 @guarded
@@ -275,12 +286,17 @@ def show(app: AppContext, grantee: str, patient: str | None) -> None:
 
 
 @command.command("sign")
-@click.argument("grantee")
+@click.argument("grantee", callback=address_value("grantee"))
 @click.option("--revoke", "revoking", is_flag=True, help="Sign a revocation instead of a grant.")
 @click.option("--categories", default=None, help="Record categories, e.g. labs,imaging (grants).")
 @click.option("--purpose", "purposes", default=None, help="Purposes of use (grants).")
 @click.option("--access", default="read", show_default=True, help="read, write or read,write.")
-@click.option("--expires", default=None, help="When the grant ends (grants): " + DURATION_HELP + ".")
+@click.option(
+    "--expires",
+    default=None,
+    callback=expiry_value("--expires"),
+    help="When the grant ends (grants): " + DURATION_HELP + ".",
+)
 @click.option(
     "--valid-for",
     default="1d",

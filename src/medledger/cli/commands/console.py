@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import code
 import sys
 import traceback
 from pathlib import Path
@@ -53,6 +52,8 @@ def command(app: AppContext, script: Path | None, code_text: str | None, no_ipyt
             click.echo(banner)
             start_ipython(argv=["--no-banner"], user_ns=namespace)
             return
+    import code  # the interpreter's console: only when one is opened
+
     code.interact(banner=banner, local=namespace, exitmsg="")
 
 

@@ -7,6 +7,7 @@ import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import categories_option, format_time
+from medledger.cli.usage import address_value
 
 REASONS = ["unconscious", "life-threatening", "unable-to-consent", "other"]
 
@@ -17,7 +18,7 @@ def command() -> None:
 
 
 @command.command("break-glass")
-@click.argument("patient")
+@click.argument("patient", callback=address_value("patient"))
 @click.option("--reason", type=click.Choice(REASONS), required=True, help="A code, never free text.")
 @connection_options
 @pass_app
@@ -44,8 +45,8 @@ def break_glass(app: AppContext, patient: str, reason: str) -> None:
 
 
 @command.command("close")
-@click.argument("patient")
-@click.argument("provider", required=False)
+@click.argument("patient", callback=address_value("patient"))
+@click.argument("provider", required=False, callback=address_value("provider"))
 @connection_options
 @pass_app
 @guarded

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from medledger.cli.context import EXIT_REFUSED, EXIT_USAGE, AppContext, connection_options, guarded, pass_app
+from medledger.cli.usage import address_value
 from medledger.scopes import Purpose
 
 
@@ -122,7 +123,7 @@ def serve(
 
 
 @command.command("verify")
-@click.argument("patient")
+@click.argument("patient", callback=address_value("patient"))
 @click.argument("digest")
 @click.option("--purpose", default="TREAT", show_default=True, help="Purpose of the read (logged on chain).")
 @connection_options
@@ -209,7 +210,7 @@ def device() -> None:
 
 
 @device.command("add")
-@click.argument("address")
+@click.argument("address", callback=address_value("device"))
 @connection_options
 @pass_app
 @guarded
@@ -222,7 +223,7 @@ def device_add(app: AppContext, address: str) -> None:
 
 
 @device.command("retire")
-@click.argument("address")
+@click.argument("address", callback=address_value("device"))
 @connection_options
 @pass_app
 @guarded
@@ -233,7 +234,7 @@ def device_retire(app: AppContext, address: str) -> None:
 
 
 @device.command("status")
-@click.argument("address")
+@click.argument("address", callback=address_value("device"))
 @connection_options
 @pass_app
 @guarded

@@ -9,6 +9,7 @@ import click
 from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.units import DURATION_HELP, format_time, parse_expiry
+from medledger.cli.usage import address_value
 
 
 @click.group("guardian")
@@ -17,7 +18,7 @@ def command() -> None:
 
 
 @command.command("appoint")
-@click.argument("guardian")
+@click.argument("guardian", callback=address_value("guardian"))
 @click.option(
     "--until",
     "until_text",
@@ -25,7 +26,12 @@ def command() -> None:
     help="End of the guardianship (every guardianship ends): " + DURATION_HELP + ".",
 )
 @click.option("--can-appoint", is_flag=True, help="Let this guardian appoint further (plain) guardians.")
-@click.option("--patient", default=None, help="Appoint for this ward (you must be a guardian allowed to appoint).")
+@click.option(
+    "--patient",
+    default=None,
+    callback=address_value("patient"),
+    help="Appoint for this ward (you must be a guardian allowed to appoint).",
+)
 @connection_options
 @pass_app
 @guarded
@@ -50,8 +56,8 @@ def appoint(app: AppContext, guardian: str, until_text: str, can_appoint: bool, 
 
 
 @command.command("remove")
-@click.argument("guardian")
-@click.option("--patient", default=None, help="The ward [default: you].")
+@click.argument("guardian", callback=address_value("guardian"))
+@click.option("--patient", default=None, callback=address_value("patient"), help="The ward [default: you].")
 @connection_options
 @pass_app
 @guarded
@@ -69,7 +75,7 @@ def remove(app: AppContext, guardian: str, patient: str | None) -> None:
 
 
 @command.command("list")
-@click.option("--patient", default=None, help="Whose guardians [default: you].")
+@click.option("--patient", default=None, callback=address_value("patient"), help="Whose guardians [default: you].")
 @index_options
 @connection_options
 @pass_app

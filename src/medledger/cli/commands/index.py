@@ -13,6 +13,7 @@ import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.outfile import out_file_options, write_out
+from medledger.cli.usage import address_value
 
 if TYPE_CHECKING:
     from medledger.indexer import Indexer
@@ -89,7 +90,7 @@ def export() -> None:
 
 
 @export.command("fhir")
-@click.argument("patient")
+@click.argument("patient", callback=address_value("patient"))
 @click.option(
     "--out",
     "out",

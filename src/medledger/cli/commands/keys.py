@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.usage import address_value
 
 
 @click.group("keys")
@@ -37,7 +38,7 @@ def publish(app: AppContext) -> None:
 
 
 @command.command("show")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.usage import address_value
 
 KINDS = ["clinician", "organization", "researcher", "insurer", "auditor"]
 
@@ -15,7 +16,7 @@ def command() -> None:
 
 
 @command.command("register")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @click.option("--kind", type=click.Choice(KINDS), required=True, help="What the provider is (decides what it may do).")
 @connection_options
 @pass_app
@@ -27,7 +28,7 @@ def register(app: AppContext, address: str, kind: str) -> None:
 
 
 @command.command("suspend")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded
@@ -38,7 +39,7 @@ def suspend(app: AppContext, address: str) -> None:
 
 
 @command.command("reinstate")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded
@@ -49,7 +50,7 @@ def reinstate(app: AppContext, address: str) -> None:
 
 
 @command.command("withdraw")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded
@@ -61,7 +62,7 @@ def withdraw(app: AppContext, address: str) -> None:
 
 
 @command.command("set-kind")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @click.option("--kind", type=click.Choice(KINDS), required=True, help="What the provider is (decides what it may do).")
 @connection_options
 @pass_app
@@ -73,7 +74,7 @@ def set_kind(app: AppContext, address: str, kind: str) -> None:
 
 
 @command.command("show")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded
@@ -90,7 +91,7 @@ def show(app: AppContext, address: str) -> None:
 
 
 @command.command("add-registrar")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded
@@ -101,7 +102,7 @@ def add_registrar(app: AppContext, address: str) -> None:
 
 
 @command.command("remove-registrar")
-@click.argument("address")
+@click.argument("address", callback=address_value("address"))
 @connection_options
 @pass_app
 @guarded

@@ -11,6 +11,7 @@ from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
 from medledger.cli.outfile import out_file_options
 from medledger.cli.units import format_time
+from medledger.cli.usage import address_value, record_value
 from medledger.scopes import Purpose, ScopeError, categories_in
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def _published(app: AppContext, result: PublishResult) -> None:
 
 @command.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--patient", required=True, help="The patient the record belongs to.")
+@click.option("--patient", required=True, callback=address_value("patient"), help="The patient the record belongs to.")
 @click.option("--category", required=True, help="Record category, e.g. labs.")
 @connection_options
 @pass_app
@@ -106,9 +107,14 @@ def publish(app: AppContext, file: Path, patient: str, category: str) -> None:
 
 
 @command.command("amend")
-@click.argument("record")
+@click.argument("record", callback=record_value)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--patient", required=True, help="The patient the record belongs to (an address).")
+@click.option(
+    "--patient",
+    required=True,
+    callback=address_value("patient"),
+    help="The patient the record belongs to (an address).",
+)
 @connection_options
 @pass_app
 @guarded
@@ -121,8 +127,13 @@ def amend(app: AppContext, record: str, file: Path, patient: str) -> None:
 
 
 @command.command("fetch")
-@click.argument("record")
-@click.option("--patient", required=True, help="The patient the record belongs to (an address).")
+@click.argument("record", callback=record_value)
+@click.option(
+    "--patient",
+    required=True,
+    callback=address_value("patient"),
+    help="The patient the record belongs to (an address).",
+)
 @click.option(
     "--out",
     "out",
@@ -182,7 +193,7 @@ def fetch(app: AppContext, record: str, patient: str, out: Path, purpose: str, n
 
 
 @command.command("list")
-@click.option("--patient", required=True, help="Whose records (an address).")
+@click.option("--patient", required=True, callback=address_value("patient"), help="Whose records (an address).")
 @index_options
 @connection_options
 @pass_app
@@ -236,7 +247,7 @@ def list_(app: AppContext, patient: str, db: str | None, no_index: bool) -> None
 
 
 @command.command("erase")
-@click.argument("record")
+@click.argument("record", callback=record_value)
 @click.option("--yes", "-y", is_flag=True, help="Erase without asking (for scripts); the prompt names this flag.")
 @connection_options
 @pass_app

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.usage import address_value
 
 if TYPE_CHECKING:
     from medledger.flows.ingest import BatchResult
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 
 @click.command("import")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--patient", default=None, help="The patient the records belong to (an address).")
+@click.option(
+    "--patient", default=None, callback=address_value("patient"), help="The patient the records belong to (an address)."
+)
 @click.option("--category", default=None, help="Record category of every record, e.g. labs.")
 @click.option(
     "--batch-size",
@@ -34,6 +37,13 @@ if TYPE_CHECKING:
     default=4,
     show_default=True,
     help="Threads encrypting and uploading at once.",
+)
+@click.option(
+    "--in-flight",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Registration transactions pending at once (each batch's own, with the next nonce).",
 )
 @click.option(
     "--no-validate",
@@ -53,6 +63,7 @@ def command(
     category: str | None,
     batch_size: int,
     workers: int,
+    in_flight: int,
     no_validate: bool,
     resume_id: str | None,
     rollback: bool,
@@ -92,7 +103,14 @@ def command(
     started = time.monotonic()
     with _progress(app, len(sources)) as advance:
         results = ingest.import_records(
-            session, patient, bits, sources, batch_size=batch_size, workers=workers, progress=advance
+            session,
+            patient,
+            bits,
+            sources,
+            batch_size=batch_size,
+            workers=workers,
+            in_flight=in_flight,
+            progress=advance,
         )
     elapsed = time.monotonic() - started
     _report(app, results, elapsed)
@@ -159,7 +177,12 @@ def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None]]:
 
 
 @click.command("fetch-all")
-@click.option("--patient", required=True, help="The patient whose records to read (an address).")
+@click.option(
+    "--patient",
+    required=True,
+    callback=address_value("patient"),
+    help="The patient whose records to read (an address).",
+)
 @click.option(
     "--out-dir",
     "out_dir",
@@ -177,16 +200,30 @@ def _progress(app: AppContext, total: int) -> Iterator[Callable[[int], None]]:
 @click.option(
     "--workers",
     type=click.IntRange(1, 32),
-    default=4,
+    default=8,
     show_default=True,
-    help="Threads downloading and releasing at once.",
+    help="Threads downloading, and as many releasing, at once.",
+)
+@click.option(
+    "--in-flight",
+    type=click.IntRange(1, 8),
+    default=2,
+    show_default=True,
+    help="logAccess transactions (100 accesses each) pending at once.",
 )
 @click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help="Index database [default: <home>/index/...].")
 @connection_options
 @pass_app
 @guarded
 def fetch_all(
-    app: AppContext, patient: str, out_dir: Path, category: str | None, purpose: str, workers: int, db: str | None
+    app: AppContext,
+    patient: str,
+    out_dir: Path,
+    category: str | None,
+    purpose: str,
+    workers: int,
+    in_flight: int,
+    db: str | None,
 ) -> None:
     """Read every current record of PATIENT (or of one category) you may read, with the
     accesses logged on chain 100 per transaction; each key is still released per record.
@@ -214,7 +251,9 @@ def fetch_all(
         app.output({"records": 0, "files": []}, "no current records to read")
         return
     with _progress(app, len(selected)) as advance:
-        reads = read_records(session, patient, selected, out_dir, purpose=reason, workers=workers, progress=advance)
+        reads = read_records(
+            session, patient, selected, out_dir, purpose=reason, workers=workers, in_flight=in_flight, progress=advance
+        )
     app.output(
         {
             "records": len(reads),
