@@ -109,22 +109,19 @@ def test_a_signed_enrolment_is_relayed_by_a_stranger(study: Cli, tmp_path: Path)
     assert "already used" in assert_clear_failure(replay, REFUSED)
 
 
-@pytest.mark.parametrize(
-    ("args", "code", "words"),
-    [
-        (["study", "show", "7"], REFUSED, "no study 7"),
-        (["study", "show", "seven"], BAD_INPUT, "not a study number"),
-        (["study", "claim-reward", "1"], REFUSED, "no reward to claim"),
-        (["study", "close", "1"], REFUSED, "runs until"),
-        (["study", "enrol", "1"], BAD_INPUT, "--data"),
-    ],
-)
-def test_refusals_are_one_line(study: Cli, args: list[str], code: int, words: str) -> None:
-    result = study.invoke(*args, account=PATIENT)
-    assert words in assert_clear_failure(result, code)
+REFUSALS = [
+    (["study", "show", "7"], REFUSED, "no study 7"),
+    (["study", "show", "seven"], BAD_INPUT, "not a study number"),
+    (["study", "claim-reward", "1"], REFUSED, "no reward to claim"),
+    (["study", "close", "1"], REFUSED, "runs until"),
+    (["study", "enrol", "1"], BAD_INPUT, "--data"),
+    (["study", "enrol", "1", "--record", "0x12"], BAD_INPUT, "neither a record digest"),
+]
 
 
-def test_only_a_researcher_registers_and_says_so(study: Cli, tmp_path: Path) -> None:
+def test_refusals_are_one_line_with_the_rules_exit_code(study: Cli, tmp_path: Path) -> None:
+    for args, code, words in REFUSALS:
+        assert words in assert_clear_failure(study.invoke(*args, account=PATIENT), code), args
     doc = tmp_path / "doc.txt"
     doc.write_text("x")
     result = study.invoke(

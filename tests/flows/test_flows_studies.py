@@ -126,22 +126,18 @@ def test_a_study_runs_from_registration_to_refund(world, study, tmp_path: Path) 
     assert refund == REWARD and studies.token_balance(token.address) == 0
 
 
-def test_a_record_outside_the_study_is_not_read_for_it(study, tmp_path: Path) -> None:
-    people, _token, studies, registered = study
-    copies = publish_study_data(people.patient, studies, registered.study_id, _patient_files(tmp_path)[1:])
-    enrol(people.patient, studies, registered.study_id, [c.published.digest for c in copies])
-    with pytest.raises(StudyError, match="not one of"):
-        read_study_record(
-            people.researcher, studies, registered.study_id, people.patient.address, b"\x01" * 32, tmp_path / "o"
-        )
-
-
-def test_no_reward_before_the_researcher_reads(study, tmp_path: Path) -> None:
+def test_before_any_read_there_is_no_reward_and_a_record_outside_the_study_is_not_read_for_it(
+    study, tmp_path: Path
+) -> None:
     people, _token, studies, registered = study
     copies = publish_study_data(people.patient, studies, registered.study_id, _patient_files(tmp_path)[1:])
     enrol(people.patient, studies, registered.study_id, [c.published.digest for c in copies])
     with pytest.raises(AccessDeniedError, match="no reward to claim"):
         claim_reward(people.patient, studies, registered.study_id)
+    with pytest.raises(StudyError, match="not one of"):
+        read_study_record(
+            people.researcher, studies, registered.study_id, people.patient.address, b"\x01" * 32, tmp_path / "o"
+        )
 
 
 def test_a_signed_enrolment_is_relayed_by_someone_else(study, tmp_path: Path) -> None:
