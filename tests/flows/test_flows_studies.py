@@ -193,3 +193,10 @@ def test_the_index_and_the_audit_show_the_study_and_a_read_that_skipped_the_stud
         assert patient_studies(indexer.store, patient.address) == [registered.study_id]
         [unlogged] = unlogged_study_reads(indexer.store)
         assert unlogged.digest == "0x" + skipped.hex() and unlogged.researcher == researcher.address
+        # The patient's indexed history (what `medledger audit` and `export fhir` read) holds the study's rows too.
+        from medledger.fhir import audit_events
+        from medledger.indexer.queries import history
+
+        trail = history(indexer.store, patient.address)
+        assert {"ParticipantEnrolled", "StudyDataAccessed", "RewardPaid"} <= {entry.event for entry in trail}
+        assert len(audit_events(trail, chain_id=world.chain.chain_id, patient=patient.address)) == len(trail)
