@@ -200,3 +200,21 @@ def test_the_index_and_the_audit_show_the_study_and_a_read_that_skipped_the_stud
         trail = history(indexer.store, patient.address)
         assert {"ParticipantEnrolled", "StudyDataAccessed", "RewardPaid"} <= {entry.event for entry in trail}
         assert len(audit_events(trail, chain_id=world.chain.chain_id, patient=patient.address)) == len(trail)
+
+
+def test_encrypted_study_documents_are_the_researchers_own_records(world, people_on_embedded: People, tmp_path: Path):
+    people = people_on_embedded
+    token = deploy_token(world.chain, world.actors.admin, "Test Dollar", "TUSD", 6)
+    token.mint(people.researcher.address, REWARD)
+    studies = deploy_studies(world.chain, world.actors.admin, world.deployment.ledger_address)
+    protocol = tmp_path / "protocol.pdf"
+    protocol.write_bytes(b"%PDF-1.4 confidential protocol")
+    now = world.chain.now()
+    registered = register_study(
+        people.researcher, studies, token, protocol=protocol, approval=protocol, categories=mask([Category.LABS]),
+        reward=REWARD, places=1, enrolment_end=now + DAY, end=now + 2 * DAY, encrypt=True,
+    )  # fmt: skip
+    pointer = world.ledger().records.get(people.researcher.address, registered.protocol.digest)
+    assert pointer.exists and pointer.author == people.researcher.address and pointer.category == Category.NOTES
+    stored = b"".join(people.store.get(Cid.parse(registered.protocol.cid)))
+    assert b"confidential" not in stored  # encrypted, unlike a public document

@@ -140,6 +140,11 @@ def deploy_studies(app: AppContext, test_token: bool, funded: tuple[str, ...]) -
     required=True,
     help="Ethics-board approval file.",
 )
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="Store the documents as your own encrypted records (you, and whom you grant, read them) instead of public.",
+)
 @connection_options
 @pass_app
 @guarded
@@ -153,9 +158,10 @@ def register(
     end: str,
     protocol: Path,
     approval: Path,
+    encrypt: bool,
 ) -> None:
-    """As a researcher: store the protocol and approval (public, by CID), escrow places x reward
-    of the token, and register the study."""
+    """As a researcher: store the protocol and approval (public by CID, or --encrypt), escrow
+    places x reward of the token, and register the study."""
     from medledger.flows.studies import register_study
     from medledger.ledger.base import checked_address
 
@@ -191,6 +197,7 @@ def register(
         places=places,
         enrolment_end=enrolment_end,
         end=study_end,
+        encrypt=encrypt,
     )
     app.output(
         {
