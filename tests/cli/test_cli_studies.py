@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LAB, PATIENT, REGISTRAR, STRANGER, Cli, address, assert_clear_failure
+from medledger.chain.accounts import anvil_account
+from medledger.chain.connection import connect
+from medledger.ledger import MedLedger
+
+from .conftest import LAB, PATIENT, REGISTRAR, STRANGER, Cli, address, assert_clear_failure, ledger_address
 
 REFUSED, BAD_INPUT = 3, 2
 RESEARCHER = LAB
@@ -90,6 +94,18 @@ def test_a_patient_enrols_the_researcher_reads_the_copy_and_the_patient_is_paid_
 
     listed = study.json("study", "list", account=STRANGER)
     assert [row["study"] for row in listed] == [1] and listed[0]["paid"] == 1
+
+
+def test_a_read_that_skips_the_studys_log_is_reported(study: Cli, tmp_path: Path) -> None:
+    [record] = study.json("study", "enrol", "1", "--data", _observation(tmp_path), account=PATIENT)["records"]
+    assert study.ok("study", "unlogged-reads", account=STRANGER).stdout.startswith("every research read")
+    chain = connect(study.anvil.rpc_url)
+    ledger = MedLedger(chain, ledger_address(study), signer=anvil_account(RESEARCHER))
+    ledger.records.log_access(address(PATIENT), bytes.fromhex(record[2:]), 4)  # HRESCH, on the ledger only
+    result = study.invoke("study", "unlogged-reads", account=STRANGER, as_json=True)
+    assert result.exit_code == REFUSED
+    [row] = json.loads(result.stdout)
+    assert row["patient"] == address(PATIENT) and row["digest"] == record and row["study"] == 1
 
 
 def test_a_withdrawn_patient_is_read_no_more(study: Cli, tmp_path: Path) -> None:

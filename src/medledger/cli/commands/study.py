@@ -335,6 +335,46 @@ def close(app: AppContext, study: str) -> None:
     )
 
 
+@command.command("unlogged-reads")
+@click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help="The index database [default: in the home].")
+@connection_options
+@pass_app
+@guarded
+def unlogged_reads(app: AppContext, db: str | None) -> None:
+    """For registrars and auditors: research reads of participants' study records that the
+    researcher logged on the ledger (which key release needs) but not in the study (which pays the
+    participant). Each is a read its participant was not paid for; exit 3 when there is any."""
+    from medledger.cli.commands.index import synced_index
+    from medledger.indexer.studies import unlogged_study_reads
+
+    with synced_index(app, db) as index:
+        found = unlogged_study_reads(index.store)
+    rows = [
+        {
+            "study": r.study_id,
+            "patient": r.patient,
+            "digest": r.digest,
+            "researcher": r.researcher,
+            "block": r.block,
+            "tx": r.tx_hash,
+        }
+        for r in found
+    ]
+
+    def human() -> None:
+        if not rows:
+            click.echo("every research read of a study record was logged in its study")
+        for row in rows:
+            click.echo(
+                f"study {row['study']}: {row['researcher']} read {row['patient']}'s record {row['digest']} "
+                f"without the study's log (block {row['block']}, {row['tx']})"
+            )
+
+    app.output(rows, human)
+    if rows:
+        raise SystemExit(3)
+
+
 @command.command("suspend")
 @click.argument("study")
 @connection_options
