@@ -165,7 +165,14 @@ def register(
     from medledger.flows.studies import register_study
     from medledger.ledger.base import checked_address
 
+    from medledger.scopes import Category
+
     category_bits = categories_option(categories)
+    if category_bits >> Category.GENOMICS & 1:
+        click.echo(
+            "note: genomic data is identifying by nature; de-identification does not make a genome anonymous",
+            err=True,
+        )
     for path, hint in ((protocol, "--protocol"), (approval, "--approval")):
         if not path.is_file():
             raise click.BadParameter(f"{path} does not exist", param_hint=hint)
