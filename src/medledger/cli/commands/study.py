@@ -164,7 +164,6 @@ def register(
     places x reward of the token, and register the study."""
     from medledger.flows.studies import register_study
     from medledger.ledger.base import checked_address
-
     from medledger.scopes import Category
 
     category_bits = categories_option(categories)
