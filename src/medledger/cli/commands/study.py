@@ -129,10 +129,17 @@ def deploy_studies(app: AppContext, test_token: bool, funded: tuple[str, ...]) -
 @command.command("register")
 @click.option("--token", default=None, help="The ERC-20 paying rewards [default: the devnet's test token].")
 @click.option("--reward", required=True, help="Reward per participant in the token's units, e.g. 25.00.")
-@click.option("--places", type=click.IntRange(1, 2**32 - 1), required=True, help="Most participants.")
+@click.option(
+    "--places",
+    type=click.IntRange(1, 2**32 - 1),
+    required=True,
+    help="How many enrolment records (participants) the study takes, each escrowing one reward.",
+)
 @click.option("--categories", required=True, help="Record categories the study reads, e.g. labs,summary.")
 @click.option("--enrol-until", required=True, help="When enrolment closes: " + DURATION_HELP + ".")
-@click.option("--until", "end", required=True, help="When the study ends (reads stop, refund opens).")
+@click.option(
+    "--until", "end", required=True, help="When the study ends (reads stop, refunds open): " + DURATION_HELP + "."
+)
 @click.option("--protocol", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Protocol file.")
 @click.option(
     "--approval",
