@@ -32,6 +32,10 @@ import {Scopes} from "./Scopes.sol";
 /// data remain possible: the researcher sees each enrolment's metadata before it reads.
 /// Escrow: every study holds `maxParticipants * reward` at registration; `paid` rewards and the
 /// refund at close (places never earned) never exceed it, and an earned reward stays claimable.
+/// Logged reads: a contract cannot read MedLedger's access log (`AccessLogged` is an event), so the
+/// study keeps its own (`logStudyAccess`, checked against `hasAccess` for HRESCH), which the
+/// clients send after the ledger's `logAccess` and before asking for the key. A researcher that
+/// calls only the ledger's reads unpaid; that shows on chain (medledger's `study unlogged-reads`).
 /// Every token transfer comes after the state it settles is written (checks-effects-interactions),
 /// and a registration checks the balance it received, so a token that calls back finds nothing
 /// left to take twice.

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LAB, PATIENT, REGISTRAR, STRANGER, Cli, address, assert_clear_failure
+from medledger.chain.accounts import anvil_account
+from medledger.chain.connection import connect
+from medledger.ledger import MedLedger
+
+from .conftest import LAB, PATIENT, REGISTRAR, STRANGER, Cli, address, assert_clear_failure, ledger_address
 
 REFUSED, BAD_INPUT = 3, 2
 RESEARCHER = LAB
@@ -92,6 +96,18 @@ def test_a_patient_enrols_the_researcher_reads_the_copy_and_the_patient_is_paid_
     assert [row["study"] for row in listed] == [1] and listed[0]["paid"] == 1
 
 
+def test_a_read_that_skips_the_studys_log_is_reported(study: Cli, tmp_path: Path) -> None:
+    [record] = study.json("study", "enrol", "1", "--data", _observation(tmp_path), account=PATIENT)["records"]
+    assert study.ok("study", "unlogged-reads", account=STRANGER).stdout.startswith("every research read")
+    chain = connect(study.anvil.rpc_url)
+    ledger = MedLedger(chain, ledger_address(study), signer=anvil_account(RESEARCHER))
+    ledger.records.log_access(address(PATIENT), bytes.fromhex(record[2:]), 4)  # HRESCH, on the ledger only
+    result = study.invoke("study", "unlogged-reads", account=STRANGER, as_json=True)
+    assert result.exit_code == REFUSED
+    [row] = json.loads(result.stdout)
+    assert row["patient"] == address(PATIENT) and row["digest"] == record and row["study"] == 1
+
+
 def test_a_withdrawn_patient_is_read_no_more(study: Cli, tmp_path: Path) -> None:
     [record] = study.json("study", "enrol", "1", "--data", _observation(tmp_path), account=PATIENT)["records"]
     withdrawn = study.ok("study", "withdraw", "1", account=PATIENT)
@@ -109,22 +125,19 @@ def test_a_signed_enrolment_is_relayed_by_a_stranger(study: Cli, tmp_path: Path)
     assert "already used" in assert_clear_failure(replay, REFUSED)
 
 
-@pytest.mark.parametrize(
-    ("args", "code", "words"),
-    [
-        (["study", "show", "7"], REFUSED, "no study 7"),
-        (["study", "show", "seven"], BAD_INPUT, "not a study number"),
-        (["study", "claim-reward", "1"], REFUSED, "no reward to claim"),
-        (["study", "close", "1"], REFUSED, "runs until"),
-        (["study", "enrol", "1"], BAD_INPUT, "--data"),
-    ],
-)
-def test_refusals_are_one_line(study: Cli, args: list[str], code: int, words: str) -> None:
-    result = study.invoke(*args, account=PATIENT)
-    assert words in assert_clear_failure(result, code)
+REFUSALS = [
+    (["study", "show", "7"], REFUSED, "no study 7"),
+    (["study", "show", "seven"], BAD_INPUT, "not a study number"),
+    (["study", "claim-reward", "1"], REFUSED, "no reward to claim"),
+    (["study", "close", "1"], REFUSED, "runs until"),
+    (["study", "enrol", "1"], BAD_INPUT, "--data"),
+    (["study", "enrol", "1", "--record", "0x12"], BAD_INPUT, "neither a record digest"),
+]
 
 
-def test_only_a_researcher_registers_and_says_so(study: Cli, tmp_path: Path) -> None:
+def test_refusals_are_one_line_with_the_rules_exit_code(study: Cli, tmp_path: Path) -> None:
+    for args, code, words in REFUSALS:
+        assert words in assert_clear_failure(study.invoke(*args, account=PATIENT), code), args
     doc = tmp_path / "doc.txt"
     doc.write_text("x")
     result = study.invoke(

@@ -126,22 +126,18 @@ def test_a_study_runs_from_registration_to_refund(world, study, tmp_path: Path) 
     assert refund == REWARD and studies.token_balance(token.address) == 0
 
 
-def test_a_record_outside_the_study_is_not_read_for_it(study, tmp_path: Path) -> None:
-    people, _token, studies, registered = study
-    copies = publish_study_data(people.patient, studies, registered.study_id, _patient_files(tmp_path)[1:])
-    enrol(people.patient, studies, registered.study_id, [c.published.digest for c in copies])
-    with pytest.raises(StudyError, match="not one of"):
-        read_study_record(
-            people.researcher, studies, registered.study_id, people.patient.address, b"\x01" * 32, tmp_path / "o"
-        )
-
-
-def test_no_reward_before_the_researcher_reads(study, tmp_path: Path) -> None:
+def test_before_any_read_there_is_no_reward_and_a_record_outside_the_study_is_not_read_for_it(
+    study, tmp_path: Path
+) -> None:
     people, _token, studies, registered = study
     copies = publish_study_data(people.patient, studies, registered.study_id, _patient_files(tmp_path)[1:])
     enrol(people.patient, studies, registered.study_id, [c.published.digest for c in copies])
     with pytest.raises(AccessDeniedError, match="no reward to claim"):
         claim_reward(people.patient, studies, registered.study_id)
+    with pytest.raises(StudyError, match="not one of"):
+        read_study_record(
+            people.researcher, studies, registered.study_id, people.patient.address, b"\x01" * 32, tmp_path / "o"
+        )
 
 
 def test_a_signed_enrolment_is_relayed_by_someone_else(study, tmp_path: Path) -> None:
@@ -197,3 +193,28 @@ def test_the_index_and_the_audit_show_the_study_and_a_read_that_skipped_the_stud
         assert patient_studies(indexer.store, patient.address) == [registered.study_id]
         [unlogged] = unlogged_study_reads(indexer.store)
         assert unlogged.digest == "0x" + skipped.hex() and unlogged.researcher == researcher.address
+        # The patient's indexed history (what `medledger audit` and `export fhir` read) holds the study's rows too.
+        from medledger.fhir import audit_events
+        from medledger.indexer.queries import history
+
+        trail = history(indexer.store, patient.address)
+        assert {"ParticipantEnrolled", "StudyDataAccessed", "RewardPaid"} <= {entry.event for entry in trail}
+        assert len(audit_events(trail, chain_id=world.chain.chain_id, patient=patient.address)) == len(trail)
+
+
+def test_encrypted_study_documents_are_the_researchers_own_records(world, people_on_embedded: People, tmp_path: Path):
+    people = people_on_embedded
+    token = deploy_token(world.chain, world.actors.admin, "Test Dollar", "TUSD", 6)
+    token.mint(people.researcher.address, REWARD)
+    studies = deploy_studies(world.chain, world.actors.admin, world.deployment.ledger_address)
+    protocol = tmp_path / "protocol.pdf"
+    protocol.write_bytes(b"%PDF-1.4 confidential protocol")
+    now = world.chain.now()
+    registered = register_study(
+        people.researcher, studies, token, protocol=protocol, approval=protocol, categories=mask([Category.LABS]),
+        reward=REWARD, places=1, enrolment_end=now + DAY, end=now + 2 * DAY, encrypt=True,
+    )  # fmt: skip
+    pointer = world.ledger().records.get(people.researcher.address, registered.protocol.digest)
+    assert pointer.exists and pointer.author == people.researcher.address and pointer.category == Category.NOTES
+    stored = b"".join(people.store.get(Cid.parse(registered.protocol.cid)))
+    assert b"confidential" not in stored  # encrypted, unlike a public document

@@ -130,10 +130,20 @@ def register_study(
     places: int,
     enrolment_end: int,
     end: int,
+    encrypt: bool = False,
 ) -> RegisteredStudy:
-    """Store the documents, approve the deposit (places x reward) if needed, register the study."""
-    protocol_doc = store_document(session.store, protocol)
-    approval_doc = store_document(session.store, approval)
+    """Store the documents, approve the deposit (places x reward) if needed, register the study.
+
+    Documents are public by default (stored as they are: anyone with the CID reads them, as a
+    trial registry would publish them). With `encrypt`, each is published as an encrypted record
+    of the researcher's own (category `notes`), readable by the researcher and by whoever it grants
+    (an ethics board or an auditor credentialed on the ledger), through the key-release services."""
+    if encrypt:
+        protocol_doc = _encrypted_document(session, protocol)
+        approval_doc = _encrypted_document(session, approval)
+    else:
+        protocol_doc = store_document(session.store, protocol)
+        approval_doc = store_document(session.store, approval)
     terms = StudyTerms(
         token=token.address,
         reward=int(reward),
@@ -155,6 +165,11 @@ def register_study(
         token.as_signer(session.signer).approve(studies.address, terms.deposit)
     study_id, receipt = studies.as_signer(session.signer).register(terms)
     return RegisteredStudy(study_id, receipt.tx_hash, protocol_doc, approval_doc, terms.deposit)
+
+
+def _encrypted_document(session: Session, path: str | os.PathLike[str]) -> StoredDocument:
+    published = publish(session, session.address, int(Category.NOTES), path)
+    return StoredDocument(published.cid, published.digest, published.codec)
 
 
 def read_study_record(

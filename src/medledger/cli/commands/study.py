@@ -129,16 +129,28 @@ def deploy_studies(app: AppContext, test_token: bool, funded: tuple[str, ...]) -
 @command.command("register")
 @click.option("--token", default=None, help="The ERC-20 paying rewards [default: the devnet's test token].")
 @click.option("--reward", required=True, help="Reward per participant in the token's units, e.g. 25.00.")
-@click.option("--places", type=click.IntRange(1, 2**32 - 1), required=True, help="Most participants.")
+@click.option(
+    "--places",
+    type=click.IntRange(1, 2**32 - 1),
+    required=True,
+    help="How many enrolment records (participants) the study takes, each escrowing one reward.",
+)
 @click.option("--categories", required=True, help="Record categories the study reads, e.g. labs,summary.")
 @click.option("--enrol-until", required=True, help="When enrolment closes: " + DURATION_HELP + ".")
-@click.option("--until", "end", required=True, help="When the study ends (reads stop, refund opens).")
+@click.option(
+    "--until", "end", required=True, help="When the study ends (reads stop, refunds open): " + DURATION_HELP + "."
+)
 @click.option("--protocol", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Protocol file.")
 @click.option(
     "--approval",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="Ethics-board approval file.",
+)
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="Store the documents as your own encrypted records (you, and whom you grant, read them) instead of public.",
 )
 @connection_options
 @pass_app
@@ -153,13 +165,20 @@ def register(
     end: str,
     protocol: Path,
     approval: Path,
+    encrypt: bool,
 ) -> None:
-    """As a researcher: store the protocol and approval (public, by CID), escrow places x reward
-    of the token, and register the study."""
+    """As a researcher: store the protocol and approval (public by CID, or --encrypt), escrow
+    places x reward of the token, and register the study."""
     from medledger.flows.studies import register_study
     from medledger.ledger.base import checked_address
+    from medledger.scopes import Category
 
     category_bits = categories_option(categories)
+    if category_bits >> Category.GENOMICS & 1:
+        click.echo(
+            "note: genomic data is identifying by nature; de-identification does not make a genome anonymous",
+            err=True,
+        )
     for path, hint in ((protocol, "--protocol"), (approval, "--approval")):
         if not path.is_file():
             raise click.BadParameter(f"{path} does not exist", param_hint=hint)
@@ -191,6 +210,7 @@ def register(
         places=places,
         enrolment_end=enrolment_end,
         end=study_end,
+        encrypt=encrypt,
     )
     app.output(
         {
@@ -326,6 +346,46 @@ def close(app: AppContext, study: str) -> None:
         f"study {found.study_id} closed: {token.format(refund)} refunded to {found.researcher} "
         f"(transaction {receipt.tx_hash})",
     )
+
+
+@command.command("unlogged-reads")
+@click.option("--db", default=None, envvar="MEDLEDGER_INDEX_DB", help="The index database [default: in the home].")
+@connection_options
+@pass_app
+@guarded
+def unlogged_reads(app: AppContext, db: str | None) -> None:
+    """For registrars and auditors: research reads of participants' study records that the
+    researcher logged on the ledger (which key release needs) but not in the study (which pays the
+    participant). Each is a read its participant was not paid for; exit 3 when there is any."""
+    from medledger.cli.commands.index import synced_index
+    from medledger.indexer.studies import unlogged_study_reads
+
+    with synced_index(app, db) as index:
+        found = unlogged_study_reads(index.store)
+    rows = [
+        {
+            "study": r.study_id,
+            "patient": r.patient,
+            "digest": r.digest,
+            "researcher": r.researcher,
+            "block": r.block,
+            "tx": r.tx_hash,
+        }
+        for r in found
+    ]
+
+    def human() -> None:
+        if not rows:
+            click.echo("every research read of a study record was logged in its study")
+        for row in rows:
+            click.echo(
+                f"study {row['study']}: {row['researcher']} read {row['patient']}'s record {row['digest']} "
+                f"without the study's log (block {row['block']}, {row['tx']})"
+            )
+
+    app.output(rows, human)
+    if rows:
+        raise SystemExit(3)
 
 
 @command.command("suspend")
