@@ -74,6 +74,8 @@ def test_a_clinic_bills_the_insurer_reads_approves_and_pays_the_clinic_withdraws
     assert kinds == ["Claim", "ClaimResponse", "ExplanationOfBenefit"]
     balance = world.json("claim", "balance", "--token", token, account=INSURER)
     assert balance["escrow"] == 960_000_000
+    ended = world.json("claim", "end-coverage", coverage, "--at", "30d", account=INSURER)
+    assert world.json("claim", "coverage", coverage)["end"] == ended["end"]
 
     # What the rules refuse: one line, exit 3.
     line = assert_clear_failure(world.invoke("claim", "pay", claim, account=CLINIC), 3)
