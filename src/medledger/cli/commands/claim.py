@@ -775,3 +775,27 @@ def end_coverage(app: AppContext, coverage_id: str, at: str | None) -> None:
         {"coverageId": coverage_id, "end": end, "txHash": receipt.tx_hash},
         f"coverage {coverage_id} ends {format_time(end)}",
     )
+
+
+@command.command("records")
+@click.argument("patient")
+@index_options
+@connection_options
+@pass_app
+@guarded
+def records(app: AppContext, patient: str, db: str | None, no_index: bool) -> None:
+    """Which claims touched which of PATIENT's records: each claim's documents (claim, responses,
+    supplements, appeals) and the records its insurer read for payment while it was open."""
+    from medledger.indexer import claims as claim_queries
+    from medledger.ledger.base import checked_address
+
+    if no_index:
+        raise click.UsageError("claim records reads the index; drop --no-index")
+    patient = checked_address(patient, "patient")
+    with synced_index(app, db) as indexer:
+        uses = claim_queries.records_touched(indexer.store, patient)
+    payload = [{"claimId": use.claim_id, "record": use.digest, "how": use.how, "time": use.timestamp} for use in uses]
+    lines = [
+        f"{format_time(use.timestamp)}  claim {use.claim_id[:12]}..  {use.how:<17}  record {use.digest}" for use in uses
+    ]
+    app.output(payload, "\n".join(lines) or f"no claim touched a record of {patient}")
