@@ -38,8 +38,29 @@ contract Claims is IClaims, ReentrancyGuard {
     /// @notice How long after a decision (or a deemed denial) the patient or provider may appeal.
     uint32 public immutable appealSeconds;
 
-    mapping(bytes32 coverageId => Coverage) private _coverages;
-    mapping(bytes32 claimId => Claim) private _claims;
+    /// @dev A claim as stored, in three slots: its coverage by registration index (a uint40 that fits
+    /// beside the amounts, where the 32-byte coverage id would take a slot of its own).
+    struct StoredClaim {
+        address provider;
+        uint40 serviceDate;
+        uint40 due;
+        ClaimStatus status;
+        uint8 round;
+        bool pended;
+        uint96 billed;
+        uint96 approved;
+        uint16 reason;
+        uint40 coverage;
+        uint96 patientShare;
+        uint96 paid;
+    }
+
+    /// @dev Coverages by registration index (from 1), and the index and id of each.
+    mapping(uint40 index => Coverage) private _coverages;
+    mapping(bytes32 coverageId => uint40 index) private _coverageIndex;
+    mapping(uint40 index => bytes32 coverageId) private _coverageIds;
+    uint40 private _coverageCount;
+    mapping(bytes32 claimId => StoredClaim) private _claims;
     mapping(address insurer => mapping(address token => uint256)) private _escrow;
     mapping(address account => mapping(address token => uint256)) private _withdrawable;
 
@@ -76,14 +97,17 @@ contract Claims is IClaims, ReentrancyGuard {
         if (start >= end || end <= block.timestamp) revert InvalidCoveragePeriod(start, end);
         _requireRecord(patient, digest, msg.sender);
         coverageId = keccak256(abi.encode(msg.sender, patient, digest));
-        if (_coverages[coverageId].insurer != address(0)) revert CoverageExists(coverageId);
-        _coverages[coverageId] = Coverage(patient, start, end, msg.sender, token);
+        if (_coverageIndex[coverageId] != 0) revert CoverageExists(coverageId);
+        uint40 index = ++_coverageCount;
+        _coverageIndex[coverageId] = index;
+        _coverageIds[index] = coverageId;
+        _coverages[index] = Coverage(patient, start, end, msg.sender, token);
         emit CoverageRegistered(coverageId, patient, msg.sender, token, digest, start, end);
     }
 
     /// @inheritdoc IClaims
     function endCoverage(bytes32 coverageId, uint40 end) external {
-        Coverage storage coverage = _coverage(coverageId);
+        (Coverage storage coverage,) = _coverage(coverageId);
         if (coverage.insurer != msg.sender) revert NotCoverageInsurer(coverageId, msg.sender);
         // slither-disable-next-line timestamp
         if (end < block.timestamp || end >= coverage.end) revert InvalidCoveragePeriod(coverage.start, end);
@@ -102,12 +126,12 @@ contract Claims is IClaims, ReentrancyGuard {
         _requireBillingProvider(msg.sender);
         if (encounter == bytes32(0) || digest == bytes32(0)) revert ZeroDigest();
         if (billed == 0) revert ZeroAmount();
-        address patient = _requireFileable(coverageId, serviceDate, digest);
+        (address patient, uint40 coverageIndex) = _requireFileable(coverageId, serviceDate, digest);
         claimId = keccak256(abi.encode(coverageId, msg.sender, encounter));
-        Claim storage claim = _claims[claimId];
+        StoredClaim storage claim = _claims[claimId];
         if (claim.status != ClaimStatus.None) revert ClaimExists(claimId);
         uint40 due = _after(adjudicationSeconds);
-        claim.coverageId = coverageId;
+        claim.coverage = coverageIndex;
         claim.provider = msg.sender;
         claim.serviceDate = serviceDate;
         claim.due = due;
@@ -128,8 +152,12 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @dev A service the coverage was in force for, within timely filing, billed by a document that
     /// is the caller's record of the patient and that the insurer may read for payment. The patient.
-    function _requireFileable(bytes32 coverageId, uint40 serviceDate, bytes32 digest) private view returns (address) {
-        Coverage storage coverage = _coverage(coverageId);
+    function _requireFileable(bytes32 coverageId, uint40 serviceDate, bytes32 digest)
+        private
+        view
+        returns (address, uint40)
+    {
+        (Coverage storage coverage, uint40 index) = _coverage(coverageId);
         // slither-disable-start timestamp
         // Deadlines are days-scale rules; a validator's few seconds of leeway cannot change them.
         if (serviceDate > block.timestamp) revert ServiceInFuture(serviceDate);
@@ -145,13 +173,13 @@ contract Claims is IClaims, ReentrancyGuard {
         bool insurerReads =
             IConsentRegistry(ledger).hasAccess(patient, insurer, category, Scopes.PURPOSE_HPAYMT, Scopes.READ);
         if (!insurerReads) revert InsurerCannotRead(patient, insurer, category);
-        return patient;
+        return (patient, index);
     }
 
     /// @inheritdoc IClaims
     function pend(bytes32 claimId, uint16 reason, bytes32 digest) external whenLedgerNotPaused {
-        Claim storage claim = _claim(claimId);
-        Coverage storage coverage = _coverages[claim.coverageId];
+        StoredClaim storage claim = _claim(claimId);
+        Coverage storage coverage = _coverages[claim.coverage];
         _requireClaimInsurer(claimId, coverage);
         if (claim.status != ClaimStatus.Submitted) revert WrongStatus(claimId, claim.status);
         if (claim.pended) revert AlreadyPended(claimId);
@@ -164,10 +192,10 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @inheritdoc IClaims
     function supplement(bytes32 claimId, bytes32 digest) external whenLedgerNotPaused {
-        Claim storage claim = _claim(claimId);
+        StoredClaim storage claim = _claim(claimId);
         if (claim.provider != msg.sender) revert NotClaimProvider(claimId, msg.sender);
         if (claim.status != ClaimStatus.Pended) revert WrongStatus(claimId, claim.status);
-        address patient = _coverages[claim.coverageId].patient;
+        address patient = _coverages[claim.coverage].patient;
         if (digest == bytes32(0)) revert ZeroDigest();
         _requireRecord(patient, digest, msg.sender);
         uint40 due = _after(adjudicationSeconds);
@@ -181,7 +209,7 @@ contract Claims is IClaims, ReentrancyGuard {
         external
         whenLedgerNotPaused
     {
-        Claim storage claim = _claim(claimId);
+        StoredClaim storage claim = _claim(claimId);
         address patient = _requireDecidable(claimId, claim);
         uint8 round = claim.status == ClaimStatus.Appealed ? 1 : 0;
         _decide(claim, approved, patientShare, reason, round);
@@ -190,8 +218,8 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @dev The caller may decide the claim now: its coverage's active insurer, a claim awaiting a
     /// decision (Submitted or Appealed before its deadline, or Pended). The claim's patient.
-    function _requireDecidable(bytes32 claimId, Claim storage claim) private view returns (address) {
-        Coverage storage coverage = _coverages[claim.coverageId];
+    function _requireDecidable(bytes32 claimId, StoredClaim storage claim) private view returns (address) {
+        Coverage storage coverage = _coverages[claim.coverage];
         _requireClaimInsurer(claimId, coverage);
         ClaimStatus status = claim.status;
         if (status == ClaimStatus.Submitted || status == ClaimStatus.Appealed) {
@@ -204,7 +232,9 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @dev Checks the amounts and records the decision: approved > 0 approves (or, on appeal at
     /// exactly what was paid, settles), zero denies; round 0 opens the appeal window.
-    function _decide(Claim storage claim, uint96 approved, uint96 patientShare, uint16 reason, uint8 round) private {
+    function _decide(StoredClaim storage claim, uint96 approved, uint96 patientShare, uint16 reason, uint8 round)
+        private
+    {
         uint96 billed = claim.billed;
         if (uint256(approved) + patientShare > billed) revert InvalidAmounts(approved, patientShare, billed);
         if (approved == 0 && reason == 0) revert DenialWithoutReason();
@@ -214,11 +244,12 @@ contract Claims is IClaims, ReentrancyGuard {
         claim.due = round == 0 ? _after(appealSeconds) : 0;
         claim.approved = approved;
         claim.reason = reason;
-        claim.decidedAt = uint40(block.timestamp);
         claim.patientShare = patientShare;
     }
 
-    function _emitDecision(bytes32 claimId, Claim storage claim, address patient, uint8 round, bytes32 digest) private {
+    function _emitDecision(bytes32 claimId, StoredClaim storage claim, address patient, uint8 round, bytes32 digest)
+        private
+    {
         emit ClaimAdjudicated(
             claimId,
             patient,
@@ -235,8 +266,8 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @inheritdoc IClaims
     function pay(bytes32 claimId) external whenLedgerNotPaused {
-        Claim storage claim = _claim(claimId);
-        Coverage storage coverage = _coverages[claim.coverageId];
+        StoredClaim storage claim = _claim(claimId);
+        Coverage storage coverage = _coverages[claim.coverage];
         address provider = claim.provider;
         address insurer = coverage.insurer;
         if (msg.sender != insurer && msg.sender != provider) revert NotPayer(claimId, msg.sender);
@@ -263,8 +294,8 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @inheritdoc IClaims
     function appeal(bytes32 claimId, bytes32 digest) external whenLedgerNotPaused {
-        Claim storage claim = _claim(claimId);
-        address patient = _coverages[claim.coverageId].patient;
+        StoredClaim storage claim = _claim(claimId);
+        address patient = _coverages[claim.coverage].patient;
         if (msg.sender != patient && msg.sender != claim.provider) revert NotAppellant(claimId, msg.sender);
         if (!_appealOpen(claim)) revert AppealNotOpen(claimId);
         uint40 due = _after(adjudicationSeconds);
@@ -276,14 +307,14 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @inheritdoc IClaims
     function withdrawClaim(bytes32 claimId) external {
-        Claim storage claim = _claim(claimId);
+        StoredClaim storage claim = _claim(claimId);
         if (claim.provider != msg.sender) revert NotClaimProvider(claimId, msg.sender);
         if (claim.status != ClaimStatus.Submitted && claim.status != ClaimStatus.Pended) {
             revert WrongStatus(claimId, claim.status);
         }
         claim.status = ClaimStatus.Withdrawn;
         claim.due = 0;
-        emit ClaimWithdrawn(claimId, _coverages[claim.coverageId].patient, msg.sender);
+        emit ClaimWithdrawn(claimId, _coverages[claim.coverage].patient, msg.sender);
     }
 
     // -- settlement --------------------------------------------------------------------------------
@@ -330,17 +361,31 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @inheritdoc IClaims
     function coverageOf(bytes32 coverageId) external view returns (Coverage memory) {
-        return _coverages[coverageId];
+        return _coverages[_coverageIndex[coverageId]];
     }
 
     /// @inheritdoc IClaims
     function claimOf(bytes32 claimId) external view returns (Claim memory) {
-        return _claims[claimId];
+        StoredClaim storage claim = _claims[claimId];
+        return Claim({
+            coverageId: _coverageIds[claim.coverage],
+            provider: claim.provider,
+            serviceDate: claim.serviceDate,
+            due: claim.due,
+            status: claim.status,
+            round: claim.round,
+            pended: claim.pended,
+            billed: claim.billed,
+            approved: claim.approved,
+            reason: claim.reason,
+            patientShare: claim.patientShare,
+            paid: claim.paid
+        });
     }
 
     /// @inheritdoc IClaims
     function isFinal(bytes32 claimId) external view returns (bool) {
-        Claim storage claim = _claims[claimId];
+        StoredClaim storage claim = _claims[claimId];
         ClaimStatus status = claim.status;
         if (status == ClaimStatus.Withdrawn) return true;
         // slither-disable-next-line timestamp
@@ -376,12 +421,13 @@ contract Claims is IClaims, ReentrancyGuard {
 
     // -- internals ---------------------------------------------------------------------------------
 
-    function _coverage(bytes32 coverageId) private view returns (Coverage storage coverage) {
-        coverage = _coverages[coverageId];
-        if (coverage.insurer == address(0)) revert UnknownCoverage(coverageId);
+    function _coverage(bytes32 coverageId) private view returns (Coverage storage coverage, uint40 index) {
+        index = _coverageIndex[coverageId];
+        if (index == 0) revert UnknownCoverage(coverageId);
+        coverage = _coverages[index];
     }
 
-    function _claim(bytes32 claimId) private view returns (Claim storage claim) {
+    function _claim(bytes32 claimId) private view returns (StoredClaim storage claim) {
         claim = _claims[claimId];
         if (claim.status == ClaimStatus.None) revert UnknownClaim(claimId);
     }
@@ -413,7 +459,7 @@ contract Claims is IClaims, ReentrancyGuard {
 
     /// @dev Round 0 only: adjudicated and within the appeal window, or deemed denied (Submitted past
     /// its adjudication deadline) and within the appeal window that follows the deadline.
-    function _appealOpen(Claim storage claim) private view returns (bool) {
+    function _appealOpen(StoredClaim storage claim) private view returns (bool) {
         if (claim.round != 0) return false;
         ClaimStatus status = claim.status;
         uint256 due = claim.due;

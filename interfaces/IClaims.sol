@@ -42,7 +42,8 @@ interface IClaims is IMedLedgerErrors {
         address token;
     }
 
-    /// @dev One claim, four storage slots. Amounts are in the coverage token's smallest unit.
+    /// @dev One claim as `claimOf` returns it (stored in three slots). Amounts are in the coverage
+    /// token's smallest unit.
     /// `due`: the deadline of the current step (adjudication while Submitted or Appealed, the
     /// appeal window once adjudicated in round 0; zero when no step is due). `paid`: what the
     /// provider has been paid so far (an appeal decision never goes below it).
@@ -57,7 +58,6 @@ interface IClaims is IMedLedgerErrors {
         uint96 billed;
         uint96 approved;
         uint16 reason;
-        uint40 decidedAt;
         uint96 patientShare;
         uint96 paid;
     }

@@ -69,11 +69,16 @@ def test_a_clinic_bills_the_insurer_reads_approves_and_pays_the_clinic_withdraws
     assert [step["event"] for step in shown["history"]] == ["ClaimSubmitted", "ClaimAdjudicated", "ClaimPaid"]
     listed = world.json("claim", "list", "--patient", patient, "--db", tmp_path / "index.db")
     assert [row["claimId"] for row in listed] == [claim] and listed[0]["status"] == "paid"
+    touched = world.json("claim", "records", patient, "--db", tmp_path / "index.db")
+    assert {(row["how"], row["record"]) for row in touched} >= {("read for payment", lab["digest"])}
+    assert {row["how"] for row in touched} >= {"claim", "decision", "read for payment"}
     world.ok("claim", "export", claim, "--out", tmp_path / "bundle.json")
     kinds = [e["resource"]["resourceType"] for e in json.loads((tmp_path / "bundle.json").read_text())["entry"]]
     assert kinds == ["Claim", "ClaimResponse", "ExplanationOfBenefit"]
     balance = world.json("claim", "balance", "--token", token, account=INSURER)
     assert balance["escrow"] == 960_000_000
+    ended = world.json("claim", "end-coverage", coverage, "--at", "30d", account=INSURER)
+    assert world.json("claim", "coverage", coverage)["end"] == ended["end"]
 
     # What the rules refuse: one line, exit 3.
     line = assert_clear_failure(world.invoke("claim", "pay", claim, account=CLINIC), 3)

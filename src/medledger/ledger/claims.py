@@ -85,7 +85,6 @@ class Claim:
     billed: int
     approved: int
     reason: int
-    decided_at: int
     patient_share: int
     paid: int
 
@@ -344,7 +343,7 @@ class ClaimsClient(ModuleClient):
 
     @staticmethod
     def _claim(claim_id: bytes, raw: Any) -> Claim:
-        (coverage_id, provider, service_date, due, status, round_, pended, billed, approved, reason, decided_at,
+        (coverage_id, provider, service_date, due, status, round_, pended, billed, approved, reason,
          patient_share, paid) = raw  # fmt: skip
         return Claim(
             claim_id=claim_id,
@@ -358,7 +357,6 @@ class ClaimsClient(ModuleClient):
             billed=int(billed),
             approved=int(approved),
             reason=int(reason),
-            decided_at=int(decided_at),
             patient_share=int(patient_share),
             paid=int(paid),
         )

@@ -727,3 +727,75 @@ def token(app: AppContext, name: str, symbol: str, decimals_text: str, mint: str
         f"token {erc20.address} ({symbol}, {decimals} decimals)"
         + (f"; minted {erc20.format(raw)} to {recipient}" if raw else ""),
     )
+
+
+@command.command("coverage")
+@click.argument("coverage_id")
+@connection_options
+@pass_app
+@guarded
+def coverage(app: AppContext, coverage_id: str) -> None:
+    """A coverage as registered on chain: patient, insurer, token and period."""
+    from medledger.ledger.base import InvalidArgumentError
+
+    claims = _claims(app, signed=False)
+    found = claims.coverage(_id(coverage_id, "coverage id"))
+    if found is None:
+        raise InvalidArgumentError(f"there is no coverage {coverage_id} on this deployment")
+    erc20 = _token(claims, found.token)
+    app.output(
+        {
+            "coverageId": "0x" + found.coverage_id.hex(),
+            "patient": found.patient,
+            "insurer": found.insurer,
+            "token": found.token,
+            "symbol": erc20.symbol,
+            "start": found.start,
+            "end": found.end,
+        },
+        f"coverage 0x{found.coverage_id.hex()}\n  patient {found.patient}\n  insurer {found.insurer}\n"
+        f"  paid in {erc20.symbol} ({found.token})\n  services from {format_time(found.start)} "
+        f"to {format_time(found.end)}",
+    )
+
+
+@command.command("end-coverage")
+@click.argument("coverage_id")
+@click.option("--at", "at", default=None, help="When it ends: a UTC date, or a duration from now (30d) [default: now].")
+@connection_options
+@pass_app
+@guarded
+def end_coverage(app: AppContext, coverage_id: str, at: str | None) -> None:
+    """As the coverage's insurer: end it (claims for earlier services may still be filed in time)."""
+    claims = _claims(app)
+    now = claims.chain.now()
+    end = parse_moment(at, now, option="--at") if at else now + 1
+    receipt = claims.end_coverage(_id(coverage_id, "coverage id"), end)
+    app.output(
+        {"coverageId": coverage_id, "end": end, "txHash": receipt.tx_hash},
+        f"coverage {coverage_id} ends {format_time(end)}",
+    )
+
+
+@command.command("records")
+@click.argument("patient")
+@index_options
+@connection_options
+@pass_app
+@guarded
+def records(app: AppContext, patient: str, db: str | None, no_index: bool) -> None:
+    """Which claims touched which of PATIENT's records: each claim's documents (claim, responses,
+    supplements, appeals) and the records its insurer read for payment while it was open."""
+    from medledger.indexer import claims as claim_queries
+    from medledger.ledger.base import checked_address
+
+    if no_index:
+        raise click.UsageError("claim records reads the index; drop --no-index")
+    patient = checked_address(patient, "patient")
+    with synced_index(app, db) as indexer:
+        uses = claim_queries.records_touched(indexer.store, patient)
+    payload = [{"claimId": use.claim_id, "record": use.digest, "how": use.how, "time": use.timestamp} for use in uses]
+    lines = [
+        f"{format_time(use.timestamp)}  claim {use.claim_id[:12]}..  {use.how:<17}  record {use.digest}" for use in uses
+    ]
+    app.output(payload, "\n".join(lines) or f"no claim touched a record of {patient}")
