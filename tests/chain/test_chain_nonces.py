@@ -44,9 +44,7 @@ def test_submitted_transactions_are_in_flight_together_with_consecutive_nonces(w
     first = _pending_nonce(world, signer.address)
     anvil.set_automine(False)
     try:
-        pending = [
-            ledger.sender.submit(signer, ledger.address, _key_call(ledger), gas_limit=100_000) for _ in range(3)
-        ]
+        pending = [ledger.sender.submit(signer, ledger.address, _key_call(ledger), gas_limit=100_000) for _ in range(3)]
         assert [p.sent.nonce for p in pending] == [first, first + 1, first + 2]
         assert int(str(anvil.rpc("txpool_status")["pending"]), 16) == 3  # type: ignore[index]
         anvil.rpc("evm_mine")

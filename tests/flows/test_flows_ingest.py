@@ -225,4 +225,3 @@ def test_a_crash_in_a_later_batch_leaves_the_earlier_ones_registered_and_each_la
         assert resume_batch(people.lab, entry.id).state == DONE
     cids = [cid for entry in _batches(people.lab) for cid in entry.cids or ()]
     assert len(cids) == 6 and all(_registered(people.lab, people.patient.address, cids))
-
