@@ -162,7 +162,8 @@ class BatchJournal(Journal):
     def entries(self) -> list[BatchEntry]:  # type: ignore[override]
         if not self.directory.exists():
             return []
-        return [self.load(path.stem) for path in sorted(self.directory.glob(f"{BATCH_PREFIX}*.json"))]
+        entries = [self.load(path.stem) for path in self.directory.glob(f"{BATCH_PREFIX}*.json")]
+        return sorted(entries, key=lambda entry: (entry.created, entry.id))  # in the order they were begun
 
     def pending(self) -> list[BatchEntry]:  # type: ignore[override]
         return [entry for entry in self.entries() if not entry.finished]
