@@ -8,7 +8,7 @@ client, the services together, anvil, js-ipfs): on a shared 2-core machine the s
 not the client, caps the rate.
 
 Run with `make bench-ingest`, or `python benchmarks/ingest.py [RECORDS]` (also
-MEDLEDGER_BENCH_INGEST; default 400). Prints a table; no pass/fail.
+MEDLEDGER_BENCH_INGEST; default 1000). Prints a table; no pass/fail.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ Row = tuple[str, int, float, str, dict[str, float]]
 
 
 def main() -> None:
-    count = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MEDLEDGER_BENCH_INGEST", 400))
+    count = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MEDLEDGER_BENCH_INGEST", 1000))
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="medledger-bench-ingest-") as tmp, World(Path(tmp)) as world:
         workdir = Path(tmp)

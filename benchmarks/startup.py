@@ -62,7 +62,7 @@ def imports_web3(args: list[str], env: dict[str, str], cwd: str) -> bool:
         text=True,
         check=False,
     )
-    return any(line.rstrip().endswith("| web3") for line in done.stderr.splitlines())
+    return any(line.rsplit("|", 1)[-1].strip() == "web3" for line in done.stderr.splitlines())
 
 
 def main() -> None:

@@ -19,7 +19,16 @@ up before the blobs are unpinned, and a registered batch is never rolled back (e
 record).
 
 Every record gets its own data key, sealed to the patient and the author and split over the
-service set that is current when the batch starts; the contract checks write consent per call.
+service set that is current when the batch starts (asked again after SEALING_TTL seconds of a
+long import); the contract checks write consent per call.
+
+Batches overlap. `import_records` encrypts and stores the next PREPARE_AHEAD batches (each in
+its own thread, its own journal entry) while the current one is registered, and keeps up to
+`in_flight` registration transactions pending, each signed with the next nonce from the chain's
+NonceTracker (chain/transactions.py) and journaled SENT before it is broadcast. The order of
+steps within a batch, and what a crash at any of them leaves, are those of a batch run alone:
+a failure stops the import, waits for the registrations already sent, and leaves the failed
+batch and any begun after it journaled, each to be resumed or rolled back on its own.
 """
 
 from __future__ import annotations
@@ -153,7 +162,8 @@ class BatchJournal(Journal):
     def entries(self) -> list[BatchEntry]:  # type: ignore[override]
         if not self.directory.exists():
             return []
-        return [self.load(path.stem) for path in sorted(self.directory.glob(f"{BATCH_PREFIX}*.json"))]
+        entries = [self.load(path.stem) for path in self.directory.glob(f"{BATCH_PREFIX}*.json")]
+        return sorted(entries, key=lambda entry: (entry.created, entry.id))  # in the order they were begun
 
     def pending(self) -> list[BatchEntry]:  # type: ignore[override]
         return [entry for entry in self.entries() if not entry.finished]
@@ -226,12 +236,18 @@ def import_records(
                 sent.append((entry, _submit_registration(session, journal, entry, checkpoint, fresh=True)))
                 while len(sent) >= in_flight or (sent and not prepared):
                     results.append(_finish(session, journal, *sent.popleft(), checkpoint, progress))
-        except BaseException:
+        except BaseException as exc:
             for _, future in prepared:
                 future.cancel()
             for entry, pending in sent:  # close what is already sent, so only the failure stays open
                 with contextlib.suppress(Exception):
                     _finish(session, journal, entry, pending, lambda step: None, progress)
+            later = len(prepared)
+            if later and isinstance(exc, Exception) and exc.args == (str(exc),):  # a plain message: extend it
+                exc.args = (
+                    f"{exc.args[0]} ({later} later batch{'es' if later > 1 else ''} begun meanwhile "
+                    "stay journaled: `medledger record import --pending` lists them)",
+                )
             raise
     return results
 
