@@ -21,7 +21,7 @@ OPTIONS = [
 ]
 # Words that name a unit or the kind of a quantity, one of which each numeric option's help holds.
 UNITS = ("second", "minute", "hour", "day", "block", "gwei", "wei", "port", "byte", "share", "copies", "version")
-UNITS += ("index", "chain id", "record", "window", "thread")  # counts: of records, windows, threads
+UNITS += ("index", "chain id", "record", "window", "thread", "transaction")  # counts: records, windows, threads, txs
 DURATION_OPTIONS = {"--expires", "--until", "--since", "--valid-for", "--admin-delay", "--max-consent"}
 DURATION_OPTIONS |= {"--max-guardian-term", "--emergency-window", "--emergency-cooldown"}
 
