@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: install build check-artifacts demo test bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-growth bench-startup bench-storage bench-gateway postgres chromium clean
+.PHONY: install build check-artifacts demo test screenshots bench bench-gas bench-crypto bench-records bench-keyservice bench-indexer bench-ingest bench-growth bench-startup bench-storage bench-gateway postgres chromium clean
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -31,6 +31,10 @@ demo: install
 # The quality gates run first: a tree that fails lint is not tested.
 test: install postgres chromium lint
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# The README's portal screenshots (docs/portal.png, docs/portal-phone.png), taken by the browser test.
+screenshots: install chromium
+	MEDLEDGER_SCREENSHOT_DIR=docs $(PY) -m pytest tests/portal/test_portal_browser.py -q
 
 # The indexer's tests run against a real PostgreSQL server they start themselves. As root (CI),
 # install Debian's package when it is missing; elsewhere those tests skip and say why.

@@ -19,7 +19,7 @@ ARTIFACT_DIR = ROOT / "src" / "medledger" / "artifacts"
 TEST_ARTIFACT_DIR = ROOT / "tests" / "artifacts"
 SOURCE_DIRS = ("contracts", "interfaces", "contracts/test")
 # Contracts that are deployed; interfaces' ABIs are not shipped separately.
-DEPLOYABLE = ("MedLedger", "KeyReleaseServices", "StreamAnchors")
+DEPLOYABLE = ("MedLedger", "KeyReleaseServices", "StreamAnchors", "SettlementToken")
 # Test doubles (contracts/test/): built into tests/artifacts, never shipped in the package.
 TEST_PREFIX = "contracts/test/"
 # Pinned compiler settings: brownie-config.yaml and any forge profile must match them.

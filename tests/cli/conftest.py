@@ -212,6 +212,24 @@ class Cli:
     def json(self, *args: object, **kwargs) -> object:
         return json.loads(self.ok(*args, as_json=True, **kwargs).stdout)
 
+    def grant(
+        self, grantee: str, *, categories: str = "labs", purpose: str = "treatment", expires: str = "30d"
+    ) -> Result:
+        """The patient's confirmed `consent grant` (the scene most tests set before what they test)."""
+        return self.ok(
+            "consent",
+            "grant",
+            grantee,
+            "--categories",
+            categories,
+            "--purpose",
+            purpose,
+            "--expires",
+            expires,
+            "--yes",
+            account=PATIENT,
+        )
+
     def run(
         self,
         *args: object,

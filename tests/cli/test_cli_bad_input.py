@@ -146,19 +146,7 @@ def test_consent_grant_without_yes_and_without_a_terminal_exits_2(unchanged: Cli
 
 
 def test_consent_revoke_without_yes_and_without_a_terminal_exits_2(world: Cli) -> None:
-    world.ok(
-        "consent",
-        "grant",
-        address(CLINIC),
-        "--categories",
-        "labs",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "30d",
-        "--yes",
-        account=PATIENT,
-    )
+    world.grant(address(CLINIC))
     before = world.nonces()
     result = world.invoke("consent", "revoke", address(CLINIC), account=PATIENT)
     assert "--yes" in assert_clear_failure(result, BAD_INPUT)

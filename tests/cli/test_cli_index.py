@@ -23,19 +23,7 @@ def story(world: Cli, lab_result: Path, tmp_path: Path) -> dict:
     published = world.json(
         "record", "publish", lab_result, "--patient", address(PATIENT), "--category", "labs", account=PATIENT
     )
-    world.ok(
-        "consent",
-        "grant",
-        address(CLINIC),
-        "--categories",
-        "labs",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "30d",
-        "--yes",
-        account=PATIENT,
-    )
+    world.grant(address(CLINIC))
     world.ok(
         "record",
         "fetch",

@@ -56,19 +56,7 @@ def test_a_second_listing_syncs_the_index_only_from_where_the_first_stopped(worl
     world.ok("record", "list", "--patient", address(PATIENT))
     after_first = _index_cursor(world)
 
-    world.ok(
-        "consent",
-        "grant",
-        address(CLINIC),
-        "--categories",
-        "labs",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "90d",
-        "--yes",
-        account=PATIENT,
-    )
+    world.grant(address(CLINIC), expires="90d")
     world.ok("record", "list", "--patient", address(PATIENT))
 
     head = int(str(world.anvil.rpc("eth_blockNumber", [])), 16)
@@ -77,45 +65,9 @@ def test_a_second_listing_syncs_the_index_only_from_where_the_first_stopped(worl
 
 def test_consent_list_from_the_index_names_each_grantee_once_with_its_current_terms(world: Cli) -> None:
     world.ok("provider", "register", address(LAB), "--kind", "clinician", account=REGISTRAR)
-    world.ok(
-        "consent",
-        "grant",
-        address(CLINIC),
-        "--categories",
-        "labs",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "90d",
-        "--yes",
-        account=PATIENT,
-    )
-    world.ok(
-        "consent",
-        "grant",
-        address(LAB),
-        "--categories",
-        "labs",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "90d",
-        "--yes",
-        account=PATIENT,
-    )
-    world.ok(
-        "consent",
-        "grant",
-        address(CLINIC),
-        "--categories",
-        "labs,imaging",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "90d",
-        "--yes",
-        account=PATIENT,
-    )
+    world.grant(address(CLINIC), expires="90d")
+    world.grant(address(LAB), expires="90d")
+    world.grant(address(CLINIC), categories="labs,imaging", expires="90d")
     world.ok("consent", "revoke", address(LAB), "--yes", account=PATIENT)
 
     from_index = world.json("consent", "list", account=PATIENT)

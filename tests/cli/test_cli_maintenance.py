@@ -37,19 +37,7 @@ def _publish(cli: Cli, source: Path) -> dict:
 
 
 def _grant_clinic(cli: Cli) -> None:
-    cli.ok(
-        "consent",
-        "grant",
-        address(CLINIC),
-        "--categories",
-        "labs",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "30d",
-        "--yes",
-        account=PATIENT,
-    )
+    cli.grant(address(CLINIC))
 
 
 def _fetch(cli: Cli, cid: str, out: Path, account: int = CLINIC) -> Result:

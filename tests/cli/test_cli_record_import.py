@@ -102,19 +102,7 @@ def test_pending_lists_nothing_after_a_clean_import(world: Cli, tmp_path: Path) 
 
 def test_a_grantee_reads_every_current_record_with_fetch_all(world: Cli, tmp_path: Path) -> None:
     assert _import(world, _ndjson(tmp_path / "v.ndjson", 3)).exit_code == 0
-    world.ok(
-        "consent",
-        "grant",
-        address(CLINIC),
-        "--categories",
-        "labs",
-        "--purpose",
-        "treatment",
-        "--expires",
-        "30d",
-        "--yes",
-        account=PATIENT,
-    )
+    world.grant(address(CLINIC))
 
     report = world.json(
         "record", "fetch-all", "--patient", address(PATIENT), "--out-dir", tmp_path / "read", account=CLINIC

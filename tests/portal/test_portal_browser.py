@@ -3,8 +3,9 @@ chromedriver, against `medledger portal` started as a user starts it (a subproce
 installed console script) on the session anvil and the IPFS daemon.
 
 Through: sign-in with the keystore password, a grant (review, confirm), a revoke, the timeline;
-the same pages at a phone's size. Saves docs/portal.png (the README's screenshot) and
-docs/portal-phone.png."""
+the same pages at a phone's size. Saves its screenshots in the test's temporary directory, or, with
+MEDLEDGER_SCREENSHOT_DIR set (`make screenshots`), as docs/portal.png (the README's screenshot) and
+docs/portal-phone.png: a test run leaves the tree as it found it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.portal.conftest import (
 )
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCREENSHOT_DIR = os.environ.get("MEDLEDGER_SCREENSHOT_DIR")
 FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -98,7 +99,7 @@ def _fits_the_width(driver: WebDriver) -> bool:
 
 
 def test_patient_signs_in_grants_revokes_and_reads_the_timeline(
-    browser: WebDriver, portal_url: str, world: PortalWorld
+    browser: WebDriver, portal_url: str, world: PortalWorld, tmp_path: Path
 ) -> None:
     clinic = account(CLINIC).address
     browser.get(f"{portal_url}/login")
@@ -140,8 +141,9 @@ def test_patient_signs_in_grants_revokes_and_reads_the_timeline(
     assert f"Revoked: {CLINIC_NAME} may no longer see your records" in events
     assert f"{LAB_NAME} read your lab results for your treatment" in events
     assert _fits_the_width(browser)
-    DOCS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(DOCS / "portal.png"))
+    shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(shots / "portal.png"))
 
     # a phone: nothing wider than the screen, the chart scaled down, tables stacked
     browser.set_window_size(*PHONE)
@@ -150,4 +152,4 @@ def test_patient_signs_in_grants_revokes_and_reads_the_timeline(
         assert _fits_the_width(browser), path
     browser.get(f"{portal_url}/timeline")
     assert browser.find_element(By.CSS_SELECTOR, "figure.chart").size["width"] <= PHONE[0]
-    browser.save_screenshot(str(DOCS / "portal-phone.png"))
+    browser.save_screenshot(str(shots / "portal-phone.png"))

@@ -168,15 +168,7 @@ def copy_keystore(source: str | Path, target: str | Path, password: str | None =
             raise AccountError(f"{source} is not a keystore v3 file") from exc
         address = Signer.from_private_key(key).address
         keystore = {**keystore, "address": address.removeprefix("0x").lower()}
-    if target.exists():
-        raise AccountError(f"keystore file {target} already exists; choose another name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise AccountError(f"keystore file {target} already exists; choose another name") from exc
-    with os.fdopen(fd, "w") as handle:
-        json.dump(keystore, handle)
+    _write_new_keystore(target, keystore)
     return address
 
 
@@ -185,9 +177,14 @@ def write_keystore(path: str | Path, signer: Signer, password: str, *, kdf: Kdf 
     path = Path(path)
     if not password:
         raise AccountError("refusing to write a keystore with an empty password")
-    if path.exists():
+    if path.exists():  # before the slow key derivation
         raise AccountError(f"keystore file {path} already exists; choose another name")
-    keystore = Account.encrypt(signer.private_key_bytes(), password, kdf=kdf)
+    _write_new_keystore(path, Account.encrypt(signer.private_key_bytes(), password, kdf=kdf))
+    return path
+
+
+def _write_new_keystore(path: Path, keystore: Mapping[str, Any]) -> None:
+    """Create `path` (mode 0600) holding `keystore`; never overwrites, even in a race."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -195,4 +192,3 @@ def write_keystore(path: str | Path, signer: Signer, password: str, *, kdf: Kdf 
         raise AccountError(f"keystore file {path} already exists; choose another name") from exc
     with os.fdopen(fd, "w") as handle:
         json.dump(keystore, handle)
-    return path

@@ -6,6 +6,10 @@ deployments/<chainId>.pending.json after signing and before broadcasting, so a r
 while waiting for the receipt is finished by the next run: it waits for that transaction instead
 of sending another, sends again only if the node never saw it (unknown, and the account's nonce
 unused), and refuses if that nonce went to another transaction.
+
+Modules that live in their own contract beside the ledger (claims, studies) are deployed later by
+`deploy_module` and added to the same record, with their constructor arguments, under the same
+resumption rules (their pending file is deployments/<chainId>.<Contract>.pending.json).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -110,6 +115,8 @@ class DeployedContract:
     artifact_digest: str
     compiler: str
     gas_used: int
+    # A module's constructor arguments as deployed (JSON values), compared when a run is repeated.
+    arguments: list[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,12 +130,25 @@ class Deployment:
     def ledger_address(self) -> str:
         return self.contracts[LEDGER_CONTRACT].address
 
+    def module(self, name: str) -> DeployedContract:
+        """The module contract `name` deployed beside the ledger (see `deploy_module`)."""
+        try:
+            return self.contracts[name]
+        except KeyError:
+            raise DeploymentError(
+                f"the deployment on chain {self.chain_id} has no {name} contract; deploy it first "
+                f"(`medledger deploy {name.lower()}`)"
+            ) from None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "chainId": self.chain_id,
             "deployer": self.deployer,
             "admin": self.admin,
-            "contracts": {name: asdict(entry) for name, entry in self.contracts.items()},
+            "contracts": {
+                name: {key: value for key, value in asdict(entry).items() if value is not None}
+                for name, entry in self.contracts.items()
+            },
         }
 
     @classmethod
@@ -156,6 +176,7 @@ class PendingDeployment:
     deployer: str
     admin: str
     artifact_digest: str
+    arguments: list[Any] | None = None  # a module's constructor arguments (see deploy_module)
 
     @property
     def sent(self) -> SentTransaction:
@@ -169,6 +190,7 @@ class PendingDeployment:
             "deployer": self.deployer,
             "admin": self.admin,
             "artifactDigest": self.artifact_digest,
+            **({"arguments": self.arguments} if self.arguments is not None else {}),
         }
 
     @classmethod
@@ -181,6 +203,7 @@ class PendingDeployment:
                 deployer=to_checksum_address(data["deployer"]),
                 admin=to_checksum_address(data["admin"]),
                 artifact_digest=str(data["artifactDigest"]),
+                arguments=list(data["arguments"]) if data.get("arguments") is not None else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DeploymentError(f"malformed pending deployment record: {exc}") from exc
@@ -190,14 +213,16 @@ def deployment_path(directory: str | Path, chain_id: int) -> Path:
     return Path(directory) / f"{chain_id}.json"
 
 
-def pending_path(directory: str | Path, chain_id: int) -> Path:
+def pending_path(directory: str | Path, chain_id: int, contract: str = LEDGER_CONTRACT) -> Path:
     """Where a deployment transaction is recorded between signing and its receipt."""
-    return Path(directory) / f"{chain_id}.pending.json"
+    if contract == LEDGER_CONTRACT:
+        return Path(directory) / f"{chain_id}.pending.json"
+    return Path(directory) / f"{chain_id}.{contract}.pending.json"
 
 
-def load_pending(directory: str | Path, chain_id: int) -> PendingDeployment | None:
+def load_pending(directory: str | Path, chain_id: int, contract: str = LEDGER_CONTRACT) -> PendingDeployment | None:
     """The deployment transaction an interrupted run left pending on chain `chain_id`, if any."""
-    path = pending_path(directory, chain_id)
+    path = pending_path(directory, chain_id, contract)
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -297,6 +322,134 @@ def deploy(
         save_deployment(directory, deployment)
         _discard_pending(directory, chain.chain_id, receipt.tx_hash)
     return deployment
+
+
+def deploy_module(
+    chain: Chain,
+    deployer: Signer,
+    directory: str | Path,
+    name: str,
+    constructor_args: Sequence[Any],
+    *,
+    policy: TxPolicy | None = None,
+) -> Deployment:
+    """Deploy the shipped contract `name` (a module such as Claims) beside the MedLedger recorded
+    for this chain in `directory`, and add it to that deployment record.
+
+    Resumable like `deploy`: a recorded module of the same build and arguments with code on chain is
+    returned as is, one with other arguments is refused (a deployed module's settings never change),
+    and a transaction an interrupted run left pending is waited for, never sent twice."""
+    if name == LEDGER_CONTRACT:
+        raise DeploymentError(f"{LEDGER_CONTRACT} is deployed by `deploy`, not as a module")
+    try:
+        artifact = load_artifact(name)
+    except FileNotFoundError:
+        raise DeploymentError(f"no contract named {name!r} ships with medledger") from None
+    deployment = load_deployment(directory, chain)
+    arguments = _json_values(constructor_args)
+    record = deployment_path(directory, chain.chain_id)
+    existing = deployment.contracts.get(name)
+    if existing is not None:
+        code = bytes(chain.w3.eth.get_code(to_checksum_address(existing.address)))
+        if code:
+            if existing.artifact_digest != artifact.digest or not _same_build(
+                code, bytes.fromhex(artifact.deployed_bytecode.removeprefix("0x"))
+            ):
+                raise DeploymentError(
+                    f"chain {chain.chain_id} has another build of {name} at {existing.address}; "
+                    f"remove its entry from {record} to deploy this build beside it"
+                )
+            if existing.arguments != arguments:
+                raise DeploymentError(
+                    f"chain {chain.chain_id} already has {name} at {existing.address} with settings "
+                    f"{existing.arguments}, not {arguments}; a deployed module's settings never change: "
+                    f"remove its entry from {record} to deploy another"
+                )
+            return deployment
+    path = pending_path(directory, chain.chain_id, name)
+    receipt = _resume_module(chain, load_pending(directory, chain.chain_id, name), path, artifact, arguments, policy)
+    if receipt is None:
+
+        def record_pending(sent: SentTransaction) -> None:
+            pending = PendingDeployment(
+                chain_id=sent.chain_id,
+                tx_hash=sent.tx_hash,
+                nonce=sent.nonce,
+                deployer=sent.sender,
+                admin=sent.sender,
+                artifact_digest=artifact.digest,
+                arguments=arguments,
+            )
+            _write_atomically(path, pending.to_json())
+
+        sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy, on_signed=record_pending)
+        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = sender.deploy(deployer, factory.constructor(*constructor_args))
+    entry = DeployedContract(
+        address=to_checksum_address(receipt.raw["contractAddress"]),
+        tx_hash=receipt.tx_hash,
+        block=receipt.block_number,
+        artifact_digest=artifact.digest,
+        compiler=artifact.compiler,
+        gas_used=receipt.gas_used,
+        arguments=arguments,
+    )
+    updated = replace(deployment, contracts={**deployment.contracts, name: entry})
+    save_deployment(directory, updated)
+    path.unlink(missing_ok=True)
+    return updated
+
+
+def _resume_module(
+    chain: Chain,
+    pending: PendingDeployment | None,
+    path: Path,
+    artifact: Artifact,
+    arguments: list[Any],
+    policy: TxPolicy | None,
+) -> Receipt | None:
+    """The receipt of a module deployment an interrupted run left pending; None to send anew."""
+    if pending is None:
+        return None
+    if pending.chain_id != chain.chain_id:
+        raise DeploymentError(
+            f"{path} records chain {pending.chain_id}, but the endpoint serves chain {chain.chain_id}"
+        )
+    if pending.artifact_digest != artifact.digest or pending.arguments != arguments:
+        raise DeploymentError(
+            f"transaction {pending.tx_hash} deploying {artifact.name} with settings {pending.arguments} (or another "
+            f"build) is pending on chain {chain.chain_id}; wait for it, or move {path} aside to deploy these settings"
+        )
+    sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy)
+    status = sender.status(pending.sent)
+    if status in (TxStatus.DROPPED, TxStatus.REVERTED):
+        log.warning(
+            "deployment transaction %s of %s %s; sending a new one", pending.tx_hash, artifact.name, status.value
+        )
+        path.unlink(missing_ok=True)
+        return None
+    if status is TxStatus.REPLACED:
+        raise DeploymentError(
+            f"deployment transaction {pending.tx_hash} is unknown to the node, but nonce {pending.nonce} of "
+            f"{pending.deployer} was used by another transaction; check that account's transactions for a "
+            f"{artifact.name} deployment, then move {path} aside to deploy anew"
+        )
+    return sender.wait_for(pending.tx_hash)
+
+
+def _json_values(values: Sequence[Any]) -> list[Any]:
+    """Constructor arguments as JSON values (bytes as 0x hex), to record and compare them."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return "0x" + bytes(value).hex()
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+            return to_checksum_address(value)
+        return value
+
+    return [plain(value) for value in values]
 
 
 @dataclass(frozen=True)

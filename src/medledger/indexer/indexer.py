@@ -15,12 +15,16 @@ Algorithm (see the package docstring for the schema):
   mid-range leaves the database exactly as after the previous range.
 * Logs whose block hash disagrees with the header fetched for that block (the chain moved while
   we read) abort the range; the loop re-checks for a reorg and tries again.
+* Module contracts deployed beside the ledger (claims, studies: `deploy_module`) are indexed with
+  it, keyed by emitting address. A module first seen after the cursor passed its deployment block
+  is backfilled from that block to the cursor, in one transaction, before the next range; the
+  `meta` row `module:<name>` records that it is indexed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -48,6 +52,15 @@ DEFAULT_BATCH_SIZE = 2_000
 DEFAULT_MAX_REORG_DEPTH = 64
 _BLOCK_BATCH = 200
 _MAX_RETRIES = 5
+
+
+def _ships(name: str) -> bool:
+    """Whether a contract of that name ships with this package (and so has an ABI to decode with)."""
+    try:
+        load_artifact(name)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class _ChainMoved(MedLedgerError):
@@ -84,7 +97,9 @@ class Indexer:
         batch_size: int = DEFAULT_BATCH_SIZE,
         confirmations: int = 0,
         max_reorg_depth: int = DEFAULT_MAX_REORG_DEPTH,
+        modules: Mapping[str, tuple[str, int]] | None = None,
     ):
+        """`modules`: name -> (address, deployment block) of module contracts to index beside the ledger."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if confirmations < 0 or max_reorg_depth < 0:
@@ -107,10 +122,16 @@ class Indexer:
                 f"{self.address} on chain {chain.chain_id} is not a MedLedger contract (no keyReleaseServices())"
             ) from None
         services_abi = load_artifact(SERVICES_CONTRACT).abi
+        self.modules = {
+            name: (to_checksum_address(address), int(block)) for name, (address, block) in (modules or {}).items()
+        }
+        emitters = [(self.address, abi), (self.services_address, services_abi)]
+        emitters += [(address, load_artifact(name).abi) for name, (address, _) in self.modules.items()]
+        self._addresses = [emitter for emitter, _ in emitters]
         self._decoder = LogDecoder(
             {
                 (emitter.lower(), hexstr(event_abi_to_log_topic(cast(ABIEvent, item)))): item
-                for emitter, emitter_abi in ((self.address, abi), (self.services_address, services_abi))
+                for emitter, emitter_abi in emitters
                 for item in emitter_abi
                 if item["type"] == "event" and not item.get("anonymous")
             }
@@ -125,6 +146,12 @@ class Indexer:
         chain.require_chain_id(deployment.chain_id)
         store = open_store(database) if isinstance(database, (str, Path)) else database
         entry = deployment.contracts[LEDGER_CONTRACT]
+        modules = {
+            name: (module.address, module.block)
+            for name, module in deployment.contracts.items()
+            if name != LEDGER_CONTRACT and _ships(name)
+        }
+        options.setdefault("modules", modules)
         try:
             return cls(chain, entry.address, store, deployment_block=entry.block, **options)
         except BaseException:
@@ -156,6 +183,7 @@ class Indexer:
                     **expected,
                     "schema_version": schema.SCHEMA_VERSION,
                     "last_block": str(self.deployment_block - 1),
+                    **{f"module:{name}": address for name, (address, _) in self.modules.items()},
                 }
                 self.store.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows.items())
                 return
@@ -214,10 +242,11 @@ class Indexer:
         except BlockNotFound:
             return None
 
-    def _logs(self, start: int, end: int) -> list[dict[str, Any]]:
-        """The range's logs of both contracts. Over RPC they are read raw (hex fields), skipping
-        web3's per-field result formatters, which cost more than everything else per event."""
-        query = {"address": [self.address, self.services_address], "fromBlock": start, "toBlock": end}
+    def _logs(self, start: int, end: int, addresses: list[str] | None = None) -> list[dict[str, Any]]:
+        """The range's logs of the indexed contracts (or of `addresses`). Over RPC they are read raw
+        (hex fields), skipping web3's per-field result formatters, which cost more than everything
+        else per event."""
+        query = {"address": addresses or self._addresses, "fromBlock": start, "toBlock": end}
         if self.chain.is_embedded:
             return [dict(log) for log in self.chain.w3.eth.get_logs(cast(Any, query))]
         response = self.chain.w3.provider.make_request(
@@ -306,6 +335,7 @@ class Indexer:
         """Bring the database up to `head - confirmations` (or `to_block`, if lower)."""
         fork = self.find_fork()
         orphaned = self.rollback(fork) if fork is not None else 0
+        backfilled = self._backfill_new_modules()
         start = self.cursor + 1
         ranges = events = 0
         retries = 0
@@ -328,12 +358,36 @@ class Indexer:
                 if new_fork is not None:
                     orphaned += self.rollback(new_fork)
                     fork = new_fork if fork is None else min(fork, new_fork)
-        return SyncReport(start, self.cursor, ranges, events, fork, orphaned)
+        return SyncReport(start, self.cursor, ranges, events + backfilled, fork, orphaned)
 
-    def _sync_range(self, start: int, end: int) -> int:
-        logs = self._logs(start, end)
+    def _backfill_new_modules(self) -> int:
+        """Index the past events of modules this database has not indexed yet (deployed beside the
+        ledger after it was created): from each one's deployment block to the cursor, then mark it."""
+        meta = self._meta()
+        events = 0
+        for name, (address, block) in self.modules.items():
+            if meta.get(f"module:{name}", "").lower() == address.lower():
+                continue
+            cursor = self.cursor
+            for _ in range(_MAX_RETRIES):
+                try:
+                    events += self._sync_range(max(block, self.deployment_block), cursor, only=address, mark=name)
+                    break
+                except _ChainMoved:
+                    fork = self.find_fork()
+                    if fork is not None:
+                        self.rollback(fork)
+                    cursor = self.cursor
+            else:
+                raise IndexerError("the chain kept reorganising while indexing a new module; try again later")
+        return events
+
+    def _sync_range(self, start: int, end: int, *, only: str | None = None, mark: str | None = None) -> int:
+        """Index blocks start..end and move the cursor to `end`; with `only`, index that one
+        contract's events in those (already synced) blocks and record module `mark` instead."""
+        logs = self._logs(start, end, [only] if only else None) if start <= end else []
         log_blocks = {int(log["blockNumber"]) for log in logs}
-        keep_from = max(start, end - self.max_reorg_depth)
+        keep_from = max(start, end - self.max_reorg_depth) if only is None else end + 1
         headers = self._blocks(sorted(log_blocks | set(range(keep_from, end + 1))), full=log_blocks)
         senders = {hexstr(tx["hash"]): tx["from"] for number in log_blocks for tx in headers[number]["transactions"]}
         rows = []
@@ -356,6 +410,10 @@ class Indexer:
             )
             for statement, values in typed_rows.items():
                 self.store.executemany(statement, values)
+            if only is not None:
+                self.store.execute("DELETE FROM meta WHERE key = ?", (f"module:{mark}",))
+                self.store.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"module:{mark}", only))
+                return len(rows)
             self.store.executemany(
                 "INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
                 [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medledger.errors import MedLedgerError
+from medledger.errors import MedLedgerError, RequestRefusedError
 
 
 class KeyServiceError(MedLedgerError):
@@ -18,17 +18,10 @@ class ConfigError(KeyServiceError):
     """A service configuration file that is missing, malformed or incomplete."""
 
 
-class ReleaseRefusedError(KeyServiceError):
-    """A service refused to release its share; `code` is stable, `status` is the HTTP status."""
+class ReleaseRefusedError(KeyServiceError, RequestRefusedError):
+    """A service refused to release its share; `code` is stable, `status` is the HTTP status (403 by default)."""
 
-    def __init__(self, code: str, message: str, status: int = 403):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def to_json(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    default_status = 403
 
 
 @dataclass(frozen=True)
