@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from .conftest import ROOT, SOLC
+from .conftest import ROOT, SOLC, medledger_request
 
 solcx = pytest.importorskip("solcx")
 
@@ -15,8 +15,8 @@ VERSION = "0.8.28"
 
 
 def _project_input(build_artifacts) -> dict:
-    """The exact request tools/build_artifacts.py sends: same source unit names, same settings."""
-    return build_artifacts.standard_json_input()
+    """The request tools/build_artifacts.py sends, code generated for MedLedger alone."""
+    return medledger_request(build_artifacts)
 
 
 def _runtime_bytecode(output: dict, committed: dict) -> str:
