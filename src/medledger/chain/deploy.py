@@ -369,31 +369,11 @@ def deploy_module(
     path = pending_path(directory, chain.chain_id, name)
     receipt = _resume_module(chain, load_pending(directory, chain.chain_id, name), path, artifact, arguments, policy)
     if receipt is None:
-
-        def record_pending(sent: SentTransaction) -> None:
-            pending = PendingDeployment(
-                chain_id=sent.chain_id,
-                tx_hash=sent.tx_hash,
-                nonce=sent.nonce,
-                deployer=sent.sender,
-                admin=sent.sender,
-                artifact_digest=artifact.digest,
-                arguments=arguments,
-            )
-            _write_atomically(path, pending.to_json())
-
-        sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy, on_signed=record_pending)
+        writer = _pending_writer(directory, artifact, deployer.address, contract=name, arguments=arguments)
+        sender = TransactionSender(chain, RevertDecoder(artifact.abi), policy, on_signed=writer)
         factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         receipt = sender.deploy(deployer, factory.constructor(*constructor_args))
-    entry = DeployedContract(
-        address=to_checksum_address(receipt.raw["contractAddress"]),
-        tx_hash=receipt.tx_hash,
-        block=receipt.block_number,
-        artifact_digest=artifact.digest,
-        compiler=artifact.compiler,
-        gas_used=receipt.gas_used,
-        arguments=arguments,
-    )
+    entry = _deployed(artifact, receipt, arguments)
     updated = replace(deployment, contracts={**deployment.contracts, name: entry})
     save_deployment(directory, updated)
     path.unlink(missing_ok=True)
@@ -501,20 +481,30 @@ def _deployment_from(chain: Chain, deployer: str, admin: str, artifact: Artifact
         chain_id=chain.chain_id,
         deployer=deployer,
         admin=admin,
-        contracts={
-            LEDGER_CONTRACT: DeployedContract(
-                address=receipt.raw["contractAddress"],
-                tx_hash=receipt.tx_hash,
-                block=receipt.block_number,
-                artifact_digest=artifact.digest,
-                compiler=artifact.compiler,
-                gas_used=receipt.gas_used,
-            )
-        },
+        contracts={LEDGER_CONTRACT: _deployed(artifact, receipt)},
     )
 
 
-def _pending_writer(directory: str | Path, artifact: Artifact, admin: str) -> OnSigned:
+def _deployed(artifact: Artifact, receipt: Receipt, arguments: list[Any] | None = None) -> DeployedContract:
+    return DeployedContract(
+        address=to_checksum_address(receipt.raw["contractAddress"]),
+        tx_hash=receipt.tx_hash,
+        block=receipt.block_number,
+        artifact_digest=artifact.digest,
+        compiler=artifact.compiler,
+        gas_used=receipt.gas_used,
+        arguments=arguments,
+    )
+
+
+def _pending_writer(
+    directory: str | Path,
+    artifact: Artifact,
+    admin: str,
+    *,
+    contract: str = LEDGER_CONTRACT,
+    arguments: list[Any] | None = None,
+) -> OnSigned:
     """Record the deployment transaction once signed, before it is broadcast."""
 
     def record(sent: SentTransaction) -> None:
@@ -525,8 +515,9 @@ def _pending_writer(directory: str | Path, artifact: Artifact, admin: str) -> On
             deployer=sent.sender,
             admin=admin,
             artifact_digest=artifact.digest,
+            arguments=arguments,
         )
-        _write_atomically(pending_path(directory, sent.chain_id), pending.to_json())
+        _write_atomically(pending_path(directory, sent.chain_id, contract), pending.to_json())
 
     return record
 

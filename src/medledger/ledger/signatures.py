@@ -13,6 +13,7 @@ offline machine and hand the file to a relayer.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,13 +143,24 @@ class SignedMessage:
             raise SignedMessageError(f"the signature does not verify: {exc}") from None
 
 
-def typed_data(kind: str, *, chain_id: int, contract: str, message: dict[str, Any]) -> dict[str, Any]:
+def typed_data(
+    kind: str,
+    *,
+    chain_id: int,
+    contract: str,
+    message: dict[str, Any],
+    types: Mapping[str, list[dict[str, str]]] = TYPES,
+    domain_name: str = DOMAIN_NAME,
+    domain_version: str = DOMAIN_VERSION,
+) -> dict[str, Any]:
+    """EIP-712 typed data of one message: the ledger's by default, another contract's (Studies)
+    with its own `types` and domain name."""
     return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, kind: TYPES[kind]},
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, kind: types[kind]},
         "primaryType": kind,
         "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
+            "name": domain_name,
+            "version": domain_version,
             "chainId": int(chain_id),
             "verifyingContract": to_checksum_address(contract),
         },

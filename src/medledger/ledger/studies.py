@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 from web3.logs import DISCARD
 
@@ -38,7 +36,7 @@ from medledger.chain.reverts import RevertDecoder
 from medledger.chain.transactions import Receipt, TransactionSender, TxPolicy
 from medledger.ledger.base import InvalidArgumentError, ModuleClient, checked_address
 from medledger.ledger.records import SUPPORTED_CODECS
-from medledger.ledger.signatures import SignedMessage, SignedMessageError
+from medledger.ledger.signatures import SignedMessage, SignedMessageError, sign, typed_data
 from medledger.scopes import CATEGORY_COUNT
 
 STUDIES_CONTRACT = "Studies"
@@ -47,12 +45,6 @@ DOMAIN_VERSION = "1"
 MAX_RECORDS = 32  # Studies.MAX_RECORDS
 MAX_SIGNATURE_LIFETIME = 30 * 24 * 3600  # what the clients sign for at most (the contract checks the deadline)
 
-_DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 STUDY_TYPES: dict[str, list[dict[str, str]]] = {
     "Enrol": [
         {"name": "studyId", "type": "uint256"},
@@ -211,23 +203,20 @@ def _digest(value: bytes) -> bytes:
 
 
 def study_typed_data(kind: str, *, chain_id: int, contract: str, message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, kind: STUDY_TYPES[kind]},
-        "primaryType": kind,
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": int(chain_id),
-            "verifyingContract": to_checksum_address(contract),
-        },
-        "message": message,
-    }
+    return typed_data(
+        kind,
+        chain_id=chain_id,
+        contract=contract,
+        message=message,
+        types=STUDY_TYPES,
+        domain_name=DOMAIN_NAME,
+        domain_version=DOMAIN_VERSION,
+    )
 
 
 def sign_study_message(signer: Signer, data: dict[str, Any]) -> SignedMessage:
     """Sign off line (needs only the chain id and the contract in `data`'s domain)."""
-    signed = Account.sign_typed_data(signer.private_key_bytes(), full_message=data)
-    return SignedMessage(data, bytes(signed.signature))
+    return sign(signer, data)
 
 
 def parse_study_message(text: str) -> SignedMessage:
@@ -250,12 +239,7 @@ def parse_study_message(text: str) -> SignedMessage:
 
 
 def recovered_signer(signed: SignedMessage) -> str:
-    try:
-        return str(
-            Account.recover_message(encode_typed_data(full_message=signed.typed_data), signature=signed.signature)
-        )
-    except Exception as exc:  # eth-account raises several types for malformed signatures
-        raise SignedMessageError(f"the signature does not verify: {exc}") from None
+    return signed.recovered_signer()
 
 
 class StudiesClient(ModuleClient):
