@@ -3,6 +3,8 @@ break-glass; and the key-release service sets (who can release shares of record 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,51 +96,51 @@ def _service_details(name: str, args: Any, sender: str) -> tuple[str, dict[str, 
 
 def patient_history(ledger: MedLedger, patient: str, *, from_block: int = 0) -> list[AuditEntry]:
     """Every event about `patient`, in chain order."""
-    entries = []
-    timestamps: dict[int, int] = {}
-    for name in PATIENT_EVENTS:
-        for log in ledger.events(name, from_block=from_block, patient=patient):
-            block = log.blockNumber
-            if block not in timestamps:
-                timestamps[block] = int(ledger.chain.w3.eth.get_block(block)["timestamp"])
-            actor, details = _details(name, log.args)
-            entries.append(
-                AuditEntry(
-                    block,
-                    timestamps[block],
-                    "0x" + bytes(log.transactionHash).hex(),
-                    log.logIndex,
-                    name,
-                    actor,
-                    details,
-                )
-            )
-    return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
+    return _entries(
+        ledger.chain.w3,
+        PATIENT_EVENTS,
+        lambda name: ledger.events(name, from_block=from_block, patient=patient),
+        lambda name, args, _sender: _details(name, args),
+    )
 
 
 def service_history(ledger: MedLedger, *, from_block: int = 0) -> list[AuditEntry]:
     """Every key-release service-set event (proposed, cancelled, endpoint published), in chain order;
     the actor of a proposal or cancellation is the transaction's sender (the admin)."""
-    entries = []
-    w3 = ledger.chain.w3
-    for name in SERVICE_EVENTS:
-        for log in ledger.services.events(name, from_block=from_block):
-            block = w3.eth.get_block(log.blockNumber)
-            sender = str(w3.eth.get_transaction(log.transactionHash)["from"])
-            actor, details = _service_details(name, log.args, sender)
-            entries.append(
-                AuditEntry(
-                    log.blockNumber,
-                    int(block["timestamp"]),
-                    "0x" + bytes(log.transactionHash).hex(),
-                    log.logIndex,
-                    name,
-                    actor,
-                    details,
-                )
-            )
+    return _entries(
+        ledger.chain.w3,
+        SERVICE_EVENTS,
+        lambda name: ledger.services.events(name, from_block=from_block),
+        lambda name, args, sender: _service_details(name, args, sender()),
+    )
 
+
+def _entries(
+    w3: Any,
+    names: Sequence[str],
+    logs_of: Callable[[str], Iterable[Any]],
+    describe: Callable[[str, Any, Callable[[], str]], tuple[str, dict[str, object]]],
+) -> list[AuditEntry]:
+    """Audit entries of the events `names` (`logs_of(name)` gives each one's decoded logs), in chain
+    order. `describe(name, args, sender)` gives a row's actor and details; `sender()` reads the
+    transaction's sender, for the rows whose actor is not in the event."""
+    entries = []
+    timestamps: dict[int, int] = {}
+    for name in names:
+        for log in logs_of(name):
+            block = log.blockNumber
+            if block not in timestamps:
+                timestamps[block] = int(w3.eth.get_block(block)["timestamp"])
+            tx_hash = log.transactionHash
+            actor, details = describe(name, log.args, functools.partial(_sender_of, w3, tx_hash))
+            entries.append(
+                AuditEntry(block, timestamps[block], "0x" + bytes(tx_hash).hex(), log.logIndex, name, actor, details)
+            )
     return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
+
+
+def _sender_of(w3: Any, tx_hash: Any) -> str:
+    return str(w3.eth.get_transaction(tx_hash)["from"])
 
 
 # -- claims (the Claims module beside the ledger) ----------------------------------------------
@@ -162,37 +164,28 @@ def claim_history(claims: ClaimsClient, patient: str, *, from_block: int = 0) ->
     entry's details name the claim (`claim`) and the record the step touched (`record`: the digest
     of the Coverage, Claim, response, supplement or appeal document), so an audit shows which claims
     touched which records; reads for payment are the ledger's AccessLogged entries (purpose HPAYMT)."""
-    entries = []
-    timestamps: dict[int, int] = {}
-    for name in CLAIM_EVENTS:
-        for log in claims.events(name, from_block=from_block, patient=patient):
-            block = log.blockNumber
-            if block not in timestamps:
-                timestamps[block] = int(claims.chain.w3.eth.get_block(block)["timestamp"])
-            args = dict(log.args)
-            actor = next((str(args[k]) for k in _CLAIM_ACTOR if k in args), str(args.get("insurer", "")))
-            details: dict[str, object] = {
-                key: "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else value
-                for key, value in args.items()
-                if key != "patient"
-            }
-            if "claimId" in details:
-                details["claim"] = details.pop("claimId")
-            digest = details.pop("digest", None)
-            if isinstance(digest, str) and int(digest, 16):
-                details["record"] = digest
-            entries.append(
-                AuditEntry(
-                    block,
-                    timestamps[block],
-                    "0x" + bytes(log.transactionHash).hex(),
-                    log.logIndex,
-                    name,
-                    actor,
-                    details,
-                )
-            )
-    return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
+    return _entries(
+        claims.chain.w3,
+        CLAIM_EVENTS,
+        lambda name: claims.events(name, from_block=from_block, patient=patient),
+        lambda name, args, _sender: _claim_details(args),
+    )
+
+
+def _claim_details(event_args: Any) -> tuple[str, dict[str, object]]:
+    args = dict(event_args)
+    actor = next((str(args[k]) for k in _CLAIM_ACTOR if k in args), str(args.get("insurer", "")))
+    details: dict[str, object] = {
+        key: "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else value
+        for key, value in args.items()
+        if key != "patient"
+    }
+    if "claimId" in details:
+        details["claim"] = details.pop("claimId")
+    digest = details.pop("digest", None)
+    if isinstance(digest, str) and int(digest, 16):
+        details["record"] = digest
+    return actor, details
 
 
 def records_claimed(entries: list[AuditEntry]) -> dict[str, list[str]]:
@@ -208,7 +201,7 @@ def records_claimed(entries: list[AuditEntry]) -> dict[str, list[str]]:
 STUDY_EVENTS = ("ParticipantEnrolled", "ParticipantWithdrawn", "StudyDataAccessed", "RewardPaid")
 
 
-def _study_details(name: str, args: Any, sender: str) -> tuple[str, dict[str, object]]:
+def _study_details(name: str, args: Any, sender: Callable[[], str]) -> tuple[str, dict[str, object]]:
     study = int(args.studyId)
     if name == "ParticipantEnrolled":
         return args.patient, {
@@ -217,7 +210,7 @@ def _study_details(name: str, args: Any, sender: str) -> tuple[str, dict[str, ob
             "relayed_by": None if args.relayer == args.patient else args.relayer,
         }
     if name == "ParticipantWithdrawn":
-        return sender, {"study": study, "place_released": bool(args.placeReleased)}
+        return sender(), {"study": study, "place_released": bool(args.placeReleased)}
     if name == "StudyDataAccessed":
         return args.researcher, {
             "study": study,
@@ -226,7 +219,7 @@ def _study_details(name: str, args: Any, sender: str) -> tuple[str, dict[str, ob
             "reward_earned": bool(args.first),
         }
     if name == "RewardPaid":
-        return sender, {"study": study, "token": args.token, "amount": int(args.amount)}
+        return sender(), {"study": study, "token": args.token, "amount": int(args.amount)}
     raise ValueError(name)
 
 
@@ -234,23 +227,11 @@ def study_history(studies: Any, patient: str, *, from_block: int = 0) -> list[Au
     """`patient`'s rows from the Studies contract (a `ledger.studies.StudiesClient`): enrolments,
     withdrawals, the researcher's logged study reads and rewards paid, in chain order. The actor
     of a withdrawal or a payment is the transaction's sender (the patient, or a relayer)."""
-    entries = []
-    w3 = studies.chain.w3
-    for name in STUDY_EVENTS:
-        event = getattr(studies.contract.events, name)
-        for log in event.get_logs(from_block=from_block, argument_filters={"patient": patient}):
-            block = w3.eth.get_block(log.blockNumber)
-            sender = str(w3.eth.get_transaction(log.transactionHash)["from"])
-            actor, details = _study_details(name, log.args, sender)
-            entries.append(
-                AuditEntry(
-                    log.blockNumber,
-                    int(block["timestamp"]),
-                    "0x" + bytes(log.transactionHash).hex(),
-                    log.logIndex,
-                    name,
-                    actor,
-                    details,
-                )
-            )
-    return sorted(entries, key=lambda entry: (entry.block, entry.log_index))
+    return _entries(
+        studies.chain.w3,
+        STUDY_EVENTS,
+        lambda name: getattr(studies.contract.events, name).get_logs(
+            from_block=from_block, argument_filters={"patient": patient}
+        ),
+        lambda name, args, sender: _study_details(name, args, sender),
+    )
