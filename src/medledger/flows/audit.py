@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medledger.ledger import MedLedger
+from medledger.ledger import claims as claims_module
 from medledger.ledger.claims import ClaimsClient
 from medledger.scopes import categories_in, purposes_in
 
@@ -145,17 +146,7 @@ def _sender_of(w3: Any, tx_hash: Any) -> str:
 
 # -- claims (the Claims module beside the ledger) ----------------------------------------------
 
-CLAIM_EVENTS = (
-    "CoverageRegistered",
-    "CoverageEnded",
-    "ClaimSubmitted",
-    "ClaimPended",
-    "ClaimSupplemented",
-    "ClaimAdjudicated",
-    "ClaimPaid",
-    "ClaimAppealed",
-    "ClaimWithdrawn",
-)
+CLAIM_EVENTS = ("CoverageRegistered", "CoverageEnded", *claims_module.CLAIM_EVENTS)
 _CLAIM_ACTOR = ("provider", "insurer", "appellant")
 
 

@@ -13,19 +13,11 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from medledger.indexer.store import Store
+from medledger.ledger.claims import CLAIM_EVENTS, ClaimStatus
+from medledger.scopes import Purpose
 
-CLAIM_EVENTS = (
-    "ClaimSubmitted",
-    "ClaimPended",
-    "ClaimSupplemented",
-    "ClaimAdjudicated",
-    "ClaimPaid",
-    "ClaimAppealed",
-    "ClaimWithdrawn",
-)
-# ClaimStatus values, as IClaims numbers them.
-STATUS = {1: "submitted", 2: "pended", 3: "approved", 4: "denied", 5: "paid", 6: "appealed", 7: "withdrawn"}
-HPAYMT = 2
+STATUS = {status.value: status.label for status in ClaimStatus if status is not ClaimStatus.NONE}
+HPAYMT = int(Purpose.HPAYMT)
 
 
 @dataclass(frozen=True)
