@@ -57,6 +57,10 @@ def unmined_cli(tmp_path: Path) -> Iterator[Cli]:
         node.stop()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_deploy_while_it_waits(cli: Cli) -> dict:
     """Start `medledger deploy`, press Ctrl-C once its transaction is sent; return the pending record."""
     pending = cli.deployments / "31337.pending.json"
@@ -67,6 +71,9 @@ def _interrupt_deploy_while_it_waits(cli: Cli) -> dict:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As from a shell: Ctrl-C's default disposition, whatever the test worker's own (an ignored
+        # SIGINT would be inherited, and the Ctrl-C below would never reach the command).
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + SUBPROCESS_TIMEOUT

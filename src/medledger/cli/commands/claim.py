@@ -14,6 +14,7 @@ import click
 
 from medledger.cli.commands.index import index_options, synced_index
 from medledger.cli.context import AppContext, connection_options, guarded, pass_app
+from medledger.cli.outfile import out_file_options, write_out
 from medledger.cli.units import format_time, limit_seconds, parse_moment
 
 if TYPE_CHECKING:
@@ -458,6 +459,7 @@ def supplement(app: AppContext, claim_id: str, file: Path) -> None:
 @click.argument("claim_id")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write it.")
 @click.option("--record", default=None, help="A supporting record: its CID or 0x digest [default: the claim itself].")
+@out_file_options()
 @connection_options
 @pass_app
 @guarded
@@ -579,7 +581,10 @@ def withdraw(app: AppContext, claim_id: str) -> None:
 
 @command.command("export")
 @click.argument("claim_id")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here [default: stdout]."
+)
+@out_file_options()
 @connection_options
 @pass_app
 @guarded
@@ -593,7 +598,7 @@ def export(app: AppContext, claim_id: str, out: Path | None) -> None:
     if out is None:
         click.echo(text)
         return
-    out.write_text(text + "\n")
+    write_out(out, text + "\n")
     click.echo(f"wrote {out} ({len(steps)} steps)")
 
 
