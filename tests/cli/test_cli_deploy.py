@@ -47,6 +47,18 @@ def test_deploy_after_the_chain_was_reset_deploys_afresh_instead_of_claiming_reu
     assert record["contracts"]["MedLedger"]["tx_hash"] == second["txHash"]
 
 
+def test_a_redeployment_after_a_reset_is_not_called_reuse_even_when_its_transaction_is_the_same(cli: Cli) -> None:
+    """Reverted to just before the deployment, the chain is where it was: the same signed
+    transaction (same nonce, fees, block) is sent again and gets the same hash. It is a new
+    deployment all the same, since the recorded contract was gone."""
+    before_deploy = cli.anvil.snapshot()
+    first = cli.json("deploy", account=ADMIN)
+    cli.anvil.revert(before_deploy)
+    second = cli.json("deploy", account=ADMIN)
+    assert second["reused"] is False
+    assert second["address"] == first["address"]
+
+
 @pytest.fixture
 def unmined_cli(tmp_path: Path) -> Iterator[Cli]:
     """A `medledger` on its own anvil that mines only when told to (`evm_mine`)."""

@@ -147,6 +147,8 @@ def command(
     """
     if click.get_current_context().invoked_subcommand is not None:
         return  # `deploy verify`: it takes its own options
+    from eth_utils import to_checksum_address
+
     from medledger.chain.deploy import (
         EmergencyPolicy,
         LedgerSettings,
@@ -194,6 +196,7 @@ def command(
         on_record = str(deployment_path(directory, chain.chain_id)) if directory and recorded else None
         _print_dry_run(app, quote, durations, [checked_address(r) for r in registrars], on_record, pending)
         return
+    recorded_alive = recorded is not None and bool(chain.w3.eth.get_code(to_checksum_address(recorded[1])))
     with _warnings_to_stderr("medledger.chain.deploy"):
         deployment = deploy(chain, signer, admin=admin_address, directory=directory, policy=policy, settings=settings)
     ledger = MedLedger.from_deployment(chain, deployment, signer=signer, policy=policy)
@@ -203,8 +206,14 @@ def command(
             ledger.providers.add_registrar(registrar)
         appointed.append(checked_address(registrar))
     entry = deployment.contracts["MedLedger"]
-    # Reused only if the recorded deployment was kept (not redeployed after a chain reset).
-    reused = recorded is not None and entry.tx_hash == recorded and deployment.chain_id == chain.chain_id
+    # Reused only if the recorded deployment was kept: its code was on chain before this run (after a
+    # chain reset the same signed transaction, byte for byte, may be sent again: not a reuse).
+    reused = (
+        recorded is not None
+        and recorded_alive
+        and entry.tx_hash == recorded[0]
+        and deployment.chain_id == chain.chain_id
+    )
     # Resumed: the transaction an interrupted run sent is the one that deployed it.
     resumed = not reused and pending is not None and entry.tx_hash == pending.tx_hash
     payload = {
@@ -363,11 +372,14 @@ def _warnings_to_stderr(logger_name: str) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
-def _recorded_tx(path: Path) -> str | None:
-    """The MedLedger deployment transaction a deployments file records, if any."""
+def _recorded_tx(path: Path) -> tuple[str, str] | None:
+    """The MedLedger deployment a deployments file records, if any: (transaction hash, address)."""
     import json
 
+    from eth_utils import to_checksum_address
+
     try:
-        return json.loads(path.read_text())["contracts"]["MedLedger"]["tx_hash"]
+        entry = json.loads(path.read_text())["contracts"]["MedLedger"]
+        return str(entry["tx_hash"]), str(to_checksum_address(entry["address"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
